@@ -1,0 +1,75 @@
+"""zoo.one_hot against an independent per-base encoding, and its errors."""
+
+import random
+
+import pytest
+import torch
+
+import zoo
+from zoo.dna import reverse_complement_str
+
+
+def naive_one_hot(seq: str, n_value: float = 0.25) -> torch.Tensor:
+    out = torch.zeros(4, len(seq))
+    for i, base in enumerate(seq.upper()):
+        if base == "N":
+            out[:, i] = n_value
+        else:
+            out["ACGT".index(base), i] = 1.0
+    return out
+
+
+def random_seq(n: int, rng: random.Random) -> str:
+    return "".join(rng.choice("ACGTNacgtn") for _ in range(n))
+
+
+def test_channel_order_is_acgt():
+    x = zoo.one_hot("ACGT")
+    assert x.dtype == torch.float32 and x.shape == (4, 4)
+    assert torch.equal(x, torch.eye(4))
+
+
+def test_case_insensitive_and_n():
+    assert torch.equal(zoo.one_hot("acgtn"), zoo.one_hot("ACGTN"))
+    assert torch.equal(zoo.one_hot("N")[:, 0], torch.full((4,), 0.25))
+    assert torch.equal(zoo.one_hot("N", n_value=0.0)[:, 0], torch.zeros(4))
+
+
+def test_matches_naive_encoding_on_random_sequences():
+    rng = random.Random(0)
+    seqs = [random_seq(57, rng) for _ in range(9)]
+    batch = zoo.one_hot(seqs)
+    assert batch.shape == (9, 4, 57)
+    for seq, encoded in zip(seqs, batch):
+        assert torch.equal(encoded, naive_one_hot(seq))
+        assert torch.equal(zoo.one_hot(seq), naive_one_hot(seq))
+
+
+def test_reverse_complement_matches_string_reverse_complement():
+    rng = random.Random(1)
+    seqs = [random_seq(31, rng) for _ in range(4)]
+    expected = zoo.one_hot([reverse_complement_str(s) for s in seqs])
+    assert torch.equal(zoo.reverse_complement(zoo.one_hot(seqs)), expected)
+
+
+@pytest.mark.parametrize(
+    "seq,pattern",
+    [
+        ("ACGXT", r"invalid DNA symbol 'X' at position 3; expected A, C, G, T or N"),
+        ("AC-T", r"'-' at position 2"),
+        ("ACGTé", r"'é' at position 4"),
+        (["ACGT", "ACRT"], r"'R' at position 2 of sequence 1"),
+    ],
+)
+def test_invalid_symbol_names_symbol_and_position(seq, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        zoo.one_hot(seq)
+
+
+def test_unequal_lengths_and_empty_input():
+    with pytest.raises(ValueError, match="sequence 0 has 4 bases, sequence 1 has 3"):
+        zoo.one_hot(["ACGT", "ACG"])
+    with pytest.raises(ValueError, match="empty list"):
+        zoo.one_hot([])
+    with pytest.raises(TypeError, match="sequence 1 is a int"):
+        zoo.one_hot(["ACGT", 5])

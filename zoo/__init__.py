@@ -1,0 +1,67 @@
+"""A model zoo of sigmoid-headed PyTorch architectures.
+
+``import zoo`` is cheap: submodules load on first use, and nothing here imports
+Lightning or Hydra.
+
+>>> import zoo
+>>> model = zoo.create_model("deepsea")
+>>> probs = model(zoo.one_hot(["ACGT" * 250]))  # (1, 919)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "list_models": "zoo._registry",
+    "create_model": "zoo._registry",
+    "get_spec": "zoo._registry",
+    "one_hot": "zoo.dna",
+    "reverse_complement": "zoo.dna",
+    "load_weights": "zoo.weights",
+    "save_weights": "zoo.weights",
+    "load_model": "zoo.weights",
+    "HEADS": "zoo.heads",
+    "HeadedModel": "zoo.heads",
+    "Basset": "zoo.models",
+    "Beluga": "zoo.models",
+    "BinaryClassifier": "zoo.models",
+    "DanQ": "zoo.models",
+    "DeepSEA": "zoo.models",
+    "ImageDecoder": "zoo.models",
+    "ImageDiscriminator": "zoo.models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from zoo._registry import create_model, get_spec, list_models
+    from zoo.dna import one_hot, reverse_complement
+    from zoo.heads import HEADS, HeadedModel
+    from zoo.models import (
+        Basset,
+        Beluga,
+        BinaryClassifier,
+        DanQ,
+        DeepSEA,
+        ImageDecoder,
+        ImageDiscriminator,
+    )
+    from zoo.weights import load_model, load_weights, save_weights
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,63 @@
+"""Input checks that turn wrong shapes into clear errors before torch sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def _shape(x: Any) -> str:
+    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def require_tensor(x: Any, model: str, expected: str) -> torch.Tensor:
+    """``x`` if it is a floating tensor, else a ValueError naming the expected shape."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{model} expects a tensor of shape {expected}, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{model} expects a floating-point tensor of shape {expected}, got dtype {x.dtype} "
+            "(one-hot encode DNA with zoo.one_hot)"
+        )
+    return x
+
+
+def check_shape(x: Any, model: str, expected: tuple[int | None, ...], names: tuple[str, ...]) -> torch.Tensor:
+    """Check ``x`` against ``expected`` (None = any size); errors say what was expected."""
+    spelled = "(" + ", ".join(n if size is None else f"{n}={size}" for n, size in zip(names, expected)) + ")"
+    x = require_tensor(x, model, spelled)
+    ok = x.dim() == len(expected) and all(size is None or size == got for size, got in zip(expected, x.shape))
+    if not ok:
+        raise ValueError(f"{model} expects input of shape {spelled}, got {_shape(x)}")
+    return x
+
+
+def check_dna(x: Any, model: str, seq_len: int) -> torch.Tensor:
+    """Check a one-hot DNA batch (N, 4, seq_len), with advice for Kipoi-style 4-D input."""
+    expected = f"(N, 4, {seq_len})"
+    x = require_tensor(x, model, expected)
+    if x.dim() == 4 and x.shape[1] == 4 and (x.shape[2] == 1 or x.shape[3] == 1):
+        axis = 2 if x.shape[2] == 1 else 3
+        raise ValueError(
+            f"{model} expects one-hot DNA of shape {expected}, got {_shape(x)}: this looks like "
+            f"the Kipoi 4-D layout; drop axis {axis} first (x.squeeze({axis}))"
+        )
+    if x.dim() == 2 and x.shape[0] == 4:
+        raise ValueError(
+            f"{model} expects a batch of shape {expected}, got a single sequence {_shape(x)}; "
+            "add a batch axis (x.unsqueeze(0))"
+        )
+    if x.dim() != 3:
+        raise ValueError(f"{model} expects one-hot DNA of shape {expected}, got {_shape(x)}")
+    if x.shape[1] != 4:
+        hint = " (channels last? use x.transpose(1, 2))" if x.shape[2] == 4 else ""
+        raise ValueError(
+            f"{model} expects 4 channels (A, C, G, T) in shape {expected}, got {_shape(x)}{hint}"
+        )
+    if x.shape[2] != seq_len:
+        raise ValueError(
+            f"{model} was built for sequences of {seq_len} bp, shape {expected}, got {_shape(x)}; "
+            f"build it with seq_len={x.shape[2]} or cut the input"
+        )
+    return x

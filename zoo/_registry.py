@@ -1,0 +1,178 @@
+"""Model registry: names -> constructors with paper defaults, and argument checking.
+
+Each model family file calls :func:`register_model` at import time; ``zoo.models``
+imports every family file, so the registry is filled on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: its class, paper defaults and provenance."""
+
+    name: str
+    cls: type[nn.Module]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    paper: str = ""
+    input_desc: str = ""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    cls: type[nn.Module],
+    *,
+    defaults: dict[str, Any] | None = None,
+    paper: str = "",
+    input_desc: str = "",
+) -> None:
+    """Register ``cls`` under ``name``; ``defaults`` override the constructor's defaults."""
+    if name in _REGISTRY and _REGISTRY[name].cls is not cls:
+        raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
+    _REGISTRY[name] = ModelSpec(name, cls, dict(defaults or {}), paper, input_desc)
+
+
+def _ensure_loaded() -> None:
+    importlib.import_module("zoo.models")
+
+
+def list_models() -> list[str]:
+    """Sorted names of every registered model."""
+    _ensure_loaded()
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registry entry for ``name``; unknown names get the known list and closest match."""
+    _ensure_loaded()
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {type(name).__name__}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = sorted(_REGISTRY)
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.4)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(known)}") from None
+
+
+def spec_for_class(cls: type[nn.Module]) -> ModelSpec:
+    """The first registry entry built from ``cls`` (used when saving a model)."""
+    _ensure_loaded()
+    for spec in _REGISTRY.values():
+        if spec.cls is cls:
+            return spec
+    raise ValueError(f"{cls.__name__} is not a registered zoo model")
+
+
+def constructor_params(cls: type[nn.Module]) -> dict[str, inspect.Parameter]:
+    """The keyword parameters of ``cls.__init__`` (without ``self``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {n: p for n, p in params.items() if n != "self"}
+
+
+def describe_args(cls: type[nn.Module], defaults: dict[str, Any] | None = None) -> str:
+    """``name: type = default`` for every constructor argument, for error messages."""
+    hints = typing.get_type_hints(cls.__init__)
+    parts = []
+    for pname, p in constructor_params(cls).items():
+        ann = _type_name(hints.get(pname, Any))
+        default = (defaults or {}).get(pname, p.default)
+        parts.append(f"{pname}: {ann}" + ("" if default is inspect.Parameter.empty else f" = {default!r}"))
+    return ", ".join(parts)
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    """A small runtime check for the annotation kinds model constructors use."""
+    if tp is Any:
+        return True
+    origin = get_origin(tp)
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in get_args(tp))
+    if origin is tuple:
+        args = get_args(tp)
+        if not isinstance(value, (tuple, list)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_matches(v, a) for v, a in zip(value, args))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(tp, type):
+        return isinstance(value, tp)
+    return True
+
+
+def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Paper defaults merged with ``overrides``, every name and type checked."""
+    params = constructor_params(spec.cls)
+    hints = typing.get_type_hints(spec.cls.__init__)
+    accepted = describe_args(spec.cls, spec.defaults)
+    for key, value in overrides.items():
+        if key not in params:
+            close = difflib.get_close_matches(key, list(params), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{spec.name}: unknown argument {key!r}.{hint} Accepted arguments: {accepted}")
+        if key in hints and not _matches(value, hints[key]):
+            raise TypeError(
+                f"{spec.name}: argument {key!r} expects {_type_name(hints[key])}, got "
+                f"{type(value).__name__} {value!r}. Accepted arguments: {accepted}"
+            )
+    kwargs = {**spec.defaults, **overrides}
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
+    if missing:
+        raise TypeError(
+            f"{spec.name}: missing required argument(s) {', '.join(map(repr, missing))} "
+            f"(the model has no paper default for them). Accepted arguments: {accepted}"
+        )
+    # Lists from YAML/JSON arrive where the constructor wants tuples.
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
+def create_model(name: str, weights: str | os.PathLike[str] | None = None, **overrides: Any) -> nn.Module:
+    """Build the model registered as ``name`` with paper defaults and ``overrides``.
+
+    ``weights`` names a weight file (any format :func:`zoo.load_weights` reads) to
+    load into the new model.
+    """
+    spec = get_spec(name)
+    model = spec.cls(**build_kwargs(spec, overrides))
+    if weights is not None:
+        from zoo.weights import load_weights  # loading code only when asked for
+
+        load_weights(model, weights)
+    return model
+
+
+def model_args(model: nn.Module) -> dict[str, Any]:
+    """The constructor arguments of a zoo model, read back from its attributes.
+
+    Every zoo model stores each constructor argument as an attribute of the same name.
+    """
+    return {name: getattr(model, name) for name in constructor_params(type(model))}

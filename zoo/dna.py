@@ -1,0 +1,96 @@
+"""One-hot encoding of DNA (A, C, G, T channel order) and reverse complements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+ALPHABET = "ACGT"
+
+
+def _lookup_table(n_value: float) -> np.ndarray:
+    """(256, 4) float32: the one-hot row of every byte; NaN marks an invalid symbol."""
+    table = np.full((256, 4), np.nan, dtype=np.float32)
+    for i, base in enumerate(ALPHABET):
+        row = np.zeros(4, dtype=np.float32)
+        row[i] = 1.0
+        table[ord(base)] = table[ord(base.lower())] = row
+    table[ord("N")] = table[ord("n")] = n_value
+    return table
+
+
+_TABLES: dict[float, np.ndarray] = {}
+_VALID = np.zeros(256, dtype=bool)
+_VALID[[ord(c) for c in "ACGTNacgtn"]] = True
+
+
+def _codes(seqs: Sequence[str]) -> np.ndarray:
+    """The bytes of equal-length sequences as a (N, L) uint8 array."""
+    length = len(seqs[0])
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str):
+            raise TypeError(f"sequence {i} is a {type(s).__name__}, expected str")
+        if len(s) != length:
+            raise ValueError(
+                f"sequences must all have the same length: sequence 0 has {length} bases, "
+                f"sequence {i} has {len(s)}"
+            )
+    joined = "".join(seqs)
+    try:
+        raw = joined.encode("ascii")
+    except UnicodeEncodeError as err:
+        _raise_bad_symbol(joined[err.start], err.start, length, len(seqs))
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(seqs), length)
+
+
+def _raise_bad_symbol(symbol: str, flat_pos: int, length: int, n: int) -> None:
+    where = f"position {flat_pos % length}" + (f" of sequence {flat_pos // length}" if n > 1 else "")
+    raise ValueError(f"invalid DNA symbol {symbol!r} at {where}; expected A, C, G, T or N")
+
+
+def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
+    """One-hot encode DNA: a str gives (4, L), a list of equal-length str gives (N, 4, L).
+
+    Channels are A, C, G, T; case is ignored; ``N`` becomes ``n_value`` in all four
+    channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
+    symbol raises ValueError naming it and its position.
+    """
+    single = isinstance(seq, str)
+    seqs = [seq] if single else list(seq)
+    if not seqs:
+        raise ValueError("one_hot got an empty list of sequences")
+    codes = _codes(seqs)
+    valid = _VALID[codes]
+    if not valid.all():
+        flat = int(np.flatnonzero(~valid.ravel())[0])
+        _raise_bad_symbol(chr(codes.ravel()[flat]), flat, codes.shape[1], len(seqs))
+    table = _TABLES.get(n_value)
+    if table is None:
+        table = _TABLES.setdefault(n_value, np.ascontiguousarray(_lookup_table(n_value).T))
+    # Gather each channel row from a (4, 256) table straight into (N, 4, L): one pass,
+    # contiguous writes, no transpose copy afterwards.
+    out = np.empty((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
+    for c in range(4):
+        np.take(table[c], codes, out=out[:, c, :])
+    encoded = torch.from_numpy(out)
+    return encoded[0] if single else encoded
+
+
+def reverse_complement(x: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of one-hot DNA in ACGT order, shape (..., 4, L).
+
+    Flipping the channel axis swaps A<->T and C<->G; flipping the length axis reverses.
+    """
+    if x.dim() < 2 or x.shape[-2] != 4:
+        raise ValueError(f"reverse_complement expects shape (..., 4, L), got {tuple(x.shape)}")
+    return x.flip(-2, -1)
+
+
+def reverse_complement_str(seq: str) -> str:
+    """Reverse complement of a DNA string (N stays N, case kept)."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")

@@ -1,0 +1,62 @@
+"""What every DNA model shares: input checks and optional strand averaging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+from zoo._checks import check_dna
+from zoo.dna import reverse_complement
+from zoo.heads import HeadedModel
+
+
+def strand_mean_logits(forward_logits: torch.Tensor, reverse_logits: torch.Tensor) -> torch.Tensor:
+    """The logit of the mean of both strands' probabilities, computed stably.
+
+    logit((p_f + p_r) / 2) = logsumexp(logsig(f), logsig(r)) - logsumexp(logsig(-f), logsig(-r)),
+    so ``sigmoid`` of the result is exactly the probability average that Kipoi's
+    AverageRC and ExPecto compute, without forming probabilities near 0 or 1.
+    """
+    pos = torch.logaddexp(F.logsigmoid(forward_logits), F.logsigmoid(reverse_logits))
+    neg = torch.logaddexp(F.logsigmoid(-forward_logits), F.logsigmoid(-reverse_logits))
+    return pos - neg
+
+
+def conv_out_len(length: int, kernel: int, pool: int = 1) -> int:
+    """Length after a valid (unpadded) convolution of width ``kernel`` and a max-pool."""
+    return (length - kernel + 1) // pool
+
+
+class DNAModel(HeadedModel):
+    """Base of the genomic CNNs: input (N, 4, seq_len) in A, C, G, T order.
+
+    Subclasses set ``seq_len``, ``rc_average`` and ``head`` and implement
+    :meth:`strand_logits` for one strand.
+    """
+
+    seq_len: int
+    rc_average: bool
+
+    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for the strand given."""
+        raise NotImplementedError
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, n_targets) logits; with ``rc_average`` those of the mean strand probability."""
+        x = check_dna(x, type(self).__name__, self.seq_len)
+        if not self.rc_average:
+            return self.strand_logits(x)
+        both = self.strand_logits(torch.cat([x, reverse_complement(x)]))
+        forward, reverse = both.chunk(2)
+        return strand_mean_logits(forward, reverse)
+
+
+def positions_after_convs(model: str, seq_len: int, positions: Callable[[int], int]) -> int:
+    """``positions(seq_len)``, refusing a seq_len that leaves no positions to flatten."""
+    n = positions(seq_len)
+    if n < 1:
+        shortest = next(length for length in range(1, 100_000) if positions(length) >= 1)
+        raise ValueError(f"{model}: seq_len={seq_len} is too short; it needs seq_len >= {shortest}")
+    return n

@@ -1,0 +1,45 @@
+"""The Linear + sigmoid classifier of the sigmoid tutorials, with optional hidden layers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo._checks import check_shape
+from zoo._registry import register_model
+from zoo.heads import HeadedModel, HeadName, make_head
+
+
+class BinaryClassifier(HeadedModel):
+    """(N, in_features) -> (N, n_outputs): Linear layers with ReLU between, then the head."""
+
+    def __init__(
+        self,
+        in_features: int,
+        n_outputs: int = 1,
+        hidden: tuple[int, ...] = (),
+        head: HeadName = "sigmoid",
+    ) -> None:
+        super().__init__()
+        self.in_features, self.n_outputs, self.hidden = in_features, n_outputs, tuple(hidden)
+        layers: list[nn.Module] = []
+        width = in_features
+        for h in self.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        self.net = nn.Sequential(*layers)
+        self.head = make_head(head)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_features) -> (N, n_outputs) before the head."""
+        x = check_shape(x, "BinaryClassifier", (None, self.in_features), ("N", "in_features"))
+        return self.net(x)
+
+
+register_model(
+    "binary_classifier",
+    BinaryClassifier,
+    paper="logistic regression / MLP (the Linear + Sigmoid tutorials)",
+    input_desc="(N, in_features)",
+)

@@ -1,0 +1,55 @@
+"""DanQ (Quang & Xie 2016): a convolution, then a BiLSTM along the sequence, 1000 bp -> 919.
+
+Key names follow Selene's port (``conv`` for its ``nnet``, ``lstm`` for ``bdlstm.0``,
+``classifier.1``/``classifier.3``). Unlike Selene's forward, the LSTM here runs along
+the 75 positions of each sequence, so a sample's output never depends on its batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo._registry import register_model
+from zoo.heads import HeadName, make_head
+from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
+
+
+class DanQ(DNAModel):
+    """DanQ: Conv(320,26)-Pool(13)-BiLSTM(320 per direction)-FC(925)-FC(n_targets)."""
+
+    def __init__(
+        self,
+        seq_len: int = 1000,
+        n_targets: int = 919,
+        hidden: int = 925,
+        head: HeadName = "sigmoid",
+        rc_average: bool = False,
+    ) -> None:
+        super().__init__()
+        self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
+        self.rc_average = rc_average
+        positions = positions_after_convs("DanQ", seq_len, lambda n: conv_out_len(n, 26, 13))
+        self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
+        self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5),
+            nn.Linear(positions * 640, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_targets),
+        )
+        self.head = make_head(head)
+
+    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
+        features = self.conv(x).transpose(1, 2)  # (N, positions, 320): recur along positions
+        states, _ = self.lstm(features)
+        return self.classifier(states.flatten(1))  # position-major, as the Keras original
+
+
+register_model(
+    "danq",
+    DanQ,
+    paper="Quang & Xie 2016, Nucleic Acids Res.",
+    input_desc="(N, 4, 1000) one-hot ACGT",
+)
