@@ -1,0 +1,239 @@
+"""zoo-predict on FASTA records and BED intervals: values against direct model calls."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _predict_support import (
+    DATA,
+    WEIGHTS,
+    direct_probs,
+    example_model,
+    float_columns,
+    read_fasta,
+    read_tsv,
+)
+
+from zoo.predict import Scorer, run
+
+LABELS = (DATA / "labels.txt").read_text().splitlines()
+TARGETS = [f"target_{i}" for i in range(5)]
+
+
+def _run(*argv: str) -> int:
+    return run([*argv, "--no-progress"])
+
+
+def test_fasta_rows_equal_sigmoid_of_model_logits(tmp_path: Path) -> None:
+    out = tmp_path / "preds.tsv"
+    assert (
+        _run(
+            "--weights",
+            str(WEIGHTS),
+            "--fasta",
+            str(DATA / "seqs.fa"),
+            "--out",
+            str(out),
+            "--batch-size",
+            "3",
+        )
+        == 0
+    )
+    header, rows = read_tsv(out)
+    records = read_fasta(DATA / "seqs.fa")
+    assert header == ["name", *TARGETS]
+    assert [r[0] for r in rows] == list(records)
+    expected = direct_probs(example_model(), list(records.values()))
+    assert expected.std() > 0.05  # the example model's outputs are spread, so the check means something
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_scorer_predict_matches_direct_call() -> None:
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    model = example_model()
+    got = Scorer(model, batch_size=4).predict(seqs)
+    np.testing.assert_allclose(got, direct_probs(model, seqs), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("rc", ["mean", "max"])
+def test_rc_combines_forward_and_reverse_complement(tmp_path: Path, rc: str) -> None:
+    out = tmp_path / "preds.tsv"
+    assert (
+        _run("--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--rc", rc, "--out", str(out)) == 0
+    )
+    header, rows = read_tsv(out)
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    expected = direct_probs(example_model(), seqs, rc=rc)
+    assert not np.allclose(expected, direct_probs(example_model(), seqs))  # strands do differ
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_step_cuts_long_records_into_windows(tmp_path: Path) -> None:
+    out = tmp_path / "tiles.tsv"
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "long.fa"), "--step", "200", "--out", str(out)]
+    assert _run(*argv) == 0
+    header, rows = read_tsv(out)
+    seq = read_fasta(DATA / "long.fa")["long1"]  # 650 bp
+    assert header[:2] == ["name", "start"]
+    starts = [int(r[1]) for r in rows]
+    assert starts == [0, 200, 400, 450]  # the last window ends at the record's end
+    expected = direct_probs(example_model(), [seq[s : s + 200] for s in starts])
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_labels_name_columns_and_targets_pick_by_name_or_index(tmp_path: Path) -> None:
+    out = tmp_path / "subset.tsv"
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--labels", str(DATA / "labels.txt")]
+    assert _run(*argv, "--targets", f"{LABELS[3]},1", "--out", str(out)) == 0
+    header, rows = read_tsv(out)
+    assert header == ["name", LABELS[3], LABELS[1]]
+    expected = direct_probs(example_model(), list(read_fasta(DATA / "seqs.fa").values()))[:, [3, 1]]
+    np.testing.assert_allclose(float_columns(header, rows, header[1:]), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_model_name_with_plain_state_dict(tmp_path: Path) -> None:
+    import torch
+
+    model = example_model()
+    torch.save(model.state_dict(), tmp_path / "tiny.pt")
+    out = tmp_path / "preds.tsv"
+    args = ["--model-arg", "seq_len=200", "--model-arg", "n_targets=5", "--model-arg", "hidden=16"]
+    args += ["--model-arg", "conv_channels=[8,8,8]"]
+    argv = [
+        "--model",
+        "deepsea",
+        *args,
+        "--weights",
+        str(tmp_path / "tiny.pt"),
+        "--fasta",
+        str(DATA / "seqs.fa"),
+    ]
+    assert _run(*argv, "--out", str(out)) == 0
+    header, rows = read_tsv(out)
+    expected = direct_probs(model, list(read_fasta(DATA / "seqs.fa").values()))
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_bed_scores_centred_windows_and_reports_the_rest(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "peaks.parquet"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(DATA / "peaks.bed")]
+    assert _run(*argv, "--out", str(out)) == 0
+    table = pq.read_table(out).to_pydict()
+    assert table["name"] == ["peak1", "peak2", "peak3", "edge"]
+    assert table["status"] == ["ok", "ok", "ok", "off_contig_end"]
+    genome = read_fasta(DATA / "genome.fa")
+    # midpoint - 100 .. midpoint + 100 for a 200 bp model
+    windows = [genome["chr1"][300:500], genome["chr1"][950:1150], genome["chr2"][450:650]]
+    got = np.array([table[t][:3] for t in TARGETS]).T
+    np.testing.assert_allclose(got, direct_probs(example_model(), windows), rtol=1e-5, atol=1e-7)
+    assert all(np.isnan(table[t][3]) for t in TARGETS)
+
+
+def test_parquet_and_tsv_hold_the_same_table(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    base = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "long.fa"), "--step", "100"]
+    assert _run(*base, "--out", str(tmp_path / "t.tsv")) == 0
+    assert _run(*base, "--out", str(tmp_path / "t.parquet")) == 0
+    header, rows = read_tsv(tmp_path / "t.tsv")
+    table = pq.read_table(tmp_path / "t.parquet").to_pydict()
+    assert list(table) == header
+    assert table["start"] == [int(r[1]) for r in rows]
+    np.testing.assert_allclose(
+        np.array([table[t] for t in TARGETS]).T, float_columns(header, rows, TARGETS), rtol=1e-5
+    )
+
+
+def _readme_block() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Predicting", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+
+
+def test_readme_predicting_commands_run(tmp_path: Path) -> None:
+    script = _readme_block()
+    assert script.count("zoo-predict") >= 5
+    script = script.replace("D=tests/data/predict", f"D={DATA}")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = sorted(p.name for p in tmp_path.iterdir())
+    assert outputs == ["effects.tsv", "peaks.parquet", "seqs.tsv", "subset.tsv", "tiles.tsv"], outputs
+    assert "4 not scored" in done.stderr
+
+
+def test_example_files_are_reproducible(tmp_path: Path) -> None:
+    """make_example.py regenerates the shipped text files byte for byte and the same weights."""
+    import shutil
+
+    import torch
+
+    import zoo
+
+    script = tmp_path / "make_example.py"
+    shutil.copy(DATA / "make_example.py", script)
+    subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path)
+    for name in ["labels.txt", "genome.fa", "seqs.fa", "long.fa", "peaks.bed", "variants.vcf"]:
+        assert (tmp_path / name).read_text() == (DATA / name).read_text(), name
+    fresh, shipped = zoo.load_model(tmp_path / "tiny_deepsea.safetensors"), example_model()
+    for (k, a), (_, b) in zip(fresh.state_dict().items(), shipped.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert WEIGHTS.stat().st_size < 1_000_000
+
+
+def test_bf16_is_close_to_fp32_and_progress_goes_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    import zoo
+
+    # 16 channels: torch 2.14.1's oneDNN bf16 conv1d is wrong for 8 or 12 input channels on CPU
+    model = zoo.create_model("deepsea", seq_len=200, n_targets=5, hidden=16, conv_channels=(16, 16, 16))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)  # spread the outputs so that a 2e-2 tolerance means something
+    zoo.save_weights(model, tmp_path / "m16.safetensors")
+    argv = [
+        "--weights",
+        str(tmp_path / "m16.safetensors"),
+        "--fasta",
+        str(DATA / "seqs.fa"),
+        "--device",
+        "cpu",
+    ]
+    assert run([*argv, "--precision", "bf16", "--out", str(tmp_path / "bf16.tsv")]) == 0
+    err = capsys.readouterr().err
+    assert "8 rows" in err and "wrote 8 rows" in err  # tqdm's bar, then the summary
+    header, rows = read_tsv(tmp_path / "bf16.tsv")
+    expected = direct_probs(model.eval(), list(read_fasta(DATA / "seqs.fa").values()))
+    assert expected.std() > 0.05
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, atol=2e-2)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--device", "cuda"]
+    assert _run(*argv, "--out", str(tmp_path / "x.tsv")) == 1
+    assert "torch sees no CUDA device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_checkpoints_record_the_head_by_name(tmp_path: Path) -> None:
+    import zoo
+    from zoo._registry import model_args
+
+    model = zoo.create_model(
+        "deepsea", seq_len=200, n_targets=3, hidden=8, conv_channels=(4, 4, 4), head="logsigmoid"
+    )
+    assert model_args(model)["head"] == "logsigmoid"
+    zoo.save_weights(model, tmp_path / "m.safetensors")
+    assert isinstance(zoo.load_model(tmp_path / "m.safetensors").head, __import__("torch").nn.LogSigmoid)

@@ -1,0 +1,142 @@
+"""zoo-predict on bad input: a clear message, exit status 1, and no output file left behind."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from _predict_support import DATA, WEIGHTS, example_model, read_fasta
+
+from zoo.predict import run
+
+FASTA = str(DATA / "seqs.fa")
+
+
+def _fails(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str, out: str = "out.tsv") -> str:
+    """Run zoo-predict expecting failure; return stderr; check that the folder is left empty."""
+    before = set(tmp_path.iterdir())
+    assert run([*argv, "--out", str(tmp_path / out), "--no-progress"]) == 1
+    assert set(tmp_path.iterdir()) == before  # neither the output nor a temporary file
+    err = capsys.readouterr().err
+    assert err.startswith("zoo-predict: error: ")
+    return err
+
+
+def test_empty_fasta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    assert "has no records" in _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(empty))
+
+
+@pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])
+def test_wrong_length_record_after_many_good_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], out: str
+) -> None:
+    if out.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    records = list(read_fasta(DATA / "seqs.fa").values())
+    fasta = tmp_path / "mixed.fa"
+    # the bad record comes after several batches have been written
+    fasta.write_text("".join(f">ok{i}\n{records[i % 8]}\n" for i in range(40)) + ">short\nACGTACGT\n")
+    err = _fails(
+        tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(fasta), "--batch-size", "4", out=out
+    )
+    assert "'short' has 8 bp, the model takes 200 bp" in err and "--step" in err
+
+
+def test_record_shorter_than_the_model_with_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fasta = tmp_path / "short.fa"
+    fasta.write_text(">tiny\nACGT\n")
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(fasta), "--step", "50")
+    assert "'tiny' has 4 bp, shorter than the model's 200 bp" in err
+
+
+def test_invalid_symbol_names_the_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fasta = tmp_path / "bad.fa"
+    fasta.write_text(">good\n" + "A" * 200 + "\n>weird\n" + "A" * 150 + "X" + "A" * 49 + "\n")
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(fasta))
+    assert "weird" in err and "'X'" in err
+
+
+def test_unknown_target_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(DATA / "labels.txt")]
+    err = _fails(tmp_path, capsys, *argv, "--targets", "K562|CTCF|Nne")
+    assert "unknown target 'K562|CTCF|Nne'" in err and "did you mean 'K562|CTCF|None'" in err
+    assert "unknown target '7'" in _fails(
+        tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--targets", "7"
+    )
+
+
+def test_labels_of_the_wrong_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = tmp_path / "three.txt"
+    labels.write_text("a\nb\nc\n")
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(labels))
+    assert "has 3 names, the model has 5 targets" in err
+
+
+def test_weights_that_do_not_fit_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "tiny.pt"
+    torch.save(example_model().state_dict(), weights)
+    args = ["--model-arg", "seq_len=200", "--model-arg", "n_targets=5", "--model-arg", "hidden=32"]
+    args += ["--model-arg", "conv_channels=[8,8,8]"]
+    err = _fails(tmp_path, capsys, "--model", "deepsea", *args, "--weights", str(weights), "--fasta", FASTA)
+    assert f"weights file {weights} does not fit model 'deepsea'" in err and "size mismatch" in err
+
+
+def test_checkpoint_of_another_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(tmp_path, capsys, "--model", "basset", "--weights", str(WEIGHTS), "--fasta", FASTA)
+    assert "zoo checkpoint of 'deepsea'" in err
+
+
+def test_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "does not exist" in _fails(
+        tmp_path, capsys, "--weights", str(tmp_path / "nope.pt"), "--fasta", FASTA
+    )
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(tmp_path / "nope.fa"))
+    assert "FASTA file" in err and "does not exist" in err
+    assert "nothing to score" in _fails(tmp_path, capsys, "--weights", str(WEIGHTS))
+    assert "--model is needed" in _fails(tmp_path, capsys, "--fasta", FASTA)
+
+
+def test_bad_bed_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr1\t300\t500\nchr1\tten\t20\n")
+    argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(bed)]
+    assert "line 2: expected 'chrom<TAB>start<TAB>end'" in _fails(tmp_path, capsys, *argv)
+
+
+def test_unknown_score_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "--weights",
+        str(WEIGHTS),
+        "--genome",
+        str(DATA / "genome.fa"),
+        "--vcf",
+        str(DATA / "variants.vcf"),
+    ]
+    assert "each score must be one of ref, alt, diff, logfc" in _fails(
+        tmp_path, capsys, *argv, "--scores", "delta"
+    )
+
+
+def test_parquet_without_pyarrow_says_how_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, out="out.parquet")
+    assert "needs pyarrow" in err and "sigmoid-zoo[parquet]" in err
+
+
+def test_console_script_exit_status(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.predict", "--weights", str(WEIGHTS), "--fasta", str(tmp_path / "x.fa")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2  # argparse: --out is required
+    assert "--out" in done.stderr

@@ -1,0 +1,139 @@
+"""``zoo-predict``: score FASTA records, BED intervals or VCF variants with a zoo model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from zoo.predict.writers import PredictError, require_pyarrow
+
+EPILOG = """examples:
+  zoo-predict --weights model.safetensors --fasta seqs.fa --out preds.tsv
+  zoo-predict --model deepsea --weights deepsea.pt --fasta long.fa --step 200 --out preds.parquet
+  zoo-predict --weights model.safetensors --genome hg.fa --bed peaks.bed --out peaks.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out effects.tsv
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(
+        prog="zoo-predict",
+        description="Score DNA with a zoo model: one row per FASTA record (or window), BED interval or "
+        "VCF allele.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = p.add_argument_group("model")
+    m.add_argument(
+        "--model", help="registry name (e.g. deepsea); optional when --weights is a zoo checkpoint"
+    )
+    m.add_argument("--weights", help="weights file: a zoo checkpoint, or any file zoo.load_weights reads")
+    m.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor argument for --model (VALUE is JSON, e.g. seq_len=500 or conv_channels=[32,32,64])",
+    )
+    i = p.add_argument_group("input (one of)")
+    i.add_argument("--fasta", help="FASTA file: one row per record (or per window with --step)")
+    i.add_argument("--genome", help="genome FASTA for --bed or --vcf")
+    i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
+    i.add_argument("--vcf", help="VCF or bgzipped VCF: one row per ALT allele with ref/alt scores")
+    i.add_argument("--step", type=int, help="cut FASTA records into model-length windows this many bp apart")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", required=True, help="output table: .tsv, or .parquet (needs pyarrow)")
+    o.add_argument("--labels", help="target names, one per line (e.g. Kipoi's predictor_names.txt)")
+    o.add_argument("--targets", help="comma-separated target names or indices to keep")
+    o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
+    o.add_argument(
+        "--rc",
+        choices=["none", "mean", "max"],
+        default="none",
+        help="combine with the reverse complement (mean of probabilities, or max)",
+    )
+    r = p.add_argument_group("running")
+    r.add_argument("--batch-size", type=int, default=128, help="windows per model call (default 128)")
+    r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    r.add_argument(
+        "--n-value", type=float, help="one-hot value of N in each channel (default 0.25; 0 for beluga)"
+    )
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PredictError(f"--model-arg {pair!r}: expected KEY=VALUE")
+        try:
+            args[key] = json.loads(value)
+        except json.JSONDecodeError:
+            args[key] = value  # a bare string such as activation=relu
+    return args
+
+
+def _check_inputs(ns: argparse.Namespace) -> None:
+    if ns.fasta and (ns.genome or ns.bed or ns.vcf):
+        raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
+    if not ns.fasta and not (ns.genome and (ns.bed or ns.vcf)):
+        raise PredictError("nothing to score: give --fasta, or --genome with --bed or --vcf")
+    if ns.bed and ns.vcf:
+        raise PredictError("give --bed or --vcf, not both")
+    if ns.step is not None and not ns.fasta:
+        raise PredictError("--step applies to --fasta input only")
+    if ns.out.endswith(".parquet"):
+        require_pyarrow()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
+    import torch
+
+    from zoo.predict.model import N_VALUE_BY_MODEL, load_predict_model, n_targets_of, read_labels
+    from zoo.predict.scoring import Scorer, run_job
+    from zoo.predict.sources import bed_job, fasta_job
+    from zoo.predict.variants import variant_job
+
+    ns = build_parser().parse_args(argv)
+    try:
+        _check_inputs(ns)
+        model, name = load_predict_model(ns.model, ns.weights, _model_args(ns.model_arg))
+        labels = read_labels(ns.labels, n_targets_of(model)) if ns.labels else None
+        targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
+        device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        n_value = ns.n_value if ns.n_value is not None else N_VALUE_BY_MODEL.get(name, 0.25)
+        scorer = Scorer(
+            model,
+            labels=labels,
+            targets=targets,
+            rc=ns.rc,
+            precision=ns.precision,
+            device=device,
+            n_value=n_value,
+            batch_size=ns.batch_size,
+        )
+        if ns.fasta:
+            job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
+        elif ns.bed:
+            job = bed_job(ns.genome, ns.bed, scorer.seq_len)
+        else:
+            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
+        summary = run_job(job, scorer, ns.out, progress=not ns.no_progress)
+    except PredictError as err:
+        print(f"zoo-predict: error: {err}", file=sys.stderr)
+        return 1
+    print(f"zoo-predict: {summary.describe(ns.out)}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    sys.exit(run(argv))

@@ -1,0 +1,290 @@
+"""Scoring windows in batches: encoding on a background thread, strands combined, targets picked.
+
+Every model call goes through :func:`zoo.inference.prepare_logits`. Strands are combined
+in logit space so that probabilities and log fold changes both come from logits:
+``mean`` is the logit of the mean probability (stable, as the models' ``rc_average``),
+``max`` is the larger logit (sigmoid is monotonic, so it is also the larger probability).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoo.dna import one_hot, reverse_complement
+from zoo.inference import prepare_logits
+from zoo.models._dna import strand_mean_logits
+from zoo.predict.model import default_labels, n_targets_of, select_targets
+from zoo.predict.writers import PathLike, PredictError, open_writer
+
+RC_MODES: tuple[str, ...] = ("none", "mean", "max")
+
+
+class Scorer:
+    """A DNA model ready to score: selected targets, strand combination, precision and device.
+
+    ``labels`` names all of the model's targets (default ``target_0`` ...); ``targets``
+    keeps a subset (names, or indices as strings or ints). ``batch_size`` is the number
+    of windows per model call (reverse complements double it).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        labels: Sequence[str] | None = None,
+        targets: Sequence[str | int] | None = None,
+        rc: str = "none",
+        precision: str = "fp32",
+        device: str | torch.device = "cpu",
+        n_value: float = 0.25,
+        batch_size: int = 128,
+    ) -> None:
+        if rc not in RC_MODES:
+            raise PredictError(f"rc={rc!r} is not one of {list(RC_MODES)}")
+        if batch_size < 1:
+            raise PredictError(f"batch size must be >= 1, got {batch_size}")
+        if not hasattr(model, "seq_len"):
+            raise PredictError(f"{type(model).__name__} does not take DNA sequences")
+        n_targets = n_targets_of(model)
+        all_labels = list(labels) if labels is not None else default_labels(n_targets)
+        if len(all_labels) != n_targets:
+            raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
+        picked = select_targets(all_labels, [str(t) for t in targets] if targets else None)
+        self.seq_len: int = model.seq_len
+        self.columns = [all_labels[i] for i in picked]
+        self.rc, self.n_value, self.batch_size = rc, n_value, batch_size
+        try:
+            self.device = torch.device(device)
+            self._logits_fn = prepare_logits(model, precision, self.device)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError) as err:
+            raise PredictError(str(err)) from err
+        keep_all = picked == list(range(n_targets))
+        self._picked = None if keep_all else torch.tensor(picked, device=self.device)
+
+    def encode(self, seqs: Sequence[str]) -> torch.Tensor:
+        """One-hot (N, 4, seq_len) on the CPU, pinned when scoring on CUDA."""
+        x = one_hot(list(seqs), n_value=self.n_value)
+        return x.pin_memory() if self.device.type == "cuda" else x
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Strand-combined float32 logits of the selected targets, (N, T), on the scoring device."""
+        x = x.to(self.device, non_blocking=True)
+        if self.rc == "none":
+            out = self._logits_fn(x)
+            return out if self._picked is None else out.index_select(1, self._picked)
+        out = self._logits_fn(torch.cat([x, reverse_complement(x)]))
+        if self._picked is not None:
+            out = out.index_select(1, self._picked)
+        forward, reverse = out.chunk(2)
+        if self.rc == "mean":
+            return strand_mean_logits(forward, reverse)
+        return torch.maximum(forward, reverse)
+
+    def predict(self, seqs: Sequence[str]) -> np.ndarray:
+        """Probabilities (N, T) of the selected targets for sequences of exactly seq_len bases."""
+        outs = [
+            torch.sigmoid(self.logits(self.encode(seqs[i : i + self.batch_size]))).cpu()
+            for i in range(0, len(seqs), self.batch_size)
+        ]
+        return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.columns)), np.float32)
+
+
+@dataclass
+class Item:
+    """One output row: its leading column values and the windows to score (none: not scored)."""
+
+    meta: tuple[Any, ...]
+    windows: tuple[str, ...] = ()
+    status: str = "ok"
+
+
+@dataclass
+class Job:
+    """What to score and how its rows look.
+
+    ``values`` maps strand-combined logits (n, windows_per_item, T) to the row values
+    (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
+    """
+
+    meta_columns: list[str]
+    items: Iterable[Item]
+    windows_per_item: int
+    value_columns: Callable[[list[str]], list[str]]
+    values: Callable[[torch.Tensor], torch.Tensor]
+    with_status: bool = False
+    empty_message: str = "the input has no records"
+
+
+@dataclass
+class RunSummary:
+    """Rows written, and how many rows were not scored, by reason."""
+
+    rows: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def describe(self, out: PathLike) -> str:
+        """One line for stderr."""
+        text = f"wrote {self.rows} rows to {os.fspath(out)}"
+        if self.skipped:
+            reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.skipped.items()))
+            text += f"; {sum(self.skipped.values())} not scored (status column): {reasons}"
+        return text
+
+
+@dataclass
+class _Batch:
+    items: list[Item]
+    scored: list[int]  # positions of the items whose windows are in x
+    x: torch.Tensor | None
+
+
+def _batches(job: Job, scorer: Scorer) -> Iterator[_Batch]:
+    per_batch = max(1, scorer.batch_size // job.windows_per_item)
+    items: list[Item] = []
+    for item in job.items:
+        items.append(item)
+        if len(items) == per_batch:
+            yield _encode_batch(items, scorer)
+            items = []
+    if items:
+        yield _encode_batch(items, scorer)
+
+
+def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
+    scored = [i for i, item in enumerate(items) if item.status == "ok"]
+    windows = [w for i in scored for w in items[i].windows]
+    if not windows:
+        return _Batch(items, scored, None)
+    try:
+        x = scorer.encode(windows)
+    except ValueError:
+        for i in scored:  # find the row to name in the error (only on the failure path)
+            try:
+                one_hot(list(items[i].windows))
+            except ValueError as err:
+                raise PredictError(f"record {items[i].meta}: {err}") from None
+        raise
+    return _Batch(items, scored, x)
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Prefetcher:
+    """Runs an iterator on a background thread, ``depth`` items ahead (reading and encoding
+    overlap with the model); its errors are raised in the consuming thread."""
+
+    _DONE = object()
+
+    def __init__(self, source: Iterator[Any], depth: int = 3) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(source,), daemon=True)
+        self._thread.start()
+
+    def _put(self, value: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self, source: Iterator[Any]) -> None:
+        try:
+            for value in source:
+                if not self._put(value):
+                    return
+            self._put(self._DONE)
+        except BaseException as err:  # handed to the consumer, which raises it
+            self._put(_Failure(err))
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            value = self._queue.get()
+            if value is self._DONE:
+                return
+            if isinstance(value, _Failure):
+                raise value.error
+            yield value
+
+    def close(self) -> None:
+        """Stop the background thread and wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> RunSummary:
+    """Score every item of ``job`` and write one row per item to ``out`` (.tsv or .parquet).
+
+    The output appears only when every row is written; an error leaves no file behind.
+    """
+    from tqdm import tqdm
+
+    value_columns = job.value_columns(scorer.columns)
+    meta_columns = job.meta_columns + (["status"] if job.with_status else [])
+    summary = RunSummary()
+    with (
+        tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
+        open_writer(out, meta_columns, value_columns) as writer,
+        Prefetcher(_batches(job, scorer)) as batches,
+    ):
+        pending: tuple[_Batch, torch.Tensor | None] | None = None
+        for batch in batches:
+            # Queue this batch's model call before copying the previous result to the host,
+            # so an accelerator computes while the CPU writes.
+            values = None
+            if batch.x is not None:
+                logits = scorer.logits(batch.x)
+                values = job.values(logits.reshape(len(batch.scored), job.windows_per_item, -1))
+            if pending is not None:
+                _emit(*pending, writer, summary, job.with_status, len(value_columns), bar)
+            pending = (batch, values)
+        if pending is not None:
+            _emit(*pending, writer, summary, job.with_status, len(value_columns), bar)
+        if writer.rows == 0:
+            raise PredictError(job.empty_message)
+    summary.rows = writer.rows
+    return summary
+
+
+def _emit(
+    batch: _Batch,
+    values: torch.Tensor | None,
+    writer: Any,
+    summary: RunSummary,
+    with_status: bool,
+    n_columns: int,
+    bar: Any,
+) -> None:
+    table = np.full((len(batch.items), n_columns), np.nan, dtype=np.float32)
+    if values is not None:
+        table[batch.scored] = values.float().cpu().numpy()
+    if with_status:
+        meta = [(*item.meta, item.status) for item in batch.items]
+        for item in batch.items:
+            if item.status != "ok":
+                summary.skipped[item.status] = summary.skipped.get(item.status, 0) + 1
+    else:
+        meta = [item.meta for item in batch.items]
+    writer.write(meta, table)
+    bar.update(len(batch.items))

@@ -1,0 +1,158 @@
+"""Where windows come from: FASTA records (whole or tiled) and genome intervals from a BED file.
+
+Everything is read as a stream (pysam), so memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from zoo.predict.scoring import Item, Job
+from zoo.predict.writers import PathLike, PredictError
+
+# Genome windows: upper case, and IUPAC ambiguity codes (R, Y, ...) read as N.
+_TO_ACGTN = str.maketrans({c: "N" for c in "BDEFHIJKLMOPQRSUVWXYZbdefhijklmopqrsuvwxyz"} | {
+    c: c.upper() for c in "acgtn"
+})  # fmt: skip
+
+
+def require_file(path: PathLike, what: str) -> Path:
+    """``path`` as a Path, or a PredictError when it is not an existing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{what} {os.fspath(path)!r} does not exist")
+    return path
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """(n, 1, T) logits of one window per row -> (n, T) probabilities."""
+    return torch.sigmoid(logits[:, 0])
+
+
+def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[Item]:
+    """One item per record (``step`` None: every record must be seq_len long), else one per
+    window at 0, step, 2*step, ..., plus a last window ending at the record's end when the
+    steps do not reach it."""
+    import pysam
+
+    path = require_file(path, "FASTA file")
+    if step is not None and step < 1:
+        raise PredictError(f"--step must be >= 1, got {step}")
+    with pysam.FastxFile(os.fspath(path)) as records:
+        for record in records:
+            name, seq = record.name, record.sequence or ""
+            if step is None:
+                if len(seq) != seq_len:
+                    raise PredictError(
+                        f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, the model takes {seq_len} "
+                        "bp; "
+                        "pass --step to cut longer records into windows"
+                    )
+                yield Item((name,), (seq,))
+                continue
+            if len(seq) < seq_len:
+                raise PredictError(
+                    f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, shorter than the model's "
+                    f"{seq_len} bp window"
+                )
+            starts = list(range(0, len(seq) - seq_len + 1, step))
+            if starts[-1] + seq_len < len(seq):
+                starts.append(len(seq) - seq_len)
+            for start in starts:
+                yield Item((name, start), (seq[start : start + seq_len],))
+
+
+def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
+    """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets."""
+    require_file(path, "FASTA file")
+    return Job(
+        meta_columns=["name"] if step is None else ["name", "start"],
+        items=fasta_windows(path, seq_len, step),
+        windows_per_item=1,
+        value_columns=list,
+        values=probabilities,
+        empty_message=f"FASTA file {os.fspath(path)!r} has no records",
+    )
+
+
+class Genome:
+    """Random access to a FASTA genome (pysam.FastaFile; builds the .fai index if missing)."""
+
+    def __init__(self, path: PathLike) -> None:
+        import pysam
+
+        path = require_file(path, "genome FASTA")
+        try:
+            self._fasta = pysam.FastaFile(os.fspath(path))
+        except (OSError, ValueError) as err:
+            raise PredictError(f"cannot open genome {os.fspath(path)!r}: {err}") from err
+        self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N."""
+        return self._fasta.fetch(chrom, start, end).translate(_TO_ACGTN)
+
+    def close(self) -> None:
+        """Close the FASTA file."""
+        self._fasta.close()
+
+
+def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
+    """(line number, chrom, start, end, name) of each interval; name is '.' without a 4th column."""
+    path = require_file(path, "BED file")
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            try:
+                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
+            except (IndexError, ValueError):
+                raise PredictError(
+                    f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end', "
+                    f"got {line.strip()!r}"
+                ) from None
+            if start < 0 or end < start:
+                raise PredictError(f"{os.fspath(path)} line {number}: bad interval {start}-{end}")
+            yield number, chrom, start, end, fields[3] if len(fields) > 3 else "."
+
+
+def bed_windows(genome: PathLike, bed: PathLike, seq_len: int) -> Iterator[Item]:
+    """The seq_len window centred on each interval (its start: midpoint - seq_len // 2).
+
+    Intervals on a contig missing from the genome, or whose window runs off the contig,
+    are not scored: their row says ``missing_contig`` or ``off_contig_end``.
+    """
+    fasta = Genome(genome)
+    try:
+        for _, chrom, start, end, name in bed_intervals(bed):
+            meta = (chrom, start, end, name)
+            length = fasta.lengths.get(chrom)
+            window_start = (start + end) // 2 - seq_len // 2
+            if length is None:
+                yield Item(meta, status="missing_contig")
+            elif window_start < 0 or window_start + seq_len > length:
+                yield Item(meta, status="off_contig_end")
+            else:
+                yield Item(meta, (fasta.fetch(chrom, window_start, window_start + seq_len),))
+    finally:
+        fasta.close()
+
+
+def bed_job(genome: PathLike, bed: PathLike, seq_len: int) -> Job:
+    """Rows chrom, start, end, name, status, then targets."""
+    require_file(genome, "genome FASTA")
+    require_file(bed, "BED file")
+    return Job(
+        meta_columns=["chrom", "start", "end", "name"],
+        items=bed_windows(genome, bed, seq_len),
+        windows_per_item=1,
+        value_columns=list,
+        values=probabilities,
+        with_status=True,
+        empty_message=f"BED file {os.fspath(bed)!r} has no intervals",
+    )

@@ -1,0 +1,164 @@
+"""Table writers for zoo-predict: TSV or Parquet, written in chunks to a temporary file.
+
+A writer is a context manager: the rows go to a hidden temporary file next to the
+output, which is renamed to the output name only when the ``with`` block ends without
+an error. A failure removes the temporary file, so no half-written table is ever left
+under the name the user asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+PathLike = str | os.PathLike[str]
+
+
+class PredictError(Exception):
+    """A problem with zoo-predict's input that the user can fix; the CLI prints it and exits 1."""
+
+
+def require_pyarrow() -> Any:
+    """The pyarrow module, or a PredictError saying how to install it."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise PredictError(
+            "writing Parquet needs pyarrow, which is not installed; install it with "
+            "pip install 'sigmoid-zoo[parquet]' (or write .tsv instead)"
+        ) from None
+    return pq
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class TableWriter:
+    """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
+
+    def __init__(self, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.meta_columns = list(meta_columns)
+        self.score_columns = list(score_columns)
+        self.rows = 0
+        self._tmp: str | None = None
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+            self._open(self._tmp)
+        except BaseException:
+            os.unlink(self._tmp)
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._tmp is not None
+        try:
+            self._close(ok=exc_type is None)
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+    def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
+        """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
+        if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
+            raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
+        if len(meta_rows):
+            self._write(meta_rows, scores)
+            self.rows += len(meta_rows)
+
+    def _open(self, tmp: str) -> None:
+        raise NotImplementedError
+
+    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _close(self, ok: bool) -> None:
+        """Finish the file (``ok``) or just release it (after an error)."""
+        raise NotImplementedError
+
+
+class TSVWriter(TableWriter):
+    """Tab-separated text with a header line; scores as ``%.6g`` (``nan`` where not scored)."""
+
+    def _open(self, tmp: str) -> None:
+        self._file = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close)
+        self._file.write("\t".join(self.meta_columns + self.score_columns) + "\n")
+        self._row_format = "\t".join(["%s"] * len(self.meta_columns) + ["%.6g"] * len(self.score_columns))
+
+    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
+        fmt = self._row_format + "\n"
+        self._file.write("".join(fmt % (*meta, *row) for meta, row in zip(meta_rows, scores.tolist())))
+
+    def _close(self, ok: bool) -> None:
+        self._file.close()
+
+
+class ParquetWriter(TableWriter):
+    """Parquet (pyarrow); rows are buffered into row groups of about 4 M cells."""
+
+    _CELLS_PER_GROUP = 4_000_000
+
+    def _open(self, tmp: str) -> None:
+        self._pq = require_pyarrow()
+        self._writer: Any = None
+        self._tmp_path = tmp
+        self._meta: list[tuple[Any, ...]] = []
+        self._scores: list[np.ndarray] = []
+        self._buffered = 0
+
+    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
+        self._meta.extend(meta_rows)
+        self._scores.append(np.asarray(scores, dtype=np.float32))
+        self._buffered += len(meta_rows)
+        if self._buffered * max(1, len(self.score_columns)) >= self._CELLS_PER_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {}
+        for j, name in enumerate(self.meta_columns):
+            columns[name] = [m[j] for m in self._meta]
+        scores = (
+            np.concatenate(self._scores)
+            if self._scores
+            else np.zeros((0, len(self.score_columns)), np.float32)
+        )
+        for j, name in enumerate(self.score_columns):
+            columns[name] = pa.array(scores[:, j])
+        table = pa.table(columns)
+        if self._writer is None:
+            self._writer = self._pq.ParquetWriter(self._tmp_path, table.schema)
+        self._writer.write_table(table)
+        self._meta, self._scores, self._buffered = [], [], 0
+
+    def _close(self, ok: bool) -> None:
+        if ok and (self._buffered or self._writer is None):
+            self._flush()
+        if self._writer is not None:
+            self._writer.close()
+
+
+def open_writer(path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> TableWriter:
+    """A Parquet writer for ``*.parquet``, else a TSV writer."""
+    cls = ParquetWriter if os.fspath(path).endswith(".parquet") else TSVWriter
+    return cls(path, meta_columns, score_columns)
