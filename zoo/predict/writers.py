@@ -143,8 +143,9 @@ class ParquetWriter(TableWriter):
             if self._scores
             else np.zeros((0, len(self.score_columns)), np.float32)
         )
+        by_column = np.ascontiguousarray(scores.T)  # one contiguous row per column: zero-copy arrays
         for j, name in enumerate(self.score_columns):
-            columns[name] = pa.array(scores[:, j])
+            columns[name] = pa.array(by_column[j])
         table = pa.table(columns)
         if self._writer is None:
             self._writer = self._pq.ParquetWriter(self._tmp_path, table.schema)
