@@ -6,7 +6,6 @@ of the classifier after its flatten) so converters map keys by name.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -43,10 +42,6 @@ class Basset(DNAModel):
             nn.Linear(1000, n_targets),
         )  # fmt: skip
         self.head = make_head(head)
-
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
 
 
 register_model(

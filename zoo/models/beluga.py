@@ -5,7 +5,6 @@ Layer indices follow ExPecto's ``model.0`` / ``model.1`` so converters map keys 
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -51,10 +50,6 @@ class Beluga(DNAModel):
             nn.Linear(hidden, n_targets),
         )
         self.head = make_head(head)
-
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
 
 
 register_model(

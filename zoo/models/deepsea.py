@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -69,10 +68,6 @@ class DeepSEA(DNAModel):
             nn.Linear(hidden, n_targets),
         )
         self.head = make_head(head)
-
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
 
 
 register_model(
