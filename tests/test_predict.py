@@ -225,15 +225,3 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     assert _run(*argv, "--out", str(tmp_path / "x.tsv")) == 1
     assert "torch sees no CUDA device" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
-
-
-def test_saved_checkpoints_record_the_head_by_name(tmp_path: Path) -> None:
-    import zoo
-    from zoo._registry import model_args
-
-    model = zoo.create_model(
-        "deepsea", seq_len=200, n_targets=3, hidden=8, conv_channels=(4, 4, 4), head="logsigmoid"
-    )
-    assert model_args(model)["head"] == "logsigmoid"
-    zoo.save_weights(model, tmp_path / "m.safetensors")
-    assert isinstance(zoo.load_model(tmp_path / "m.safetensors").head, __import__("torch").nn.LogSigmoid)

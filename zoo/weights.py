@@ -1,7 +1,18 @@
-"""Loading and saving weights: the zoo's own safetensors format and plain state_dicts.
+"""Loading and saving weights: the zoo's own format, plain state_dicts, and the public layouts.
 
 The zoo format is a ``.safetensors`` file whose metadata holds the registry name and
 constructor arguments, so :func:`load_model` rebuilds the model without being told.
+
+:func:`load_weights` reads any of: the zoo format; plain ``.safetensors``; ``.pt``/``.pth``
+state_dicts (also with DDP ``module.`` or torch.compile ``_orig_mod.`` prefixes); checkpoint
+dicts holding a ``state_dict`` (Lightning ``.ckpt`` with the task's attribute prefix such as
+``model.``, ``generator.``, ``decoder.``; Selene ``.pth.tar``); and the public layouts of
+Kipoi, ExPecto, Selene and pytorch/examples (see ``zoo._convert.layouts``), converted by
+the functions at the end of each family's file.
+
+Safety: pickled files are read only through ``torch.load(weights_only=True)``, never with
+a fallback, so a file whose unpickling would run code is refused. The model passed in is
+changed only after the whole file has been converted and checked.
 """
 
 from __future__ import annotations
@@ -9,6 +20,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +32,79 @@ from torch import nn
 from zoo._registry import create_model, model_args, spec_for_class
 
 PathLike = str | os.PathLike[str]
-_PREFIXES = ("module.", "_orig_mod.", "model.")
+StateDict = dict[str, torch.Tensor]
+Shape = tuple[int, ...]
+
+# Keys of checkpoint dicts under which other code nests the model's state_dict.
+_NESTED_KEYS = ("state_dict", "model_state_dict")
+_EXPECTED = (
+    "expected a zoo .safetensors file, a .safetensors state_dict, or a .pt/.pth/.ckpt/.pth.tar "
+    "file written by torch.save holding a state_dict (a dict of tensors) or a checkpoint dict "
+    "with a 'state_dict' entry"
+)
+
+
+_CKPT_ADVICE = (
+    " Lightning checkpoints load when their hyper_parameters are plain Python values: pass OmegaConf "
+    "configs through OmegaConf.to_container(cfg, resolve=True) before save_hyperparameters."
+)
+
+
+class WeightsFileError(ValueError):
+    """The file is missing, empty, truncated, unsafe, or not a weights file."""
+
+
+class WeightsMismatchError(ValueError):
+    """The file's tensors do not fit the model; ``report`` says which and what would fit."""
+
+    def __init__(self, message: str, report: LoadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class PartialLoadWarning(UserWarning):
+    """``strict=False`` left some of the model's tensors unloaded; ``report`` lists them."""
+
+    def __init__(self, message: str, report: LoadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class LayoutWarning(UserWarning):
+    """The weights loaded, but the file's original model computed something the model does not."""
+
+
+@dataclass
+class LoadReport:
+    """What a load found: the layout, where in the file, and every key that did not fit."""
+
+    path: str
+    layout: str  # "zoo" for the zoo's own keys, else a zoo._convert layout name
+    prefix: str  # the wrapper prefix stripped from the file's keys, e.g. "module." or "generator."
+    loaded: list[str] = field(default_factory=list)
+    missing: list[tuple[str, Shape]] = field(default_factory=list)  # in the model, not in the file
+    unexpected: list[tuple[str, Shape]] = field(default_factory=list)  # in the file, not in the model
+    mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)  # key, file shape, model shape
+    hint: str = ""  # the overrides that would fit, when they can be told
+
+    @property
+    def complete(self) -> bool:
+        """True when every tensor of the model and of the file matched."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self) -> str:
+        """The hint, then every offending key with its shapes, one per line."""
+        lines = [self.hint] if self.hint else []
+        lines += [f"  {k}: shape in file {list(f)}, in model {list(m)}" for k, f, m in self.mismatched]
+        lines += [f"  {k}: missing from the file (model expects {list(s)})" for k, s in self.missing]
+        lines += [
+            f"  {k}: unexpected (in the file with shape {list(s)}, not in the model)"
+            for k, s in self.unexpected
+        ]
+        return "\n".join(lines)
+
+
+# --- the zoo format -------------------------------------------------------------------------
 
 
 def save_weights(model: nn.Module, path: PathLike) -> Path:
@@ -33,7 +119,7 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
     if path.suffix != ".safetensors":
         raise ValueError(f"save_weights writes .safetensors files, got {path.name!r}")
     spec = spec_for_class(type(model))
-    metadata = {"zoo_model": spec.name, "zoo_args": json.dumps(model_args(model))}
+    metadata = {"zoo_model": spec.name, "zoo_args": json.dumps(constructor_args(model))}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -47,58 +133,318 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
     return path
 
 
+def constructor_args(model: nn.Module) -> dict[str, Any]:
+    """The constructor arguments of a zoo model, as JSON-able values (the head by its name)."""
+    from zoo.heads import HEADS
+
+    args = model_args(model)
+    if isinstance(args.get("head"), nn.Module):
+        names = [n for n, cls in HEADS.items() if type(args["head"]) is cls]
+        if not names:
+            raise ValueError(f"{type(model).__name__}: head {args['head']!r} is not one of {sorted(HEADS)}")
+        args["head"] = names[0]
+    return args
+
+
 def read_metadata(path: PathLike) -> dict[str, str]:
-    """The metadata stored in a safetensors file's header."""
+    """The metadata stored in a safetensors file's header ({} for other files)."""
     from safetensors import safe_open
 
-    with safe_open(os.fspath(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    if not _is_safetensors(Path(path)):
+        return {}
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as err:  # safetensors raises its own error types for bad headers
+        raise WeightsFileError(
+            f"{os.fspath(path)}: not a readable safetensors file ({err}); {_EXPECTED}"
+        ) from None
 
 
 def load_model(path: PathLike) -> nn.Module:
-    """Rebuild a model saved by :func:`save_weights`, in eval mode."""
+    """Rebuild a model saved by :func:`save_weights` (or ``zoo-convert``), in eval mode."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
     meta = read_metadata(path)
     if "zoo_model" not in meta:
-        raise ValueError(
-            f"{os.fspath(path)}: not a zoo weights file (no 'zoo_model' in its metadata); "
-            "use zoo.create_model(name, weights=path) for files from other code"
+        raise WeightsFileError(
+            f"{os.fspath(path)}: not a zoo weights file (no 'zoo_model' in its safetensors metadata); "
+            "use zoo.create_model(name, weights=path) for files from other code, or convert it "
+            "with `zoo-convert SRC DST.safetensors`"
         )
     model = create_model(meta["zoo_model"], **json.loads(meta.get("zoo_args", "{}")))
     load_weights(model, path)
     return model.eval()
 
 
-def read_state_dict(path: PathLike) -> dict[str, torch.Tensor]:
-    """The tensors of a .safetensors or pickled (.pt/.pth/.ckpt) file, read safely."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
+# --- reading files safely -------------------------------------------------------------------
+
+
+def _is_safetensors(path: Path) -> bool:
+    """By extension, or by content: an 8-byte header length followed by a JSON header."""
     if path.suffix == ".safetensors":
+        return True
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and not head.startswith(b"PK")
+
+
+def _weights_only_refusal(err: Exception) -> tuple[bool, str] | None:
+    """(whether it is a global or callable the file wants built, torch's detail) when torch's
+    weights_only unpickler refused the file; None for other errors."""
+    text = str(err)
+    if "Weights only load failed" not in text:
+        return None
+    lines = [ln.strip() for ln in text.splitlines()]
+    detail = " ".join(ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln or "WeightsUnpickler" in ln)
+    unsafe = any(word in detail for word in ("GLOBAL", "global", "reduce", "Unsupported class"))
+    return unsafe, detail or lines[0]
+
+
+def read_state_dict(path: PathLike) -> StateDict:
+    """The tensors of a .safetensors or pickled (.pt/.pth/.ckpt) file, read safely.
+
+    Checkpoint dicts are unwrapped to their ``state_dict``; prefixes are left as they are.
+    """
+    path = Path(path)
+    name = os.fspath(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {name!r} does not exist")
+    if path.stat().st_size == 0:
+        raise WeightsFileError(f"{name}: the file is empty (0 bytes); {_EXPECTED}")
+    if _is_safetensors(path):
         from safetensors.torch import load_file
 
-        return load_file(os.fspath(path))
-    # weights_only=True: unpickling runs no code from the file; never fall back.
-    obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{os.fspath(path)}: expected a state_dict (a dict of tensors)")
-    return obj
+        try:
+            return load_file(name)
+        except Exception as err:  # truncated or corrupt header/data
+            raise WeightsFileError(f"{name}: not a readable safetensors file ({err}); {_EXPECTED}") from None
+    try:
+        # weights_only=True: unpickling runs no code from the file. Never fall back.
+        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        refusal = _weights_only_refusal(err)
+        if refusal is not None and not refusal[0]:
+            raise WeightsFileError(
+                f"{name}: could not be read by torch.load(weights_only=True): it is corrupt, or a pickle "
+                f"using features the safe loader does not allow ({refusal[1]}); {_EXPECTED}"
+            ) from None
+        if refusal is not None:
+            reason = refusal[1]
+            raise WeightsFileError(
+                f"{name}: refused to load: the pickle holds Python objects other than tensors and plain "
+                f"containers ({reason}), and unpickling them could run arbitrary code. The zoo reads pickled "
+                "files only with torch.load(weights_only=True). If you trust the file, re-save just its "
+                "state_dict (torch.save(model.state_dict(), ...)) or convert it to .safetensors."
+                + _CKPT_ADVICE
+                * (path.suffix == ".ckpt")
+            ) from None
+        raise WeightsFileError(
+            f"{name}: could not be read as a PyTorch checkpoint, it is truncated, corrupt or not a "
+            f"checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}); "
+            f"{_EXPECTED}"
+        ) from None
+    return _unwrap(obj, name)
 
 
-def _strip_prefixes(state: dict[str, torch.Tensor], wanted: set[str]) -> dict[str, torch.Tensor]:
-    changed = True
-    while changed and not set(state) <= wanted:
-        changed = False
-        for prefix in _PREFIXES:
-            if state and all(k.startswith(prefix) for k in state):
-                state = {k[len(prefix) :]: v for k, v in state.items()}
-                changed = True
-    return state
+def _unwrap(obj: Any, name: str) -> StateDict:
+    """The dict of tensors inside a loaded object (a state_dict or a checkpoint dict)."""
+    if isinstance(obj, dict):
+        for key in _NESTED_KEYS:
+            if isinstance(obj.get(key), dict):
+                return _unwrap(obj[key], f"{name}['{key}']")
+        if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+            return dict(obj)
+        odd = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))[:8]
+        raise WeightsFileError(f"{name}: a dict whose entries {odd} are not tensors; {_EXPECTED}")
+    raise WeightsFileError(f"{name}: holds a {type(obj).__name__}, not a dict of tensors; {_EXPECTED}")
+
+
+# --- matching a file's tensors to a model ---------------------------------------------------
+
+
+def _views(state: StateDict, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, StateDict]]:
+    """``state`` and every sub-dict under a shared non-numeric key prefix (``module.``,
+    ``_orig_mod.``, a Lightning task's ``model.``/``generator.``/``decoder.``...), shallow first."""
+    level = [(prefix, state)]
+    while level and depth <= 3:
+        yield from level
+        nxt = []
+        for pre, sub in level:
+            heads = sorted({k.split(".", 1)[0] for k in sub if "." in k})
+            for head in heads:
+                if head.isdigit():  # numbered prefixes (Kipoi's 1./2.) are part of a layout
+                    continue
+                inner = {k[len(head) + 1 :]: v for k, v in sub.items() if k.startswith(head + ".")}
+                nxt.append((f"{pre}{head}.", inner))
+        level, depth = nxt, depth + 1
+
+
+@dataclass
+class _Candidate:
+    prefix: str
+    layout: str
+    state: StateDict  # in the zoo's key names
+    implied: dict[str, Any]  # behaviour arguments the layout's original model used
+    warning: str
+    description: str
+    score: tuple[int, int] = (0, 0)
+
+
+def _compare(
+    path: str, cand: _Candidate, wanted: dict[str, torch.Tensor]
+) -> tuple[LoadReport, dict[str, torch.Tensor]]:
+    report = LoadReport(path, cand.layout, cand.prefix)
+    fits = {}
+    for key, target in wanted.items():
+        if key not in cand.state:
+            report.missing.append((key, tuple(target.shape)))
+        elif cand.state[key].shape != target.shape:
+            report.mismatched.append((key, tuple(cand.state[key].shape), tuple(target.shape)))
+        else:
+            fits[key] = cand.state[key]
+    report.unexpected = [(k, tuple(v.shape)) for k, v in cand.state.items() if k not in wanted]
+    report.loaded = sorted(fits)
+    return report, fits
+
+
+def _candidates(state: StateDict, model_name: str, foreign: list[str]) -> Iterator[_Candidate]:
+    """Each view of ``state`` in zoo key names: converted when it is a known layout for
+    ``model_name``; known layouts of other models are noted in ``foreign``."""
+    from zoo._convert import LayoutError, layout_for_keys
+
+    for prefix, view in _views(state):
+        layout = layout_for_keys(frozenset(view))
+        if layout is None:
+            yield _Candidate(prefix, "zoo", view, {}, "", "the zoo's own keys")
+            continue
+        if layout.model != model_name:
+            foreign.append(
+                f"{layout.description} (load it with zoo.create_model({layout.model!r}, weights=...))"
+            )
+            continue
+        try:
+            converted = layout.convert(view)
+        except LayoutError as err:
+            foreign.append(f"{layout.description} with an unexpected tensor: {err}")
+            continue
+        implied = dict(layout.implied_args)
+        if layout.name.startswith("selene") and "model" in prefix.split("."):
+            implied["rc_average"] = True  # Selene's NonStrandSpecific (mode='mean') averages both strands
+        yield _Candidate(prefix, layout.name, converted, implied, layout.warning, layout.description)
+
+
+def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, str]) -> str:
+    """The constructor overrides that would make ``cand`` fit, when they can be told."""
+    from zoo._convert import args_from_state
+
+    current = constructor_args(model)
+    if meta.get("zoo_model"):
+        if meta["zoo_model"] != model_name:
+            return f"This is a zoo {meta['zoo_model']!r} file: rebuild it with zoo.load_model(path)."
+        implied = json.loads(meta.get("zoo_args", "{}"))
+    else:
+        implied = {**args_from_state(model_name, cand.state, current), **cand.implied}
+    diff = {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
+    if not diff:
+        return ""
+    spelled = ", ".join(f"{k}={v!r}" for k, v in diff.items())
+    what = (
+        "the zoo file's arguments" if meta.get("zoo_model") else f"this is the layout of {cand.description}"
+    )
+    return (
+        f"Overrides that fit: {spelled}: {what}. Use zoo.create_model({model_name!r}, {spelled}, weights=...)"
+    )
+
+
+def _norm(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torch.Tensor], _Candidate | None]:
+    """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded."""
+    name = os.fspath(path)
+    state = read_state_dict(path)
+    meta = read_metadata(path)
+    model_name = spec_for_class(type(model)).name
+    wanted = model.state_dict()
+    foreign: list[str] = []
+    best: tuple[tuple[int, int], LoadReport, dict, _Candidate] | None = None
+    for cand in _candidates(state, model_name, foreign):
+        report, fits = _compare(name, cand, wanted)
+        if report.complete:
+            return report, fits, cand
+        named = len(wanted) - len(report.missing)
+        score = (named, len(fits))
+        if best is None or score > best[0]:
+            best = (score, report, fits, cand)
+    if best is None or best[0] == (0, 0):
+        report = LoadReport(name, "unknown", "", unexpected=[(k, tuple(v.shape)) for k, v in state.items()])
+        report.missing = [(k, tuple(v.shape)) for k, v in wanted.items()]
+        known = "; ".join(dict.fromkeys(foreign))
+        if meta.get("zoo_model"):
+            known = f"a zoo {meta['zoo_model']!r} model (rebuild it with zoo.load_model(path))"
+        report.hint = (
+            f"The file holds {known}."
+            if known
+            else f"No part of the file has {type(model).__name__}'s key names."
+        )
+        return report, {}, None
+    _, report, fits, cand = best
+    report.hint = _hint(model, model_name, cand, meta)
+    return report, fits, cand
+
+
+def check_weights(model: nn.Module, path: PathLike) -> LoadReport:
+    """What :func:`load_weights` would load from ``path`` into ``model``, without loading it."""
+    return _match(model, path)[0]
 
 
 def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Module:
-    """Load the weight file at ``path`` into ``model`` and return ``model``."""
-    state = _strip_prefixes(read_state_dict(path), set(model.state_dict()))
-    model.load_state_dict(state, strict=strict)
+    """Load the weight file at ``path`` into ``model`` and return ``model``.
+
+    The format is told from the extension and the keys (see the module docstring); foreign
+    layouts are converted to the zoo's key names and channel order. With ``strict=True``
+    (default) any missing, unexpected or mis-shaped tensor raises one
+    :class:`WeightsMismatchError` listing them all, with the overrides that would fit when
+    they can be told. With ``strict=False`` the tensors that fit are loaded and a
+    :class:`PartialLoadWarning` carries the :class:`LoadReport` of the rest (also available
+    beforehand from :func:`check_weights`); a file of which nothing fits still raises.
+    On any error ``model`` is left unchanged.
+    """
+    report, fits, cand = _match(model, path)
+    name = type(model).__name__
+    if not report.complete and (strict or not fits):
+        why = "strict load" if strict else "nothing fits"
+        raise WeightsMismatchError(
+            f"{os.fspath(path)} does not fit {name} ({why}; layout {report.layout!r}"
+            f"{', prefix ' + repr(report.prefix) if report.prefix else ''}):\n{report.describe()}",
+            report,
+        )
+    full = model.state_dict()
+    full.update(fits)
+    model.load_state_dict(full, strict=True)
+    assert cand is not None  # a candidate fitted, or fits would be empty
+    if cand.warning:
+        warnings.warn(f"{os.fspath(path)}: {cand.warning}", LayoutWarning, stacklevel=2)
+    current = constructor_args(model)
+    differ = {k: v for k, v in cand.implied.items() if k in current and current[k] != v}
+    if differ:
+        spelled = ", ".join(f"{k}={v!r}" for k, v in differ.items())
+        warnings.warn(
+            f"{os.fspath(path)}: loaded {cand.description}, whose original model ran with {spelled}; "
+            f"this {name} has {', '.join(f'{k}={current[k]!r}' for k in differ)}, so its outputs will "
+            f"differ. Create it with {spelled} to reproduce the original.",
+            LayoutWarning,
+            stacklevel=2,
+        )
+    if not report.complete:
+        warnings.warn(
+            PartialLoadWarning(
+                f"{os.fspath(path)}: loaded {len(fits)} of {len(full)} tensors into {name}; the rest keep "
+                f"their values:\n{report.describe()}",
+                report,
+            ),
+            stacklevel=2,
+        )
     return model

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from zoo._checks import check_dna
@@ -32,16 +33,18 @@ def conv_out_len(length: int, kernel: int, pool: int = 1) -> int:
 class DNAModel(HeadedModel):
     """Base of the genomic CNNs: input (N, 4, seq_len) in A, C, G, T order.
 
-    Subclasses set ``seq_len``, ``rc_average`` and ``head`` and implement
-    :meth:`strand_logits` for one strand.
+    Subclasses set ``seq_len``, ``rc_average``, ``head`` and either the two stages
+    ``conv`` and ``classifier`` or their own :meth:`strand_logits`.
     """
 
     seq_len: int
     rc_average: bool
+    conv: nn.Module
+    classifier: nn.Module
 
     def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for the strand given."""
-        raise NotImplementedError
+        """Logits for the strand given, (N, 4, seq_len) -> (N, n_targets)."""
+        return self.classifier(self.conv(x))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, n_targets) logits; with ``rc_average`` those of the mean strand probability."""

@@ -6,7 +6,6 @@ of the classifier after its flatten) so converters map keys by name.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -44,10 +43,6 @@ class Basset(DNAModel):
         )  # fmt: skip
         self.head = make_head(head)
 
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
-
 
 register_model(
     "basset",
@@ -55,3 +50,50 @@ register_model(
     paper="Kelley et al. 2016, Genome Res.",
     input_desc="(N, 4, 600) one-hot ACGT",
 )
+
+
+# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+
+_BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+_KIPOI_BASSET = {  # Kipoi Basset -> zoo Basset
+    **{f"{i}.{p}": f"conv.{i}.{p}" for i in (0, 4, 8) for p in ("weight", "bias")},
+    **{f"{i}.{p}": f"conv.{i}.{p}" for i in (1, 5, 9) for p in _BN},
+    **{
+        f"{i}.1.{p}": f"classifier.{j}.{p}"
+        for i, j in ((13, 1), (17, 5), (21, 9))
+        for p in ("weight", "bias")
+    },
+    **{f"{i}.{p}": f"classifier.{j}.{p}" for i, j in ((14, 2), (18, 6)) for p in _BN},
+}
+KIPOI_BASSET_KEYS = frozenset(_KIPOI_BASSET)
+
+
+def convert_kipoi_basset(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Kipoi Basset keys -> zoo Basset: squeeze the width-1 Conv2d kernels (they run along the
+    height axis); batch-norm running statistics carry over unchanged."""
+    from zoo._convert import conv2d_as_conv1d, expect, rename
+
+    for key in ("13.1.weight", "17.1.weight", "21.1.weight"):
+        expect(state, key, 2)
+    out = rename(state, _KIPOI_BASSET)
+    out["conv.0.weight"] = conv2d_as_conv1d(state, "0.weight", axis=3, in_channels=4)
+    out["conv.4.weight"] = conv2d_as_conv1d(state, "4.weight", axis=3)
+    out["conv.8.weight"] = conv2d_as_conv1d(state, "8.weight", axis=3)
+    return out
+
+
+def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The Basset constructor arguments that zoo-keyed ``state``'s shapes imply."""
+    from zoo._convert import positions_to_seq_len
+
+    args = {"n_targets": state["classifier.9.weight"].shape[0]}
+    in_features, c = state["classifier.1.weight"].shape[1], state["conv.8.weight"].shape[0]
+    if in_features % c == 0:
+        seq_len = positions_to_seq_len(
+            lambda n: conv_out_len(conv_out_len(conv_out_len(n, 19, 3), 11, 4), 7, 4),
+            in_features // c,
+            current["seq_len"],
+        )
+        if seq_len is not None:
+            args["seq_len"] = seq_len
+    return args

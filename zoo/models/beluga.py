@@ -5,7 +5,6 @@ Layer indices follow ExPecto's ``model.0`` / ``model.1`` so converters map keys 
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -52,10 +51,6 @@ class Beluga(DNAModel):
         )
         self.head = make_head(head)
 
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
-
 
 register_model(
     "beluga",
@@ -63,3 +58,52 @@ register_model(
     paper="Zhou et al. 2018 (ExPecto), Nat. Genet.",
     input_desc="(N, 4, 2000) one-hot ACGT",
 )
+
+
+# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+
+_EXPECTO_BELUGA = {  # ExPecto deepsea.beluga.pth -> zoo Beluga
+    "model.0.0.weight": "conv.0.weight", "model.0.0.bias": "conv.0.bias",
+    "model.0.2.weight": "conv.2.weight", "model.0.2.bias": "conv.2.bias",
+    "model.0.6.weight": "conv.6.weight", "model.0.6.bias": "conv.6.bias",
+    "model.0.8.weight": "conv.8.weight", "model.0.8.bias": "conv.8.bias",
+    "model.0.12.weight": "conv.12.weight", "model.0.12.bias": "conv.12.bias",
+    "model.0.14.weight": "conv.14.weight", "model.0.14.bias": "conv.14.bias",
+    "model.1.2.1.weight": "classifier.2.weight", "model.1.2.1.bias": "classifier.2.bias",
+    "model.1.4.1.weight": "classifier.4.weight", "model.1.4.1.bias": "classifier.4.bias",
+}  # fmt: skip
+EXPECTO_BELUGA_KEYS = frozenset(_EXPECTO_BELUGA)
+
+
+def convert_expecto_beluga(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """ExPecto Beluga keys -> zoo Beluga: squeeze the height-1 Conv2d kernels and move the first
+    layer's AGCT input channels to ACGT (the zoo takes ACGT)."""
+    from zoo._convert import agct_to_acgt, conv2d_as_conv1d, expect, rename
+
+    for key in ("model.1.2.1.weight", "model.1.4.1.weight"):
+        expect(state, key, 2)
+    out = rename(state, _EXPECTO_BELUGA)
+    out["conv.0.weight"] = agct_to_acgt(conv2d_as_conv1d(state, "model.0.0.weight", axis=2, in_channels=4))
+    for i in (2, 6, 8, 12, 14):
+        out[f"conv.{i}.weight"] = conv2d_as_conv1d(state, f"model.0.{i}.weight", axis=2)
+    return out
+
+
+def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The Beluga constructor arguments that zoo-keyed ``state``'s shapes imply."""
+    from zoo._convert import positions_to_seq_len
+
+    args = {
+        "n_targets": state["classifier.4.weight"].shape[0],
+        "hidden": state["classifier.2.weight"].shape[0],
+    }
+    in_features, c = state["classifier.2.weight"].shape[1], state["conv.14.weight"].shape[0]
+    if in_features % c == 0:
+        seq_len = positions_to_seq_len(
+            lambda n: conv_out_len(conv_out_len(conv_out_len(n, 15, 4), 15, 4), 15),
+            in_features // c,
+            current["seq_len"],
+        )
+        if seq_len is not None:
+            args["seq_len"] = seq_len
+    return args

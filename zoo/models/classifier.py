@@ -43,3 +43,17 @@ register_model(
     paper="logistic regression / MLP (the Linear + Sigmoid tutorials)",
     input_desc="(N, in_features)",
 )
+
+
+def binary_classifier_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The BinaryClassifier constructor arguments that ``state``'s shapes imply."""
+    keys = sorted(
+        (k for k in state if k.startswith("net.") and k.endswith(".weight")),
+        key=lambda k: int(k.split(".")[1]),
+    )
+    weights = [state[k] for k in keys]
+    return {
+        "in_features": weights[0].shape[1],
+        "hidden": tuple(w.shape[0] for w in weights[:-1]),
+        "n_outputs": weights[-1].shape[0],
+    }

@@ -53,3 +53,51 @@ register_model(
     paper="Quang & Xie 2016, Nucleic Acids Res.",
     input_desc="(N, 4, 1000) one-hot ACGT",
 )
+
+
+# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+
+_LSTM = [
+    f"{p}_{kind}_l0{rev}" for p in ("weight", "bias") for kind in ("ih", "hh") for rev in ("", "_reverse")
+]
+_SELENE_DANQ = {  # Selene models/danq.py -> zoo DanQ
+    "nnet.0.weight": "conv.0.weight", "nnet.0.bias": "conv.0.bias",
+    **{f"bdlstm.0.{p}": f"lstm.{p}" for p in _LSTM},
+    "classifier.1.weight": "classifier.1.weight", "classifier.1.bias": "classifier.1.bias",
+    "classifier.3.weight": "classifier.3.weight", "classifier.3.bias": "classifier.3.bias",
+}  # fmt: skip
+SELENE_DANQ_KEYS = frozenset(_SELENE_DANQ)
+
+
+def convert_selene_danq(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Selene DanQ keys -> zoo DanQ (names only; the flatten is position-major in both).
+
+    The weights are the same, the forward is not: Selene's LSTM recurs across the batch
+    (see zoo._convert's warning), the zoo's along each sequence.
+    """
+    from zoo._convert import expect, rename
+
+    expect(state, "nnet.0.weight", 3, {1: 4})
+    for p in _LSTM:
+        expect(state, f"bdlstm.0.{p}", 2 if p.startswith("weight") else 1)
+    for key in ("classifier.1.weight", "classifier.3.weight"):
+        expect(state, key, 2)
+    return rename(state, _SELENE_DANQ)
+
+
+def danq_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The DanQ constructor arguments that zoo-keyed ``state``'s shapes imply."""
+    from zoo._convert import positions_to_seq_len
+
+    args = {
+        "n_targets": state["classifier.3.weight"].shape[0],
+        "hidden": state["classifier.1.weight"].shape[0],
+    }
+    in_features, width = state["classifier.1.weight"].shape[1], 2 * state["lstm.weight_hh_l0"].shape[1]
+    if in_features % width == 0:
+        seq_len = positions_to_seq_len(
+            lambda n: conv_out_len(n, 26, 13), in_features // width, current["seq_len"]
+        )
+        if seq_len is not None:
+            args["seq_len"] = seq_len
+    return args

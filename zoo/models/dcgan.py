@@ -132,3 +132,65 @@ register_model(
     paper="Radford et al. 2016 (DCGAN)",
     input_desc="(N, 3, 64, 64) image",
 )
+
+
+# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+
+_BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+# pytorch/examples dcgan/main.py netG -> ImageDecoder(n_layers=5): the same names. Its Tanh
+# (main.13) has no parameters: the zoo keeps it outside ``main`` as the head.
+_DCGAN_NETG = {
+    **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 3, 6, 9, 12)},
+    **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (1, 4, 7, 10) for p in _BN},
+}
+DCGAN_NETG_KEYS = frozenset(_DCGAN_NETG)
+# netD -> ImageDiscriminator(image_size=64): the same names; its Sigmoid (main.12) is the head.
+_DCGAN_NETD = {
+    **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 2, 5, 8, 11)},
+    **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (3, 6, 9) for p in _BN},
+}
+DCGAN_NETD_KEYS = frozenset(_DCGAN_NETD)
+
+
+def convert_dcgan_netg(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """DCGAN netG keys -> ImageDecoder(n_layers=5): names unchanged, 4x4 kernels asserted."""
+    from zoo._convert import expect, rename
+
+    for i in (0, 3, 6, 9, 12):
+        expect(state, f"main.{i}.weight", 4, {2: 4, 3: 4})
+    return rename(state, _DCGAN_NETG)
+
+
+def convert_dcgan_netd(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """DCGAN netD keys -> ImageDiscriminator(image_size=64): names unchanged, 4x4 kernels asserted."""
+    from zoo._convert import expect, rename
+
+    for i in (0, 2, 5, 8, 11):
+        expect(state, f"main.{i}.weight", 4, {2: 4, 3: 4})
+    expect(state, "main.11.weight", 4, {0: 1})
+    return rename(state, _DCGAN_NETD)
+
+
+def _conv_weights(state: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    keys = sorted(
+        (k for k in state if k.startswith("main.") and k.endswith(".weight")),
+        key=lambda k: int(k.split(".")[1]),
+    )
+    return [state[k] for k in keys if state[k].dim() == 4]
+
+
+def image_decoder_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The ImageDecoder constructor arguments that ``state``'s shapes imply."""
+    convs = _conv_weights(state)  # ConvTranspose2d weights are (in, out, kH, kW)
+    return {
+        "in_size": convs[0].shape[0],
+        "ngf": convs[-1].shape[0],
+        "n_channels": convs[-1].shape[1],
+        "n_layers": len(convs),
+    }
+
+
+def image_discriminator_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The ImageDiscriminator constructor arguments that ``state``'s shapes imply."""
+    convs = _conv_weights(state)
+    return {"n_channels": convs[0].shape[1], "ndf": convs[0].shape[0], "image_size": 2 ** (len(convs) + 1)}

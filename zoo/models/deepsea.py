@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import nn
 
 from zoo._registry import register_model
@@ -70,10 +69,6 @@ class DeepSEA(DNAModel):
         )
         self.head = make_head(head)
 
-    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
-        return self.classifier(self.conv(x))
-
 
 register_model(
     "deepsea",
@@ -81,3 +76,76 @@ register_model(
     paper="Zhou & Troyanskaya 2015, Nat. Methods",
     input_desc="(N, 4, 1000) one-hot ACGT",
 )
+
+
+# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+
+_KIPOI_DEEPSEA = {  # Kipoi deepsea_cpu.pth -> zoo DeepSEA
+    "0.weight": "conv.0.weight", "0.bias": "conv.0.bias",
+    "4.weight": "conv.4.weight", "4.bias": "conv.4.bias",
+    "8.weight": "conv.8.weight", "8.bias": "conv.8.bias",
+    "12.1.weight": "classifier.1.weight", "12.1.bias": "classifier.1.bias",
+    "14.1.weight": "classifier.3.weight", "14.1.bias": "classifier.3.bias",
+}  # fmt: skip
+KIPOI_DEEPSEA_KEYS = frozenset(_KIPOI_DEEPSEA)
+
+_SELENE_DEEPSEA = {  # Selene models/deepsea.py -> zoo DeepSEA
+    "conv_net.0.weight": "conv.0.weight", "conv_net.0.bias": "conv.0.bias",
+    "conv_net.4.weight": "conv.4.weight", "conv_net.4.bias": "conv.4.bias",
+    "conv_net.8.weight": "conv.8.weight", "conv_net.8.bias": "conv.8.bias",
+    "classifier.0.weight": "classifier.1.weight", "classifier.0.bias": "classifier.1.bias",
+    "classifier.2.weight": "classifier.3.weight", "classifier.2.bias": "classifier.3.bias",
+}  # fmt: skip
+SELENE_DEEPSEA_KEYS = frozenset(_SELENE_DEEPSEA)
+
+
+def convert_kipoi_deepsea(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Kipoi ``deepsea_cpu`` keys -> zoo DeepSEA: squeeze the height-1 Conv2d kernels and move
+    the first layer's AGCT input channels to ACGT (Kipoi's ReCodeAlphabet, folded into weights)."""
+    from zoo._convert import agct_to_acgt, conv2d_as_conv1d, expect, rename
+
+    for key in ("12.1.weight", "14.1.weight"):
+        expect(state, key, 2)
+    for key in ("0.bias", "4.bias", "8.bias", "12.1.bias", "14.1.bias"):
+        expect(state, key, 1)
+    out = rename(state, _KIPOI_DEEPSEA)
+    out["conv.0.weight"] = agct_to_acgt(conv2d_as_conv1d(state, "0.weight", axis=2, in_channels=4))
+    out["conv.4.weight"] = conv2d_as_conv1d(state, "4.weight", axis=2)
+    out["conv.8.weight"] = conv2d_as_conv1d(state, "8.weight", axis=2)
+    return out
+
+
+def convert_selene_deepsea(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Selene's DeepSEA keys -> zoo DeepSEA (already Conv1d on ACGT: names only)."""
+    from zoo._convert import expect, rename
+
+    expect(state, "conv_net.0.weight", 3, {1: 4})
+    for key in ("conv_net.4.weight", "conv_net.8.weight"):
+        expect(state, key, 3)
+    for key in ("classifier.0.weight", "classifier.2.weight"):
+        expect(state, key, 2)
+    return rename(state, _SELENE_DEEPSEA)
+
+
+def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The DeepSEA constructor arguments that zoo-keyed ``state``'s shapes imply."""
+    from zoo._convert import positions_to_seq_len
+
+    c1, c2, c3 = (state[f"conv.{i}.weight"].shape[0] for i in (0, 4, 8))
+    k, p = state["conv.0.weight"].shape[2], current["pool_size"]
+    in_features = state["classifier.1.weight"].shape[1]
+    args = {
+        "n_targets": state["classifier.3.weight"].shape[0],
+        "hidden": state["classifier.1.weight"].shape[0],
+        "conv_channels": (c1, c2, c3),
+        "kernel_size": k,
+    }
+    if in_features % c3 == 0:
+        seq_len = positions_to_seq_len(
+            lambda n: conv_out_len(conv_out_len(conv_out_len(n, k, p), k, p), k),
+            in_features // c3,
+            current["seq_len"],
+        )
+        if seq_len is not None:
+            args["seq_len"] = seq_len
+    return args

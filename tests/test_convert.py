@@ -1,0 +1,107 @@
+"""The zoo format (save_weights -> load_model) and the zoo-convert command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import demo_overrides, example_input
+
+import zoo
+from zoo import legacy
+from zoo.convert import main as convert_main
+from zoo.weights import constructor_args, read_metadata
+
+
+def _randomize_buffers(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, t in model.named_buffers():
+            if name.endswith("running_var"):
+                t.uniform_(0.5, 1.5)
+            elif name.endswith("running_mean"):
+                t.normal_(0, 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_save_then_load_model_round_trips_every_registered_model(tmp_path, name):
+    model = _randomize_buffers(zoo.create_model(name, **demo_overrides(name)))
+    path = zoo.save_weights(model, tmp_path / f"{name}.safetensors")
+    loaded = zoo.load_model(path)
+    assert type(loaded) is type(model) and not loaded.training
+    assert constructor_args(loaded) == constructor_args(model)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    x = example_input(model)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_round_trip_keeps_non_default_arguments(tmp_path):
+    model = zoo.create_model(
+        "deepsea", seq_len=300, hidden=16, conv_channels=(8, 16, 32), activation="relu", head="logsigmoid"
+    ).eval()
+    loaded = zoo.load_model(zoo.save_weights(model, tmp_path / "d.safetensors"))
+    assert constructor_args(loaded) == constructor_args(model)
+    assert loaded.conv_channels == (8, 16, 32) and isinstance(loaded.head, torch.nn.LogSigmoid)
+    meta = read_metadata(tmp_path / "d.safetensors")
+    assert meta["zoo_model"] == "deepsea" and json.loads(meta["zoo_args"])["head"] == "logsigmoid"
+
+
+def test_load_model_refuses_a_file_without_zoo_metadata(tmp_path):
+    torch.save(zoo.create_model("binary_classifier", in_features=4).state_dict(), tmp_path / "w.pt")
+    with pytest.raises(ValueError, match="not a zoo weights file.*zoo-convert"):
+        zoo.load_model(tmp_path / "w.pt")
+
+
+def test_convert_kipoi_predict_file_keeps_strand_averaging(tmp_path, capsys):
+    original = legacy.kipoi_deepsea_predict(seq_len=200).eval()
+    torch.save(original.state_dict(), tmp_path / "predict.pth")
+    convert_main([str(tmp_path / "predict.pth"), str(tmp_path / "deepsea.safetensors")])
+    assert "Kipoi DeepSEA predict model" in capsys.readouterr().out
+    model = zoo.load_model(tmp_path / "deepsea.safetensors")
+    assert model.rc_average and model.seq_len == 200
+    x = zoo.one_hot(["ACGTTGCAAC" * 20, "GATTACAGGC" * 20])
+    with torch.no_grad():
+        assert (model(x) - original(x[:, :, None, :])).abs().max() <= 1e-5
+
+
+def test_convert_selene_danq_warns_and_dcgan_netd_needs_no_arguments(tmp_path, capsys):
+    torch.save(legacy.SeleneDanQ(100, 30).state_dict(), tmp_path / "danq.pth")
+    convert_main([str(tmp_path / "danq.pth"), str(tmp_path / "danq.safetensors")])
+    assert "recurs across the batch" in capsys.readouterr().err
+    danq = zoo.load_model(tmp_path / "danq.safetensors")
+    assert (danq.seq_len, danq.n_targets, danq.hidden) == (100, 30, 925)
+    torch.save(legacy.DCGANDiscriminator(nc=1, ndf=8).state_dict(), tmp_path / "netD.pth")
+    convert_main([str(tmp_path / "netD.pth"), str(tmp_path / "netD.safetensors")])
+    netd = zoo.load_model(tmp_path / "netD.safetensors")
+    assert (netd.n_channels, netd.ndf, netd.image_size) == (1, 8, 64)
+
+
+def test_convert_asks_which_model_when_a_checkpoint_holds_several(tmp_path):
+    generator = zoo.create_model("image_decoder", ngf=8, n_layers=3)
+    discriminator = zoo.create_model("image_discriminator", ndf=8, image_size=16)
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    state |= {f"discriminator.{k}": v for k, v in discriminator.state_dict().items()}
+    torch.save({"state_dict": state, "epoch": 1}, tmp_path / "gan.ckpt")
+    with pytest.raises(SystemExit, match="holds several models.*--model"):
+        convert_main([str(tmp_path / "gan.ckpt"), str(tmp_path / "g.safetensors")])
+    convert_main([str(tmp_path / "gan.ckpt"), str(tmp_path / "g.safetensors"), "--model", "image_decoder"])
+    loaded = zoo.load_model(tmp_path / "g.safetensors")
+    assert (loaded.ngf, loaded.n_layers) == (8, 3)
+    assert torch.equal(loaded.main[0].weight, generator.main[0].weight)
+
+
+def test_convert_command_fails_cleanly_and_writes_nothing(tmp_path):
+    (tmp_path / "bad.pth").write_bytes(b"\x80\x02 not really a pickle")
+    out = subprocess.run(
+        [sys.executable, "-m", "zoo.convert", str(tmp_path / "bad.pth"), str(tmp_path / "out.safetensors")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    assert "bad.pth" in out.stderr and "expected" in out.stderr
+    assert not (tmp_path / "out.safetensors").exists()
