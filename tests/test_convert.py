@@ -12,8 +12,9 @@ from conftest import demo_overrides, example_input
 
 import zoo
 from zoo import legacy
+from zoo._registry import model_args
 from zoo.convert import main as convert_main
-from zoo.weights import constructor_args, read_metadata
+from zoo.weights import read_metadata
 
 
 def _randomize_buffers(model: torch.nn.Module) -> torch.nn.Module:
@@ -32,7 +33,7 @@ def test_save_then_load_model_round_trips_every_registered_model(tmp_path, name)
     path = zoo.save_weights(model, tmp_path / f"{name}.safetensors")
     loaded = zoo.load_model(path)
     assert type(loaded) is type(model) and not loaded.training
-    assert constructor_args(loaded) == constructor_args(model)
+    assert model_args(loaded) == model_args(model)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     x = example_input(model)
@@ -45,7 +46,7 @@ def test_round_trip_keeps_non_default_arguments(tmp_path):
         "deepsea", seq_len=300, hidden=16, conv_channels=(8, 16, 32), activation="relu", head="logsigmoid"
     ).eval()
     loaded = zoo.load_model(zoo.save_weights(model, tmp_path / "d.safetensors"))
-    assert constructor_args(loaded) == constructor_args(model)
+    assert model_args(loaded) == model_args(model)
     assert loaded.conv_channels == (8, 16, 32) and isinstance(loaded.head, torch.nn.LogSigmoid)
     meta = read_metadata(tmp_path / "d.safetensors")
     assert meta["zoo_model"] == "deepsea" and json.loads(meta["zoo_args"])["head"] == "logsigmoid"

@@ -173,6 +173,12 @@ def create_model(name: str, weights: str | os.PathLike[str] | None = None, **ove
 def model_args(model: nn.Module) -> dict[str, Any]:
     """The constructor arguments of a zoo model, read back from its attributes.
 
-    Every zoo model stores each constructor argument as an attribute of the same name.
+    Every zoo model stores each constructor argument as an attribute of the same name,
+    except ``head``, stored as the head module: it is read back as the head's name.
     """
-    return {name: getattr(model, name) for name in constructor_params(type(model))}
+    args = {name: getattr(model, name) for name in constructor_params(type(model))}
+    if isinstance(args.get("head"), nn.Module):
+        from zoo.heads import HEADS
+
+        args["head"] = next(name for name, cls in HEADS.items() if type(args["head"]) is cls)
+    return args

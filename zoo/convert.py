@@ -16,13 +16,12 @@ from typing import Any
 
 import torch
 
-from zoo._registry import create_model, get_spec, list_models
+from zoo._registry import create_model, get_spec, list_models, model_args
 from zoo.weights import (
     PathLike,
     StateDict,
     WeightsFileError,
     _views,
-    constructor_args,
     load_weights,
     read_metadata,
     read_state_dict,
@@ -121,7 +120,7 @@ def convert(
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     save_weights(net, dst)
-    spelled = ", ".join(f"{k}={v!r}" for k, v in constructor_args(net).items())
+    spelled = ", ".join(f"{k}={v!r}" for k, v in model_args(net).items())
     return f"{os.fspath(src)} [{where}] -> {os.fspath(dst)}: {name}({spelled})"
 
 

@@ -119,7 +119,7 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
     if path.suffix != ".safetensors":
         raise ValueError(f"save_weights writes .safetensors files, got {path.name!r}")
     spec = spec_for_class(type(model))
-    metadata = {"zoo_model": spec.name, "zoo_args": json.dumps(constructor_args(model))}
+    metadata = {"zoo_model": spec.name, "zoo_args": json.dumps(model_args(model))}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -131,19 +131,6 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
-
-
-def constructor_args(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments of a zoo model, as JSON-able values (the head by its name)."""
-    from zoo.heads import HEADS
-
-    args = model_args(model)
-    if isinstance(args.get("head"), nn.Module):
-        names = [n for n, cls in HEADS.items() if type(args["head"]) is cls]
-        if not names:
-            raise ValueError(f"{type(model).__name__}: head {args['head']!r} is not one of {sorted(HEADS)}")
-        args["head"] = names[0]
-    return args
 
 
 def read_metadata(path: PathLike) -> dict[str, str]:
@@ -338,7 +325,7 @@ def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, s
     """The constructor overrides that would make ``cand`` fit, when they can be told."""
     from zoo._convert import args_from_state
 
-    current = constructor_args(model)
+    current = model_args(model)
     if meta.get("zoo_model"):
         if meta["zoo_model"] != model_name:
             return f"This is a zoo {meta['zoo_model']!r} file: rebuild it with zoo.load_model(path)."
@@ -427,7 +414,7 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     assert cand is not None  # a candidate fitted, or fits would be empty
     if cand.warning:
         warnings.warn(f"{os.fspath(path)}: {cand.warning}", LayoutWarning, stacklevel=2)
-    current = constructor_args(model)
+    current = model_args(model)
     differ = {k: v for k, v in cand.implied.items() if k in current and current[k] != v}
     if differ:
         spelled = ", ".join(f"{k}={v!r}" for k, v in differ.items())

@@ -6,6 +6,7 @@ of the classifier after its flatten) so converters map keys by name.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from zoo._registry import register_model

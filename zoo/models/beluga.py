@@ -5,6 +5,7 @@ Layer indices follow ExPecto's ``model.0`` / ``model.1`` so converters map keys 
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from zoo._registry import register_model
