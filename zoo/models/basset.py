@@ -14,6 +14,11 @@ from zoo.heads import HeadName, make_head
 from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
 
 
+def basset_positions(seq_len: int) -> int:
+    """Positions left after Basset's three convolution + pool blocks (10 for 600 bp)."""
+    return conv_out_len(conv_out_len(conv_out_len(seq_len, 19, 3), 11, 4), 7, 4)
+
+
 class Basset(DNAModel):
     """Basset: Conv(300,19)-Pool(3)-Conv(200,11)-Pool(4)-Conv(200,7)-Pool(4)-FC(1000)x2-FC(164)."""
 
@@ -29,7 +34,7 @@ class Basset(DNAModel):
         positions = positions_after_convs(
             "Basset",
             seq_len,
-            lambda n: conv_out_len(conv_out_len(conv_out_len(n, 19, 3), 11, 4), 7, 4),
+            basset_positions,
         )
         self.conv = nn.Sequential(
             nn.Conv1d(4, 300, 19), nn.BatchNorm1d(300), nn.ReLU(), nn.MaxPool1d(3, 3),
@@ -91,7 +96,7 @@ def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
     in_features, c = state["classifier.1.weight"].shape[1], state["conv.8.weight"].shape[0]
     if in_features % c == 0:
         seq_len = positions_to_seq_len(
-            lambda n: conv_out_len(conv_out_len(conv_out_len(n, 19, 3), 11, 4), 7, 4),
+            basset_positions,
             in_features // c,
             current["seq_len"],
         )

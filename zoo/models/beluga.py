@@ -13,6 +13,12 @@ from zoo.heads import HeadName, make_head
 from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
 
 
+def beluga_positions(seq_len: int) -> int:
+    """Positions left after Beluga's six convolutions and two pools (106 for 2000 bp)."""
+    pair = 8 + 8 - 1  # two unpadded width-8 convolutions in a row shorten like one of width 15
+    return conv_out_len(conv_out_len(conv_out_len(seq_len, pair, 4), pair, 4), pair)
+
+
 class Beluga(DNAModel):
     """Beluga: [Conv-ReLU-Conv-ReLU] x3 (320, 480, 640 filters of 8) with pools, then 2003 -> 2002.
 
@@ -33,8 +39,7 @@ class Beluga(DNAModel):
         positions = positions_after_convs(
             "Beluga",
             seq_len,
-            lambda n: conv_out_len(conv_out_len(conv_out_len(conv_out_len(
-                conv_out_len(conv_out_len(n, 8), 8, 4), 8), 8, 4), 8), 8),
+            beluga_positions,
         )  # fmt: skip
         self.conv = nn.Sequential(
             nn.Conv1d(4, 320, 8), nn.ReLU(), nn.Conv1d(320, 320, 8), nn.ReLU(),
@@ -101,7 +106,7 @@ def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
     in_features, c = state["classifier.2.weight"].shape[1], state["conv.14.weight"].shape[0]
     if in_features % c == 0:
         seq_len = positions_to_seq_len(
-            lambda n: conv_out_len(conv_out_len(conv_out_len(n, 15, 4), 15, 4), 15),
+            beluga_positions,
             in_features // c,
             current["seq_len"],
         )

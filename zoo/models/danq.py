@@ -15,6 +15,11 @@ from zoo.heads import HeadName, make_head
 from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
 
 
+def danq_positions(seq_len: int) -> int:
+    """Positions left after DanQ's convolution and pool (75 for 1000 bp)."""
+    return conv_out_len(seq_len, 26, 13)
+
+
 class DanQ(DNAModel):
     """DanQ: Conv(320,26)-Pool(13)-BiLSTM(320 per direction)-FC(925)-FC(n_targets)."""
 
@@ -29,7 +34,7 @@ class DanQ(DNAModel):
         super().__init__()
         self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
         self.rc_average = rc_average
-        positions = positions_after_convs("DanQ", seq_len, lambda n: conv_out_len(n, 26, 13))
+        positions = positions_after_convs("DanQ", seq_len, danq_positions)
         self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
         self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
         self.classifier = nn.Sequential(
@@ -95,9 +100,7 @@ def danq_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     }
     in_features, width = state["classifier.1.weight"].shape[1], 2 * state["lstm.weight_hh_l0"].shape[1]
     if in_features % width == 0:
-        seq_len = positions_to_seq_len(
-            lambda n: conv_out_len(n, 26, 13), in_features // width, current["seq_len"]
-        )
+        seq_len = positions_to_seq_len(danq_positions, in_features // width, current["seq_len"])
         if seq_len is not None:
             args["seq_len"] = seq_len
     return args

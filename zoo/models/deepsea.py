@@ -16,6 +16,12 @@ from zoo.heads import HeadName, make_head
 from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
 
 
+def deepsea_positions(seq_len: int, kernel_size: int = 8, pool_size: int = 4) -> int:
+    """Positions left after DeepSEA's three convolutions and two pools (53 for 1000 bp)."""
+    k, p = kernel_size, pool_size
+    return conv_out_len(conv_out_len(conv_out_len(seq_len, k, p), k, p), k)
+
+
 def _activation(kind: str) -> nn.Module:
     if kind == "threshold":
         # The Torch7 original: y = x if x > 0 else 1e-6 (not 0).
@@ -55,7 +61,7 @@ class DeepSEA(DNAModel):
         positions = positions_after_convs(
             "DeepSEA",
             seq_len,
-            lambda n: conv_out_len(conv_out_len(conv_out_len(n, k, p), k, p), k),
+            lambda n: deepsea_positions(n, k, p),
         )
         self.conv = nn.Sequential(
             nn.Conv1d(4, c1, k), _activation(activation), nn.MaxPool1d(p, p), nn.Dropout(dropouts[0]),
@@ -143,7 +149,7 @@ def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> di
     }
     if in_features % c3 == 0:
         seq_len = positions_to_seq_len(
-            lambda n: conv_out_len(conv_out_len(conv_out_len(n, k, p), k, p), k),
+            lambda n: deepsea_positions(n, k, p),
             in_features // c3,
             current["seq_len"],
         )
