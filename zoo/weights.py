@@ -295,7 +295,7 @@ def _compare(
     return report, fits
 
 
-def _candidates(state: StateDict, model_name: str, foreign: list[str]) -> Iterator[_Candidate]:
+def _candidates(state: StateDict, model_name: str | None, foreign: list[str]) -> Iterator[_Candidate]:
     """Each view of ``state`` in zoo key names: converted when it is a known layout for
     ``model_name``; known layouts of other models are noted in ``foreign``."""
     from zoo._convert import LayoutError, layout_for_keys
@@ -353,7 +353,7 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
     name = os.fspath(path)
     state = read_state_dict(path)
     meta = read_metadata(path)
-    model_name = spec_for_class(type(model)).name
+    model_name = _registered_name(model)
     wanted = model.state_dict()
     foreign: list[str] = []
     best: tuple[tuple[int, int], LoadReport, dict, _Candidate] | None = None
@@ -378,8 +378,17 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
         )
         return report, {}, None
     _, report, fits, cand = best
-    report.hint = _hint(model, model_name, cand, meta)
+    report.hint = _hint(model, model_name, cand, meta) if model_name else ""
     return report, fits, cand
+
+
+def _registered_name(model: nn.Module) -> str | None:
+    """The registry name of ``model``'s class; None for other modules (e.g. a task's encoder),
+    which load from zoo-keyed files only."""
+    try:
+        return spec_for_class(type(model)).name
+    except ValueError:
+        return None
 
 
 def check_weights(model: nn.Module, path: PathLike) -> LoadReport:
@@ -414,7 +423,7 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     assert cand is not None  # a candidate fitted, or fits would be empty
     if cand.warning:
         warnings.warn(f"{os.fspath(path)}: {cand.warning}", LayoutWarning, stacklevel=2)
-    current = model_args(model)
+    current = model_args(model) if cand.implied else {}
     differ = {k: v for k, v in cand.implied.items() if k in current and current[k] != v}
     if differ:
         spelled = ", ".join(f"{k}={v!r}" for k, v in differ.items())

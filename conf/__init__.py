@@ -1,0 +1,1 @@
+"""Hydra configs for ``zoo-train``; installed as the package ``zoo.conf``."""

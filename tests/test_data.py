@@ -1,0 +1,183 @@
+"""Data modules read what the files hold, split as configured, and name bad files and lines."""
+
+import re
+
+import numpy as np
+import pyfaidx
+import pytest
+import torch
+
+import zoo
+from zoo.data import (
+    DigitsDataModule,
+    DnaBedDataModule,
+    DnaFastaDataModule,
+    FakeImageDataModule,
+    count_targets,
+    fasta_seq_len,
+    make_synthetic_dna,
+)
+from zoo.data.synthetic import MOTIFS, ensure_synthetic_dna
+from zoo.dna import reverse_complement_str
+
+
+def write_pair(tmp_path, seqs: dict[str, str], rows: list[str], header: str = "name\tt0\tt1"):
+    fasta, labels = tmp_path / "s.fa", tmp_path / "l.tsv"
+    wrapped = {n: "\n".join(s[i : i + 8] for i in range(0, len(s), 8)) for n, s in seqs.items()}
+    fasta.write_text("".join(f">{n} description\n{s}\n" for n, s in wrapped.items()))
+    labels.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    return fasta, labels
+
+
+def random_seqs(n: int, length: int, seed: int = 0) -> dict[str, str]:
+    rng = np.random.default_rng(seed)
+    return {f"r{i}": "".join(rng.choice(list("ACGTN"), size=length)) for i in range(n)}
+
+
+def test_fasta_module_yields_one_hot_of_each_record_and_its_labels(tmp_path):
+    seqs = random_seqs(20, 30)
+    rows = [f"r{i}\t{i % 2}\t{(i // 2) % 2}" for i in range(20)]
+    fasta, labels = write_pair(tmp_path, seqs, rows)
+    assert fasta_seq_len(fasta) == 30 and count_targets(labels) == 2
+    dm = DnaFastaDataModule(str(fasta), str(labels), val_fraction=0.2, test_fraction=0.1, seed=1)
+    dm.setup()
+    sizes = {k: len(v) for k, v in dm.datasets.items()}
+    assert sizes == {"train": 14, "val": 4, "test": 2}
+    seen = set()
+    for ds in dm.datasets.values():
+        for i, name in enumerate(ds.names):
+            x, y = ds[i]
+            k = int(name[1:])
+            assert torch.equal(x, zoo.one_hot(seqs[name]))
+            assert y.tolist() == [k % 2, (k // 2) % 2]
+            seen.add(name)
+    assert seen == set(seqs)
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (14, 4, 30) and y.shape == (14, 2) and y.dtype == torch.float32
+
+
+def test_split_by_name_pattern_and_seeded_fraction_is_reproducible(tmp_path):
+    seqs = {f"chr{c}_{i}": "ACGT" * 5 for c in (1, 2, 8, 9) for i in range(5)}
+    fasta, labels = write_pair(tmp_path, seqs, [f"{n}\t1\t0" for n in seqs])
+    dm = DnaFastaDataModule(str(fasta), str(labels), test_pattern=r"^chr(8|9)_", val_pattern=r"^chr2_")
+    dm.setup()
+    assert all(re.match(r"chr(8|9)_", n) for n in dm.datasets["test"].names)
+    assert sorted(dm.datasets["val"].names) == [f"chr2_{i}" for i in range(5)]
+    assert len(dm.datasets["train"]) == 5
+    a = DnaFastaDataModule(str(fasta), str(labels), seed=3)
+    b = DnaFastaDataModule(str(fasta), str(labels), seed=3)
+    a.setup(), b.setup()
+    assert a.datasets["val"].names == b.datasets["val"].names
+
+
+def test_reverse_complement_augmentation_flips_some_items_only_in_training(tmp_path):
+    seqs = random_seqs(10, 16)
+    fasta, labels = write_pair(tmp_path, seqs, [f"{n}\t1\t0" for n in seqs])
+    dm = DnaFastaDataModule(str(fasta), str(labels), rc_augment=True, val_fraction=0.3, test_fraction=0.0)
+    dm.setup()
+    train = dm.datasets["train"]
+    name = train.names[0]
+    outs = {train[0][0].numpy().tobytes() for _ in range(40)}
+    expected = {zoo.one_hot(seqs[name]), zoo.one_hot(reverse_complement_str(seqs[name]))}
+    assert outs == {t.numpy().tobytes() for t in expected}
+    val = dm.datasets["val"]
+    assert all(torch.equal(val[0][0], zoo.one_hot(seqs[val.names[0]])) for _ in range(10))
+
+
+@pytest.mark.parametrize(
+    ("seqs", "rows", "header", "pattern"),
+    [
+        ({"a": "ACGTACGTAC"}, ["a\t1\t2"], None, r"l\.tsv, line 2: label '2' for target 't1' is not 0 or 1"),
+        (
+            {"a": "ACGTACGTAC"},
+            ["a\t1\t0", "zz\t0\t1"],
+            None,
+            r"l\.tsv, line 3: record 'zz' is not in the FASTA",
+        ),
+        (
+            {"a": "ACGTACGTAC", "b": "ACGTACGT"},
+            ["a\t1\t0", "b\t0\t1"],
+            None,
+            r"s\.fa, line 4: record 'b' has 8 bases",
+        ),
+        ({"a": "ACGTACGTAC"}, ["a\t1"], None, r"l\.tsv, line 2: expected 3 tab-separated fields, got 2"),
+        ({"a": "ACGTACGTAC"}, [], None, r"l\.tsv: the labels file has a header but no rows"),
+        ({"a": "ACGTACGTAC"}, ["a\t1"], "id\tt0", r"l\.tsv, line 1: expected a header 'name"),
+    ],
+)
+def test_bad_data_names_file_and_line(tmp_path, seqs, rows, header, pattern):
+    fasta, labels = write_pair(tmp_path, seqs, rows, **({"header": header} if header else {}))
+    with pytest.raises(ValueError, match=pattern):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+
+
+def test_empty_files_are_refused_by_name(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC"}, ["a\t1\t0"])
+    fasta.write_text("")
+    with pytest.raises(ValueError, match=r"s\.fa: the FASTA file is empty"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+    labels.write_text("")
+    with pytest.raises(ValueError, match=r"l\.tsv: the labels file is empty"):
+        count_targets(labels)
+
+
+def test_bed_windows_are_centred_padded_with_n_and_split_by_chromosome(tmp_path):
+    rng = np.random.default_rng(0)
+    genome = {c: "".join(rng.choice(list("ACGT"), size=100)) for c in ("chr1", "chr7", "chr8", "chr9")}
+    (tmp_path / "g.fa").write_text("".join(f">{c}\n{s}\n" for c, s in genome.items()))
+    table = tmp_path / "t.bed"
+    table.write_text(
+        "chrom\tstart\tend\tA\tB\nchr1\t40\t60\t1\t0\nchr1\t0\t4\t0\t1\nchr7\t10\t20\t1\t1\nchr8\t50\t52\t0\t0\n"
+    )
+    dm = DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10)
+    dm.setup()
+    assert dm.target_names == ["A", "B"]
+    assert [len(dm.datasets[k]) for k in ("train", "val", "test")] == [2, 1, 1]
+    x, y = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot(genome["chr1"][45:55])) and y.tolist() == [1, 0]
+    x, _ = dm.datasets["train"][1]  # centre 2: window [-3, 7) runs off the start
+    assert torch.equal(x, zoo.one_hot("NNN" + genome["chr1"][:7]))
+    table.write_text("chrX\t1\t5\t1\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 1: chromosome 'chrX' is not in the genome"):
+        DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+
+
+def test_synthetic_data_plants_each_positive_motif_and_regenerates_on_new_parameters(tmp_path):
+    fasta, labels = make_synthetic_dna(tmp_path / "s.fa", tmp_path / "l.tsv", n_seqs=50, seq_len=200,
+                                       n_targets=4, mutation_rate=0.0, seed=5)  # fmt: skip
+    dm = DnaFastaDataModule(str(fasta), str(labels), val_fraction=0, test_fraction=0)
+    dm.setup()
+    ds = dm.datasets["train"]
+    motifs = list(MOTIFS.values())[:4]
+    assert dm.target_names == list(MOTIFS)[:4]
+    fa = pyfaidx.Fasta(str(fasta))
+    for i, name in enumerate(ds.names):
+        seq = str(fa[name][:])
+        for t, motif in enumerate(motifs):
+            if ds.labels[i, t]:
+                assert motif in seq or reverse_complement_str(motif) in seq
+    assert 0.15 < ds.labels.mean() < 0.45
+    first = fasta.read_bytes()
+    ensure_synthetic_dna(str(fasta), str(labels), n_seqs=50, seq_len=200, n_targets=4, seed=5)
+    again = fasta.read_bytes()
+    ensure_synthetic_dna(str(fasta), str(labels), n_seqs=50, seq_len=200, n_targets=4, seed=5)
+    assert fasta.read_bytes() == again  # same parameters: kept
+    assert again != first  # mutation_rate differs from the first call's: regenerated
+
+
+def test_image_modules_scale_pixels_to_the_heads_range():
+    unit = DigitsDataModule(scale="unit")
+    sym = DigitsDataModule(scale="symmetric")
+    unit.setup(), sym.setup()
+    x, _ = next(iter(unit.train_dataloader()))
+    assert x.shape == (64, 1, 8, 8) and x.min() >= 0 and x.max() <= 1 and x.max() == 1
+    xs = torch.stack([sym.datasets["train"][i][0] for i in range(64)])
+    xu = torch.stack([unit.datasets["train"][i][0] for i in range(64)])
+    assert torch.allclose(xs, xu * 2 - 1)
+    assert len(unit.datasets["val"]) == round(0.2 * 1797)
+    fake = FakeImageDataModule(n_images=8, image_size=16, n_channels=3, scale="symmetric", val_fraction=0.25)
+    fake.setup()
+    img, _ = fake.datasets["train"][0]
+    assert img.shape == (3, 16, 16) and img.min() >= -1 and img.max() <= 1
+    with pytest.raises(ValueError, match="scale='wide'"):
+        DigitsDataModule(scale="wide")

@@ -1,0 +1,118 @@
+"""Lightning tasks: losses, metrics against sklearn, probabilities, pictures, plain checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+from lightning import Trainer
+from sklearn.metrics import average_precision_score, roc_auc_score
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision.ops import sigmoid_focal_loss
+
+import zoo
+from zoo.data import FakeImageDataModule
+from zoo.tasks import ClassificationTask, ConvEncoder, GANTask, VAETask
+
+
+def quiet_trainer(tmp_path, **kwargs) -> Trainer:
+    return Trainer(
+        default_root_dir=tmp_path, accelerator="cpu", logger=False, enable_progress_bar=False,
+        enable_model_summary=False, **kwargs,
+    )  # fmt: skip
+
+
+def test_validation_auroc_and_auprc_are_means_over_targets_with_positives(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(60, 5)
+    y = (torch.rand(60, 3) < 0.4).float()
+    y[:, 1] = 0  # no positives: left out and counted
+    model = zoo.create_model("binary_classifier", in_features=5, n_outputs=3)
+    task = ClassificationTask(model)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    (result,) = quiet_trainer(tmp_path).validate(task, loader, verbose=False)
+    with torch.no_grad():
+        probs = torch.sigmoid(model.logits(x)).numpy()
+    auroc = np.mean([roc_auc_score(y[:, t], probs[:, t]) for t in (0, 2)])
+    auprc = np.mean([average_precision_score(y[:, t], probs[:, t]) for t in (0, 2)])
+    assert result["val_auroc"] == pytest.approx(auroc, abs=1e-5)
+    assert result["val_auprc"] == pytest.approx(auprc, abs=1e-5)
+    assert result["val_targets_left_out"] == 1
+    assert result["val_loss"] == pytest.approx(
+        F.binary_cross_entropy_with_logits(model.logits(x), y).item(), 1e-5
+    )
+
+
+def test_losses_are_bce_with_pos_weight_or_sigmoid_focal():
+    logits, target = torch.randn(8, 3), (torch.rand(8, 3) < 0.5).float()
+    model = zoo.create_model("binary_classifier", in_features=4, n_outputs=3)
+    weighted = ClassificationTask(model, pos_weight=[1.0, 2.0, 3.0])
+    expected = F.binary_cross_entropy_with_logits(logits, target, pos_weight=torch.tensor([1.0, 2.0, 3.0]))
+    assert torch.allclose(weighted.loss(logits, target), expected)
+    focal = ClassificationTask(model, loss="focal", focal_alpha=0.3, focal_gamma=1.5)
+    expected = sigmoid_focal_loss(logits, target, alpha=0.3, gamma=1.5, reduction="mean")
+    assert torch.allclose(focal.loss(logits, target), expected)
+    with pytest.raises(ValueError, match="loss='mse'"):
+        ClassificationTask(model, loss="mse")
+
+
+def test_predict_returns_probabilities(tmp_path):
+    model = zoo.create_model("binary_classifier", in_features=4, n_outputs=2, head="identity")
+    x = torch.randn(10, 4)
+    batches = quiet_trainer(tmp_path).predict(
+        ClassificationTask(model), DataLoader(TensorDataset(x), batch_size=4)
+    )
+    with torch.no_grad():
+        assert torch.allclose(torch.cat(batches), torch.sigmoid(model.logits(x)))
+
+
+def fit_fast(tmp_path, task, datamodule) -> dict:
+    trainer = quiet_trainer(tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(task, datamodule=datamodule)
+    path = tmp_path / "last.ckpt"
+    trainer.save_checkpoint(path)
+    return torch.load(path, map_location="cpu", weights_only=True)  # plain hyperparameters only
+
+
+def test_gan_trains_both_networks_on_logits_and_writes_a_sample_grid(tmp_path):
+    generator = zoo.create_model("image_decoder", in_size=8, n_channels=1, ngf=8, n_layers=2)
+    discriminator = zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+    before = [p.detach().clone() for p in (*generator.parameters(), *discriminator.parameters())]
+    task = GANTask(generator, discriminator, n_samples=16)
+    assert abs(float(generator.main[0].weight.detach().std()) - 0.02) < 0.005  # DCGAN init
+    dm = FakeImageDataModule(n_images=48, image_size=8, n_channels=1, scale="symmetric", batch_size=8)
+    ckpt = fit_fast(tmp_path, task, dm)
+    after = [*generator.parameters(), *discriminator.parameters()]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))
+    from PIL import Image
+
+    grid = Image.open(tmp_path / "images" / "samples_epoch000.png")
+    assert grid.size == (8 * 8 + 9 * 2, 2 * 8 + 3 * 2)  # 16 images, 8 per row, 2-pixel padding
+    assert ckpt["hyper_parameters"]["generator_record"]["args"]["head"] == "tanh"
+    rebuilt = GANTask(**ckpt["hyper_parameters"])
+    rebuilt.load_state_dict(ckpt["state_dict"])
+    assert torch.equal(rebuilt.sample(), task.sample())
+
+
+def test_vae_logs_heldout_terms_and_writes_grids(tmp_path):
+    decoder = zoo.create_model("image_decoder", in_size=4, n_channels=1, ngf=8, n_layers=2, head="sigmoid")
+    task = VAETask(decoder, encoder_width=8, n_samples=8)
+    dm = FakeImageDataModule(n_images=48, image_size=8, n_channels=1, scale="unit", batch_size=8)
+    ckpt = fit_fast(tmp_path, task, dm)
+    images = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert images == ["reconstructions_epoch000.png", "samples_epoch000.png"]
+    x = torch.stack([dm.datasets["val"][i][0] for i in range(8)])
+    (result,) = quiet_trainer(tmp_path).validate(
+        task, DataLoader(TensorDataset(x), batch_size=8), verbose=False
+    )
+    task.eval()  # validation runs in eval mode (batch norm on running statistics)
+    expected = F.binary_cross_entropy(task.reconstruct(x), x)
+    assert result["val_recon_bce"] == pytest.approx(expected.item(), rel=1e-4)
+    assert result["val_elbo"] == pytest.approx(-result["val_loss"]) and result["val_kl"] >= 0
+    assert ckpt["hyper_parameters"]["decoder_record"]["name"] == "image_decoder"
+
+
+def test_conv_encoder_shapes():
+    mean, log_var = ConvEncoder(n_channels=3, image_size=16, latent_dim=5, width=4)(torch.randn(2, 3, 16, 16))
+    assert mean.shape == log_var.shape == (2, 5)
+    with pytest.raises(ValueError, match="image_size=12"):
+        ConvEncoder(image_size=12)

@@ -1,0 +1,259 @@
+"""zoo-train: every config composes and builds; runs write metrics, checkpoints and pictures;
+resume, multirun and two-process DDP work; checkpoints load into bare models."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+import zoo
+from zoo.train import prepare_data, train
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+DNA_EXPERIMENTS = [e for e in EXPERIMENTS if not e.startswith("image_")]
+TINY_STEPS = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
+              "+trainer.limit_test_batches=1", "trainer.enable_progress_bar=false"]  # fmt: skip
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def tiny_dna(tmp_path: Path, seq_len: int | None = None) -> list[str]:
+    """Overrides that generate a 64-sequence synthetic set under tmp_path."""
+    data = tmp_path / "data"
+    out = [f"synthetic.fasta={data}/s.fa", f"synthetic.labels={data}/l.tsv", "synthetic.n_seqs=64",
+           "synthetic.copies=1", "data.batch_size=8"]  # fmt: skip
+    return out + ([f"synthetic.seq_len={seq_len}"] if seq_len else [])
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_instantiates(tmp_path, name):
+    extra = tiny_dna(tmp_path) if name in DNA_EXPERIMENTS else []
+    cfg = compose_cfg([f"experiment={name}", f"run_dir={tmp_path}/run", "trainer=cpu", *extra])
+    prepare_data(cfg)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    task = instantiate(cfg.task)
+    trainer = instantiate(cfg.trainer, callbacks=[instantiate(c) for c in cfg.callbacks.values()],
+                          logger=[instantiate(c) for c in cfg.logger.values()])  # fmt: skip
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+    x, y = next(iter(datamodule.train_dataloader()))
+    with torch.no_grad():
+        if name in DNA_EXPERIMENTS:  # sizes flowed in from the generated files
+            assert x.shape[1:] == (4, cfg.synthetic.seq_len) and task.model.seq_len == cfg.synthetic.seq_len
+            assert task.model.logits(x[:2]).shape == (2, y.shape[1]) == (2, cfg.synthetic.n_targets)
+        elif "gan" in name:
+            assert task.generator(task.fixed_z[:2]).shape == (2, *x.shape[1:])
+            assert task.discriminator.logits(x[:2]).shape == (2,) and x.min() < 0  # tanh range
+        else:
+            task.eval()
+            assert task.reconstruct(x[:2]).shape == x[:2].shape and x.min() >= 0
+
+
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp", "ddp_cpu"])
+def test_trainer_configs_compose(tmp_path, trainer):
+    cfg = compose_cfg([f"trainer={trainer}", f"run_dir={tmp_path}"])
+    assert cfg.trainer.default_root_dir == str(tmp_path)
+    if trainer == "ddp_cpu":
+        built = instantiate(cfg.trainer)
+        assert built.num_devices == 2 and type(built.strategy).__name__ == "DDPStrategy"
+        assert built.strategy._process_group_backend == "gloo"
+
+
+@pytest.fixture(scope="module")
+def classification_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cls")
+    cfg = compose_cfg(
+        ["experiment=deepsea_synthetic", f"run_dir={tmp}/run", *tiny_dna(tmp, 200), *TINY_STEPS]
+    )
+    metrics = train(cfg)
+    return tmp, cfg, metrics
+
+
+def test_classification_run_writes_metrics_checkpoints_and_tests(classification_run):
+    tmp, cfg, metrics = classification_run
+    run = tmp / "run"
+    rows = read_metrics(run)
+    names = set(rows[0])
+    assert {"train_loss_epoch", "val_loss", "val_auroc", "val_auprc", "val_targets_left_out", "test_auroc",
+            "test_auprc"} <= names  # fmt: skip
+    assert 0 <= metrics["val_auroc"] <= 1 and "test_auroc" in metrics
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["hyper_parameters"]["model_record"]["args"]["seq_len"] == 200
+
+
+def test_classification_checkpoint_loads_into_the_bare_model(classification_run):
+    tmp, cfg, _ = classification_run
+    path = tmp / "run" / "checkpoints" / "last.ckpt"
+    record = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]["model_record"]
+    bare = zoo.create_model(record["name"], **record["args"]).eval()
+    zoo.load_weights(bare, path)
+    from zoo.tasks import ClassificationTask
+
+    task = ClassificationTask.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+    x = zoo.one_hot(["ACGT" * 50, "GATTACA" * 28 + "ACGT"])
+    with torch.no_grad():
+        assert torch.equal(bare(x), task.model(x))
+
+
+def test_resume_from_checkpoint_continues_the_epoch_count(classification_run, tmp_path):
+    tmp, _, _ = classification_run
+    last = tmp / "run" / "checkpoints" / "last.ckpt"
+    before = torch.load(last, map_location="cpu", weights_only=True)
+    overrides = [
+        "experiment=deepsea_synthetic",
+        f"run_dir={tmp_path}/resumed",
+        *tiny_dna(tmp, 200),
+        *TINY_STEPS,
+    ]
+    cfg = compose_cfg([*overrides, "trainer.max_epochs=2", f"ckpt_path={last}", "run_test=false"])
+    train(cfg)
+    after = torch.load(
+        tmp_path / "resumed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True
+    )
+    assert after["global_step"] == 2 * before["global_step"]
+    assert {row["epoch"] for row in read_metrics(tmp_path / "resumed")} == {"1"}
+
+
+@pytest.fixture(scope="module")
+def image_runs(tmp_path_factory):
+    runs = {}
+    for name in ("image_decoder_gan_digits", "image_decoder_vae_digits"):
+        tmp = tmp_path_factory.mktemp(name)
+        train(compose_cfg([f"experiment={name}", f"run_dir={tmp}", *TINY_STEPS]))
+        runs[name] = tmp
+    return runs
+
+
+def test_gan_run_logs_both_losses_and_saves_a_sample_grid(image_runs):
+    run = image_runs["image_decoder_gan_digits"]
+    assert {"train_d_loss_epoch", "train_g_loss_epoch"} <= set(read_metrics(run)[0])
+    assert (run / "images" / "samples_epoch000.png").is_file()
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"}
+
+
+def test_vae_run_logs_heldout_loss_and_elbo_and_saves_grids(image_runs):
+    run = image_runs["image_decoder_vae_digits"]
+    assert {"val_recon_bce", "val_elbo", "val_loss", "train_loss_epoch"} <= set(read_metrics(run)[0])
+    assert {"reconstructions_epoch000.png", "samples_epoch000.png"} <= {
+        p.name for p in (run / "images").iterdir()
+    }
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+
+
+@pytest.mark.parametrize(
+    ("experiment", "attribute"),
+    [
+        ("image_decoder_gan_digits", "generator"),
+        ("image_decoder_gan_digits", "discriminator"),
+        ("image_decoder_vae_digits", "decoder"),
+        ("image_decoder_vae_digits", "encoder"),
+    ],
+)
+def test_image_checkpoints_load_into_bare_models(image_runs, experiment, attribute):
+    from zoo.tasks import GANTask, VAETask
+
+    path = image_runs[experiment] / "checkpoints" / "last.ckpt"
+    task_cls = GANTask if "gan" in experiment else VAETask
+    task = task_cls.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+    trained = getattr(task, attribute)
+    if attribute == "encoder":
+        from zoo.tasks import ConvEncoder
+
+        bare = ConvEncoder(trained.n_channels, trained.image_size, trained.latent_dim, trained.width)
+    else:
+        record = task.hparams[f"{attribute}_record"]
+        bare = zoo.create_model(record["name"], **record["args"])
+    zoo.load_weights(bare.eval(), path)
+    for key, value in trained.state_dict().items():
+        assert torch.equal(bare.state_dict()[key], value), key
+
+
+def run_cli(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "zoo.train", *args], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out
+
+
+def test_multirun_sweeps_two_jobs(tmp_path):
+    args = ["-m", "experiment=deepsea_synthetic", "task.lr=1e-3,1e-4", "run_test=false",
+            f"hydra.sweep.dir={tmp_path}/sweep", *tiny_dna(tmp_path, 200), *TINY_STEPS]  # fmt: skip
+    run_cli(args, cwd=tmp_path)
+    for job, lr in (("0", "0.001"), ("1", "0.0001")):
+        run = tmp_path / "sweep" / job
+        assert read_metrics(run) and (run / "checkpoints" / "last.ckpt").is_file()
+        saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+        assert saved["hyper_parameters"]["lr"] == float(lr)
+        assert f"- task.lr={lr}\n" in (run / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_ddp_cpu_runs_two_processes_into_one_run_directory(tmp_path):
+    run = tmp_path / "ddp"
+    args = ["experiment=deepsea_synthetic", "trainer=ddp_cpu", f"hydra.run.dir={run}",
+            *tiny_dna(tmp_path, 200), *TINY_STEPS]  # fmt: skip
+    out = run_cli(args, cwd=tmp_path)
+    log = out.stdout + out.stderr
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert "val_auroc" in read_metrics(run)[0] and (run / ".hydra" / "config.yaml").is_file()
+    assert "test_auroc" in log
+
+
+@pytest.mark.parametrize(
+    ("experiment", "extra"),
+    [
+        ("deepsea", ["synthetic.seq_len=1000"]),  # the full-size DeepSEA (52.8M parameters)
+        ("image_decoder_gan_digits", []),
+        ("image_decoder_vae_digits", []),
+    ],
+)
+def test_fast_dev_run_each_task(tmp_path, experiment, extra):
+    dna = tiny_dna(tmp_path) if experiment == "deepsea" else []
+    cfg = compose_cfg([f"experiment={experiment}", f"run_dir={tmp_path}/run", "trainer=cpu",
+                       "+trainer.fast_dev_run=true", *dna, *extra])  # fmt: skip
+    metrics = train(cfg)
+    if experiment == "deepsea":
+        assert cfg.model.name == "deepsea" and "conv_channels" not in cfg.model  # paper size
+        assert {"train_loss_step", "val_auroc"} <= set(metrics)
+    else:
+        assert list((tmp_path / "run" / "images").glob("samples_epoch000.png"))
+
+
+def test_same_seed_gives_the_same_weights(classification_run, tmp_path):
+    tmp, _, _ = classification_run
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/again", *tiny_dna(tmp, 200),
+                       *TINY_STEPS, "run_test=false"])  # fmt: skip
+    train(cfg)
+    first = torch.load(tmp / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    again = torch.load(
+        tmp_path / "again" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True
+    )
+    assert first["state_dict"].keys() == again["state_dict"].keys()
+    assert all(torch.equal(first["state_dict"][k], again["state_dict"][k]) for k in first["state_dict"])
+
+
+def test_own_fasta_and_labels_replace_the_synthetic_data(tmp_path):
+    (tmp_path / "own.fa").write_text("".join(f">s{i}\n{'ACGTTGCA' * 15}\n" for i in range(4)))
+    (tmp_path / "own.tsv").write_text("name\tx\ty\tz\n" + "".join(f"s{i}\t1\t0\t{i % 2}\n" for i in range(4)))
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path),
+                       f"data.fasta={tmp_path}/own.fa", f"data.labels={tmp_path}/own.tsv"])  # fmt: skip
+    prepare_data(cfg)
+    assert not (tmp_path / "data").exists()  # the generator did not run
+    assert (cfg.model.seq_len, cfg.model.n_targets) == (120, 3)  # read from the files

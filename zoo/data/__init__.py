@@ -1,0 +1,24 @@
+"""Lightning data modules for DNA (FASTA, genome + BED, synthetic) and images.
+
+Importing this package imports Lightning; ``import zoo`` does not import it.
+"""
+
+from zoo.data.bed import DnaBedDataModule, count_bed_targets
+from zoo.data.fasta import DnaFastaDataModule, fasta_seq_len
+from zoo.data.images import DigitsDataModule, FakeImageDataModule, ImageFolderDataModule
+from zoo.data.labels import count_targets, read_labels
+from zoo.data.synthetic import ensure_synthetic_dna, make_synthetic_dna
+
+__all__ = [
+    "DigitsDataModule",
+    "DnaBedDataModule",
+    "DnaFastaDataModule",
+    "FakeImageDataModule",
+    "ImageFolderDataModule",
+    "count_bed_targets",
+    "count_targets",
+    "ensure_synthetic_dna",
+    "fasta_seq_len",
+    "make_synthetic_dna",
+    "read_labels",
+]

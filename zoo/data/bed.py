@@ -1,0 +1,174 @@
+"""DNA windows from a genome FASTA and a BED-like table (chrom, start, end, one 0/1 column per target)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyfaidx
+import torch
+from torch.utils.data import Dataset
+
+from zoo.data._errors import DataFileError, require_nonempty
+from zoo.data.fasta import DnaDataModule, fasta_lengths, open_fasta
+from zoo.dna import one_hot, reverse_complement
+
+
+def _has_header(fields: list[str]) -> bool:
+    return len(fields) >= 3 and not (fields[1].isdigit() and fields[2].isdigit())
+
+
+def count_bed_targets(path: str | os.PathLike[str]) -> int:
+    """How many 0/1 target columns a BED-like table has (read from its first line)."""
+    path = require_nonempty(path, "BED table")
+    with open(path, encoding="utf-8") as f:
+        fields = f.readline().rstrip("\r\n").split("\t")
+    if len(fields) < 4:
+        raise DataFileError(path, "expected chrom, start, end and at least one target column", line=1)
+    return len(fields) - 3
+
+
+def read_bed(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray, list[str], list[int]]:
+    """(chroms, (N, 2) start/end, (N, T) uint8 labels, target names, line numbers) of a BED table.
+
+    A first line whose start/end are not integers is a header naming the targets.
+    """
+    path = require_nonempty(path, "BED table")
+    n_targets = count_bed_targets(path)
+    targets = [f"target_{i}" for i in range(n_targets)]
+    chroms: list[str] = []
+    spans: list[tuple[int, int]] = []
+    rows: list[list[int]] = []
+    lines: list[int] = []
+    with open(path, encoding="utf-8") as f:
+        for number, raw in enumerate(f, start=1):
+            fields = raw.rstrip("\r\n").split("\t")
+            if number == 1 and _has_header(fields):
+                targets = fields[3:]
+                continue
+            if not raw.strip() or raw.startswith(("#", "track", "browser")):
+                continue
+            if len(fields) != n_targets + 3:
+                raise DataFileError(
+                    path, f"expected {n_targets + 3} tab-separated fields, got {len(fields)}", line=number
+                )
+            if not (fields[1].isdigit() and fields[2].isdigit()) or int(fields[2]) <= int(fields[1]):
+                raise DataFileError(
+                    path,
+                    f"start/end {fields[1]!r}, {fields[2]!r} are not integers with start < end",
+                    line=number,
+                )
+            bad = [v for v in fields[3:] if v not in ("0", "1")]
+            if bad:
+                raise DataFileError(path, f"label {bad[0]!r} is not 0 or 1", line=number)
+            chroms.append(fields[0])
+            spans.append((int(fields[1]), int(fields[2])))
+            rows.append([int(v) for v in fields[3:]])
+            lines.append(number)
+    if not chroms:
+        raise DataFileError(path, "the BED table has no intervals")
+    return chroms, np.asarray(spans, dtype=np.int64), np.asarray(rows, dtype=np.uint8), targets, lines
+
+
+def centred_window(start: int, end: int, seq_len: int) -> tuple[int, int]:
+    """The ``seq_len`` window centred on [start, end) (0-based, end exclusive)."""
+    left = (start + end) // 2 - seq_len // 2
+    return left, left + seq_len
+
+
+class GenomeWindowDataset(Dataset):
+    """(one-hot (4, seq_len), labels) for windows centred on intervals; off-chromosome bases are N."""
+
+    def __init__(
+        self,
+        genome: str | os.PathLike[str],
+        chroms: Sequence[str],
+        spans: np.ndarray,
+        labels: np.ndarray,
+        seq_len: int,
+        rc_augment: bool = False,
+        n_value: float = 0.25,
+    ) -> None:
+        self.genome_path, self.chroms, self.spans, self.labels = (
+            os.fspath(genome),
+            list(chroms),
+            spans,
+            labels,
+        )
+        self.seq_len, self.rc_augment, self.n_value = seq_len, rc_augment, n_value
+        self._genome: pyfaidx.Fasta | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_genome": None}
+
+    def __len__(self) -> int:
+        return len(self.chroms)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._genome is None:
+            self._genome = open_fasta(self.genome_path)
+        record = self._genome[self.chroms[i]]
+        left, right = centred_window(int(self.spans[i, 0]), int(self.spans[i, 1]), self.seq_len)
+        seq = str(record[max(left, 0) : min(right, len(record))])
+        seq = "N" * max(-left, 0) + seq + "N" * max(right - len(record), 0)
+        x = one_hot(seq, n_value=self.n_value)
+        if self.rc_augment and torch.rand(()) < 0.5:
+            x = reverse_complement(x)
+        return x, torch.from_numpy(self.labels[i].astype(np.float32))
+
+
+class DnaBedDataModule(DnaDataModule):
+    """Genome FASTA + BED-like table; windows of ``seq_len`` centred on each interval.
+
+    Split by chromosome: DeepSEA held out chr8 and chr9 for testing and used chr7 for
+    validation, the defaults here.
+    """
+
+    def __init__(
+        self,
+        genome: str,
+        table: str,
+        seq_len: int,
+        n_targets: int | None = None,
+        val_chroms: Sequence[str] = ("chr7",),
+        test_chroms: Sequence[str] = ("chr8", "chr9"),
+        batch_size: int = 64,
+        num_workers: int = 0,
+        rc_augment: bool = False,
+        n_value: float = 0.25,
+    ) -> None:
+        super().__init__(batch_size, num_workers)
+        self.save_hyperparameters()
+        self.genome, self.table, self.seq_len, self.n_targets = genome, table, seq_len, n_targets
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read and check the table against the genome index, then split by chromosome."""
+        if self.datasets:
+            return
+        hp = self.hparams
+        chroms, spans, labels, targets, lines = read_bed(self.table)
+        if self.n_targets is not None and len(targets) != self.n_targets:
+            raise DataFileError(self.table, f"has {len(targets)} targets, the model expects {self.n_targets}")
+        lengths = fasta_lengths(self.genome)
+        for chrom, line in zip(chroms, lines):
+            if chrom not in lengths:
+                raise DataFileError(
+                    self.table, f"chromosome {chrom!r} is not in the genome {self.genome!r}", line=line
+                )
+        self.target_names = targets
+        chrom_arr = np.asarray(chroms, dtype=object)
+        is_test = np.isin(chrom_arr, list(hp.test_chroms))
+        is_val = np.isin(chrom_arr, list(hp.val_chroms)) & ~is_test
+        for which, mask in (("train", ~is_test & ~is_val), ("val", is_val), ("test", is_test)):
+            rows = np.flatnonzero(mask)
+            self.datasets[which] = GenomeWindowDataset(
+                self.genome,
+                [chroms[i] for i in rows],
+                spans[rows],
+                labels[rows],
+                self.seq_len,
+                rc_augment=hp.rc_augment and which == "train",
+                n_value=hp.n_value,
+            )

@@ -1,0 +1,211 @@
+"""DNA from FASTA files: equal-length records + a labels TSV, read by random access (pyfaidx)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pyfaidx
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from zoo.data._errors import DataFileError, fasta_header_line, require_nonempty
+from zoo.data.labels import read_labels
+from zoo.dna import one_hot, reverse_complement
+
+
+def open_fasta(path: str | os.PathLike[str]) -> pyfaidx.Fasta:
+    """An indexed FASTA (pyfaidx builds the .fai next to it on first use)."""
+    path = require_nonempty(path, "FASTA file")
+    try:
+        return pyfaidx.Fasta(os.fspath(path), as_raw=True, sequence_always_upper=True)
+    except Exception as err:  # pyfaidx raises several types for malformed files
+        raise DataFileError(path, f"not a readable FASTA file ({err})") from err
+
+
+def fasta_lengths(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Record name -> length, from the FASTA index (no sequence is read)."""
+    fasta = open_fasta(path)
+    try:
+        lengths = {name: record.rlen for name, record in fasta.faidx.index.items()}
+    finally:
+        fasta.close()
+    if not lengths:
+        raise DataFileError(path, "the FASTA file has no records")
+    return lengths
+
+
+def check_lengths(path: str | os.PathLike[str], lengths: dict[str, int], seq_len: int | None = None) -> int:
+    """The common length of the records; a record of another length names its line."""
+    expected = seq_len if seq_len is not None else next(iter(lengths.values()))
+    for name, length in lengths.items():
+        if length != expected:
+            line = fasta_header_line(path, name)
+            raise DataFileError(
+                path, f"record {name!r} has {length} bases, expected {expected} like the others", line=line
+            )
+    return expected
+
+
+def fasta_seq_len(path: str | os.PathLike[str]) -> int:
+    """The length shared by every record of a FASTA file (used to size the model)."""
+    return check_lengths(path, fasta_lengths(path))
+
+
+class FastaLabelDataset(Dataset):
+    """(one-hot (4, L), labels (T,)) pairs; sequences are fetched from the FASTA on demand."""
+
+    def __init__(
+        self,
+        fasta: str | os.PathLike[str],
+        names: Sequence[str],
+        labels: np.ndarray,
+        rc_augment: bool = False,
+        n_value: float = 0.25,
+    ) -> None:
+        self.fasta_path, self.names, self.labels = os.fspath(fasta), list(names), labels
+        self.rc_augment, self.n_value = rc_augment, n_value
+        self._fasta: pyfaidx.Fasta | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # File handles do not cross process boundaries; each worker opens its own.
+        return {**self.__dict__, "_fasta": None}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._fasta is None:
+            self._fasta = open_fasta(self.fasta_path)
+        x = one_hot(str(self._fasta[self.names[i]][:]), n_value=self.n_value)
+        if self.rc_augment and torch.rand(()) < 0.5:
+            x = reverse_complement(x)
+        return x, torch.from_numpy(self.labels[i].astype(np.float32))
+
+
+def split_indices(
+    names: Sequence[str],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    val_pattern: str | None = None,
+    test_pattern: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Train/val/test row indices: by regex on the names where a pattern is given, else by
+    a seeded random fraction of the rows not yet assigned."""
+    n = len(names)
+    split = np.full(n, "train", dtype=object)
+    rng = np.random.default_rng(seed)
+    for which, pattern, fraction in (
+        ("test", test_pattern, test_fraction),
+        ("val", val_pattern, val_fraction),
+    ):
+        free = np.flatnonzero(split == "train")
+        if pattern is not None:
+            regex = re.compile(pattern)
+            chosen = [i for i in free if regex.search(names[i])]
+        else:
+            chosen = rng.permutation(free)[: int(round(fraction * n))]
+        split[chosen] = which
+    return {which: np.flatnonzero(split == which) for which in ("train", "val", "test")}
+
+
+class DnaDataModule(L.LightningDataModule):
+    """Loaders over train/val/test datasets that a subclass builds in :meth:`setup`."""
+
+    datasets: dict[str, Dataset]
+    target_names: list[str]
+
+    def __init__(self, batch_size: int = 64, num_workers: int = 0) -> None:
+        super().__init__()
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.datasets = {}
+
+    def _loader(self, which: str, shuffle: bool = False) -> DataLoader:
+        return DataLoader(
+            self.datasets[which],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in file order."""
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in file order."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test split, for ``trainer.predict``."""
+        return self._loader("test")
+
+
+class DnaFastaDataModule(DnaDataModule):
+    """A FASTA of equal-length sequences plus a labels TSV (``name`` + one 0/1 column per target).
+
+    ``seq_len`` and ``n_targets``, when given (Hydra fills them from the files), are checked
+    against the files. Splits: seeded fractions, or regexes on record names.
+    """
+
+    def __init__(
+        self,
+        fasta: str,
+        labels: str,
+        seq_len: int | None = None,
+        n_targets: int | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        val_pattern: str | None = None,
+        test_pattern: str | None = None,
+        seed: int = 0,
+        rc_augment: bool = False,
+        n_value: float = 0.25,
+    ) -> None:
+        super().__init__(batch_size, num_workers)
+        self.save_hyperparameters()
+        self.fasta, self.labels = fasta, labels
+        self.seq_len, self.n_targets = seq_len, n_targets
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read and check the labels and the FASTA index, then split."""
+        if self.datasets:
+            return
+        hp = self.hparams
+        names, targets, labels, lines = read_labels(self.labels)
+        if self.n_targets is not None and len(targets) != self.n_targets:
+            raise DataFileError(
+                self.labels, f"has {len(targets)} targets, the model expects {self.n_targets}"
+            )
+        lengths = fasta_lengths(self.fasta)
+        for name, line in zip(names, lines):
+            if name not in lengths:
+                raise DataFileError(
+                    self.labels, f"record {name!r} is not in the FASTA file {self.fasta!r}", line=line
+                )
+        self.seq_len = check_lengths(self.fasta, {n: lengths[n] for n in names}, self.seq_len)
+        self.target_names = targets
+        idx = split_indices(
+            names, hp.val_fraction, hp.test_fraction, hp.seed, hp.val_pattern, hp.test_pattern
+        )
+        for which, rows in idx.items():
+            self.datasets[which] = FastaLabelDataset(
+                Path(self.fasta),
+                [names[i] for i in rows],
+                labels[rows],
+                rc_augment=hp.rc_augment and which == "train",
+                n_value=hp.n_value,
+            )

@@ -1,0 +1,42 @@
+"""What the tasks share: turning modules into plain hyperparameters and back, the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch import nn
+
+from zoo._registry import create_model, model_args, spec_for_class
+from zoo.heads import HEADS
+
+
+def _plain(value: Any) -> Any:
+    """A head module as its name (models keep ``head`` as a module); other values unchanged."""
+    if isinstance(value, nn.Module):
+        for name, cls in HEADS.items():
+            if type(value) is cls:
+                return name
+        raise TypeError(f"cannot store module {value!r} as a plain hyperparameter")
+    return value
+
+
+def describe_model(model: nn.Module) -> dict[str, Any]:
+    """``{"name": registry name, "args": constructor arguments}``: plain values for a checkpoint."""
+    args = {k: _plain(v) for k, v in model_args(model).items()}
+    return {"name": spec_for_class(type(model)).name, "args": args}
+
+
+def rebuild(model: nn.Module | None, record: dict[str, Any] | None, what: str) -> nn.Module:
+    """``model`` itself, or the model a :func:`describe_model` describes (when loading a checkpoint)."""
+    if model is not None:
+        return model
+    if record is None:
+        raise TypeError(f"give {what} (a zoo model) or {what}_record (its registry name and arguments)")
+    return create_model(record["name"], **record["args"])
+
+
+def run_dir(module: L.LightningModule) -> Path:
+    """Where pictures go: the trainer's ``default_root_dir`` (the Hydra run directory)."""
+    return Path(module.trainer.default_root_dir)

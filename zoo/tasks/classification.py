@@ -1,0 +1,152 @@
+"""Multi-label / binary classification on a zoo model's logits."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import Metric
+from torchmetrics.classification import MultilabelAUROC, MultilabelAveragePrecision
+from torchvision.ops import sigmoid_focal_loss
+
+from zoo.tasks._common import describe_model, rebuild
+
+
+class TargetCounts(Metric):
+    """Positives and negatives seen per target (summed across processes)."""
+
+    def __init__(self, n_targets: int) -> None:
+        super().__init__()
+        self.add_state("positives", torch.zeros(n_targets, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("negatives", torch.zeros(n_targets, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, target: torch.Tensor) -> None:
+        """Count one batch of 0/1 targets (N, T)."""
+        self.positives += (target > 0.5).sum(0)
+        self.negatives += (target <= 0.5).sum(0)
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(positives, negatives) per target."""
+        return self.positives, self.negatives
+
+
+class ClassificationTask(L.LightningModule):
+    """Train any zoo classifier on ``model.logits`` with BCE-with-logits or sigmoid focal loss.
+
+    Logs ``train_loss`` per step; per epoch ``val_loss``, ``val_auroc`` and ``val_auprc``
+    (means over targets; targets with no positives, or no negatives, in the split have
+    no AUROC and are left out, their number logged as ``val_targets_left_out``); the same
+    with ``test_`` at test time. ``predict_step`` returns probabilities.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        loss: Literal["bce", "focal"] = "bce",
+        pos_weight: float | list[float] | None = None,
+        focal_alpha: float = 0.25,
+        focal_gamma: float = 2.0,
+        model_record: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if loss not in ("bce", "focal"):
+            raise ValueError(f"loss={loss!r} is not one of ['bce', 'focal']")
+        self.model = rebuild(model, model_record, "model")
+        # Saved as plain values (save_hyperparameters reads these locals): rebuilds the model on load.
+        model_record = describe_model(self.model)
+        self.save_hyperparameters(ignore=["model"])
+        args = model_record["args"]
+        n_targets = int(args.get("n_targets", args.get("n_outputs", 1)))
+        self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
+        self.metrics = nn.ModuleDict(
+            {
+                split: nn.ModuleDict(
+                    {
+                        "auroc": MultilabelAUROC(n_targets, average=None),
+                        "auprc": MultilabelAveragePrecision(n_targets, average=None),
+                        "counts": TargetCounts(n_targets),
+                    }
+                )
+                for split in ("val", "test")
+            }
+        )
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The configured loss of logits against 0/1 targets, mean over elements."""
+        if self.hparams.loss == "focal":
+            return sigmoid_focal_loss(
+                logits,
+                target,
+                alpha=self.hparams.focal_alpha,
+                gamma=self.hparams.focal_gamma,
+                reduction="mean",
+            )
+        weight = None if self.pos_weight is None else self.pos_weight.to(logits.device)
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Loss on one batch; logged per step."""
+        x, y = batch
+        loss = self.loss(self.model.logits(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def _eval_step(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        x, y = batch
+        logits = self.model.logits(x)
+        self.log(f"{split}_loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
+        metrics = self.metrics[split]
+        target = y.long()
+        metrics["auroc"].update(logits, target)
+        metrics["auprc"].update(logits, target)
+        metrics["counts"].update(y)
+
+    def _eval_epoch_end(self, split: str) -> None:
+        metrics = self.metrics[split]
+        positives, negatives = metrics["counts"].compute()
+        with warnings.catch_warnings():  # torchmetrics warns about the targets we leave out
+            warnings.simplefilter("ignore")
+            auroc, auprc = metrics["auroc"].compute(), metrics["auprc"].compute()
+        scored = (positives > 0) & (negatives > 0)
+        values = {
+            f"{split}_auroc": auroc[scored].mean() if scored.any() else torch.tensor(float("nan")),
+            f"{split}_auprc": auprc[scored].mean() if scored.any() else torch.tensor(float("nan")),
+            f"{split}_targets_left_out": (~scored).sum().float(),
+        }
+        # Metric states are already gathered across processes, so every rank logs the same value.
+        self.log_dict(values, prog_bar=split == "val", sync_dist=True)
+        for metric in metrics.values():
+            metric.reset()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate validation loss and metric states."""
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log val_auroc, val_auprc, val_targets_left_out."""
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate test loss and metric states."""
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        """Log test_auroc, test_auprc, test_targets_left_out."""
+        self._eval_epoch_end("test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Probabilities, sigmoid(logits), for a batch (x, ...) or x."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return torch.sigmoid(self.model.logits(x))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam over the model's parameters."""
+        return torch.optim.Adam(
+            self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

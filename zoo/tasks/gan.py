@@ -1,0 +1,104 @@
+"""DCGAN training of an ImageDecoder generator against an ImageDiscriminator (manual optimization)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.utils import save_image
+
+from zoo.models import dcgan_init as dcgan_init_fn
+from zoo.tasks._common import describe_model, rebuild, run_dir
+
+
+class GANTask(L.LightningModule):
+    """Non-saturating GAN: the discriminator is trained on its logits with BCE-with-logits.
+
+    Logs ``train_d_loss`` and ``train_g_loss``; after every training epoch writes
+    ``images/samples_epoch{E}.png``, the generator's images for one fixed latent batch.
+    The generator's head sets the image range: tanh -> [-1, 1] (mapped to [0, 1] for the
+    PNG), sigmoid -> [0, 1].
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        dcgan_init: bool = True,
+        n_samples: int = 64,
+        sample_seed: int = 0,
+        generator_record: dict[str, Any] | None = None,
+        discriminator_record: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator = rebuild(generator, generator_record, "generator")
+        self.discriminator = rebuild(discriminator, discriminator_record, "discriminator")
+        # Plain values (save_hyperparameters reads these locals): rebuild both models on load.
+        generator_record = describe_model(self.generator)
+        discriminator_record = describe_model(self.discriminator)
+        betas = tuple(betas)
+        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        if dcgan_init and generator is not None:  # not when rebuilding from a checkpoint
+            self.generator.apply(dcgan_init_fn)
+            self.discriminator.apply(dcgan_init_fn)
+        self.latent_dim = int(generator_record["args"]["in_size"])
+        fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
+        self.register_buffer("fixed_z", fixed, persistent=False)  # not in the state_dict
+
+    def to_unit(self, images: torch.Tensor) -> torch.Tensor:
+        """Generator output mapped to [0, 1] for saving."""
+        return images * 0.5 + 0.5 if isinstance(self.generator.head, nn.Tanh) else images
+
+    def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> None:
+        """One discriminator step, then one generator step."""
+        real = batch[0]
+        opt_g, opt_d = self.optimizers()
+        z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
+        fake = self.generator(z)
+        ones = torch.ones(real.shape[0], device=self.device)
+        zeros = torch.zeros_like(ones)
+
+        d_loss = F.binary_cross_entropy_with_logits(
+            self.discriminator.logits(real), ones
+        ) + F.binary_cross_entropy_with_logits(self.discriminator.logits(fake.detach()), zeros)
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+
+        g_loss = F.binary_cross_entropy_with_logits(self.discriminator.logits(fake), ones)
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.log_dict(
+            {"train_d_loss": d_loss, "train_g_loss": g_loss}, on_step=True, on_epoch=True, prog_bar=True
+        )
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator images in [0, 1] for latents ``z`` (default: the fixed batch), in eval mode."""
+        was_training = self.generator.training
+        self.generator.eval()
+        images = self.to_unit(self.generator(self.fixed_z if z is None else z))
+        self.generator.train(was_training)
+        return images
+
+    def on_train_epoch_end(self) -> None:
+        """Write the fixed-latent sample grid for this epoch."""
+        if self.trainer.is_global_zero:
+            path = run_dir(self) / "images" / f"samples_epoch{self.current_epoch:03d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_image(self.sample(), path, nrow=8)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Adam for the generator, then Adam for the discriminator (DCGAN's betas)."""
+        hp = self.hparams
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+        ]

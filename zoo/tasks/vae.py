@@ -1,0 +1,103 @@
+"""A VAE whose Bernoulli decoder is a zoo ImageDecoder (sigmoid head) and whose encoder is small."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.utils import save_image
+
+from zoo.tasks._common import describe_model, rebuild, run_dir
+from zoo.tasks.encoder import ConvEncoder
+
+
+def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per sample, summed over latent dimensions."""
+    return -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(1)
+
+
+class VAETask(L.LightningModule):
+    """Variational autoencoder on images in [0, 1]; the decoder's logits give Bernoulli pixels.
+
+    Logs ``train_loss`` (negative ELBO per image, nats), and on held-out data ``val_loss``
+    (the same), ``val_elbo`` (its negative), ``val_kl`` and ``val_recon_bce`` (binary
+    cross-entropy per pixel of the reconstruction from the posterior mean). After every
+    validation epoch writes ``images/reconstructions_epoch{E}.png`` (held-out images on odd
+    rows, reconstructions below them) and ``images/samples_epoch{E}.png`` (fixed latents).
+    """
+
+    def __init__(
+        self,
+        decoder: nn.Module | None = None,
+        encoder_width: int = 32,
+        lr: float = 1e-3,
+        beta: float = 1.0,
+        n_samples: int = 64,
+        sample_seed: int = 0,
+        decoder_record: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.decoder = rebuild(decoder, decoder_record, "decoder")
+        decoder_record = describe_model(self.decoder)  # plain values, read by save_hyperparameters
+        self.save_hyperparameters(ignore=["decoder"])
+        args = decoder_record["args"]
+        self.latent_dim = int(args["in_size"])
+        image_size = 2 ** (int(args["n_layers"]) + 1)
+        self.encoder = ConvEncoder(int(args["n_channels"]), image_size, self.latent_dim, encoder_width)
+        fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
+        self.register_buffer("fixed_z", fixed, persistent=False)
+        self._shown: torch.Tensor | None = None
+
+    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reconstruction BCE summed over pixels, KL, posterior mean) per image, one z sample."""
+        mean, log_var = self.encoder(x)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        recon = (
+            F.binary_cross_entropy_with_logits(self.decoder.logits(z), x, reduction="none").flatten(1).sum(1)
+        )
+        return recon, gaussian_kl(mean, log_var), mean
+
+    def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> torch.Tensor:
+        """Negative ELBO (with ``beta`` on the KL), mean over the batch."""
+        recon, kl, _ = self.elbo_terms(batch[0])
+        loss = (recon + self.hparams.beta * kl).mean()
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> None:
+        """Held-out ELBO and reconstruction BCE per pixel."""
+        x = batch[0]
+        recon, kl, mean = self.elbo_terms(x)
+        recon_bce = F.binary_cross_entropy_with_logits(self.decoder.logits(mean), x)
+        elbo = -(recon + kl).mean()
+        values = {"val_loss": -elbo, "val_elbo": elbo, "val_kl": kl.mean(), "val_recon_bce": recon_bce}
+        self.log_dict(values, on_epoch=True, prog_bar=True, sync_dist=True)
+        if batch_idx == 0:
+            self._shown = x[:32]
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder mean images for the posterior means of ``x``."""
+        return self.decoder(self.encoder(x)[0])
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self) -> None:
+        """Write reconstruction and sample grids."""
+        if not self.trainer.is_global_zero or self._shown is None or self.trainer.sanity_checking:
+            return
+        folder = run_dir(self) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        shown = self._shown
+        pairs = []
+        for start in range(0, len(shown), 8):  # originals on one row, their reconstructions below
+            chunk = shown[start : start + 8]
+            pairs += [chunk, self.reconstruct(chunk)]
+        save_image(torch.cat(pairs), folder / f"reconstructions_epoch{self.current_epoch:03d}.png", nrow=8)
+        save_image(self.decoder(self.fixed_z), folder / f"samples_epoch{self.current_epoch:03d}.png", nrow=8)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam over encoder and decoder."""
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
