@@ -26,6 +26,7 @@ import contextlib
 import importlib.util
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -252,6 +253,66 @@ def bench_reference(
     return out
 
 
+def head_to_head(
+    batches: list[int], device: torch.device, sync: Callable[[], None], rounds: int, compiled: bool
+) -> dict[int, dict[str, float]]:
+    """The reference and DeepSEA's prepare_logits paths timed in alternation: {batch: {path: seq/s}}.
+
+    Each round times every path once and each path keeps its best, so a burst of load from
+    other processes hits all paths alike: these ratios carry the targets.
+    """
+    torch.manual_seed(0)
+    ref = kipoi_deepsea_cpu().to(device).eval()
+    model = zoo.create_model("deepsea").to(device).eval()
+    paths = {"fp32": prepare_logits(model, "fp32", device), "bf16": prepare_logits(model, "bf16", device)}
+    if compiled:
+        paths["bf16 compiled"] = prepare_logits(model, "bf16", device, compile=True)
+    out = {}
+    for batch in batches:
+        x = example_batch("deepsea", model, batch, device)
+        x4 = x[:, :, None, :].contiguous()
+        calls = {"reference fp32": lambda x4=x4: ref(x4)} | {
+            k: lambda f=f, x=x: f(x) for k, f in paths.items()
+        }
+        best = {}
+        with torch.inference_mode():
+            for call in calls.values():  # warm-up (and compilation) outside the rounds
+                call()
+            for _ in range(rounds):
+                for name, call in calls.items():
+                    start = time.perf_counter()
+                    call()
+                    sync()
+                    best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+        out[batch] = {name: batch / seconds for name, seconds in best.items()}
+    return out
+
+
+def train_head_to_head(
+    batch: int, device: torch.device, sync: Callable[[], None], rounds: int
+) -> dict[str, float]:
+    """DeepSEA training steps, fp32 and autocast bf16, timed in alternation: {precision: seq/s}."""
+    torch.manual_seed(0)
+    fp32_model = zoo.create_model("deepsea").to(device)
+    bf16_model = zoo.create_model("deepsea").to(device)
+    bf16_model.load_state_dict(fp32_model.state_dict())
+    x = example_batch("deepsea", fp32_model, batch, device)
+    steps = {
+        "fp32": train_step_fn(fp32_model, x, "fp32", False, device),
+        "bf16": train_step_fn(bf16_model, x, "bf16", False, device),
+    }
+    best: dict[str, float] = {}
+    for step in steps.values():
+        step()
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            sync()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    return {name: batch / seconds for name, seconds in best.items()}
+
+
 def bench_feeding(n: int, seq_len: int = 1000) -> dict[str, float]:
     """Sequences/s of zoo.one_hot and of reading 1000-bp FASTA records (plain parser, pyfaidx)."""
     gen = torch.Generator().manual_seed(0)
@@ -349,23 +410,37 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per case")
     p.add_argument("--max-calls", type=int, default=3, help="timed calls per case at most")
     p.add_argument(
-        "--cold-compile",
-        action="store_true",
-        help="compile into an empty inductor cache: 'first s' is then a cold compile",
+        "--inductor-cache",
+        default=None,
+        help="torch.compile cache folder (default: a fresh private one, so 'first s' is a cold compile)",
+    )
+    p.add_argument(
+        "--h2h-rounds", type=int, default=5, help="alternating rounds of the head to head (0: skip)"
     )
     p.add_argument("--quick", action="store_true", help="deepsea, batch 64, eager, short timings")
     args = p.parse_args()
     if args.quick:
         args.models, args.batches, args.modes = ["deepsea"], [64], ["eager"]
-        args.min_time, args.max_calls = 0.0, 2
+        args.min_time, args.max_calls, args.h2h_rounds = 0.0, 2, 2
     return args
 
 
 def main() -> None:
-    """Run the benchmark and print one table."""
+    """Run the benchmark with a private torch.compile cache."""
     args = parse_args()
-    if args.cold_compile:  # read when inductor first loads, at the first compilation
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-inductor-")
+    # A private cache: compile times are cold ones, and other processes' compilations cannot
+    # race ours (a shared /tmp/torchinductor_$USER gave "file too short" errors here).
+    cache = args.inductor_cache or tempfile.mkdtemp(prefix="bench-inductor-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # read when inductor loads, at the first compile
+    try:
+        run(args)
+    finally:
+        if args.inductor_cache is None:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Every section of the benchmark, printed as it goes."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -395,24 +470,28 @@ def main() -> None:
         verdict = "ok" if rate >= 10 * fastest else "TOO SLOW (< 10x the model)"
         print(f"  {what:22} {rate:10.0f}   x{rate / fastest:.0f} the model   {verdict}")
 
-    batch = max(args.batches)
-    print(f"\ntargets (ratios within this run, batch {batch}, eager prepare_logits vs the Kipoi reference):")
-    for prec, target in (("bf16", 4.0), ("fp32", 1.0)):
-        rate = rates.get(("infer", "deepsea", batch, prec, "eager"))
-        if rate is not None and batch in ref:
-            verdict = "met" if rate / ref[batch] >= target else "NOT MET"
-            print(
-                f"  deepsea {prec} inference: {rate / ref[batch]:.2f}x the reference "
-                f"(target >= {target}x): {verdict}"
-            )
-    train = {
-        k[3]: v
-        for k, v in rates.items()
-        if k[:3] == ("train", "deepsea", max(args.batches)) and k[4] == "eager"
-    }
-    if {"fp32", "bf16"} <= train.keys():
-        print(f"\ndeepsea training step, autocast bf16 / fp32 (eager, batch {max(args.batches)}): "
-              f"{train['bf16'] / train['fp32']:.2f}x")  # fmt: skip
+    if args.h2h_rounds:
+        print(
+            f"\nhead to head, deepsea inference vs the Kipoi reference, {args.h2h_rounds} alternating rounds:"
+        )
+        compiled = "compiled" in args.modes
+        for batch, paths in head_to_head(args.batches, device, sync, args.h2h_rounds, compiled).items():
+            ref_rate = paths["reference fp32"]
+            for name, rate in paths.items():
+                target = {"fp32": 1.0, "bf16": 4.0}.get(name)
+                verdict = (
+                    ""
+                    if target is None
+                    else f"  target >= {target}x: " + ("met" if rate / ref_rate >= target else "NOT MET")
+                )
+                print(f"  batch {batch:4d} {name:15} {rate:8.1f} seq/s  {rate / ref_rate:5.2f}x{verdict}")
+    if "train" in args.tasks and "deepsea" in args.models and args.h2h_rounds:
+        batch = max(args.batches)
+        train = train_head_to_head(batch, device, sync, max(2, args.h2h_rounds - 1))
+        print(
+            f"\ndeepsea training step, batch {batch}, alternating rounds: fp32 {train['fp32']:.1f} seq/s, "
+            f"autocast bf16 {train['bf16']:.1f} seq/s = {train['bf16'] / train['fp32']:.2f}x"
+        )
     if args.lightning:
         lightning = bench_lightning(batch=max(args.batches), n_steps=3)
         if lightning is None:
