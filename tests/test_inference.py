@@ -1,0 +1,129 @@
+"""prepare_logits: every precision path gives float32 logits of the right shape, close to model.logits."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo import inference
+from zoo.inference import PRECISIONS, prepare_logits
+
+# Small configs of every model family; the fast channels-last path covers deepsea, beluga, basset.
+SMALL = {
+    "deepsea": dict(seq_len=200, n_targets=5, hidden=7, conv_channels=(16, 16, 16)),
+    "deepsea_relu_rc": dict(seq_len=200, n_targets=5, hidden=7, conv_channels=(16, 16, 16), activation="relu",
+                            rc_average=True),
+    "beluga": dict(seq_len=400, n_targets=6, hidden=9),
+    "basset": dict(seq_len=200, n_targets=4),
+    "danq": dict(seq_len=100, n_targets=5, hidden=7),
+    "image_decoder": dict(in_size=6, ngf=4, n_layers=3, head="sigmoid"),
+}  # fmt: skip
+TOLERANCE = {"fp32": 1e-5, "bf16": 1e-2}
+
+
+def _model_and_input(key: str) -> tuple[nn.Module, torch.Tensor]:
+    name = key.split("_relu")[0]
+    model = zoo.create_model(name, **SMALL[key]).eval()
+    for module in model.modules():  # non-trivial batch-norm statistics, so folding is exercised
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            nn.init.uniform_(module.weight, 0.5, 1.5)
+            nn.init.uniform_(module.bias, -0.2, 0.2)
+    if name == "image_decoder":
+        x = torch.randn(5, model.in_size)
+    else:
+        x = nn.functional.one_hot(torch.randint(0, 4, (5, model.seq_len)), 4).float().transpose(1, 2)
+        x = x.contiguous()
+        x[:, :, :7] = 0.25  # a run of N
+    # scale the last layer so logits reach about +-4: probabilities spread over (0, 1), like a trained model's
+    last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
+    with torch.no_grad():
+        if last.bias is not None:
+            last.bias.zero_()
+        last.weight.mul_(4.0 / model.logits(x).abs().max())
+    return model, x
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("key", sorted(SMALL))
+def test_precision_paths_match_model_logits(key: str, precision: str) -> None:
+    model, x = _model_and_input(key)
+    with torch.no_grad():
+        expected = model.logits(x)
+    weights_before = {k: v.clone() for k, v in model.state_dict().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no silent fallback from bf16 to fp32
+        logits = prepare_logits(model, precision, "cpu")(x)
+    assert logits.dtype == torch.float32
+    assert logits.shape == expected.shape
+    diff = (torch.sigmoid(logits) - torch.sigmoid(expected)).abs().max().item()
+    assert diff <= TOLERANCE[precision], f"{key} {precision}: max |dp| = {diff}"
+    assert expected.abs().max() > 3.0  # probabilities away from 0.5, so the bound means something
+    for k, v in model.state_dict().items():  # the caller's model is untouched (no bf16 cast)
+        assert v.dtype == weights_before[k].dtype and torch.equal(v, weights_before[k]), k
+
+
+def test_fast_path_keeps_input_checks() -> None:
+    model, x = _model_and_input("deepsea")
+    fn = prepare_logits(model, "bf16")
+    with pytest.raises(ValueError, match="drop axis 2"):
+        fn(x[:, :, None, :])
+    with pytest.raises(ValueError, match="built for sequences of 200 bp"):
+        fn(x[:, :, :50])
+
+
+def test_wrong_bf16_kernels_fall_back_to_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch 2.14.1's oneDNN gives garbage for bf16 Conv1d with 8 or 12 input channels and
+    # kernel 8 on AVX-512 CPUs; simulate any such broken kernel by corrupting the bf16 stack.
+    model, x = _model_and_input("deepsea")
+    build = inference._fast_strand_logits
+
+    def broken(model: nn.Module, dtype: torch.dtype):  # noqa: ANN202
+        fn = build(model, dtype)
+        return (lambda h: fn(h) * 0 + 5.0) if dtype == torch.bfloat16 else fn
+
+    monkeypatch.setattr(inference, "_fast_strand_logits", broken)
+    with pytest.warns(RuntimeWarning, match="bf16 inference of DeepSEA is wrong on this machine"):
+        fn = prepare_logits(model, "bf16")
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x))
+    assert (torch.sigmoid(fn(x)) - expected).abs().max().item() <= 1e-5
+
+
+def test_threshold_far_from_relu_falls_back_to_exact_order() -> None:
+    model, x = _model_and_input("deepsea")
+    for i, layer in enumerate(model.conv):
+        if isinstance(layer, nn.Threshold):
+            model.conv[i] = nn.Threshold(0.0, 0.5)  # moving it past the pool would change outputs
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x))
+    got = torch.sigmoid(prepare_logits(model, "fp32")(x))
+    assert (got - expected).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("precision", ["fp16", "float32", "", None])
+def test_invalid_precision_is_refused(precision: object) -> None:
+    model, _ = _model_and_input("deepsea")
+    with pytest.raises(ValueError, match=r"precision=.* is not one of \['fp32', 'bf16'\]"):
+        prepare_logits(model, precision)  # type: ignore[arg-type]
+
+
+def test_invalid_device_is_refused() -> None:
+    model, _ = _model_and_input("deepsea")
+    with pytest.raises(ValueError, match="is not a torch device"):
+        prepare_logits(model, "fp32", "gpu0")
+    with pytest.raises(ValueError, match="not supported"):
+        prepare_logits(model, "fp32", "meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            prepare_logits(model, "fp32", "cuda")
+
+
+def test_non_zoo_module_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a zoo model with a .logits method"):
+        prepare_logits(nn.Linear(3, 2), "fp32")
