@@ -25,7 +25,6 @@ model that hits such a kernel falls back to fp32 with a warning instead of wrong
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from collections.abc import Callable
 from typing import Literal
