@@ -80,7 +80,10 @@ def prepare_logits(
     model = model.to(device).eval()
     dtype = _DTYPES[precision]
     if precision == "bf16":  # checked uncompiled: a probe batch must not cost a compilation
-        error = _relative_logit_error(model, _build(model, dtype, device, compile=False), device)
+        uncompiled = _build(model, dtype, device, compile=False)
+        error = _relative_logit_error(model, uncompiled, device)
+        if error <= _MAX_BF16_ERROR and not compile:
+            return uncompiled
         if error > _MAX_BF16_ERROR:
             warnings.warn(
                 f"bf16 inference of {type(model).__name__} is wrong on this machine (logits off by "
@@ -227,15 +230,15 @@ def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> 
         if floor is not None:
             i += 1
         with torch.no_grad():
-            weight = layer.weight.detach().float()
-            bias = layer.bias.detach().float() if layer.bias is not None else torch.zeros(layer.out_features)
+            weight = layer.weight.detach()
+            bias = layer.bias.detach() if layer.bias is not None else weight.new_zeros(layer.out_features)
             folded = _fold_batch_norm(weight, bias, bn)
             if folded is None:
                 return None
-            weight, bias = folded
+            weight, bias = folded[0].to(dtype), folded[1].to(dtype)
             if first:  # (out, C * L) channel-major -> (out, L * C) position-major
                 weight = weight.view(len(weight), channels, -1).transpose(1, 2).reshape(len(weight), -1)
-        steps.append(_linear_step(weight.to(dtype).contiguous(), bias.to(dtype), floor))
+        steps.append(_linear_step(weight.contiguous(), bias, floor))
         first = False
     return steps
 
@@ -243,11 +246,12 @@ def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> 
 def _fold_batch_norm(
     weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm1d | None
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(weight, bias) of a layer followed by eval-mode ``bn``, as one layer (float32)."""
+    """(weight, bias) of a layer followed by eval-mode ``bn``, as one layer (float32 when folded)."""
     if bn is None:
         return weight, bias
     if bn.running_mean is None or bn.running_var is None:
         return None
+    weight, bias = weight.float(), bias.float()
     scale = torch.rsqrt(bn.running_var.float() + bn.eps)
     if bn.affine:
         scale = scale * bn.weight.detach().float()
