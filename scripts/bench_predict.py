@@ -16,7 +16,6 @@ Usage: python scripts/bench_predict.py [--records 5000] [--batch-size 256] [--ro
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import subprocess
 import sys
@@ -52,16 +51,31 @@ def time_reference(x: torch.Tensor, batch: int) -> float:
         return time.perf_counter() - start
 
 
+# Runs zoo-predict as __main__ and prints the process's own peak RSS (VmHWM, kB) at exit: the
+# rusage of a child counts the parent's memory at fork, which would hide zoo-predict's own.
+_PEAK_RSS_WRAPPER = """
+import atexit, runpy, sys
+def report():
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    print(f"peak-rss-kb {kb}", file=sys.stderr)
+atexit.register(report)
+sys.argv[0] = "zoo-predict"
+runpy.run_module("zoo.predict", run_name="__main__")
+"""
+
+
 def run_predict(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one ``python -m zoo.predict`` process."""
+    """Wall seconds and peak RSS (MiB) of one zoo-predict process."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "zoo.predict", *args], stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_WRAPPER, *args], stderr=subprocess.PIPE, text=True, check=False
+    )
     seconds = time.perf_counter() - start
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"zoo-predict failed:\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"zoo-predict failed:\n{proc.stderr}")
+    kb = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("peak-rss-kb")]
+    return seconds, int(kb[-1]) / 1024 if kb else float("nan")
 
 
 def read_scores(path: Path) -> np.ndarray:

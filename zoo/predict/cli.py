@@ -93,8 +93,32 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         require_pyarrow()
 
 
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc reuse freed memory instead of returning it to the system.
+
+    Every batch allocates activations of tens of MB; by default glibc maps each anew
+    (and unmaps it when freed), so every batch pays page faults on fresh pages: about 10%
+    of DeepSEA's bf16 time. Reuse costs no extra peak memory. A no-op without glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # 32 MiB is glibc's largest mmap threshold; blocks below it come from the reusable heap.
+    ok = mallopt(m_mmap_threshold, 32 * 1024 * 1024) == 1
+    return mallopt(m_trim_threshold, 2**31 - 1) == 1 and ok
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
+    keep_freed_memory()
     import torch
 
     from zoo.predict.model import N_VALUE_BY_MODEL, load_predict_model, n_targets_of, read_labels

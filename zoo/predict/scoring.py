@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -247,39 +248,91 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
         open_writer(out, meta_columns, value_columns) as writer,
         Prefetcher(_batches(job, scorer)) as batches,
+        Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,
     ):
-        pending: tuple[_Batch, torch.Tensor | None] | None = None
         for batch in batches:
-            # Queue this batch's model call before copying the previous result to the host,
-            # so an accelerator computes while the CPU writes.
+            # The next model call starts while the writer thread formats this batch's rows
+            # (text formatting holds the GIL, the model's kernels do not).
             values = None
             if batch.x is not None:
                 logits = scorer.logits(batch.x)
                 values = job.values(logits.reshape(len(batch.scored), job.windows_per_item, -1))
-            if pending is not None:
-                _emit(*pending, writer, summary, job.with_status, len(value_columns), bar)
-            pending = (batch, values)
-        if pending is not None:
-            _emit(*pending, writer, summary, job.with_status, len(value_columns), bar)
+            emit.put(batch, values)
+        emit.finish()
         if writer.rows == 0:
             raise PredictError(job.empty_message)
     summary.rows = writer.rows
     return summary
 
 
+class Consumer:
+    """Calls ``fn(*args)`` for each ``put(*args)``, in order, on one background thread.
+
+    At most ``depth`` calls wait; an error in ``fn`` is raised by the next ``put`` or by
+    ``finish``, which waits for every call. Leaving the ``with`` block early (an error in
+    the producer) drops the calls still waiting.
+    """
+
+    _DONE = object()
+
+    def __init__(self, fn: Callable[..., None], depth: int = 2) -> None:
+        self._fn = fn
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._drop = False
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (args := self._queue.get()) is not self._DONE:
+            if self._error is None and not self._drop:
+                try:
+                    self._fn(*args)
+                except BaseException as err:  # raised in the producer's thread
+                    self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, *args: Any) -> None:
+        """Queue one call (blocks while ``depth`` calls wait)."""
+        self._raise()
+        self._queue.put(args)
+
+    def finish(self) -> None:
+        """Wait for every queued call; raise the first error of any."""
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+        self._raise()
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+            return
+        self._drop = True  # the producer failed: its output is discarded anyway
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+
+
 def _emit(
     batch: _Batch,
     values: torch.Tensor | None,
+    *,
     writer: Any,
     summary: RunSummary,
-    with_status: bool,
-    n_columns: int,
+    status: bool,
     bar: Any,
 ) -> None:
-    table = np.full((len(batch.items), n_columns), np.nan, dtype=np.float32)
+    table = np.full((len(batch.items), len(writer.score_columns)), np.nan, dtype=np.float32)
     if values is not None:
         table[batch.scored] = values.float().cpu().numpy()
-    if with_status:
+    if status:
         meta = [(*item.meta, item.status) for item in batch.items]
         for item in batch.items:
             if item.status != "ok":
