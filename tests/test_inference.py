@@ -127,3 +127,87 @@ def test_invalid_device_is_refused() -> None:
 def test_non_zoo_module_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a zoo model with a .logits method"):
         prepare_logits(nn.Linear(3, 2), "fp32")
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("key", ["deepsea", "basset"])
+def test_batches_larger_than_a_conv_slice_match_model_logits(key: str, precision: str) -> None:
+    # the convolutions run on slices of _CONV_ROWS sequences; 2.2 slices, the last one short
+    model, _ = _model_and_input(key)
+    n = 2 * inference._CONV_ROWS + 7
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x.contiguous()))
+    got = torch.sigmoid(prepare_logits(model, precision)(x.contiguous()))
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max().item() <= TOLERANCE[precision]
+
+
+def test_both_convolution_paths_are_used_and_agree() -> None:
+    # DeepSEA at 200 bp: the first convolution has 193 output positions (oneDNN convolution),
+    # the later ones fewer than _MIN_CONV_POSITIONS (one matmul over windows).
+    model, x = _model_and_input("deepsea")
+    conv = model.conv[0]
+    assert model.seq_len - conv.kernel_size[0] + 1 >= inference._MIN_CONV_POSITIONS
+    h = x.transpose(1, 2).contiguous()  # (N, L, C)
+    short = h[:, : inference._MIN_CONV_POSITIONS - 1 + 7].contiguous()  # one position too few for a conv
+    for floor in (None, 0.0, 1e-6):
+        step = inference._conv_step(conv, None, torch.float32, floor)
+        for inp in (h, short):
+            with torch.no_grad():
+                expected = conv(inp.transpose(1, 2)).transpose(1, 2)
+                if floor is not None:
+                    expected = expected.clamp_min(floor)
+                got = step(inp)
+            assert got.shape == expected.shape
+            assert torch.allclose(got, expected, atol=1e-5), (floor, inp.shape)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_max_pool_on_integer_bits_equals_float_max_pool(dtype: torch.dtype) -> None:
+    h = torch.randn(3, 41, 5).clamp_min(0.0).to(dtype)  # non-negative, with exact zeros; 41 % 4 != 0
+    h[0, :4, 0] = 0.0
+    by_bits = inference._pool_step(nn.MaxPool1d(4), nonnegative=True)(h)
+    expected = nn.functional.max_pool1d(h.float().transpose(1, 2), 4).transpose(1, 2).to(dtype)
+    assert by_bits.dtype == dtype
+    assert torch.equal(by_bits, expected)
+    assert torch.equal(inference._pool_step(nn.MaxPool1d(4))(h), expected)
+
+
+def test_load_model_skips_random_init_and_matches_a_normal_build(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, x = _model_and_input("basset")  # batch norm buffers included
+    path = zoo.save_weights(model, tmp_path / "basset.safetensors")
+
+    def no_random_init(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        if tensor.device.type != "meta":  # on the meta device an init computes nothing
+            raise AssertionError("load_model ran a random initialisation")
+        return tensor
+
+    with monkeypatch.context() as m:
+        for name in ("kaiming_uniform_", "uniform_", "normal_"):
+            m.setattr(nn.init, name, no_random_init)
+        loaded = zoo.load_model(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert not loaded.training
+    with torch.no_grad():
+        assert torch.equal(loaded.logits(x), model.logits(x))
+
+
+def test_uninitialised_build_falls_back_for_state_outside_the_state_dict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zoo import weights
+
+    class WithConstant(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(2, 2)
+            self.register_buffer("table", torch.arange(4.0), persistent=False)  # not in any file
+
+    monkeypatch.setattr(weights, "create_model", lambda name, **args: WithConstant())
+    built = weights._create_uninitialised("with_constant", {})
+    assert torch.equal(built.table, torch.arange(4.0))
+    assert built.linear.weight.device.type == "cpu"

@@ -406,6 +406,7 @@ def _conv_step(
         if length - k + 1 < _MIN_CONV_POSITIONS:
             # Few output positions leave oneDNN's conv tiles part empty: as one matmul over
             # (N * positions) rows of k * C_in inputs (a strided view of h, no im2col loop).
+            h = h.contiguous()  # (a no-op here: steps make contiguous outputs)
             windows = h.as_strided((n, length - k + 1, k * c), (length * c, c, 1))
             return torch.ops.mkldnn._linear_pointwise(windows, weight_2d, bias, attr, scalars, "")
         # (N, L, C) contiguous is (N, C, 1, L) in channels-last strides: oneDNN's own layout
