@@ -51,17 +51,19 @@ def time_reference(x: torch.Tensor, batch: int) -> float:
         return time.perf_counter() - start
 
 
-# Runs zoo-predict as __main__ and prints the process's own peak RSS (VmHWM, kB) at exit: the
-# rusage of a child counts the parent's memory at fork, which would hide zoo-predict's own.
+# Runs zoo-predict as its console script does (zoo.predict.cli.main) and prints the process's own
+# peak RSS (VmHWM, kB) before exiting: the rusage of a child counts the parent's memory at fork,
+# which would hide zoo-predict's own.
 _PEAK_RSS_WRAPPER = """
-import atexit, runpy, sys
-def report():
-    with open("/proc/self/status") as f:
-        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
-    print(f"peak-rss-kb {kb}", file=sys.stderr)
-atexit.register(report)
-sys.argv[0] = "zoo-predict"
-runpy.run_module("zoo.predict", run_name="__main__")
+import os, sys
+from zoo.predict.cli import run
+code = run(sys.argv[1:])
+with open("/proc/self/status") as f:
+    kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+print(f"peak-rss-kb {kb}", file=sys.stderr)
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)  # as cli.main: no interpreter teardown
 """
 
 

@@ -87,3 +87,31 @@ def test_keep_freed_memory_sets_glibc_malloc_options() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert keep_freed_memory() is True
+
+
+def test_the_command_exits_fast_with_its_status_and_flushed_messages(tmp_path: Path) -> None:
+    # main() leaves by os._exit after run(): the status and stderr must still come out whole
+    import subprocess
+
+    out = tmp_path / "preds.tsv"
+    args = [
+        sys.executable,
+        "-m",
+        "zoo.predict",
+        "--weights",
+        str(WEIGHTS),
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    ok = subprocess.run(
+        [*args, "--fasta", str(DATA / "seqs.fa")], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.strip().endswith(f"wrote 8 rows to {out}")
+    assert len(out.read_text().splitlines()) == 9
+    bad = subprocess.run(
+        [*args, "--fasta", str(tmp_path / "none.fa")], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 1
+    assert "zoo-predict: error: FASTA file" in bad.stderr
