@@ -8,10 +8,15 @@ What makes it fast on CPU (measured with scripts/bench.py, see README "Performan
 - ``bf16`` runs on a bfloat16 *copy* of the weights (AMX/AVX-512 bf16 matmuls), not
   under autocast, which re-casts every weight on every call.
 - The convolution stacks of DeepSEA, Beluga and Basset run as channels-last 2-D
-  convolutions: oneDNN's native layout, so no reorder copies between layers.
-- Max-pooling runs before the activation: ReLU commutes with max exactly, and the
-  original Threshold(0, 1e-6) moves each value by at most 1e-6, so the element-wise
-  work shrinks by the pool size. Batch norm after a convolution is folded into it.
+  convolutions: oneDNN's native layout, so no reorder copies between layers; on CPU
+  with the weights packed once into oneDNN's blocked layout, on slices of 32 sequences
+  whose activations stay in cache (the dense layers then take the whole batch).
+- Batch norm is folded into the layer before it, and the activation is fused into it as
+  a clamp: ReLU exactly, the original Threshold(0, 1e-6) to within 1e-6. Max-pooling
+  commutes with the clamp, and on its non-negative output runs on the bits as integers.
+- A convolution with few output positions (DeepSEA's third) runs as one matmul over a
+  strided view of its input windows; the first dense layer's columns are reordered once
+  so the channels-last features flatten without a copy.
 
 The fast stack is only used for models whose ``conv`` block is made of the layers it
 knows; any other model (DanQ, image models) gets the plain ``model.logits`` with bf16
