@@ -119,7 +119,6 @@ def keep_freed_memory() -> bool:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
-    keep_freed_memory()
     import torch
 
     from zoo.predict.model import N_VALUE_BY_MODEL, load_predict_model, n_targets_of, read_labels
@@ -165,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     Exits without the interpreter's teardown, which with torch loaded takes 0.3-0.4 s and
     has nothing left to do: the table is written and renamed, the threads are joined.
     """
+    keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
     code = run(argv)
     sys.stdout.flush()
     sys.stderr.flush()
