@@ -71,6 +71,17 @@ def positions_to_seq_len(positions: Callable[[int], int], target: int, current: 
     return (round_ or fits)[0]
 
 
+def implied_seq_len(
+    positions: Callable[[int], int], in_features: int, channels: int, current: int
+) -> dict[str, int]:
+    """``{"seq_len": n}`` when a first dense layer of ``in_features`` = ``channels`` x
+    ``positions(n)`` pins down ``n`` (see :func:`positions_to_seq_len`); else ``{}``."""
+    if in_features % channels:
+        return {}
+    seq_len = positions_to_seq_len(positions, in_features // channels, current)
+    return {} if seq_len is None else {"seq_len": seq_len}
+
+
 @dataclass(frozen=True)
 class Layout:
     """One known checkpoint layout: which keys identify it and how to convert it."""

@@ -90,16 +90,8 @@ def convert_kipoi_basset(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The Basset constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import positions_to_seq_len
+    from zoo._convert import implied_seq_len
 
     args = {"n_targets": state["classifier.9.weight"].shape[0]}
     in_features, c = state["classifier.1.weight"].shape[1], state["conv.8.weight"].shape[0]
-    if in_features % c == 0:
-        seq_len = positions_to_seq_len(
-            basset_positions,
-            in_features // c,
-            current["seq_len"],
-        )
-        if seq_len is not None:
-            args["seq_len"] = seq_len
-    return args
+    return {**args, **implied_seq_len(basset_positions, in_features, c, current["seq_len"])}

@@ -97,19 +97,11 @@ def convert_expecto_beluga(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The Beluga constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import positions_to_seq_len
+    from zoo._convert import implied_seq_len
 
     args = {
         "n_targets": state["classifier.4.weight"].shape[0],
         "hidden": state["classifier.2.weight"].shape[0],
     }
     in_features, c = state["classifier.2.weight"].shape[1], state["conv.14.weight"].shape[0]
-    if in_features % c == 0:
-        seq_len = positions_to_seq_len(
-            beluga_positions,
-            in_features // c,
-            current["seq_len"],
-        )
-        if seq_len is not None:
-            args["seq_len"] = seq_len
-    return args
+    return {**args, **implied_seq_len(beluga_positions, in_features, c, current["seq_len"])}

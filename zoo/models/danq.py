@@ -92,15 +92,11 @@ def convert_selene_danq(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 def danq_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The DanQ constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import positions_to_seq_len
+    from zoo._convert import implied_seq_len
 
     args = {
         "n_targets": state["classifier.3.weight"].shape[0],
         "hidden": state["classifier.1.weight"].shape[0],
     }
     in_features, width = state["classifier.1.weight"].shape[1], 2 * state["lstm.weight_hh_l0"].shape[1]
-    if in_features % width == 0:
-        seq_len = positions_to_seq_len(danq_positions, in_features // width, current["seq_len"])
-        if seq_len is not None:
-            args["seq_len"] = seq_len
-    return args
+    return {**args, **implied_seq_len(danq_positions, in_features, width, current["seq_len"])}

@@ -136,7 +136,7 @@ def convert_selene_deepsea(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The DeepSEA constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import positions_to_seq_len
+    from zoo._convert import implied_seq_len
 
     c1, c2, c3 = (state[f"conv.{i}.weight"].shape[0] for i in (0, 4, 8))
     k, p = state["conv.0.weight"].shape[2], current["pool_size"]
@@ -147,12 +147,5 @@ def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> di
         "conv_channels": (c1, c2, c3),
         "kernel_size": k,
     }
-    if in_features % c3 == 0:
-        seq_len = positions_to_seq_len(
-            lambda n: deepsea_positions(n, k, p),
-            in_features // c3,
-            current["seq_len"],
-        )
-        if seq_len is not None:
-            args["seq_len"] = seq_len
-    return args
+    positions = lambda n: deepsea_positions(n, k, p)  # noqa: E731
+    return {**args, **implied_seq_len(positions, in_features, c3, current["seq_len"])}
