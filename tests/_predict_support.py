@@ -15,6 +15,11 @@ DATA = Path(__file__).resolve().parent / "data" / "predict"
 WEIGHTS = DATA / "tiny_deepsea.safetensors"
 
 
+def variant_argv(vcf: Path = DATA / "variants.vcf") -> list[str]:
+    """zoo-predict arguments that score ``vcf`` on the example genome with the example weights."""
+    return ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--vcf", str(vcf)]
+
+
 def example_model() -> torch.nn.Module:
     """The shipped 200 bp -> 5 target DeepSEA-shaped model."""
     return zoo.load_model(WEIGHTS)

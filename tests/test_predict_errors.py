@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _predict_support import DATA, WEIGHTS, example_model, read_fasta
+from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_argv
 
 from zoo.predict import run
 
@@ -109,14 +109,7 @@ def test_bad_bed_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_unknown_score_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = [
-        "--weights",
-        str(WEIGHTS),
-        "--genome",
-        str(DATA / "genome.fa"),
-        "--vcf",
-        str(DATA / "variants.vcf"),
-    ]
+    argv = variant_argv()
     assert "each score must be one of ref, alt, diff, logfc" in _fails(
         tmp_path, capsys, *argv, "--scores", "delta"
     )

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _predict_support import DATA, WEIGHTS, direct_logits, example_model, float_columns, read_fasta, read_tsv
+from _predict_support import (
+    DATA,
+    direct_logits,
+    example_model,
+    float_columns,
+    read_fasta,
+    read_tsv,
+    variant_argv,
+)
 
 from zoo.predict import run, variant_position
 
@@ -38,12 +46,7 @@ def _score_table(
 ) -> tuple[list[str], list[list[str]]]:
     out = tmp_path / "effects.tsv"
     argv = [
-        "--weights",
-        str(WEIGHTS),
-        "--genome",
-        str(DATA / "genome.fa"),
-        "--vcf",
-        str(vcf),
+        *variant_argv(vcf),
         "--out",
         str(out),
     ]
@@ -130,14 +133,7 @@ def test_rc_mean_applies_to_variant_scores(tmp_path: Path) -> None:
     from zoo.dna import reverse_complement_str
 
     out = tmp_path / "rc.tsv"
-    argv = [
-        "--weights",
-        str(WEIGHTS),
-        "--genome",
-        str(DATA / "genome.fa"),
-        "--vcf",
-        str(DATA / "variants.vcf"),
-    ]
+    argv = variant_argv()
     assert run([*argv, "--rc", "mean", "--scores", "diff", "--no-progress", "--out", str(out)]) == 0
     header, rows = read_tsv(out)
     model = example_model()
