@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -211,3 +214,36 @@ def test_uninitialised_build_falls_back_for_state_outside_the_state_dict(
     built = weights._create_uninitialised("with_constant", {})
     assert torch.equal(built.table, torch.arange(4.0))
     assert built.linear.weight.device.type == "cpu"
+
+
+@pytest.mark.parametrize("name", ["deepsea", "danq"])
+def test_prepared_function_keeps_the_weights_it_was_prepared_with(name: str) -> None:
+    """Both the channels-last path (deepsea) and the plain path (danq) snapshot the weights."""
+    small = {"deepsea": dict(seq_len=200, n_targets=3, conv_channels=(16, 16, 16), hidden=8),
+             "danq": dict(seq_len=200, n_targets=3)}[name]  # fmt: skip
+    model = zoo.create_model(name, **small).eval()
+    x = torch.rand(3, 4, 200)
+    with torch.no_grad():
+        before = model.logits(x)
+    fn = prepare_logits(model, "fp32")
+    other = zoo.create_model(name, **small)
+    model.load_state_dict(other.state_dict())  # in place, after preparing
+    torch.testing.assert_close(fn(x), before, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_without_avx512_falls_back_or_runs_plain_bf16() -> None:
+    """oneDNN's bf16 kernels need AVX-512: limited to AVX2 it must not crash."""
+    code = (
+        "import warnings, torch, zoo\n"
+        "from zoo.inference import prepare_logits\n"
+        "m = zoo.create_model('deepsea', seq_len=200, n_targets=3, conv_channels=(16, 16, 16), hidden=8)\n"
+        "x = torch.rand(2, 4, 200)\n"
+        "fn = prepare_logits(m, 'bf16')\n"
+        "err = (torch.sigmoid(fn(x)) - torch.sigmoid(m.eval().logits(x))).abs().max().item()\n"
+        "assert err < 1e-2, err\n"
+        "print('ok', torch.ops.mkldnn._is_mkldnn_bf16_supported())\n"
+    )
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ok")

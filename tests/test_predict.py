@@ -225,3 +225,14 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     assert _run(*argv, "--out", str(tmp_path / "x.tsv")) == 1
     assert "torch sees no CUDA device" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scorer_uses_each_models_n_convention() -> None:
+    import zoo
+    from zoo.predict import Scorer
+
+    beluga = zoo.create_model("beluga", seq_len=400, n_targets=2, hidden=4)
+    deepsea = zoo.create_model("deepsea", seq_len=200, n_targets=2, conv_channels=(16, 16, 16), hidden=4)
+    assert Scorer(beluga).n_value == 0.0  # ExPecto encodes N as zeros
+    assert Scorer(deepsea).n_value == 0.25
+    assert Scorer(beluga, n_value=0.25).n_value == 0.25

@@ -134,3 +134,17 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
     )
     assert done.returncode == 2  # argparse: --out is required
     assert "--out" in done.stderr
+
+
+def test_missing_labels_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--labels", str(tmp_path / "no.txt")]
+    err = _fails(tmp_path, capsys, *argv)
+    assert f"--labels {str(tmp_path / 'no.txt')!r} does not exist" in err
+
+
+def test_unwritable_output_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")  # a file where the output's folder should be
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa")]
+    assert run([*argv, "--out", str(blocker / "out.tsv"), "--no-progress"]) == 1
+    assert "zoo-predict: error: cannot write --out" in capsys.readouterr().err

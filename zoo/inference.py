@@ -63,6 +63,9 @@ def prepare_logits(
     ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (in practice
     about 1e-7); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of fp32).
     The model is moved to ``device`` and put in eval mode; its weights are not changed.
+    The function keeps its own copy of the weights as they are now: prepare again after
+    changing them. bf16 is checked against fp32 once, here; where it is wrong or fails on
+    this machine (no AVX-512 for oneDNN, a broken kernel) a warning says so and fp32 is used.
 
     ``compile=True`` runs the model through ``torch.compile``: about 1.3x faster per batch
     on CPU, but the first call of each new batch shape compiles (10-30 s on 2 cores), so
@@ -85,15 +88,21 @@ def prepare_logits(
     model = model.to(device).eval()
     dtype = _DTYPES[precision]
     if precision == "bf16":  # checked uncompiled: a probe batch must not cost a compilation
-        uncompiled = _build(model, dtype, device, compile=False)
-        error = _relative_logit_error(model, uncompiled, device)
+        try:
+            uncompiled = _build(model, dtype, device, compile=False)
+            error = _relative_logit_error(model, uncompiled, device)
+            problem = (
+                f"logits off by {error:.0%} of their range against fp32; a oneDNN bf16 convolution "
+                "bug hits some channel counts"
+            )
+        except RuntimeError as err:  # e.g. a bf16 kernel this CPU lacks
+            error, problem = float("inf"), f"bf16 failed: {str(err).splitlines()[0]}"
         if error <= _MAX_BF16_ERROR and not compile:
             return uncompiled
         if error > _MAX_BF16_ERROR:
             warnings.warn(
-                f"bf16 inference of {type(model).__name__} is wrong on this machine (logits off by "
-                f"{error:.0%} of their range against fp32; a oneDNN bf16 convolution bug hits some "
-                "channel counts): using fp32 instead",
+                f"bf16 inference of {type(model).__name__} is wrong on this machine ({problem}): "
+                "using fp32 instead",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -108,7 +117,7 @@ def _build(
     strand_fn = _fast_strand_logits(model, dtype) if device.type == "cpu" else None
     if strand_fn is not None:
         return _dna_logits_fn(model, _compiled(strand_fn) if compile else strand_fn, dtype, device)
-    run = model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+    run = copy.deepcopy(model).to(dtype)  # a copy: later changes to ``model`` do not leak in
     run_logits = _compiled(run.logits) if compile else run.logits
 
     @torch.inference_mode()
@@ -179,13 +188,16 @@ def _fast_strand_logits(model: nn.Module, dtype: torch.dtype) -> Step | None:
 
     if type(model) not in (DeepSEA, Beluga, Basset):  # strand_logits == classifier(conv(x))
         return None
+    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return None  # oneDNN's bf16 kernels need AVX-512 (or AVX-NE-CONVERT); plain torch bf16 works
+
     steps = _channels_last_steps(list(model.conv), dtype)
     if steps is None:
         return None
     channels = [m.out_channels for m in model.conv if isinstance(m, nn.Conv1d)][-1]
     dense = _dense_steps(list(model.classifier), dtype, channels)
     if dense is None:  # a classifier of other layers: run it as it is, on (N, C, L)
-        classifier = model.classifier if dtype == torch.float32 else copy.deepcopy(model.classifier).to(dtype)
+        classifier = copy.deepcopy(model.classifier).to(dtype)
         dense = [lambda h: classifier(h.transpose(1, 2))]
 
     def conv_features(x: torch.Tensor) -> torch.Tensor:
@@ -252,8 +264,8 @@ def _fold_batch_norm(
     weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm1d | None
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(weight, bias) of a layer followed by eval-mode ``bn``, as one layer (float32 when folded)."""
-    if bn is None:
-        return weight, bias
+    if bn is None:  # copies: the prepared function keeps the weights as they were
+        return weight.clone(), bias.clone()
     if bn.running_mean is None or bn.running_var is None:
         return None
     weight, bias = weight.float(), bias.float()

@@ -121,7 +121,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
     import torch
 
-    from zoo.predict.model import N_VALUE_BY_MODEL, load_predict_model, n_targets_of, read_labels
+    from zoo.predict.model import load_predict_model, n_targets_of, read_labels
     from zoo.predict.scoring import Scorer, run_job
     from zoo.predict.sources import bed_job, fasta_job
     from zoo.predict.variants import variant_job
@@ -129,11 +129,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         _check_inputs(ns)
-        model, name = load_predict_model(ns.model, ns.weights, _model_args(ns.model_arg))
+        model, _ = load_predict_model(ns.model, ns.weights, _model_args(ns.model_arg))
         labels = read_labels(ns.labels, n_targets_of(model)) if ns.labels else None
         targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
         device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        n_value = ns.n_value if ns.n_value is not None else N_VALUE_BY_MODEL.get(name, 0.25)
         scorer = Scorer(
             model,
             labels=labels,
@@ -141,7 +140,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             rc=ns.rc,
             precision=ns.precision,
             device=device,
-            n_value=n_value,
+            n_value=ns.n_value,  # None: the model's own convention (0.0 for Beluga)
             batch_size=ns.batch_size,
         )
         if ns.fasta:

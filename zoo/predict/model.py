@@ -11,10 +11,20 @@ from typing import Any
 
 from torch import nn
 
-from zoo.predict.writers import PathLike, PredictError
+from zoo.predict.writers import PathLike, PredictError, require_file
 
 # ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25 (see legacy-layouts.md).
 N_VALUE_BY_MODEL = {"beluga": 0.0}
+
+
+def default_n_value(model: nn.Module) -> float:
+    """The one-hot value of N the model was trained with: 0.0 for Beluga, else 0.25."""
+    from zoo._registry import spec_for_class
+
+    try:
+        return N_VALUE_BY_MODEL.get(spec_for_class(type(model)).name, 0.25)
+    except ValueError:  # not a registered model
+        return 0.25
 
 
 def _zoo_checkpoint_name(path: Path) -> str | None:
@@ -77,7 +87,7 @@ def load_predict_model(
 
 def read_labels(path: PathLike, n_targets: int) -> list[str]:
     """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt)."""
-    with open(path, encoding="utf-8") as f:
+    with open(require_file(path, "--labels"), encoding="utf-8") as f:
         labels = [line.rstrip("\r\n") for line in f]
     while labels and not labels[-1].strip():
         labels.pop()  # tolerate trailing blank lines

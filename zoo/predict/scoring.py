@@ -24,7 +24,7 @@ from torch import nn
 from zoo.dna import one_hot, reverse_complement
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits
-from zoo.predict.model import default_labels, n_targets_of, select_targets
+from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
 from zoo.predict.writers import PathLike, PredictError, open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
@@ -47,7 +47,7 @@ class Scorer:
         rc: str = "none",
         precision: str = "fp32",
         device: str | torch.device = "cpu",
-        n_value: float = 0.25,
+        n_value: float | None = None,
         batch_size: int = 128,
     ) -> None:
         if rc not in RC_MODES:
@@ -63,7 +63,8 @@ class Scorer:
         picked = select_targets(all_labels, [str(t) for t in targets] if targets else None)
         self.seq_len: int = model.seq_len
         self.columns = [all_labels[i] for i in picked]
-        self.rc, self.n_value, self.batch_size = rc, n_value, batch_size
+        self.n_value = default_n_value(model) if n_value is None else n_value
+        self.rc, self.batch_size = rc, batch_size
         try:
             self.device = torch.device(device)
             self._logits_fn = prepare_logits(model, precision, self.device)  # type: ignore[arg-type]

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
 from zoo.predict.scoring import Item, Job
-from zoo.predict.writers import PathLike, PredictError
+from zoo.predict.writers import PathLike, PredictError, require_file
 
 # Genome windows: upper case, and IUPAC ambiguity codes (R, Y, ...) read as N.
 _TO_ACGTN = str.maketrans({c: "N" for c in "BDEFHIJKLMOPQRSUVWXYZbdefhijklmopqrsuvwxyz"} | {
     c: c.upper() for c in "acgtn"
 })  # fmt: skip
-
-
-def require_file(path: PathLike, what: str) -> Path:
-    """``path`` as a Path, or a PredictError when it is not an existing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"{what} {os.fspath(path)!r} does not exist")
-    return path
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from zoo.predict.scoring import Item, Job
-from zoo.predict.sources import Genome, require_file
-from zoo.predict.writers import PathLike, PredictError
+from zoo.predict.sources import Genome
+from zoo.predict.writers import PathLike, PredictError, require_file
 
 SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc")
 DEFAULT_SCORES: tuple[str, ...] = ("diff", "logfc")

@@ -24,6 +24,14 @@ class PredictError(Exception):
     """A problem with zoo-predict's input that the user can fix; the CLI prints it and exits 1."""
 
 
+def require_file(path: PathLike, what: str) -> Path:
+    """``path`` as a Path, or a PredictError when it is not an existing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{what} {os.fspath(path)!r} does not exist")
+    return path
+
+
 def require_pyarrow() -> Any:
     """The pyarrow module, or a PredictError saying how to install it."""
     try:
@@ -54,8 +62,12 @@ class TableWriter:
         self._tmp: str | None = None
 
     def __enter__(self) -> TableWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prefix = f".{self.path.name}."
+            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=prefix, suffix=".tmp")
+        except OSError as err:
+            raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
         os.close(fd)
         try:
             os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
