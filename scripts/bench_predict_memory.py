@@ -4,14 +4,13 @@ python scripts/bench_predict_memory.py [--records 100 10000 200000] [--seq-len 5
 
 Each run happens in a fresh Python process (so each peak is its own) that scores a
 random FASTA with a scaled-down DeepSEA and writes a TSV; the table shows the peak
-resident set size (ru_maxrss) of that process next to the input and output sizes.
+resident set size (VmHWM) of that process next to the input and output sizes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,8 @@ def child(fasta: str, weights: str, out: str, batch_size: int) -> None:
 
     code = run(["--weights", weights, "--fasta", fasta, "--out", out, "--batch-size", str(batch_size),
                 "--device", "cpu", "--no-progress"])  # fmt: skip
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's memory at fork.
+    peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print(f"{code} {peak_kib / 1024:.1f}")
 
 
