@@ -96,6 +96,10 @@ def test_classification_run_writes_metrics_checkpoints_and_tests(classification_
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["model_record"]["args"]["seq_len"] == 200
+    epochs = {int(r["epoch"]) for r in rows if r.get("val_auroc")}
+    pictures = {p.name for p in (run / "images").iterdir()}
+    assert pictures >= {f"val_targets_epoch{e:03d}.png" for e in epochs} and epochs
+    assert any(name.startswith("test_targets_epoch") for name in pictures)
 
 
 def test_classification_checkpoint_loads_into_the_bare_model(classification_run):

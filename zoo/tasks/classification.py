@@ -13,7 +13,8 @@ from torchmetrics import Metric
 from torchmetrics.classification import MultilabelAUROC, MultilabelAveragePrecision
 from torchvision.ops import sigmoid_focal_loss
 
-from zoo.tasks._common import describe_model, rebuild
+from zoo.tasks._common import describe_model, rebuild, run_dir
+from zoo.tasks.plots import save_target_scores_png
 
 
 class TargetCounts(Metric):
@@ -40,7 +41,8 @@ class ClassificationTask(L.LightningModule):
     Logs ``train_loss`` per step; per epoch ``val_loss``, ``val_auroc`` and ``val_auprc``
     (means over targets; targets with no positives, or no negatives, in the split have
     no AUROC and are left out, their number logged as ``val_targets_left_out``); the same
-    with ``test_`` at test time. ``predict_step`` returns probabilities.
+    with ``test_`` at test time. ``predict_step`` returns probabilities. Each evaluation
+    epoch also draws the per-target scores to ``images/{val,test}_targets_epochNNN.png``.
     """
 
     def __init__(
@@ -121,6 +123,12 @@ class ClassificationTask(L.LightningModule):
         }
         # Metric states are already gathered across processes, so every rank logs the same value.
         self.log_dict(values, prog_bar=split == "val", sync_dist=True)
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            epoch = f"{self.current_epoch:03d}"
+            save_target_scores_png(
+                run_dir(self) / "images" / f"{split}_targets_epoch{epoch}.png",
+                auroc, auprc, scored, f"{split} split, epoch {self.current_epoch}",
+            )  # fmt: skip
         for metric in metrics.values():
             metric.reset()
 
