@@ -274,18 +274,29 @@ def head_to_head(
         calls = {"reference fp32": lambda x4=x4: ref(x4)} | {
             k: lambda f=f, x=x: f(x) for k, f in paths.items()
         }
-        best = {}
         with torch.inference_mode():
-            for call in calls.values():  # warm-up (and compilation) outside the rounds
-                call()
-            for _ in range(rounds):
-                for name, call in calls.items():
-                    start = time.perf_counter()
-                    call()
-                    sync()
-                    best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+            best = alternate_best(calls, rounds, sync)
         out[batch] = {name: batch / seconds for name, seconds in best.items()}
     return out
+
+
+def alternate_best(
+    calls: dict[str, Callable[[], object]], rounds: int, sync: Callable[[], None]
+) -> dict[str, float]:
+    """Best seconds per call of each function, timed in alternating rounds after one warm-up each.
+
+    Alternation spreads a noisy machine's slow spells over every contender alike.
+    """
+    for call in calls.values():  # warm-up (and compilation) outside the rounds
+        call()
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            sync()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    return best
 
 
 def train_head_to_head(
@@ -301,15 +312,7 @@ def train_head_to_head(
         "fp32": train_step_fn(fp32_model, x, "fp32", False, device),
         "bf16": train_step_fn(bf16_model, x, "bf16", False, device),
     }
-    best: dict[str, float] = {}
-    for step in steps.values():
-        step()
-    for _ in range(rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            sync()
-            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    best = alternate_best(steps, rounds, sync)
     return {name: batch / seconds for name, seconds in best.items()}
 
 

@@ -161,8 +161,7 @@ def _dna_logits_fn(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``model.logits`` (input checks and strand averaging included) around a fast strand function."""
     from zoo._checks import check_dna
-    from zoo.dna import reverse_complement
-    from zoo.models._dna import strand_mean_logits
+    from zoo.models._dna import strand_mean_logits, strand_pair
 
     name, seq_len, rc_average = type(model).__name__, model.seq_len, model.rc_average
 
@@ -171,9 +170,7 @@ def _dna_logits_fn(
         x = check_dna(x, name, seq_len).to(device)
         if not rc_average:
             return strand_fn(x.to(dtype)).float()
-        both = strand_fn(torch.cat([x, reverse_complement(x)]).to(dtype)).float()
-        forward, reverse = both.chunk(2)
-        return strand_mean_logits(forward, reverse)
+        return strand_mean_logits(*strand_pair(lambda both: strand_fn(both.to(dtype)).float(), x))
 
     return logits_fn
 

@@ -25,6 +25,14 @@ def strand_mean_logits(forward_logits: torch.Tensor, reverse_logits: torch.Tenso
     return pos - neg
 
 
+def strand_pair(
+    logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(forward, reverse-complement) logits of ``x`` from one call on both strands as one batch."""
+    forward, reverse = logits_fn(torch.cat([x, reverse_complement(x)])).chunk(2)
+    return forward, reverse
+
+
 def conv_out_len(length: int, kernel: int, pool: int = 1) -> int:
     """Length after a valid (unpadded) convolution of width ``kernel`` and a max-pool."""
     return (length - kernel + 1) // pool
@@ -51,9 +59,7 @@ class DNAModel(HeadedModel):
         x = check_dna(x, type(self).__name__, self.seq_len)
         if not self.rc_average:
             return self.strand_logits(x)
-        both = self.strand_logits(torch.cat([x, reverse_complement(x)]))
-        forward, reverse = both.chunk(2)
-        return strand_mean_logits(forward, reverse)
+        return strand_mean_logits(*strand_pair(self.strand_logits, x))
 
 
 def positions_after_convs(model: str, seq_len: int, positions: Callable[[int], int]) -> int:

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.dna import one_hot, reverse_complement
+from zoo.dna import one_hot
 from zoo.inference import prepare_logits
-from zoo.models._dna import strand_mean_logits
+from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
 from zoo.predict.writers import PathLike, PredictError, open_writer
 
@@ -84,10 +84,9 @@ class Scorer:
         if self.rc == "none":
             out = self._logits_fn(x)
             return out if self._picked is None else out.index_select(1, self._picked)
-        out = self._logits_fn(torch.cat([x, reverse_complement(x)]))
+        forward, reverse = strand_pair(self._logits_fn, x)
         if self._picked is not None:
-            out = out.index_select(1, self._picked)
-        forward, reverse = out.chunk(2)
+            forward, reverse = forward.index_select(1, self._picked), reverse.index_select(1, self._picked)
         if self.rc == "mean":
             return strand_mean_logits(forward, reverse)
         return torch.maximum(forward, reverse)
