@@ -362,8 +362,13 @@ def bench_feeding(n: int, seq_len: int = 1000) -> dict[str, float]:
     return rates
 
 
-def bench_lightning(batch: int, n_steps: int) -> dict[str, float] | None:
-    """Lightning ClassificationTask on the full DeepSEA: sequences/s per precision; None without zoo.tasks."""
+def bench_lightning(
+    batch: int, n_steps: int, device: torch.device, compiled: bool
+) -> dict[str, float] | None:
+    """Lightning ClassificationTask on the full DeepSEA: sequences/s per precision; None without zoo.tasks.
+
+    "32-true" and "bf16-mixed", plus "bf16-mixed compiled" (task compile=True) when ``compiled``.
+    """
     if importlib.util.find_spec("zoo.tasks") is None:
         return None
     import lightning as L
@@ -379,23 +384,31 @@ def bench_lightning(batch: int, n_steps: int) -> dict[str, float] | None:
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, *args: object) -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # the step's kernels, not just their launch
             self.times.append(time.perf_counter() - self.start)
 
+    cases = [("32-true", False), ("bf16-mixed", False)] + ([("bf16-mixed", True)] if compiled else [])
     rates = {}
-    for precision in ("32-true", "bf16-mixed"):
+    for precision, compile_logits in cases:
         torch.manual_seed(0)
+        torch._dynamo.reset()
         model = zoo.create_model("deepsea")
         x = F.one_hot(torch.randint(0, 4, (batch, 1000)), 4).float().transpose(1, 2).contiguous()
         y = (torch.rand(batch, 919) > 0.5).float()
-        loader = DataLoader(TensorDataset(x, y), batch_size=batch)
+        # One batch repeated: the steps time the model, not a data loader.
+        loader = DataLoader(
+            TensorDataset(x.repeat(n_steps + 1, 1, 1), y.repeat(n_steps + 1, 1)), batch_size=batch
+        )
         timer = StepTimer()
         trainer = L.Trainer(
-            accelerator="cpu", precision=precision, max_steps=n_steps + 1, max_epochs=n_steps + 1,
-            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision,
+            max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
             enable_model_summary=False, callbacks=[timer], num_sanity_val_steps=0,
         )  # fmt: skip
-        trainer.fit(ClassificationTask(model=model), loader)
-        rates[precision] = batch / min(timer.times[1:])  # the first step warms up
+        trainer.fit(ClassificationTask(model=model, compile=compile_logits), loader)
+        name = precision + (" compiled" if compile_logits else "")
+        rates[name] = batch / min(timer.times[1:])  # the first step warms up (and compiles)
     return rates
 
 
@@ -409,10 +422,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--tasks", nargs="+", default=["infer", "train"], choices=["infer", "train"])
     p.add_argument("--compile-train", action="store_true", help="also time torch.compile training steps")
     p.add_argument("--lightning", action="store_true", help="time the Lightning task (needs zoo.tasks)")
+    p.add_argument("--lightning-steps", type=int, default=3, help="timed Lightning steps per precision")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per case")
-    p.add_argument("--max-calls", type=int, default=3, help="timed calls per case at most")
+    p.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="timed calls per case at most (default: 3 on CPU, 20 on CUDA)",
+    )
     p.add_argument(
         "--inductor-cache",
         default=None,
@@ -423,6 +442,8 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--quick", action="store_true", help="deepsea, batch 64, eager, short timings")
     args = p.parse_args()
+    if args.max_calls is None:
+        args.max_calls = 20 if args.device.startswith("cuda") else 3
     if args.quick:
         args.models, args.batches, args.modes = ["deepsea"], [64], ["eager"]
         args.min_time, args.max_calls, args.h2h_rounds = 0.0, 2, 2
@@ -449,6 +470,8 @@ def run(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick each conv's fastest kernel
     started = time.perf_counter()
     print(machine_line(device), flush=True)
     size = 8192 if device.type == "cuda" else 2048
@@ -497,14 +520,14 @@ def run(args: argparse.Namespace) -> None:
             f"autocast bf16 {train['bf16']:.1f} seq/s = {train['bf16'] / train['fp32']:.2f}x"
         )
     if args.lightning:
-        lightning = bench_lightning(batch=max(args.batches), n_steps=3)
+        lightning = bench_lightning(max(args.batches), args.lightning_steps, device, "compiled" in args.modes)
         if lightning is None:
             print("lightning: skipped (zoo.tasks is not installed on this branch)")
         else:
-            ratio = lightning["bf16-mixed"] / lightning["32-true"]
-            print(
-                f"lightning deepsea training (sequences/s): {lightning}; bf16-mixed / 32-true = {ratio:.2f}x"
-            )
+            batch, steps = max(args.batches), args.lightning_steps
+            print(f"\nlightning deepsea training, batch {batch}, best of {steps} steps:")
+            for name, rate in lightning.items():
+                print(f"  {name:20} {rate:9.1f} seq/s  {rate / lightning['32-true']:5.2f}x 32-true")
     print(f"\nload average at end {os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s")
 
 

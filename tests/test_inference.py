@@ -146,6 +146,20 @@ def test_batches_larger_than_a_conv_slice_match_model_logits(key: str, precision
     assert (got - expected).abs().max().item() <= TOLERANCE[precision]
 
 
+@pytest.mark.parametrize(("key", "precision"), [("deepsea", "fp32"), ("deepsea", "bf16"), ("basset", "fp32")])
+def test_compiled_path_is_one_graph_and_matches_model_logits(key: str, precision: str) -> None:
+    # oneDNN's fused ops cannot be traced: under torch.compile the steps use the plain ops
+    model, x = _model_and_input(key)
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x))
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    got = torch.sigmoid(prepare_logits(model, precision, "cpu", compile=True)(x))
+    assert (got - expected).abs().max().item() <= TOLERANCE[precision]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
+
+
 def test_both_convolution_paths_are_used_and_agree() -> None:
     # DeepSEA at 200 bp: the first convolution has 193 output positions (oneDNN convolution),
     # the later ones fewer than _MIN_CONV_POSITIONS (one matmul over windows).

@@ -286,15 +286,19 @@ def _post_op(floor: float | None) -> tuple[str, list[float]]:
 
 def _linear_step(weight: torch.Tensor, bias: torch.Tensor, floor: float | None) -> Step:
     """``clamp_min(linear(h), floor)``, fused by oneDNN on CPU."""
-    attr, scalars = _post_op(floor)
+    return lambda h: _fused_linear(h, weight, bias, floor)
 
-    def step(h: torch.Tensor) -> torch.Tensor:
-        if h.device.type == "cpu" and _MKLDNN:
-            return torch.ops.mkldnn._linear_pointwise(h, weight, bias, attr, scalars, "")
-        out = F.linear(h, weight, bias)
-        return out if floor is None else out.clamp_min_(floor)
 
-    return step
+def _fused_linear(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, floor: float | None
+) -> torch.Tensor:
+    """``clamp_min(linear(h), floor)``: one oneDNN call with the clamp fused on CPU, eager."""
+    # Under torch.compile the plain ops: inductor lowers oneDNN's fused op for frozen weights only.
+    if h.device.type == "cpu" and _MKLDNN and not torch.compiler.is_compiling():
+        attr, scalars = _post_op(floor)
+        return torch.ops.mkldnn._linear_pointwise(h, weight, bias, attr, scalars, "")
+    out = F.linear(h, weight, bias)
+    return out if floor is None else out.clamp_min_(floor)
 
 
 def _channels_last_steps(layers: list[nn.Module], dtype: torch.dtype) -> list[Step] | None:
@@ -414,7 +418,8 @@ def _conv_step(
 
     def step(h: torch.Tensor) -> torch.Tensor:
         n, length, c = h.shape
-        if h.device.type != "cpu" or not _MKLDNN:
+        if h.device.type != "cpu" or not _MKLDNN or torch.compiler.is_compiling():
+            # The plain op, which inductor can trace; oneDNN's fused ops need eager calls.
             out = F.conv2d(h.transpose(1, 2).unsqueeze(2), weight, bias).squeeze(2).transpose(1, 2)
             return out if floor is None else out.clamp_min_(floor)
         if length - k + 1 < _MIN_CONV_POSITIONS:
@@ -422,7 +427,7 @@ def _conv_step(
             # (N * positions) rows of k * C_in inputs (a strided view of h, no im2col loop).
             h = h.contiguous()  # (a no-op here: steps make contiguous outputs)
             windows = h.as_strided((n, length - k + 1, k * c), (length * c, c, 1))
-            return torch.ops.mkldnn._linear_pointwise(windows, weight_2d, bias, attr, scalars, "")
+            return _fused_linear(windows, weight_2d, bias, floor)
         # (N, L, C) contiguous is (N, C, 1, L) in channels-last strides: oneDNN's own layout
         x = h.transpose(1, 2).unsqueeze(2)
         if not packed:  # oneDNN's blocked weight layout, made once instead of on every call
