@@ -111,6 +111,44 @@ def test_bad_data_names_file_and_line(tmp_path, seqs, rows, header, pattern):
         DnaFastaDataModule(str(fasta), str(labels)).setup()
 
 
+def test_bad_symbol_in_a_training_record_names_the_file_record_and_line(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTRCGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    dm = DnaFastaDataModule(str(fasta), str(labels), val_fraction=0.0, test_fraction=0.0)
+    dm.setup()
+    ds = dm.datasets["train"]
+    with pytest.raises(ValueError, match=r"s\.fa, line 4: record 'b': invalid DNA symbol 'R' at position 4"):
+        ds[ds.names.index("b")]
+
+
+def test_bed_windows_read_iupac_ambiguity_codes_as_n(tmp_path):
+    (tmp_path / "g.fa").write_text(">chr1\nACGTRYKMACGTbdhv\n")
+    (tmp_path / "t.bed").write_text("chr1\t0\t16\t1\n")
+    dm = DnaBedDataModule(
+        str(tmp_path / "g.fa"), str(tmp_path / "t.bed"), seq_len=16, val_chroms=[], test_chroms=[]
+    )
+    dm.setup()
+    x, _ = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot("ACGTNNNNACGTNNNN"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"batch_size": 0}, r"data\.batch_size must be a positive integer, got 0"),
+        ({"num_workers": -1}, r"data\.num_workers must be an integer >= 0, got -1"),
+        ({"val_fraction": 1.5}, r"data\.val_fraction must be a number in \[0, 1\), got 1\.5"),
+        ({"val_fraction": 0.6, "test_fraction": 0.4}, r"leaves nothing to train on"),
+    ],
+)
+def test_loader_options_are_checked_when_the_module_is_built(tmp_path, kwargs, pattern):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC"}, ["a\t1\t0"])
+    with pytest.raises(ValueError, match=pattern):
+        DnaFastaDataModule(str(fasta), str(labels), **kwargs)
+    if set(kwargs) <= {"batch_size", "val_fraction"}:  # the image modules' options
+        with pytest.raises(ValueError, match=pattern):
+            DigitsDataModule(**kwargs)
+
+
 def test_empty_files_are_refused_by_name(tmp_path):
     fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC"}, ["a\t1\t0"])
     fasta.write_text("")

@@ -73,3 +73,9 @@ def test_unequal_lengths_and_empty_input():
         zoo.one_hot([])
     with pytest.raises(TypeError, match="sequence 1 is a int"):
         zoo.one_hot(["ACGT", 5])
+
+
+@pytest.mark.parametrize(("seq", "pattern"), [(b"ACGT", r"got bytes \(decode bytes first"), (42, "got int")])
+def test_one_hot_refuses_what_is_not_str_by_type(seq, pattern):
+    with pytest.raises(TypeError, match=r"one_hot takes a str or a list of str, " + pattern):
+        zoo.one_hot(seq)

@@ -1,5 +1,7 @@
 """Wrong input and wrong arguments give clear errors, never one from deep inside torch."""
 
+import re
+
 import pytest
 import torch
 
@@ -30,6 +32,24 @@ def test_ill_typed_override_is_refused(override):
     (key,) = override
     with pytest.raises(TypeError, match=f"argument '{key}' expects"):
         zoo.create_model("deepsea", **override)
+
+
+@pytest.mark.parametrize(
+    ("name", "override"),
+    [
+        ("binary_classifier", {"in_features": -1}),
+        ("binary_classifier", {"in_features": 0}),
+        ("binary_classifier", {"in_features": 3, "hidden": [4, 0]}),
+        ("deepsea", {"n_targets": 0}),
+        ("deepsea", {"conv_channels": [8, -8, 8]}),
+    ],
+)
+def test_sizes_must_be_positive(name, override):
+    key, value = list(override.items())[-1]
+    with pytest.raises(
+        ValueError, match=rf"{name}: argument '{key}' must be positive, got {re.escape(repr(value))}"
+    ):
+        zoo.create_model(name, **override)
 
 
 def test_missing_argument_without_paper_default_is_named():

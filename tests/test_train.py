@@ -65,6 +65,14 @@ def test_every_experiment_composes_and_instantiates(tmp_path, name):
             assert task.reconstruct(x[:2]).shape == x[:2].shape and x.min() >= 0
 
 
+@pytest.mark.parametrize("name", DNA_EXPERIMENTS)
+def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
+    from zoo.predict.model import N_VALUE_BY_MODEL
+
+    cfg = compose_cfg([f"experiment={name}"])
+    assert cfg.data.n_value == N_VALUE_BY_MODEL.get(cfg.model.name, 0.25)
+
+
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp", "ddp_cpu"])
 def test_trainer_configs_compose(tmp_path, trainer):
     cfg = compose_cfg([f"trainer={trainer}", f"run_dir={tmp_path}"])

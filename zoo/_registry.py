@@ -129,6 +129,12 @@ def _matches(value: Any, tp: Any) -> bool:
     return True
 
 
+def _sizes(value: Any) -> list[int]:
+    """The integers in an argument value (an int, or a tuple/list of them); bools are not sizes."""
+    items = value if isinstance(value, (tuple, list)) else [value]
+    return [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
+
+
 def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
     """Paper defaults merged with ``overrides``, every name and type checked."""
     params = constructor_params(spec.cls)
@@ -144,6 +150,8 @@ def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
                 f"{spec.name}: argument {key!r} expects {_type_name(hints[key])}, got "
                 f"{type(value).__name__} {value!r}. Accepted arguments: {accepted}"
             )
+        if any(size < 1 for size in _sizes(value)):  # integer arguments are all sizes or counts
+            raise ValueError(f"{spec.name}: argument {key!r} must be positive, got {value!r}")
     kwargs = {**spec.defaults, **overrides}
     missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
     if missing:

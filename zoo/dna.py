@@ -57,6 +57,9 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
     channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
     symbol raises ValueError naming it and its position.
     """
+    if isinstance(seq, (bytes, bytearray)) or not isinstance(seq, (str, Sequence)):
+        hint = " (decode bytes first: seq.decode())" if isinstance(seq, (bytes, bytearray)) else ""
+        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__}{hint}")
     single = isinstance(seq, str)
     seqs = [seq] if single else list(seq)
     if not seqs:
@@ -94,3 +97,17 @@ def reverse_complement_str(seq: str) -> str:
 
 
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def ambiguity_as_n(seq: str) -> str:
+    """``seq`` in upper case with every letter but A, C, G, T read as N.
+
+    For genome windows: reference FASTAs carry IUPAC ambiguity codes (R, Y, M, ...), which
+    the models never saw. Sequences a user passes in are checked strictly by ``one_hot``.
+    """
+    return seq.translate(_AMBIGUITY_AS_N)
+
+
+_AMBIGUITY_AS_N = str.maketrans(
+    {c: "N" for c in "BDEFHIJKLMOPQRSUVWXYZbdefhijklmopqrsuvwxyz"} | {c: c.upper() for c in "acgtn"}
+)

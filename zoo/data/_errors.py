@@ -31,3 +31,21 @@ def fasta_header_line(path: str | os.PathLike[str], name: str) -> int | None:
             if line.startswith(">") and line[1:].split(maxsplit=1)[0:1] == [name]:
                 return number
     return None
+
+
+def check_loader_args(batch_size: object, num_workers: object = 0) -> None:
+    """Refuse a batch size below 1 or a negative worker count, naming the data option."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+        raise ValueError(f"data.num_workers must be an integer >= 0, got {num_workers!r}")
+
+
+def check_fractions(**fractions: float) -> None:
+    """Held-out fractions each in [0, 1) and together below 1, so training keeps some rows."""
+    for name, value in fractions.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"data.{name} must be a number in [0, 1), got {value!r}")
+    if sum(fractions.values()) >= 1:
+        spelled = " + ".join(f"data.{name}={value}" for name, value in fractions.items())
+        raise ValueError(f"{spelled} leaves nothing to train on: the held-out fractions must sum below 1")

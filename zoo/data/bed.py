@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from zoo.data._errors import DataFileError, require_nonempty
 from zoo.data.fasta import DnaDataModule, fasta_lengths, open_fasta
-from zoo.dna import one_hot, reverse_complement
+from zoo.dna import ambiguity_as_n, one_hot, reverse_complement
 
 
 def _has_header(fields: list[str]) -> bool:
@@ -111,7 +111,7 @@ class GenomeWindowDataset(Dataset):
             self._genome = open_fasta(self.genome_path)
         record = self._genome[self.chroms[i]]
         left, right = centred_window(int(self.spans[i, 0]), int(self.spans[i, 1]), self.seq_len)
-        seq = str(record[max(left, 0) : min(right, len(record))])
+        seq = ambiguity_as_n(str(record[max(left, 0) : min(right, len(record))]))
         seq = "N" * max(-left, 0) + seq + "N" * max(right - len(record), 0)
         x = one_hot(seq, n_value=self.n_value)
         if self.rc_augment and torch.rand(()) < 0.5:

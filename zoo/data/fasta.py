@@ -14,7 +14,13 @@ import pyfaidx
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from zoo.data._errors import DataFileError, fasta_header_line, require_nonempty
+from zoo.data._errors import (
+    DataFileError,
+    check_fractions,
+    check_loader_args,
+    fasta_header_line,
+    require_nonempty,
+)
 from zoo.data.labels import read_labels
 from zoo.dna import one_hot, reverse_complement
 
@@ -82,7 +88,12 @@ class FastaLabelDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._fasta is None:
             self._fasta = open_fasta(self.fasta_path)
-        x = one_hot(str(self._fasta[self.names[i]][:]), n_value=self.n_value)
+        name = self.names[i]
+        try:
+            x = one_hot(str(self._fasta[name][:]), n_value=self.n_value)
+        except ValueError as err:  # a bad symbol: name the file and record, not just a position
+            line = fasta_header_line(self.fasta_path, name)
+            raise DataFileError(self.fasta_path, f"record {name!r}: {err}", line) from None
         if self.rc_augment and torch.rand(()) < 0.5:
             x = reverse_complement(x)
         return x, torch.from_numpy(self.labels[i].astype(np.float32))
@@ -123,6 +134,7 @@ class DnaDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0) -> None:
         super().__init__()
+        check_loader_args(batch_size, num_workers)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.datasets = {}
 
@@ -176,6 +188,7 @@ class DnaFastaDataModule(DnaDataModule):
         n_value: float = 0.25,
     ) -> None:
         super().__init__(batch_size, num_workers)
+        check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
         self.save_hyperparameters()
         self.fasta, self.labels = fasta, labels
         self.seq_len, self.n_targets = seq_len, n_targets

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from zoo.data._errors import check_fractions, check_loader_args
+
 Scale = Literal["unit", "symmetric"]
 
 
@@ -40,6 +42,8 @@ class ImageDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         rescale(torch.zeros(1), scale)  # refuse an unknown scale now, not at the first batch
+        check_loader_args(batch_size)
+        check_fractions(val_fraction=val_fraction)
         self.scale, self.batch_size, self.val_fraction, self.seed = scale, batch_size, val_fraction, seed
         self.datasets: dict[str, Dataset] = {}
 
