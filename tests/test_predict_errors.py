@@ -148,3 +148,113 @@ def test_unwritable_output_location(tmp_path: Path, capsys: pytest.CaptureFixtur
     argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa")]
     assert run([*argv, "--out", str(blocker / "out.tsv"), "--no-progress"]) == 1
     assert "zoo-predict: error: cannot write --out" in capsys.readouterr().err
+
+
+def _no_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any model call fail the test: the check under test must come before scoring."""
+
+    def scored(*args: object) -> None:
+        raise AssertionError("scored before refusing")
+
+    monkeypatch.setattr("zoo.predict.scoring.Scorer.logits", scored)
+
+
+@pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])
+def test_repeated_or_reserved_column_names_are_refused_before_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    if out.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    reserved, repeated = tmp_path / "reserved.txt", tmp_path / "repeated.txt"
+    reserved.write_text("chrom\nb\nc\nd\ne\n")
+    repeated.write_text("a\nb\na\nc\nd\n")
+    # repeated labels are fine while the picked columns have distinct names
+    ok = ["--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(repeated), "--targets", "2,1"]
+    assert run([*ok, "--out", str(tmp_path / "ok.tsv"), "--no-progress"]) == 0
+    assert (tmp_path / "ok.tsv").read_text().split("\n", 1)[0] == "name\ta\tb"
+    capsys.readouterr()
+    _no_scoring(monkeypatch)
+    bed = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(DATA / "peaks.bed")]
+    err = _fails(tmp_path, capsys, *bed, "--labels", str(reserved), out=out)
+    assert "target name 'chrom' is also the name of a leading column" in err
+    assert "chrom, start, end, name, status" in err
+    err = _fails(tmp_path, capsys, *bed, "--labels", str(repeated), out=out)
+    assert "repeated target names: 'a' (targets 0 and 2)" in err
+    err = _fails(tmp_path, capsys, *bed, "--labels", str(repeated), "--targets", "a", out=out)
+    assert "--targets 'a' is ambiguous: targets 0 and 2 share that name" in err
+    err = _fails(tmp_path, capsys, *bed, "--targets", "0,target_0", out=out)
+    assert "--targets picks target 'target_0' (index 0) more than once ('0', 'target_0')" in err
+    assert "more than once ('1', '1')" in _fails(tmp_path, capsys, *bed, "--targets", "1,1", out=out)
+    err = _fails(tmp_path, capsys, *variant_argv(), "--scores", "ref,alt,ref", out=out)
+    assert "--scores 'ref,alt,ref' repeats 'ref'" in err
+
+
+def test_writer_refuses_repeated_column_names(tmp_path: Path) -> None:
+    from zoo.predict.writers import PredictError, open_writer
+
+    for name in ("out.tsv", "out.parquet"):
+        with pytest.raises(PredictError, match="column names repeat: 'x'"):
+            open_writer(tmp_path / name, ["name"], ["x", "y", "x"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_that_is_a_directory_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    # checked before the model is loaded: the missing weights are not what is reported
+    err = _fails(tmp_path, capsys, "--weights", str(tmp_path / "nope.pt"), "--fasta", FASTA, out="results")
+    assert f"--out {str(folder)!r} is a directory; expected a file path ending in .tsv or .parquet" in err
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ("chr1\tabc\trs2\tG\tA\t.\tPASS\t.", "POS 'abc' is not a whole number"),
+        ("chr1\t800\trs2\tG\tA", "5 tab-separated columns, a record needs 8 (CHROM POS ID REF ALT"),
+        ("", "an empty line"),
+    ],
+)
+@pytest.mark.parametrize("compress", [False, True])
+def test_malformed_vcf_record_names_its_line_and_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], record: str, reason: str, compress: bool
+) -> None:
+    import gzip
+
+    lines = (DATA / "variants.vcf").read_text().splitlines()
+    text = "\n".join(lines[:7] + [record] + lines[7:]) + "\n"  # after 2 good records, as line 8
+    vcf = tmp_path / ("bad.vcf.gz" if compress else "bad.vcf")
+    vcf.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    err = _fails(tmp_path, capsys, *variant_argv(vcf))
+    assert f"VCF {str(vcf)!r} line 8: bad record, {reason}" in err
+
+
+def test_bed_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    bed = tmp_path / "latin1.bed"
+    bed.write_bytes(b"chr1\t300\t500\tok\nchr1\t600\t800\tna\xefve\n")
+    argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed"]
+    err = _fails(tmp_path, capsys, *argv, str(bed))
+    assert f"BED file {str(bed)!r} line 2: not UTF-8 text" in err
+    gz = tmp_path / "peaks.bed.gz"
+    gz.write_bytes(gzip.compress((DATA / "peaks.bed").read_bytes()))
+    err = _fails(tmp_path, capsys, *argv, str(gz))
+    assert "line 1: not UTF-8 text; it is gzip-compressed: decompress it" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "shown"),
+    [
+        (b"my sequences\n>a\n" + b"A" * 200 + b"\n", 1, "'my sequences'"),
+        (b"\n\n\x7fELF\x02\x01", 3, "'\\x7fELF"),  # binary junk after two blank lines
+    ],
+)
+def test_fasta_with_text_before_the_first_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, line: int, shown: str
+) -> None:
+    fasta = tmp_path / "odd.fa"
+    fasta.write_bytes(content)
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(fasta))
+    assert f"--fasta {str(fasta)!r} is not a FASTA file: no '>' header before line {line} ({shown}" in err

@@ -129,6 +129,18 @@ def test_bgzipped_vcf_gives_the_same_table(tmp_path: Path) -> None:
     assert _score_table(tmp_path, gz) == plain
 
 
+def test_plain_gzip_vcf_gives_the_same_table(tmp_path: Path) -> None:
+    import gzip
+
+    from zoo.predict.variants import is_plain_gzip
+
+    plain = _score_table(tmp_path, DATA / "variants.vcf")
+    gz = tmp_path / "variants.vcf.gz"
+    gz.write_bytes(gzip.compress((DATA / "variants.vcf").read_bytes()))  # gzip, not bgzip
+    assert is_plain_gzip(gz)
+    assert _score_table(tmp_path, gz) == plain
+
+
 def test_rc_mean_applies_to_variant_scores(tmp_path: Path) -> None:
     from zoo.dna import reverse_complement_str
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from zoo.predict.writers import PredictError, require_pyarrow
+from zoo.predict.writers import PredictError, require_output_path, require_pyarrow
 
 EPILOG = """examples:
   zoo-predict --weights model.safetensors --fasta seqs.fa --out preds.tsv
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--fasta", help="FASTA file: one row per record (or per window with --step)")
     i.add_argument("--genome", help="genome FASTA for --bed or --vcf")
     i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
-    i.add_argument("--vcf", help="VCF or bgzipped VCF: one row per ALT allele with ref/alt scores")
+    i.add_argument("--vcf", help="VCF (plain, gzip or bgzip): one row per ALT allele with ref/alt scores")
     i.add_argument("--step", type=int, help="cut FASTA records into model-length windows this many bp apart")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="output table: .tsv, or .parquet (needs pyarrow)")
@@ -90,6 +90,7 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("give --bed or --vcf, not both")
     if ns.step is not None and not ns.fasta:
         raise PredictError("--step applies to --fasta input only")
+    require_output_path(ns.out)  # before the model loads and the scoring starts
     if ns.out.endswith(".parquet"):
         require_pyarrow()
 

@@ -12,6 +12,7 @@ import os
 import queue
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +26,7 @@ from zoo.dna import one_hot
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
-from zoo.predict.writers import PathLike, PredictError, open_writer
+from zoo.predict.writers import PathLike, PredictError, check_column_names, open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 
@@ -60,7 +61,9 @@ class Scorer:
         all_labels = list(labels) if labels is not None else default_labels(n_targets)
         if len(all_labels) != n_targets:
             raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
-        picked = select_targets(all_labels, [str(t) for t in targets] if targets else None)
+        wanted = [str(t) for t in targets] if targets else None
+        picked = select_targets(all_labels, wanted)
+        check_picked_targets(all_labels, picked, wanted)
         self.seq_len: int = model.seq_len
         self.columns = [all_labels[i] for i in picked]
         self.n_value = default_n_value(model) if n_value is None else n_value
@@ -98,6 +101,40 @@ class Scorer:
             for i in range(0, len(seqs), self.batch_size)
         ]
         return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.columns)), np.float32)
+
+
+def _positions(labels: Sequence[str], name: str) -> str:
+    """'0 and 2': the target indices that carry ``name``."""
+    where = [str(i) for i, label in enumerate(labels) if label == name]
+    return ", ".join(where[:-1]) + " and " + where[-1]
+
+
+def check_picked_targets(labels: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None) -> None:
+    """Refuse a selection whose output columns would share a name (Parquet keeps only one of
+    them, and a name would no longer say which target a column holds)."""
+    counts = Counter(labels)
+    for entry in wanted or ():
+        if counts[entry] > 1:  # select_targets matched a name that several targets carry
+            raise PredictError(
+                f"--targets {entry!r} is ambiguous: targets {_positions(labels, entry)} share that name; "
+                "pick one by index, or make the --labels names unique"
+            )
+    entries: dict[int, list[str]] = {}
+    for entry, index in zip(wanted or (), picked):
+        entries.setdefault(index, []).append(entry)
+    for index, given in entries.items():
+        if len(given) > 1:
+            raise PredictError(
+                f"--targets picks target {labels[index]!r} (index {index}) more than once "
+                f"({', '.join(map(repr, given))}); list each target once"
+            )
+    repeated = [name for name, n in Counter(labels[i] for i in picked).items() if n > 1]
+    if repeated:
+        names = "; ".join(f"{name!r} (targets {_positions(labels, name)})" for name in repeated)
+        raise PredictError(
+            f"repeated target names: {names}; every output column needs its own name: make the "
+            "--labels names unique, or keep one of each with --targets (by index)"
+        )
 
 
 @dataclass
@@ -243,6 +280,7 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
 
     value_columns = job.value_columns(scorer.columns)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
+    check_column_names(meta_columns, value_columns)  # before the progress bar and any scoring
     summary = RunSummary()
     with (
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,

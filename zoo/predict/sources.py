@@ -5,8 +5,10 @@ Everything is read as a stream (pysam), so memory does not grow with the input.
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -22,6 +24,26 @@ _TO_ACGTN = str.maketrans({c: "N" for c in "BDEFHIJKLMOPQRSUVWXYZbdefhijklmopqrs
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """(n, 1, T) logits of one window per row -> (n, T) probabilities."""
     return torch.sigmoid(logits[:, 0])
+
+
+def _check_fasta_start(path: Path) -> None:
+    """Refuse a file whose first non-blank line is not a '>' header: pysam would skip that
+    text silently (or find no records in a file that is not FASTA at all)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except (OSError, EOFError):
+        return  # corrupt compression: left to pysam's own error
+    text = head.lstrip()
+    if not text or text.startswith(b">"):
+        return  # empty (reported as having no records) or a FASTA header first
+    number = head[: len(head) - len(text)].count(b"\n") + 1
+    first = text.split(b"\n", 1)[0][:20].decode("utf-8", errors="replace")
+    raise PredictError(
+        f"--fasta {os.fspath(path)!r} is not a FASTA file: no '>' header before line {number} ({first!r})"
+    )
 
 
 def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[Item]:
@@ -59,7 +81,7 @@ def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[It
 
 def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
     """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets."""
-    require_file(path, "FASTA file")
+    _check_fasta_start(require_file(path, "FASTA file"))
     return Job(
         meta_columns=["name"] if step is None else ["name", "start"],
         items=fasta_windows(path, seq_len, step),
@@ -95,8 +117,16 @@ class Genome:
 def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
     """(line number, chrom, start, end, name) of each interval; name is '.' without a 4th column."""
     path = require_file(path, "BED file")
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    with open(path, "rb") as f:  # bytes, so that a line that is not UTF-8 can be named
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                gz = number == 1 and raw.startswith(b"\x1f\x8b")
+                raise PredictError(
+                    f"BED file {os.fspath(path)!r} line {number}: not UTF-8 text"
+                    + ("; it is gzip-compressed: decompress it first" if gz else "; is it a BED file?")
+                ) from None
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             fields = line.rstrip("\r\n").split("\t")

@@ -21,9 +21,10 @@ ALT).
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -72,29 +73,107 @@ def allele_windows(
     return "ok", (ref_window, alt_window)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_VCF_COLUMNS = "CHROM POS ID REF ALT QUAL FILTER INFO"
+
+
+def is_plain_gzip(path: PathLike) -> bool:
+    """True for a gzip file that is not BGZF (bgzip writes a 'BC' extra field in every block)."""
+    with open(path, "rb") as f:
+        head = f.read(18)
+    return head[:2] == _GZIP_MAGIC and not (head[3:4] == b"\x04" and head[12:14] == b"BC")
+
+
+def _record_problem(line: str) -> str | None:
+    """Why a VCF data line cannot be a record, when a simple check can tell."""
+    fields = line.rstrip("\r\n").split("\t")
+    if fields == [""]:
+        return "an empty line"
+    if len(fields) < 8:
+        return f"{len(fields)} tab-separated columns, a record needs 8 ({_VCF_COLUMNS})"
+    if not fields[1].isdigit():
+        return f"POS {fields[1]!r} is not a whole number"
+    return None
+
+
+def _bad_record_line(vcf: PathLike, index: int) -> tuple[int, str] | None:
+    """(line number, text) of data record ``index`` (0-based) of a text VCF, or None when the
+    file cannot be read as text that far (BCF, corrupt compression)."""
+    with open(vcf, "rb") as f:
+        compressed = f.read(2) == _GZIP_MAGIC
+    try:
+        with gzip.open(vcf, "rb") if compressed else open(vcf, "rb") as f:
+            if f.peek(3)[:3] == b"BCF":
+                return None  # binary: no lines to point at
+            records = 0
+            for number, raw in enumerate(f, 1):
+                if raw.startswith(b"#"):
+                    continue
+                if records == index:
+                    return number, raw.decode("utf-8", errors="replace")
+                records += 1
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _read_error(vcf: PathLike, records_read: int, err: Exception) -> PredictError:
+    """A PredictError for the record after ``records_read`` good ones, naming its line and,
+    where it can, the reason (htslib prints that to stderr only)."""
+    found = _bad_record_line(vcf, records_read)
+    if found is None:
+        return PredictError(
+            f"cannot read VCF {os.fspath(vcf)!r}: record {records_read + 1} is malformed ({err})"
+        )
+    number, text = found
+    reason = _record_problem(text) or f"htslib cannot parse it ({err})"
+    excerpt = text.rstrip("\r\n")
+    excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57] + "..."
+    shown = f": {excerpt!r}" if excerpt else ""
+    return PredictError(f"VCF {os.fspath(vcf)!r} line {number}: bad record, {reason}{shown}")
+
+
 def _records(variants: Any, vcf: PathLike) -> Iterator[Any]:
     """The records of an open pysam.VariantFile; a malformed line becomes a PredictError."""
     iterator = iter(variants)
+    read = 0
     while True:
         try:
             record = next(iterator)
         except StopIteration:
             return
         except (OSError, ValueError) as err:
-            raise PredictError(f"cannot read VCF {os.fspath(vcf)!r}: {err}") from err
+            raise _read_error(vcf, read, err) from err
+        read += 1
         yield record
+
+
+def _open_vcf(vcf: PathLike) -> tuple[Any, BinaryIO | None]:
+    """An open pysam.VariantFile, and the file object it reads when that had to be opened here.
+
+    Given a file name, pysam asks for the position after the header, which a plain-gzip file
+    (not bgzip) cannot tell; given an open file, htslib reads it sequentially, which is all
+    scoring needs.
+    """
+    import pysam
+
+    raw = open(vcf, "rb") if is_plain_gzip(vcf) else None  # noqa: SIM115 (closed by the caller)
+    try:
+        return pysam.VariantFile(raw if raw is not None else os.fspath(vcf)), raw
+    except (OSError, ValueError) as err:
+        if raw is not None:
+            raw.close()
+        raise PredictError(f"cannot read VCF {os.fspath(vcf)!r}: {err}") from err
 
 
 def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Item]:
     """One item per (record, ALT allele): meta (chrom, pos, id, ref, alt), windows (ref, alt)."""
-    import pysam
-
     fasta = Genome(genome)
     try:
-        variants = pysam.VariantFile(os.fspath(vcf))
-    except (OSError, ValueError) as err:
+        variants, raw = _open_vcf(vcf)
+    except PredictError:
         fasta.close()
-        raise PredictError(f"cannot read VCF {os.fspath(vcf)!r}: {err}") from err
+        raise
     try:
         for record in _records(variants, vcf):
             for alt in record.alts or (None,):
@@ -103,6 +182,8 @@ def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Ite
                 yield Item(meta, windows, status)
     finally:
         variants.close()
+        if raw is not None:
+            raw.close()
         fasta.close()
 
 
@@ -112,6 +193,11 @@ def parse_scores(scores: str | Sequence[str]) -> list[str]:
     unknown = [s for s in names if s not in SCORES]
     if unknown or not names:
         raise PredictError(f"--scores {','.join(names)!r}: each score must be one of {', '.join(SCORES)}")
+    repeated = sorted({s for s in names if names.count(s) > 1})
+    if repeated:
+        raise PredictError(
+            f"--scores {','.join(names)!r} repeats {', '.join(map(repr, repeated))}; list each score once"
+        )
     return names
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,33 @@ def require_pyarrow() -> Any:
     return pq
 
 
+def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
+    """Refuse a table whose column names repeat: Parquet would keep one of each name, and a
+    TSV reader keyed by name would too."""
+    reserved = set(meta_columns)
+    for name in score_columns:
+        if name in reserved:
+            raise PredictError(
+                f"target name {name!r} is also the name of a leading column (the leading columns are "
+                f"{', '.join(meta_columns)}); rename that target in --labels"
+            )
+    repeated = [name for name, n in Counter([*meta_columns, *score_columns]).items() if n > 1]
+    if repeated:
+        raise PredictError(
+            f"column names repeat: {', '.join(map(repr, repeated))}; each column needs its own name"
+        )
+
+
+def require_output_path(path: PathLike) -> Path:
+    """``path`` as a Path, or a PredictError when it names an existing directory."""
+    path = Path(path)
+    if path.is_dir():
+        raise PredictError(
+            f"--out {os.fspath(path)!r} is a directory; expected a file path ending in .tsv or .parquet"
+        )
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -55,7 +83,8 @@ class TableWriter:
     """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
 
     def __init__(self, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
-        self.path = Path(path)
+        check_column_names(meta_columns, score_columns)
+        self.path = require_output_path(path)
         self.meta_columns = list(meta_columns)
         self.score_columns = list(score_columns)
         self.rows = 0
