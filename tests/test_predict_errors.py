@@ -159,6 +159,14 @@ def _no_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("zoo.predict.scoring.Scorer.logits", scored)
 
 
+def _column_names(path: Path) -> list[str]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    return path.read_text().split("\n", 1)[0].split("\t")
+
+
 @pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])
 def test_repeated_or_reserved_column_names_are_refused_before_scoring(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, out: str
@@ -168,20 +176,21 @@ def test_repeated_or_reserved_column_names_are_refused_before_scoring(
     reserved, repeated = tmp_path / "reserved.txt", tmp_path / "repeated.txt"
     reserved.write_text("chrom\nb\nc\nd\ne\n")
     repeated.write_text("a\nb\na\nc\nd\n")
-    # repeated labels are fine while the picked columns have distinct names
-    ok = ["--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(repeated), "--targets", "2,1"]
-    assert run([*ok, "--out", str(tmp_path / "ok.tsv"), "--no-progress"]) == 0
-    assert (tmp_path / "ok.tsv").read_text().split("\n", 1)[0] == "name\ta\tb"
+    # repeated labels get numbered columns (Kipoi's label files repeat names); picked by that name too
+    ok = ["--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(repeated), "--no-progress"]
+    assert run([*ok, "--out", str(tmp_path / out)]) == 0
+    assert _column_names(tmp_path / out) == ["name", "a", "b", "a#2", "c", "d"]
+    assert run([*ok, "--targets", "a#2,1", "--out", str(tmp_path / f"picked.{out}")]) == 0
+    assert _column_names(tmp_path / f"picked.{out}") == ["name", "a#2", "b"]
     capsys.readouterr()
     _no_scoring(monkeypatch)
     bed = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(DATA / "peaks.bed")]
     err = _fails(tmp_path, capsys, *bed, "--labels", str(reserved), out=out)
     assert "target name 'chrom' is also the name of a leading column" in err
     assert "chrom, start, end, name, status" in err
-    err = _fails(tmp_path, capsys, *bed, "--labels", str(repeated), out=out)
-    assert "repeated target names: 'a' (targets 0 and 2)" in err
     err = _fails(tmp_path, capsys, *bed, "--labels", str(repeated), "--targets", "a", out=out)
-    assert "--targets 'a' is ambiguous: targets 0 and 2 share that name" in err
+    assert "--targets 'a' is ambiguous: 2 targets carry that name" in err
+    assert "their columns are 'a' (index 0), 'a#2' (index 2)" in err
     err = _fails(tmp_path, capsys, *bed, "--targets", "0,target_0", out=out)
     assert "--targets picks target 'target_0' (index 0) more than once ('0', 'target_0')" in err
     assert "more than once ('1', '1')" in _fails(tmp_path, capsys, *bed, "--targets", "1,1", out=out)

@@ -62,10 +62,11 @@ class Scorer:
         if len(all_labels) != n_targets:
             raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
         wanted = [str(t) for t in targets] if targets else None
-        picked = select_targets(all_labels, wanted)
-        check_picked_targets(all_labels, picked, wanted)
+        columns = unique_labels(all_labels)
+        picked = select_targets(columns, wanted)
+        check_picked_targets(all_labels, columns, picked, wanted)
         self.seq_len: int = model.seq_len
-        self.columns = [all_labels[i] for i in picked]
+        self.columns = [columns[i] for i in picked]
         self.n_value = default_n_value(model) if n_value is None else n_value
         self.rc, self.batch_size = rc, batch_size
         try:
@@ -103,21 +104,38 @@ class Scorer:
         return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.columns)), np.float32)
 
 
-def _positions(labels: Sequence[str], name: str) -> str:
-    """'0 and 2': the target indices that carry ``name``."""
-    where = [str(i) for i, label in enumerate(labels) if label == name]
-    return ", ".join(where[:-1]) + " and " + where[-1]
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """Target names made unique for the output columns: the k-th target carrying a name gets
+    ``NAME#k`` (k >= 2). Real label files repeat names (one profile from several labs)."""
+    taken, seen, out = set(labels), Counter[str](), []
+    for name in labels:
+        seen[name] += 1
+        if seen[name] == 1:
+            out.append(name)
+            continue
+        k = seen[name]
+        while f"{name}#{k}" in taken:
+            k += 1
+        taken.add(f"{name}#{k}")
+        out.append(f"{name}#{k}")
+    return out
 
 
-def check_picked_targets(labels: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None) -> None:
-    """Refuse a selection whose output columns would share a name (Parquet keeps only one of
-    them, and a name would no longer say which target a column holds)."""
+def check_picked_targets(
+    labels: Sequence[str], columns: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None
+) -> None:
+    """Refuse ``--targets`` entries that name a repeated label (which target?) or pick a target twice.
+
+    ``labels`` are the names as given, ``columns`` the unique names from :func:`unique_labels`.
+    """
     counts = Counter(labels)
     for entry in wanted or ():
-        if counts[entry] > 1:  # select_targets matched a name that several targets carry
+        if counts[entry] > 1:
+            where = [i for i, label in enumerate(labels) if label == entry]
+            spelled = ", ".join(f"{columns[i]!r} (index {i})" for i in where)
             raise PredictError(
-                f"--targets {entry!r} is ambiguous: targets {_positions(labels, entry)} share that name; "
-                "pick one by index, or make the --labels names unique"
+                f"--targets {entry!r} is ambiguous: {len(where)} targets carry that name; their "
+                f"columns are {spelled}: pick by column name or index"
             )
     entries: dict[int, list[str]] = {}
     for entry, index in zip(wanted or (), picked):
@@ -125,16 +143,9 @@ def check_picked_targets(labels: Sequence[str], picked: Sequence[int], wanted: S
     for index, given in entries.items():
         if len(given) > 1:
             raise PredictError(
-                f"--targets picks target {labels[index]!r} (index {index}) more than once "
+                f"--targets picks target {columns[index]!r} (index {index}) more than once "
                 f"({', '.join(map(repr, given))}); list each target once"
             )
-    repeated = [name for name, n in Counter(labels[i] for i in picked).items() if n > 1]
-    if repeated:
-        names = "; ".join(f"{name!r} (targets {_positions(labels, name)})" for name in repeated)
-        raise PredictError(
-            f"repeated target names: {names}; every output column needs its own name: make the "
-            "--labels names unique, or keep one of each with --targets (by index)"
-        )
 
 
 @dataclass
