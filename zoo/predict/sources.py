@@ -12,13 +12,9 @@ from pathlib import Path
 
 import torch
 
+from zoo.dna import ambiguity_as_n
 from zoo.predict.scoring import Item, Job
 from zoo.predict.writers import PathLike, PredictError, require_file
-
-# Genome windows: upper case, and IUPAC ambiguity codes (R, Y, ...) read as N.
-_TO_ACGTN = str.maketrans({c: "N" for c in "BDEFHIJKLMOPQRSUVWXYZbdefhijklmopqrsuvwxyz"} | {
-    c: c.upper() for c in "acgtn"
-})  # fmt: skip
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -107,7 +103,7 @@ class Genome:
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N."""
-        return self._fasta.fetch(chrom, start, end).translate(_TO_ACGTN)
+        return ambiguity_as_n(self._fasta.fetch(chrom, start, end))
 
     def close(self) -> None:
         """Close the FASTA file."""
