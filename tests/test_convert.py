@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
 import pytest
 import torch
+from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepsea_checkpoint
 from conftest import demo_overrides, example_input
 
 import zoo
 from zoo import legacy
 from zoo._registry import model_args
 from zoo.convert import main as convert_main
+from zoo.tasks import GANTask, VAETask
 from zoo.weights import read_metadata
 
 
@@ -106,3 +110,56 @@ def test_convert_command_fails_cleanly_and_writes_nothing(tmp_path):
     assert out.returncode != 0
     assert "bad.pth" in out.stderr and "expected" in out.stderr
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_convert_a_lightning_checkpoint_keeps_the_recorded_arguments(tmp_path, capsys):
+    task, ckpt = trained_deepsea_checkpoint(tmp_path)
+    convert_main([str(ckpt), str(tmp_path / "d.safetensors")])
+    assert "hyper_parameters['model_record']" in capsys.readouterr().out
+    loaded = zoo.load_model(tmp_path / "d.safetensors")
+    model = task.model.eval()
+    assert (
+        model_args(loaded) == model_args(model) == {**model_args(zoo.create_model("deepsea")), **ODD_DEEPSEA}
+    )
+    x = zoo.one_hot(["GATTACAGGC" * 20, "ACGTTGCAAC" * 20])
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    # --set still applies on top of the record; --model must agree with it
+    convert_main([str(ckpt), str(tmp_path / "fwd.safetensors"), "--set", "rc_average=false"])
+    fwd = zoo.load_model(tmp_path / "fwd.safetensors")
+    assert model_args(fwd) == {**model_args(model), "rc_average": False}
+    with pytest.raises(SystemExit, match="--model 'basset'.*'deepsea' \\(as model\\)"):
+        convert_main([str(ckpt), str(tmp_path / "b.safetensors"), "--model", "basset"])
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_convert_picks_the_recorded_network_of_a_gan_or_vae_checkpoint(tmp_path):
+    generator = zoo.create_model("image_decoder", in_size=4, ngf=8, n_layers=2, head="sigmoid")
+    discriminator = zoo.create_model("image_discriminator", ndf=8, image_size=8, head="identity")
+    gan = lightning_style_checkpoint(GANTask(generator, discriminator), tmp_path / "gan.ckpt")
+    with pytest.raises(SystemExit, match="holds several models.*generator_record.*discriminator_record"):
+        convert_main([str(gan), str(tmp_path / "x.safetensors")])
+    for net, name in ((generator, "image_decoder"), (discriminator, "image_discriminator")):
+        convert_main([str(gan), str(tmp_path / f"{name}.safetensors"), "--model", name])
+        loaded = zoo.load_model(tmp_path / f"{name}.safetensors")
+        assert model_args(loaded) == model_args(net) and loaded.head.__class__ is net.head.__class__
+    # the VAE of `zoo-train experiment=image_decoder_vae_digits`: a sigmoid decoder, not the default tanh
+    vae = lightning_style_checkpoint(VAETask(generator, encoder_width=8), tmp_path / "vae.ckpt")
+    convert_main([str(vae), str(tmp_path / "dec.safetensors"), "--model", "image_decoder"])
+    decoder = zoo.load_model(tmp_path / "dec.safetensors")
+    z = torch.randn(3, 4)
+    with torch.no_grad():
+        assert decoder.head.__class__ is torch.nn.Sigmoid and torch.equal(decoder(z), generator.eval()(z))
+
+
+def test_convert_output_gets_the_usual_file_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = zoo.save_weights(
+            zoo.create_model("binary_classifier", in_features=3), tmp_path / "w.safetensors"
+        )
+        convert_main([str(path), str(tmp_path / "c.safetensors")])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0o666 less the umask, not mkstemp's 0o600
+    assert stat.S_IMODE((tmp_path / "c.safetensors").stat().st_mode) == 0o640

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _checkpoints import trained_deepsea_checkpoint
 from _predict_support import (
     DATA,
     WEIGHTS,
@@ -20,6 +21,8 @@ from _predict_support import (
     read_tsv,
 )
 
+import zoo
+from zoo._registry import model_args
 from zoo.predict import Scorer, run
 
 LABELS = (DATA / "labels.txt").read_text().splitlines()
@@ -117,6 +120,34 @@ def test_model_name_with_plain_state_dict(tmp_path: Path) -> None:
     assert _run(*argv, "--out", str(out)) == 0
     header, rows = read_tsv(out)
     expected = direct_probs(model, list(read_fasta(DATA / "seqs.fa").values()))
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_lightning_checkpoint_builds_the_recorded_model(tmp_path: Path) -> None:
+    task, ckpt = trained_deepsea_checkpoint(tmp_path)  # relu, rc_average=True: shapes cannot tell
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    argv = ["--weights", str(ckpt), "--fasta", str(DATA / "seqs.fa")]
+    assert _run(*argv, "--out", str(tmp_path / "a.tsv")) == 0  # no --model needed
+    header, rows = read_tsv(tmp_path / "a.tsv")
+    expected = direct_probs(task.model.eval(), seqs)
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+    # --model-arg overrides the recorded arguments
+    assert _run(*argv, "--model-arg", "rc_average=false", "--out", str(tmp_path / "b.tsv")) == 0
+    forward = zoo.create_model("deepsea", **{**model_args(task.model), "rc_average": False})
+    forward.load_state_dict(task.model.state_dict())
+    header, rows = read_tsv(tmp_path / "b.tsv")
+    expected = direct_probs(forward.eval(), seqs)
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_model_arg_overrides_a_zoo_checkpoints_stored_arguments(tmp_path: Path) -> None:
+    out = tmp_path / "rc.tsv"
+    argv = ["--weights", str(WEIGHTS), "--model-arg", "rc_average=true", "--fasta", str(DATA / "seqs.fa")]
+    assert _run(*argv, "--out", str(out)) == 0
+    averaged = zoo.create_model("deepsea", **{**model_args(example_model()), "rc_average": True})
+    averaged.load_state_dict(example_model().state_dict())
+    header, rows = read_tsv(out)
+    expected = direct_probs(averaged.eval(), list(read_fasta(DATA / "seqs.fa").values()))
     np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
 
 

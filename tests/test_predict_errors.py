@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _checkpoints import lightning_style_checkpoint
 from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_argv
 
 from zoo.predict import run
+from zoo.tasks import ClassificationTask
 
 FASTA = str(DATA / "seqs.fa")
 
@@ -98,7 +100,30 @@ def test_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(tmp_path / "nope.fa"))
     assert "FASTA file" in err and "does not exist" in err
     assert "nothing to score" in _fails(tmp_path, capsys, "--weights", str(WEIGHTS))
-    assert "--model is needed" in _fails(tmp_path, capsys, "--fasta", FASTA)
+    folder = _fails(tmp_path, capsys, "--weights", str(tmp_path), "--fasta", FASTA)
+    assert "is a directory; expected a weights file" in folder
+
+
+def test_weights_are_required(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--fasta", FASTA], ["--model", "danq", "--fasta", FASTA]):
+        err = _fails(tmp_path, capsys, *argv)
+        assert "--weights is needed" in err and "does not score with random weights" in err
+    weights = tmp_path / "plain.pt"
+    torch.save(example_model().state_dict(), weights)  # no stored model: --model must say which
+    assert "--model is needed" in _fails(tmp_path, capsys, "--weights", str(weights), "--fasta", FASTA)
+
+
+def test_lightning_checkpoint_of_another_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = lightning_style_checkpoint(ClassificationTask(example_model()), tmp_path / "run.ckpt")
+    err = _fails(tmp_path, capsys, "--model", "danq", "--weights", str(ckpt), "--fasta", FASTA)
+    assert f"--model 'danq' but the Lightning checkpoint {ckpt} holds 'deepsea' (as model)" in err
+
+
+def test_labels_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = tmp_path / "latin1.txt"
+    labels.write_bytes("Zellkern \xe4\nb\nc\nd\ne\n".encode("latin-1"))
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--labels", str(labels))
+    assert f"--labels {labels} is not UTF-8 text" in err and "one target name per line" in err
 
 
 def test_bad_bed_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -159,3 +159,28 @@ def test_zoo_file_of_another_model_points_to_load_model(tmp_path):
     zoo.save_weights(zoo.create_model("binary_classifier", in_features=4), tmp_path / "w.safetensors")
     with pytest.raises(WeightsMismatchError, match=r"zoo 'binary_classifier'.*zoo.load_model"):
         zoo.load_weights(zoo.create_model("deepsea", seq_len=200), tmp_path / "w.safetensors")
+
+
+def test_corrupt_zoo_args_metadata_names_the_file_and_the_key(tmp_path):
+    state = zoo.create_model("binary_classifier", in_features=4).state_dict()
+    path = tmp_path / "w.safetensors"
+    save_file(state, path, metadata={"zoo_model": "binary_classifier", "zoo_args": '{"in_features": 4'})
+    with pytest.raises(
+        WeightsFileError, match=r"w\.safetensors: its safetensors metadata 'zoo_args' is not valid"
+    ):
+        zoo.load_model(path)
+
+
+def test_a_model_name_instead_of_a_model_suggests_create_model(tmp_path):
+    path = tmp_path / "basset.pt"
+    torch.save(zoo.create_model("basset", seq_len=300).state_dict(), path)
+    with pytest.raises(TypeError, match=r"expected a model \(an nn.Module\).*got str") as err:
+        zoo.load_weights("basset", path)
+    assert f"zoo.create_model('basset', weights={str(path)!r})" in str(err.value)
+
+
+def test_a_directory_is_not_a_weights_file(tmp_path):
+    model = zoo.create_model("binary_classifier", in_features=4)
+    for load in (lambda: zoo.load_weights(model, tmp_path), lambda: zoo.load_model(tmp_path)):
+        with pytest.raises(IsADirectoryError, match="is a directory; expected a weights file"):
+            load()

@@ -1,6 +1,9 @@
 """``zoo-convert SRC DST.safetensors``: turn a weight file from other code into the zoo format.
 
-The model and its constructor arguments are told from the file (its layout and shapes);
+The model and its constructor arguments come from the record the file stores when it has
+one (the zoo format; the zoo's Lightning checkpoints keep each network's name and arguments
+in ``hyper_parameters``), else they are told from the file's layout and tensor shapes, which
+cannot tell settings such as ``head`` or ``rc_average`` (those keep their defaults).
 ``--model`` picks one when the file holds several (a GAN checkpoint), ``--set k=v`` adds
 or overrides arguments. The result loads with ``zoo.load_model(DST)``.
 """
@@ -24,9 +27,13 @@ from zoo.weights import (
     _views,
     load_weights,
     read_metadata,
+    read_model_records,
     read_state_dict,
     save_weights,
+    stored_args,
 )
+
+Choice = tuple[str, dict[str, Any], str]  # (model name, constructor arguments, where in the file)
 
 
 def _fits(name: str, args: dict[str, Any], state: StateDict) -> bool:
@@ -39,15 +46,45 @@ def _fits(name: str, args: dict[str, Any], state: StateDict) -> bool:
     return set(wanted) == set(state) and all(wanted[k].shape == state[k].shape for k in wanted)
 
 
-def identify(path: PathLike, model: str | None = None) -> list[tuple[str, dict[str, Any], str]]:
-    """The (model name, constructor arguments, where) choices that ``path``'s tensors fit."""
-    from zoo._convert import LayoutError, args_from_state, layout_for_keys
-
+def identify(path: PathLike, model: str | None = None) -> list[Choice]:
+    """The (model name, constructor arguments, where) choices for ``path``: its stored record
+    (zoo file, or the zoo's Lightning checkpoint), else the models its tensors fit."""
     meta = read_metadata(path)
     if meta.get("zoo_model"):
-        return [(meta["zoo_model"], json.loads(meta.get("zoo_args", "{}")), "zoo file")]
+        if model and model != meta["zoo_model"]:
+            raise WeightsFileError(
+                f"{os.fspath(path)}: --model {model!r}, but this is a zoo {meta['zoo_model']!r} file"
+            )
+        return [(meta["zoo_model"], stored_args(path, meta), "zoo file")]
+    records = read_model_records(path)
+    if records:
+        return _recorded(path, records, model)
+    return _fitting(path, model)
+
+
+def _recorded(path: PathLike, records: dict[str, dict[str, Any]], model: str | None) -> list[Choice]:
+    """The networks a checkpoint's records describe; only those named ``model`` when given."""
+    found = [
+        (r["name"], r["args"], f"zoo Lightning checkpoint, hyper_parameters['{attr}_record']")
+        for attr, r in records.items()
+    ]
+    chosen = [c for c in found if model is None or c[0] == model]
+    if not chosen:
+        saved = ", ".join(f"{r['name']!r} (as {attr})" for attr, r in records.items())
+        raise WeightsFileError(
+            f"{os.fspath(path)}: --model {model!r}, but the checkpoint records the network(s) it was "
+            f"trained with as {saved}; pass one of those names or leave --model out"
+        )
+    return chosen
+
+
+def _fitting(path: PathLike, model: str | None) -> list[Choice]:
+    """The models (``model`` only, when given) whose keys and shapes ``path``'s tensors fit;
+    arguments the shapes cannot tell keep their defaults."""
+    from zoo._convert import LayoutError, args_from_state, layout_for_keys
+
     names = [model] if model else list_models()
-    found: list[tuple[str, dict[str, Any], str]] = []
+    found: list[Choice] = []
     for prefix, view in _views(read_state_dict(path)):
         layout = layout_for_keys(frozenset(view))
         for name in names:

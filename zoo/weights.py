@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo._files import new_file_mode
 from zoo._registry import create_model, model_args, spec_for_class
 
 PathLike = str | os.PathLike[str]
@@ -126,6 +128,7 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, new_file_mode())  # mkstemp made it 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -137,7 +140,7 @@ def read_metadata(path: PathLike) -> dict[str, str]:
     """The metadata stored in a safetensors file's header ({} for other files)."""
     from safetensors import safe_open
 
-    if not _is_safetensors(Path(path)):
+    if not _is_safetensors(require_weights_file(path)):
         return {}
     try:
         with safe_open(os.fspath(path), framework="pt") as f:
@@ -148,10 +151,27 @@ def read_metadata(path: PathLike) -> dict[str, str]:
         ) from None
 
 
+def stored_args(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
+    """The constructor arguments in a zoo file's ``zoo_args`` metadata ({} when absent)."""
+    raw = meta.get("zoo_args", "{}")
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise WeightsFileError(
+            f"{os.fspath(path)}: its safetensors metadata 'zoo_args' is not valid JSON ({err}); expected "
+            "the JSON object of constructor arguments that zoo.save_weights writes"
+        ) from None
+    if not isinstance(args, dict):
+        raise WeightsFileError(
+            f"{os.fspath(path)}: its safetensors metadata 'zoo_args' holds a {type(args).__name__}; "
+            "expected the JSON object of constructor arguments that zoo.save_weights writes"
+        )
+    return args
+
+
 def load_model(path: PathLike) -> nn.Module:
     """Rebuild a model saved by :func:`save_weights` (or ``zoo-convert``), in eval mode."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
+    require_weights_file(path)
     meta = read_metadata(path)
     if "zoo_model" not in meta:
         raise WeightsFileError(
@@ -159,7 +179,7 @@ def load_model(path: PathLike) -> nn.Module:
             "use zoo.create_model(name, weights=path) for files from other code, or convert it "
             "with `zoo-convert SRC DST.safetensors`"
         )
-    model = _create_uninitialised(meta["zoo_model"], json.loads(meta.get("zoo_args", "{}")))
+    model = _create_uninitialised(meta["zoo_model"], stored_args(path, meta))
     load_weights(model, path)  # strict: every tensor of the state dict comes from the file
     return model.eval()
 
@@ -215,15 +235,23 @@ def _weights_only_refusal(err: Exception) -> tuple[bool, str] | None:
     return unsafe, detail or lines[0]
 
 
+def require_weights_file(path: PathLike) -> Path:
+    """``path`` as a Path; FileNotFoundError when nothing is there, IsADirectoryError for a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"weights file {os.fspath(path)!r} is a directory; expected a weights file")
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
+    return path
+
+
 def read_state_dict(path: PathLike) -> StateDict:
     """The tensors of a .safetensors or pickled (.pt/.pth/.ckpt) file, read safely.
 
     Checkpoint dicts are unwrapped to their ``state_dict``; prefixes are left as they are.
     """
-    path = Path(path)
+    path = require_weights_file(path)
     name = os.fspath(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {name!r} does not exist")
     if path.stat().st_size == 0:
         raise WeightsFileError(f"{name}: the file is empty (0 bytes); {_EXPECTED}")
     if _is_safetensors(path):
@@ -233,9 +261,15 @@ def read_state_dict(path: PathLike) -> StateDict:
             return load_file(name)
         except Exception as err:  # truncated or corrupt header/data
             raise WeightsFileError(f"{name}: not a readable safetensors file ({err}); {_EXPECTED}") from None
+    return _unwrap(_load_pickled(path), name)
+
+
+def _load_pickled(path: Path, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)``, its failures turned into WeightsFileErrors."""
+    name = os.fspath(path)
     try:
         # weights_only=True: unpickling runs no code from the file. Never fall back.
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
         refusal = _weights_only_refusal(err)
         if refusal is not None and not refusal[0]:
@@ -258,7 +292,41 @@ def read_state_dict(path: PathLike) -> StateDict:
             f"checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}); "
             f"{_EXPECTED}"
         ) from None
-    return _unwrap(obj, name)
+
+
+def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
+    """The model records a zoo Lightning checkpoint stores, by the task attribute they rebuild.
+
+    The zoo's tasks save each network's registry name and constructor arguments as
+    ``hyper_parameters["<attribute>_record"] = {"name": ..., "args": {...}}`` (``model``,
+    ``generator``/``discriminator``, ``decoder``); returns e.g. ``{"generator": {...}}``.
+    Empty for files without them (safetensors, plain state_dicts, other code's checkpoints).
+    """
+    path = require_weights_file(path)
+    if path.stat().st_size == 0 or _is_safetensors(path):
+        return {}
+    # mmap: only the small pickle is read here, not the tensors (torch.save's zip format only)
+    obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
+    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
+    if not isinstance(hparams, dict):
+        return {}
+    records = {}
+    for key, record in hparams.items():
+        if not (isinstance(key, str) and key.endswith("_record")) or record is None:
+            continue
+        if not (isinstance(record, dict) and isinstance(record.get("name"), str)):
+            raise WeightsFileError(
+                f"{os.fspath(path)}: hyper_parameters[{key!r}] is {record!r}; expected a model record "
+                "{'name': registry name, 'args': {constructor arguments}} as the zoo's tasks save it"
+            )
+        args = record.get("args", {})
+        if not isinstance(args, dict):
+            raise WeightsFileError(
+                f"{os.fspath(path)}: hyper_parameters[{key!r}]['args'] is a {type(args).__name__}; "
+                "expected a dict of constructor arguments"
+            )
+        records[key.removesuffix("_record")] = {"name": record["name"], "args": dict(args)}
+    return records
 
 
 def _unwrap(obj: Any, name: str) -> StateDict:
@@ -348,7 +416,7 @@ def _candidates(state: StateDict, model_name: str | None, foreign: list[str]) ->
         yield _Candidate(prefix, layout.name, converted, implied, layout.warning, layout.description)
 
 
-def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, str]) -> str:
+def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, str], path: str) -> str:
     """The constructor overrides that would make ``cand`` fit, when they can be told."""
     from zoo._convert import args_from_state
 
@@ -356,7 +424,7 @@ def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, s
     if meta.get("zoo_model"):
         if meta["zoo_model"] != model_name:
             return f"This is a zoo {meta['zoo_model']!r} file: rebuild it with zoo.load_model(path)."
-        implied = json.loads(meta.get("zoo_args", "{}"))
+        implied = stored_args(path, meta)
     else:
         implied = {**args_from_state(model_name, cand.state, current), **cand.implied}
     diff = {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
@@ -377,6 +445,7 @@ def _norm(value: Any) -> Any:
 
 def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torch.Tensor], _Candidate | None]:
     """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded."""
+    _require_module(model, path)
     name = os.fspath(path)
     state = read_state_dict(path)
     meta = read_metadata(path)
@@ -405,8 +474,21 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
         )
         return report, {}, None
     _, report, fits, cand = best
-    report.hint = _hint(model, model_name, cand, meta) if model_name else ""
+    report.hint = _hint(model, model_name, cand, meta, name) if model_name else ""
     return report, fits, cand
+
+
+def _require_module(model: Any, path: PathLike) -> None:
+    """A TypeError unless ``model`` is an nn.Module (a common slip: passing the model's name)."""
+    if isinstance(model, nn.Module):
+        return
+    hint = (
+        f"; to build the model and load the file in one step use "
+        f"zoo.create_model({model!r}, weights={os.fspath(path)!r})"
+        if isinstance(model, str)
+        else ""
+    )
+    raise TypeError(f"expected a model (an nn.Module) to load weights into, got {type(model).__name__}{hint}")
 
 
 def _registered_name(model: nn.Module) -> str | None:

@@ -27,16 +27,35 @@ def default_n_value(model: nn.Module) -> float:
         return 0.25
 
 
-def _zoo_checkpoint_name(path: Path) -> str | None:
-    """The registry name stored in a zoo .safetensors checkpoint, or None for other files."""
-    if path.suffix != ".safetensors" or not path.is_file():
-        return None
-    from zoo.weights import read_metadata
+def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """The (registry name, constructor arguments) in a zoo .safetensors file's metadata, or None."""
+    from zoo.weights import read_metadata, stored_args
 
     try:
-        return read_metadata(path).get("zoo_model")
-    except Exception:  # not a readable safetensors header: let the loader give its own error
+        meta = read_metadata(path)
+        return (meta["zoo_model"], stored_args(path, meta)) if meta.get("zoo_model") else None
+    except (OSError, ValueError) as err:  # unreadable safetensors header, corrupt zoo_args
+        raise PredictError(f"cannot read weights file {os.fspath(path)}: {err}") from err
+
+
+def _recorded_model(path: Path, name: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The (registry name, constructor arguments) of the network named ``name`` (or the only
+    one) that a zoo Lightning checkpoint records; None for files with no records."""
+    from zoo.weights import read_model_records
+
+    try:
+        records = read_model_records(path)
+    except (OSError, ValueError) as err:  # unreadable or unsafe file, malformed record
+        raise PredictError(f"cannot read weights file {os.fspath(path)}: {err}") from err
+    if not records:
         return None
+    saved = ", ".join(f"{r['name']!r} (as {attr})" for attr, r in records.items())
+    chosen = [r for r in records.values() if name is None or r["name"] == name]
+    if not chosen:
+        raise PredictError(f"--model {name!r} but the Lightning checkpoint {os.fspath(path)} holds {saved}")
+    if len(chosen) > 1:
+        raise PredictError(f"the Lightning checkpoint {os.fspath(path)} holds {saved}; pick one with --model")
+    return chosen[0]["name"], chosen[0]["args"]
 
 
 def load_predict_model(
@@ -44,51 +63,81 @@ def load_predict_model(
 ) -> tuple[nn.Module, str]:
     """The model to score with (eval mode) and its registry name.
 
-    ``weights`` alone must be a zoo checkpoint (written by zoo.save_weights); with
-    ``name`` it may be any file zoo.load_weights reads, loaded into
-    ``zoo.create_model(name, **model_args)``. A file that does not fit the model is a
-    PredictError naming the file and the model.
+    ``weights`` is required (scoring with random weights is never what is meant). A zoo
+    checkpoint (written by zoo.save_weights) or a zoo Lightning checkpoint rebuilds the model
+    it stores, ``name`` picking the network when the checkpoint holds several; ``model_args``
+    override the stored arguments. Any other file zoo.load_weights reads needs ``name`` and
+    is loaded into ``zoo.create_model(name, **model_args)``. A file that does not fit the
+    model is a PredictError naming the file and the model.
     """
-    import zoo
-
-    model_args = dict(model_args or {})
-    path = Path(weights) if weights is not None else None
-    if path is not None and not path.is_file():
-        raise PredictError(f"weights file {os.fspath(path)!r} does not exist")
-    stored = _zoo_checkpoint_name(path) if path is not None else None
-    if stored is not None and not model_args:
-        if name is not None and name != stored:
-            raise PredictError(f"--model {name!r} but {os.fspath(path)} is a zoo checkpoint of {stored!r}")
-        try:
-            return zoo.load_model(path), stored
-        except Exception as err:  # any loader failure becomes one clear message
-            raise PredictError(f"cannot load zoo checkpoint {os.fspath(path)}: {err}") from err
-    if name is None:
+    if weights is None:
         raise PredictError(
-            "--model is needed unless --weights is a zoo checkpoint (a .safetensors file written by "
-            "zoo.save_weights)"
+            "--weights is needed: a zoo checkpoint, a zoo Lightning checkpoint, or (with --model NAME) any "
+            "weights file zoo.load_weights reads; zoo-predict does not score with random weights"
         )
-    try:
-        model = zoo.create_model(name, **model_args)
-    except (ValueError, TypeError) as err:
-        raise PredictError(str(err)) from err
-    if path is not None:
-        try:
-            zoo.load_weights(model, path)
-        except Exception as err:  # size mismatch, missing keys, unreadable file
-            args = json.dumps(model_args) if model_args else "paper defaults"
+    path = Path(weights)
+    if path.is_dir():
+        raise PredictError(f"weights file {os.fspath(path)!r} is a directory; expected a weights file")
+    if not path.is_file():
+        raise PredictError(f"weights file {os.fspath(path)!r} does not exist")
+    model_args = dict(model_args or {})
+    zoo_file = _zoo_file_model(path)
+    if zoo_file is not None and name is not None and name != zoo_file[0]:
+        raise PredictError(f"--model {name!r} but {os.fspath(path)} is a zoo checkpoint of {zoo_file[0]!r}")
+    if zoo_file is not None and not model_args:
+        name, model = zoo_file[0], _load_zoo_file(path)  # no random initialisation to pay for
+    else:
+        stored = zoo_file or _recorded_model(path, name)
+        if stored is not None:
+            name, model_args = stored[0], {**stored[1], **model_args}  # --model-arg overrides stored
+        if name is None:
             raise PredictError(
-                f"weights file {os.fspath(path)} does not fit model {name!r} ({args}): {err}"
-            ) from err
+                "--model is needed unless --weights is a zoo checkpoint (a .safetensors file written by "
+                "zoo.save_weights) or a Lightning checkpoint of a zoo task"
+            )
+        model = _create_and_load(name, model_args, path)
     if not hasattr(model, "seq_len"):
         raise PredictError(f"model {name!r} does not take DNA sequences; zoo-predict scores DNA models only")
     return model.eval(), name
 
 
+def _load_zoo_file(path: Path) -> nn.Module:
+    """zoo.load_model(path), any failure as one PredictError."""
+    import zoo
+
+    try:
+        return zoo.load_model(path)
+    except Exception as err:  # any loader failure becomes one clear message
+        raise PredictError(f"cannot load zoo checkpoint {os.fspath(path)}: {err}") from err
+
+
+def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Module:
+    """zoo.create_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
+    import zoo
+
+    try:
+        model = zoo.create_model(name, **model_args)
+    except (ValueError, TypeError) as err:
+        raise PredictError(str(err)) from err
+    try:
+        zoo.load_weights(model, path)
+    except Exception as err:  # size mismatch, missing keys, unreadable file
+        args = json.dumps(model_args) if model_args else "paper defaults"
+        raise PredictError(
+            f"weights file {os.fspath(path)} does not fit model {name!r} ({args}): {err}"
+        ) from err
+    return model
+
+
 def read_labels(path: PathLike, n_targets: int) -> list[str]:
     """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt)."""
-    with open(require_file(path, "--labels"), encoding="utf-8") as f:
-        labels = [line.rstrip("\r\n") for line in f]
+    try:
+        with open(require_file(path, "--labels"), encoding="utf-8") as f:
+            labels = [line.rstrip("\r\n") for line in f]
+    except UnicodeDecodeError as err:
+        raise PredictError(
+            f"--labels {os.fspath(path)} is not UTF-8 text ({err.reason}); expected one target name per line"
+        ) from None
     while labels and not labels[-1].strip():
         labels.pop()  # tolerate trailing blank lines
     if len(labels) != n_targets:
