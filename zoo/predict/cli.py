@@ -30,9 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m = p.add_argument_group("model")
     m.add_argument(
-        "--model", help="registry name (e.g. deepsea); optional when --weights is a zoo checkpoint"
+        "--model",
+        help="registry name (e.g. deepsea); optional when --weights is a zoo checkpoint or a zoo-train .ckpt",
     )
-    m.add_argument("--weights", help="weights file: a zoo checkpoint, or any file zoo.load_weights reads")
+    m.add_argument(
+        "--weights",
+        help="weights file (required): a zoo checkpoint, a zoo-train .ckpt, or a file zoo.load_weights reads",
+    )
     m.add_argument(
         "--model-arg",
         action="append",

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo._files import new_file_mode
+
 PathLike = str | os.PathLike[str]
 
 
@@ -73,12 +75,6 @@ def require_output_path(path: PathLike) -> Path:
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class TableWriter:
     """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
 
@@ -99,7 +95,7 @@ class TableWriter:
             raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
         os.close(fd)
         try:
-            os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+            os.chmod(self._tmp, new_file_mode())  # mkstemp makes 0600; outputs get the usual mode
             self._open(self._tmp)
         except BaseException:
             os.unlink(self._tmp)
