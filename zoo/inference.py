@@ -67,9 +67,11 @@ def prepare_logits(
     changing them. bf16 is checked against fp32 once, here; where it is wrong or fails on
     this machine (no AVX-512 for oneDNN, a broken kernel) a warning says so and fp32 is used.
 
-    ``compile=True`` runs the model through ``torch.compile``: about 1.3x faster per batch
-    on CPU, but the first call of each new batch shape compiles (10-30 s on 2 cores), so
-    it pays only for runs of many thousands of sequences.
+    ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
+    batch shape compiles: seconds to tens of seconds). On CPU it applies to the models
+    without the oneDNN path below (DanQ, the image models; 1.1-1.7x there); DeepSEA, Beluga
+    and Basset keep their oneDNN path, which ran 2.4x faster than anything inductor made of
+    them (bf16 DeepSEA, batch 256: 1503 against 619 seq/s).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}")
@@ -116,7 +118,7 @@ def _build(
     """The logits function for one dtype: the channels-last stack when the model allows it."""
     strand_fn = _fast_strand_logits(model, dtype) if device.type == "cpu" else None
     if strand_fn is not None:
-        return _dna_logits_fn(model, _compiled(strand_fn) if compile else strand_fn, dtype, device)
+        return _dna_logits_fn(model, strand_fn, dtype, device)  # not compiled: see prepare_logits
     run = copy.deepcopy(model).to(dtype)  # a copy: later changes to ``model`` do not leak in
     run_logits = _compiled(run.logits) if compile else run.logits
 
@@ -293,8 +295,7 @@ def _fused_linear(
     h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, floor: float | None
 ) -> torch.Tensor:
     """``clamp_min(linear(h), floor)``: one oneDNN call with the clamp fused on CPU, eager."""
-    # Under torch.compile the plain ops: inductor lowers oneDNN's fused op for frozen weights only.
-    if h.device.type == "cpu" and _MKLDNN and not torch.compiler.is_compiling():
+    if h.device.type == "cpu" and _MKLDNN:
         attr, scalars = _post_op(floor)
         return torch.ops.mkldnn._linear_pointwise(h, weight, bias, attr, scalars, "")
     out = F.linear(h, weight, bias)
@@ -418,8 +419,7 @@ def _conv_step(
 
     def step(h: torch.Tensor) -> torch.Tensor:
         n, length, c = h.shape
-        if h.device.type != "cpu" or not _MKLDNN or torch.compiler.is_compiling():
-            # The plain op, which inductor can trace; oneDNN's fused ops need eager calls.
+        if h.device.type != "cpu" or not _MKLDNN:
             out = F.conv2d(h.transpose(1, 2).unsqueeze(2), weight, bias).squeeze(2).transpose(1, 2)
             return out if floor is None else out.clamp_min_(floor)
         if length - k + 1 < _MIN_CONV_POSITIONS:
