@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check as one prepared run (about 5 minutes on an H100), from the repo root:
+# Issue 6's GPU check as one prepared run (at most 8 minutes: two capped commands), from the repo root:
 #   bash scripts/gpu_check.sh            # logs in $OUT when set (the device tool), else ./gpu_check_out
 # Uses the machine's own torch, lightning and torchmetrics; the zoo runs from this checkout.
 # The targets come first, so a run cut short still has them.

@@ -12,6 +12,7 @@ from torchvision.ops import sigmoid_focal_loss
 import zoo
 from zoo.data import FakeImageDataModule
 from zoo.tasks import ClassificationTask, ConvEncoder, GANTask, VAETask
+from zoo.tasks._common import adam
 
 
 def quiet_trainer(tmp_path, **kwargs) -> Trainer:
@@ -40,6 +41,19 @@ def test_validation_auroc_and_auprc_are_means_over_targets_with_positives(tmp_pa
     assert result["val_loss"] == pytest.approx(
         F.binary_cross_entropy_with_logits(model.logits(x), y).item(), 1e-5
     )
+
+
+def test_a_single_output_classifier_gets_binary_auroc_and_auprc(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 5), (torch.rand(40, 1) < 0.5).float()
+    model = zoo.create_model("binary_classifier", in_features=5)  # n_outputs=1: one logit per row
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    (result,) = quiet_trainer(tmp_path).validate(ClassificationTask(model), loader, verbose=False)
+    with torch.no_grad():
+        probs = torch.sigmoid(model.logits(x)).numpy()
+    assert result["val_auroc"] == pytest.approx(roc_auc_score(y[:, 0], probs[:, 0]), abs=1e-5)
+    assert result["val_auprc"] == pytest.approx(average_precision_score(y[:, 0], probs[:, 0]), abs=1e-5)
+    assert result["val_targets_left_out"] == 0
 
 
 def test_losses_are_bce_with_pos_weight_or_sigmoid_focal():
@@ -139,3 +153,10 @@ def test_compiled_task_trains_like_the_eager_one_and_keeps_plain_checkpoint_keys
     for key, start in initial.items():
         assert not torch.equal(expected[key], start)  # 4 Adam steps moved every tensor
         torch.testing.assert_close(trained[key], expected[key], rtol=1e-4, atol=1e-5)
+
+
+def test_tasks_step_with_the_fused_adam_where_torch_has_it():
+    model = zoo.create_model("binary_classifier", in_features=3)
+    assert ClassificationTask(model).configure_optimizers().defaults["fused"] is True
+    on_meta = [torch.nn.Parameter(torch.empty(2, device="meta"))]  # no fused kernel: torch's default
+    assert not adam(on_meta, lr=1e-3).defaults["fused"]

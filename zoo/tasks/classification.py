@@ -10,10 +10,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import Metric
-from torchmetrics.classification import MultilabelAUROC, MultilabelAveragePrecision
+from torchmetrics.classification import (
+    BinaryAUROC,
+    BinaryAveragePrecision,
+    MultilabelAUROC,
+    MultilabelAveragePrecision,
+)
 from torchvision.ops import sigmoid_focal_loss
 
-from zoo.tasks._common import describe_model, rebuild, run_dir
+from zoo.tasks._common import adam, describe_model, rebuild, run_dir
 from zoo.tasks.plots import save_target_scores_png
 
 
@@ -73,12 +78,17 @@ class ClassificationTask(L.LightningModule):
         # Compiled lazily at the first call; a function, not a module, so the state_dict keys stay.
         self._logits = torch.compile(self.model.logits) if compile else self.model.logits
         self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
+        self._single_target = n_targets == 1  # torchmetrics' multilabel metrics need 2 labels or more
         self.metrics = nn.ModuleDict(
             {
                 split: nn.ModuleDict(
                     {
-                        "auroc": MultilabelAUROC(n_targets, average=None),
-                        "auprc": MultilabelAveragePrecision(n_targets, average=None),
+                        "auroc": BinaryAUROC()
+                        if self._single_target
+                        else MultilabelAUROC(n_targets, average=None),
+                        "auprc": BinaryAveragePrecision()
+                        if self._single_target
+                        else MultilabelAveragePrecision(n_targets, average=None),
                         "counts": TargetCounts(n_targets),
                     }
                 )
@@ -111,9 +121,9 @@ class ClassificationTask(L.LightningModule):
         logits = self._logits(x)
         self.log(f"{split}_loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
         metrics = self.metrics[split]
-        target = y.long()
-        metrics["auroc"].update(logits, target)
-        metrics["auprc"].update(logits, target)
+        scores, target = (logits[:, 0], y[:, 0].long()) if self._single_target else (logits, y.long())
+        metrics["auroc"].update(scores, target)
+        metrics["auprc"].update(scores, target)
         metrics["counts"].update(y)
 
     def _eval_epoch_end(self, split: str) -> None:
@@ -121,7 +131,8 @@ class ClassificationTask(L.LightningModule):
         positives, negatives = metrics["counts"].compute()
         with warnings.catch_warnings():  # torchmetrics warns about the targets we leave out
             warnings.simplefilter("ignore")
-            auroc, auprc = metrics["auroc"].compute(), metrics["auprc"].compute()
+            # one value per target, (T,), also for a single target's scalar
+            auroc, auprc = metrics["auroc"].compute().reshape(-1), metrics["auprc"].compute().reshape(-1)
         scored = (positives > 0) & (negatives > 0)
         values = {
             f"{split}_auroc": auroc[scored].mean() if scored.any() else torch.tensor(float("nan")),
@@ -162,6 +173,4 @@ class ClassificationTask(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over the model's parameters."""
-        return torch.optim.Adam(
-            self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
+        return adam(self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

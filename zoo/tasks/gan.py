@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from torchvision.utils import save_image
 
 from zoo.models import dcgan_init as dcgan_init_fn
-from zoo.tasks._common import describe_model, rebuild, run_dir
+from zoo.tasks._common import adam, describe_model, rebuild, run_dir
 
 
 class GANTask(L.LightningModule):
@@ -99,6 +99,6 @@ class GANTask(L.LightningModule):
         """Adam for the generator, then Adam for the discriminator (DCGAN's betas)."""
         hp = self.hparams
         return [
-            torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
-            torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            adam(self.generator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
         ]

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.utils import save_image
 
-from zoo.tasks._common import describe_model, rebuild, run_dir
+from zoo.tasks._common import adam, describe_model, rebuild, run_dir
 from zoo.tasks.encoder import ConvEncoder
 
 
@@ -100,4 +100,4 @@ class VAETask(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over encoder and decoder."""
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return adam(self.parameters(), lr=self.hparams.lr)
