@@ -163,3 +163,13 @@ def test_convert_output_gets_the_usual_file_mode(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0o666 less the umask, not mkstemp's 0o600
     assert stat.S_IMODE((tmp_path / "c.safetensors").stat().st_mode) == 0o640
+
+
+def test_other_programs_record_hyperparameters_leave_the_shapes_to_decide(tmp_path):
+    model = zoo.create_model("deepsea", seq_len=200, n_targets=3, hidden=8, conv_channels=(8, 8, 8))
+    state = {f"net.{k}": v for k, v in model.state_dict().items()}
+    hparams = {"log_record": True, "model_record": "best so far", "best_record": {"name": "foo", "args": {}}}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, tmp_path / "other.ckpt")
+    convert_main([str(tmp_path / "other.ckpt"), str(tmp_path / "o.safetensors"), "--model", "deepsea"])
+    loaded = zoo.load_model(tmp_path / "o.safetensors")
+    assert model_args(loaded) == model_args(model)

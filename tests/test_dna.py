@@ -2,6 +2,7 @@
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,7 +76,14 @@ def test_unequal_lengths_and_empty_input():
         zoo.one_hot(["ACGT", 5])
 
 
-@pytest.mark.parametrize(("seq", "pattern"), [(b"ACGT", r"got bytes \(decode bytes first"), (42, "got int")])
+@pytest.mark.parametrize(("seq", "pattern"), [(b"ACGT", r"got bytes \(decode it first"), (42, "got int$")])
 def test_one_hot_refuses_what_is_not_str_by_type(seq, pattern):
     with pytest.raises(TypeError, match=r"one_hot takes a str or a list of str, " + pattern):
         zoo.one_hot(seq)
+
+
+def test_one_hot_takes_any_iterable_of_str():
+    expected = zoo.one_hot(["ACGT", "ACGN"])
+    assert torch.equal(zoo.one_hot(np.array(["ACGT", "ACGN"])), expected)
+    assert torch.equal(zoo.one_hot(s for s in ("ACGT", "ACGN")), expected)
+    assert torch.equal(zoo.one_hot(("ACGT", "ACGN")), expected)

@@ -45,6 +45,11 @@ def test_ill_typed_override_is_refused(override):
     ],
 )
 def test_sizes_must_be_positive(name, override):
+    assert zoo.create_model("deepsea", seq_len=200, dropouts=(0.2, 0, 0.0)).dropouts == (
+        0.2,
+        0,
+        0.0,
+    )  # not sizes
     key, value = list(override.items())[-1]
     with pytest.raises(
         ValueError, match=rf"{name}: argument '{key}' must be positive, got {re.escape(repr(value))}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from _checkpoints import trained_deepsea_checkpoint
 from _predict_support import (
     DATA,
@@ -138,6 +139,34 @@ def test_lightning_checkpoint_builds_the_recorded_model(tmp_path: Path) -> None:
     header, rows = read_tsv(tmp_path / "b.tsv")
     expected = direct_probs(forward.eval(), seqs)
     np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_lightning_checkpoint_scores_n_as_its_training_data_encoded_it(tmp_path: Path) -> None:
+    task, _ = trained_deepsea_checkpoint(tmp_path)
+    ckpt = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)
+    ckpt["datamodule_hyper_parameters"] = {"n_value": 0.0}  # as a run with data.n_value=0.0 saves it
+    torch.save(ckpt, tmp_path / "n0.ckpt")
+    fasta = tmp_path / "n.fa"
+    fasta.write_text(">a\n" + "N" * 60 + "ACGT" * 35 + "\n")
+    assert (
+        _run("--weights", str(tmp_path / "n0.ckpt"), "--fasta", str(fasta), "--out", str(tmp_path / "a.tsv"))
+        == 0
+    )
+    header, rows = read_tsv(tmp_path / "a.tsv")
+    model = task.model.eval()
+    with torch.no_grad():
+        expected = [
+            torch.sigmoid(model.logits(zoo.one_hot(["N" * 60 + "ACGT" * 35], n_value=v))).numpy()
+            for v in (0.0, 0.25)
+        ]
+    got = float_columns(header, rows, TARGETS)
+    np.testing.assert_allclose(got, expected[0], rtol=1e-5, atol=1e-9)
+    assert np.abs(got - expected[1]).max() > 1e-4  # 0.25 would have scored differently
+    # --n-value still wins
+    argv = ["--weights", str(tmp_path / "n0.ckpt"), "--fasta", str(fasta), "--n-value", "0.25"]
+    assert _run(*argv, "--out", str(tmp_path / "b.tsv")) == 0
+    header, rows = read_tsv(tmp_path / "b.tsv")
+    np.testing.assert_allclose(float_columns(header, rows, TARGETS), expected[1], rtol=1e-5, atol=1e-9)
 
 
 def test_model_arg_overrides_a_zoo_checkpoints_stored_arguments(tmp_path: Path) -> None:

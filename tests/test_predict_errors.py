@@ -292,3 +292,14 @@ def test_fasta_with_text_before_the_first_header(
     fasta.write_bytes(content)
     err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", str(fasta))
     assert f"--fasta {str(fasta)!r} is not a FASTA file: no '>' header before line {line} ({shown}" in err
+
+
+@pytest.mark.parametrize("start", [b"\xef\xbb\xbf>", b"@"])
+def test_fasta_with_a_byte_order_mark_or_fastq_records_is_read(tmp_path: Path, start: bytes) -> None:
+    name, seq = next(iter(read_fasta(DATA / "seqs.fa").items()))
+    path = tmp_path / "r.fa"
+    quality = b"\n+\n" + b"I" * len(seq) if start == b"@" else b""
+    path.write_bytes(start + name.encode() + b"\n" + seq.encode() + quality + b"\n")
+    out = tmp_path / "out.tsv"
+    assert run(["--weights", str(WEIGHTS), "--fasta", str(path), "--out", str(out), "--no-progress"]) == 0
+    assert out.read_text().splitlines()[1].split("\t")[0] == name

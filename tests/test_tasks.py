@@ -1,5 +1,8 @@
 """Lightning tasks: losses, metrics against sklearn, probabilities, pictures, plain checkpoints."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -144,9 +147,16 @@ def test_compiled_task_trains_like_the_eager_one_and_keeps_plain_checkpoint_keys
     initial = {k: v.clone() for k, v in models["eager"].state_dict().items()}
     tasks = {name: ClassificationTask(model, compile=name == "compiled") for name, model in models.items()}
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()  # reset() keeps the counts of earlier tests
     for name, task in tasks.items():
         quiet_trainer(tmp_path / name, max_epochs=1, enable_checkpointing=False).fit(task, loader)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # a graph was compiled
+    copied = copy.deepcopy(tasks["compiled"])  # a copy computes with its own weights
+    with torch.no_grad():
+        for p in copied.model.parameters():
+            p.zero_()
+        assert torch.equal(copied._logits(x), torch.zeros(32, 2))
+    assert pickle.loads(pickle.dumps(tasks["compiled"])).hparams.compile is True
     assert tasks["compiled"].hparams.compile is True
     assert set(tasks["compiled"].state_dict()) == set(tasks["eager"].state_dict())
     trained, expected = models["compiled"].state_dict(), models["eager"].state_dict()
@@ -155,8 +165,16 @@ def test_compiled_task_trains_like_the_eager_one_and_keeps_plain_checkpoint_keys
         torch.testing.assert_close(trained[key], expected[key], rtol=1e-4, atol=1e-5)
 
 
-def test_tasks_step_with_the_fused_adam_where_torch_has_it():
+def test_tasks_step_with_the_fused_adam_where_torch_has_it(tmp_path):
     model = zoo.create_model("binary_classifier", in_features=3)
     assert ClassificationTask(model).configure_optimizers().defaults["fused"] is True
     on_meta = [torch.nn.Parameter(torch.empty(2, device="meta"))]  # no fused kernel: torch's default
-    assert not adam(on_meta, lr=1e-3).defaults["fused"]
+    assert not adam(ClassificationTask(model), on_meta, lr=1e-3).defaults["fused"]
+    # Lightning cannot clip a fused optimizer's gradients under mixed precision: a clipping run trains
+    x, y = torch.randn(16, 3), (torch.rand(16, 1) < 0.5).float()
+    task = ClassificationTask(model)
+    trainer = quiet_trainer(
+        tmp_path, max_steps=2, precision="bf16-mixed", gradient_clip_val=1.0, enable_checkpointing=False
+    )
+    trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))
+    assert trainer.global_step == 2 and not trainer.optimizers[0].defaults["fused"]

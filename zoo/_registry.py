@@ -129,10 +129,16 @@ def _matches(value: Any, tp: Any) -> bool:
     return True
 
 
-def _sizes(value: Any) -> list[int]:
-    """The integers in an argument value (an int, or a tuple/list of them); bools are not sizes."""
-    items = value if isinstance(value, (tuple, list)) else [value]
-    return [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
+def _is_size(tp: Any) -> bool:
+    """Whether an annotation is ``int`` or a tuple of ints: the models' sizes and counts."""
+    if tp is int:
+        return True
+    args = [a for a in get_args(tp) if a is not Ellipsis]
+    return get_origin(tp) is tuple and bool(args) and all(a is int for a in args)
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +156,7 @@ def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
                 f"{spec.name}: argument {key!r} expects {_type_name(hints[key])}, got "
                 f"{type(value).__name__} {value!r}. Accepted arguments: {accepted}"
             )
-        if any(size < 1 for size in _sizes(value)):  # integer arguments are all sizes or counts
+        if key in hints and _is_size(hints[key]) and any(v < 1 for v in _as_tuple(value)):
             raise ValueError(f"{spec.name}: argument {key!r} must be positive, got {value!r}")
     kwargs = {**spec.defaults, **overrides}
     missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]

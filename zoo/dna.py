@@ -57,11 +57,13 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
     channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
     symbol raises ValueError naming it and its position.
     """
-    if isinstance(seq, (bytes, bytearray)) or not isinstance(seq, (str, Sequence)):
-        hint = " (decode bytes first: seq.decode())" if isinstance(seq, (bytes, bytearray)) else ""
-        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__}{hint}")
+    if isinstance(seq, (bytes, bytearray)):
+        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__} (decode it first)")
     single = isinstance(seq, str)
-    seqs = [seq] if single else list(seq)
+    try:
+        seqs = [seq] if single else list(seq)  # any iterable of str: list, tuple, array, Series
+    except TypeError:
+        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__}") from None
     if not seqs:
         raise ValueError("one_hot got an empty list of sequences")
     codes = _codes(seqs)

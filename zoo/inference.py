@@ -69,7 +69,7 @@ def prepare_logits(
 
     ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
     batch shape compiles: seconds to tens of seconds). On CPU it applies to the models
-    without the oneDNN path below (DanQ, the image models; 1.1-1.7x there); DeepSEA, Beluga
+    without the oneDNN path below (DanQ, the image models; 1.1-1.8x there); DeepSEA, Beluga
     and Basset keep their oneDNN path, which ran 2.4x faster than anything inductor made of
     them (bf16 DeepSEA, batch 256: 1503 against 619 seq/s).
     """

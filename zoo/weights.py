@@ -294,6 +294,18 @@ def _load_pickled(path: Path, mmap: bool = False) -> Any:
         ) from None
 
 
+def checkpoint_hparams(path: PathLike, key: str) -> dict[str, Any]:
+    """A Lightning checkpoint's ``key`` dict (``hyper_parameters`` of the task,
+    ``datamodule_hyper_parameters`` of the data); empty for files without one."""
+    path = require_weights_file(path)
+    if path.stat().st_size == 0 or _is_safetensors(path):
+        return {}
+    # mmap: only the small pickle is read here, not the tensors (torch.save's zip format only)
+    obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
+    hparams = obj.get(key) if isinstance(obj, dict) else None
+    return hparams if isinstance(hparams, dict) else {}
+
+
 def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     """The model records a zoo Lightning checkpoint stores, by the task attribute they rebuild.
 
@@ -302,31 +314,24 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     ``generator``/``discriminator``, ``decoder``); returns e.g. ``{"generator": {...}}``.
     Empty for files without them (safetensors, plain state_dicts, other code's checkpoints).
     """
-    path = require_weights_file(path)
-    if path.stat().st_size == 0 or _is_safetensors(path):
-        return {}
-    # mmap: only the small pickle is read here, not the tensors (torch.save's zip format only)
-    obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
-    hparams = obj.get("hyper_parameters") if isinstance(obj, dict) else None
-    if not isinstance(hparams, dict):
-        return {}
+    hparams = checkpoint_hparams(path, "hyper_parameters")
+    from zoo._registry import list_models
+
     records = {}
-    for key, record in hparams.items():
-        if not (isinstance(key, str) and key.endswith("_record")) or record is None:
-            continue
-        if not (isinstance(record, dict) and isinstance(record.get("name"), str)):
-            raise WeightsFileError(
-                f"{os.fspath(path)}: hyper_parameters[{key!r}] is {record!r}; expected a model record "
-                "{'name': registry name, 'args': {constructor arguments}} as the zoo's tasks save it"
-            )
-        args = record.get("args", {})
-        if not isinstance(args, dict):
-            raise WeightsFileError(
-                f"{os.fspath(path)}: hyper_parameters[{key!r}]['args'] is a {type(args).__name__}; "
-                "expected a dict of constructor arguments"
-            )
-        records[key.removesuffix("_record")] = {"name": record["name"], "args": dict(args)}
+    for attribute in _TASK_RECORDS:
+        record = hparams.get(f"{attribute}_record")
+        # Another program's hyperparameter of that name is no zoo record: the shapes decide then.
+        if (
+            isinstance(record, dict)
+            and record.get("name") in list_models()
+            and isinstance(record.get("args", {}), dict)
+        ):
+            records[attribute] = {"name": record["name"], "args": dict(record.get("args", {}))}
     return records
+
+
+# The task attributes whose networks the zoo's tasks record (ClassificationTask, GANTask, VAETask).
+_TASK_RECORDS = ("model", "generator", "discriminator", "decoder")
 
 
 def _unwrap(obj: Any, name: str) -> StateDict:

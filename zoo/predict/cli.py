@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     r.add_argument(
-        "--n-value", type=float, help="one-hot value of N in each channel (default 0.25; 0 for beluga)"
+        "--n-value",
+        type=float,
+        help="one-hot value of N in each channel (default: what a zoo-train checkpoint trained with, "
+        "else 0.25; 0 for beluga)",
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -126,7 +129,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
     import torch
 
-    from zoo.predict.model import load_predict_model, n_targets_of, read_labels
+    from zoo.predict.model import load_predict_model, n_targets_of, read_labels, trained_n_value
     from zoo.predict.scoring import Scorer, run_job
     from zoo.predict.sources import bed_job, fasta_job
     from zoo.predict.variants import variant_job
@@ -145,7 +148,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             rc=ns.rc,
             precision=ns.precision,
             device=device,
-            n_value=ns.n_value,  # None: the model's own convention (0.0 for Beluga)
+            # None: the value a zoo-train checkpoint trained with, else the model's (0.0 for Beluga)
+            n_value=ns.n_value if ns.n_value is not None else trained_n_value(ns.weights),
             batch_size=ns.batch_size,
         )
         if ns.fasta:

@@ -27,6 +27,18 @@ def default_n_value(model: nn.Module) -> float:
         return 0.25
 
 
+def trained_n_value(weights: PathLike) -> float | None:
+    """The one-hot value of N a zoo-train checkpoint's model learned with (its data module's
+    ``n_value``); None for other files, which get the model's convention instead."""
+    from zoo.weights import checkpoint_hparams
+
+    try:
+        value = checkpoint_hparams(weights, "datamodule_hyper_parameters").get("n_value")
+    except (OSError, ValueError):  # load_predict_model reports unreadable files
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) in a zoo .safetensors file's metadata, or None."""
     from zoo.weights import read_metadata, stored_args

@@ -23,8 +23,8 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _check_fasta_start(path: Path) -> None:
-    """Refuse a file whose first non-blank line is not a '>' header: pysam would skip that
-    text silently (or find no records in a file that is not FASTA at all)."""
+    """Refuse a file whose first non-blank line is not a FASTA '>' (or FASTQ '@') header: pysam
+    would skip that text silently (or find no records in a file that is not FASTA at all)."""
     with open(path, "rb") as f:
         compressed = f.read(2) == b"\x1f\x8b"
     try:
@@ -32,9 +32,9 @@ def _check_fasta_start(path: Path) -> None:
             head = f.read(1 << 16)
     except (OSError, EOFError):
         return  # corrupt compression: left to pysam's own error
-    text = head.lstrip()
-    if not text or text.startswith(b">"):
-        return  # empty (reported as having no records) or a FASTA header first
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte-order mark is no text
+    if not text or text.startswith((b">", b"@")):
+        return  # empty (reported as having no records) or a FASTA (FASTQ) header first
     number = head[: len(head) - len(text)].count(b"\n") + 1
     first = text.split(b"\n", 1)[0][:20].decode("utf-8", errors="replace")
     raise PredictError(

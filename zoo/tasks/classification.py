@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import lightning as L
@@ -75,8 +76,7 @@ class ClassificationTask(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         args = model_record["args"]
         n_targets = int(args.get("n_targets", args.get("n_outputs", 1)))
-        # Compiled lazily at the first call; a function, not a module, so the state_dict keys stay.
-        self._logits = torch.compile(self.model.logits) if compile else self.model.logits
+        self._compiled_logits: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
         self._single_target = n_targets == 1  # torchmetrics' multilabel metrics need 2 labels or more
         self.metrics = nn.ModuleDict(
@@ -95,6 +95,18 @@ class ClassificationTask(L.LightningModule):
                 for split in ("val", "test")
             }
         )
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``model.logits``, through ``torch.compile`` when the task was built with compile=True."""
+        if not self.hparams.compile:
+            return self.model.logits(x)
+        if self._compiled_logits is None:  # made at the first step, on this task's own model
+            self._compiled_logits = torch.compile(self.model.logits)
+        return self._compiled_logits(x)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A compiled function holds the model it was made from: copies and pickles compile afresh.
+        return {**super().__getstate__(), "_compiled_logits": None}
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The configured loss of logits against 0/1 targets, mean over elements."""
@@ -173,4 +185,4 @@ class ClassificationTask(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over the model's parameters."""
-        return adam(self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return adam(self, self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

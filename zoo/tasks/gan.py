@@ -99,6 +99,6 @@ class GANTask(L.LightningModule):
         """Adam for the generator, then Adam for the discriminator (DCGAN's betas)."""
         hp = self.hparams
         return [
-            adam(self.generator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
-            adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            adam(self, self.generator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            adam(self, self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
         ]

@@ -100,4 +100,4 @@ class VAETask(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over encoder and decoder."""
-        return adam(self.parameters(), lr=self.hparams.lr)
+        return adam(self, self.parameters(), lr=self.hparams.lr)
