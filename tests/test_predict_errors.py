@@ -10,6 +10,7 @@ import torch
 from _checkpoints import lightning_style_checkpoint
 from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_argv
 
+import zoo
 from zoo.predict import run
 from zoo.tasks import ClassificationTask
 
@@ -303,3 +304,17 @@ def test_fasta_with_a_byte_order_mark_or_fastq_records_is_read(tmp_path: Path, s
     out = tmp_path / "out.tsv"
     assert run(["--weights", str(WEIGHTS), "--fasta", str(path), "--out", str(out), "--no-progress"]) == 0
     assert out.read_text().splitlines()[1].split("\t")[0] == name
+
+
+def test_weights_of_other_sizes_get_the_model_args_that_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = zoo.create_model("deepsea", seq_len=200, n_targets=5, hidden=64, conv_channels=(8, 8, 8))
+    torch.save(small.state_dict(), tmp_path / "sd.pt")
+    argv = ["--model", "deepsea", "--weights", str(tmp_path / "sd.pt"), "--fasta", FASTA]
+    err = _fails(tmp_path, capsys, *argv)
+    hint = err.splitlines()[-1]
+    assert hint.startswith("zoo-predict: these sizes fit the file: --model-arg ")
+    args = hint.split(": ", 2)[2].split()
+    out = tmp_path / "fits.tsv"
+    assert run([*argv, *args, "--out", str(out), "--no-progress"]) == 0  # the hint, pasted, works

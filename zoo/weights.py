@@ -88,6 +88,7 @@ class LoadReport:
     unexpected: list[tuple[str, Shape]] = field(default_factory=list)  # in the file, not in the model
     mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)  # key, file shape, model shape
     hint: str = ""  # the overrides that would fit, when they can be told
+    fitting_args: dict[str, Any] = field(default_factory=dict)  # those overrides as values
 
     @property
     def complete(self) -> bool:
@@ -421,27 +422,29 @@ def _candidates(state: StateDict, model_name: str | None, foreign: list[str]) ->
         yield _Candidate(prefix, layout.name, converted, implied, layout.warning, layout.description)
 
 
-def _hint(model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, str], path: str) -> str:
-    """The constructor overrides that would make ``cand`` fit, when they can be told."""
+def _hint(
+    model: nn.Module, model_name: str, cand: _Candidate, meta: dict[str, str], path: str
+) -> tuple[str, dict[str, Any]]:
+    """The constructor overrides that would make ``cand`` fit, when they can be told: as a
+    sentence, and as values."""
     from zoo._convert import args_from_state
 
     current = model_args(model)
     if meta.get("zoo_model"):
         if meta["zoo_model"] != model_name:
-            return f"This is a zoo {meta['zoo_model']!r} file: rebuild it with zoo.load_model(path)."
+            return f"This is a zoo {meta['zoo_model']!r} file: rebuild it with zoo.load_model(path).", {}
         implied = stored_args(path, meta)
     else:
         implied = {**args_from_state(model_name, cand.state, current), **cand.implied}
     diff = {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
     if not diff:
-        return ""
+        return "", {}
     spelled = ", ".join(f"{k}={v!r}" for k, v in diff.items())
     what = (
         "the zoo file's arguments" if meta.get("zoo_model") else f"this is the layout of {cand.description}"
     )
-    return (
-        f"Overrides that fit: {spelled}: {what}. Use zoo.create_model({model_name!r}, {spelled}, weights=...)"
-    )
+    use = f"Use zoo.create_model({model_name!r}, {spelled}, weights=...)"
+    return f"Overrides that fit: {spelled}: {what}. {use}", diff
 
 
 def _norm(value: Any) -> Any:
@@ -479,7 +482,8 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
         )
         return report, {}, None
     _, report, fits, cand = best
-    report.hint = _hint(model, model_name, cand, meta, name) if model_name else ""
+    if model_name:
+        report.hint, report.fitting_args = _hint(model, model_name, cand, meta, name)
     return report, fits, cand
 
 

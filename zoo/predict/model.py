@@ -135,10 +135,20 @@ def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Mo
         zoo.load_weights(model, path)
     except Exception as err:  # size mismatch, missing keys, unreadable file
         args = json.dumps(model_args) if model_args else "paper defaults"
+        fitting = getattr(getattr(err, "report", None), "fitting_args", None)
+        hint = ""
+        if fitting:  # the same overrides, spelled as this command's options
+            spelled = " ".join(f"--model-arg {k}={_cli_json(v)}" for k, v in fitting.items())
+            hint = f"\nzoo-predict: these sizes fit the file: {spelled}"
         raise PredictError(
-            f"weights file {os.fspath(path)} does not fit model {name!r} ({args}): {err}"
+            f"weights file {os.fspath(path)} does not fit model {name!r} ({args}): {err}{hint}"
         ) from err
     return model
+
+
+def _cli_json(value: Any) -> str:
+    """A --model-arg VALUE: compact JSON, so the shell sees one word."""
+    return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
 
 
 def read_labels(path: PathLike, n_targets: int) -> list[str]:
