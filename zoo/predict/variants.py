@@ -168,10 +168,16 @@ def _open_vcf(vcf: PathLike) -> tuple[Any, BinaryIO | None]:
 
 def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Item]:
     """One item per (record, ALT allele): meta (chrom, pos, id, ref, alt), windows (ref, alt)."""
+    import pysam
+
     fasta = Genome(genome)
+    # htslib would print its own "[E::vcf_parse] ..." line before the error raised here, which
+    # names the file, the line and the reason already.
+    verbosity = pysam.set_verbosity(0)
     try:
         variants, raw = _open_vcf(vcf)
     except PredictError:
+        pysam.set_verbosity(verbosity)
         fasta.close()
         raise
     try:
@@ -181,6 +187,7 @@ def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Ite
                 meta = (record.chrom, record.pos, record.id or ".", record.ref, alt or ".")
                 yield Item(meta, windows, status)
     finally:
+        pysam.set_verbosity(verbosity)
         variants.close()
         if raw is not None:
             raw.close()
