@@ -320,3 +320,15 @@ def test_weights_of_other_sizes_get_the_model_args_that_fit(
     args = hint.split(": ", 2)[2].split()
     out = tmp_path / "fits.tsv"
     assert run([*argv, *args, "--out", str(out), "--no-progress"]) == 0  # the hint, pasted, works
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_blank_lines_at_the_end_of_a_vcf_are_no_records(tmp_path: Path, compress: bool) -> None:
+    import gzip
+
+    text = (DATA / "variants.vcf").read_text().rstrip("\n") + "\n\n\n"
+    vcf = tmp_path / ("trail.vcf.gz" if compress else "trail.vcf")
+    vcf.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    for name, source in (("trail.tsv", vcf), ("plain.tsv", DATA / "variants.vcf")):
+        assert run([*variant_argv(source), "--out", str(tmp_path / name), "--no-progress"]) == 0
+    assert (tmp_path / "trail.tsv").read_text() == (tmp_path / "plain.tsv").read_text()

@@ -22,6 +22,7 @@ ALT).
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
@@ -96,36 +97,35 @@ def _record_problem(line: str) -> str | None:
     return None
 
 
-def _bad_record_line(vcf: PathLike, index: int) -> tuple[int, str] | None:
-    """(line number, text) of data record ``index`` (0-based) of a text VCF, or None when the
-    file cannot be read as text that far (BCF, corrupt compression)."""
+def _data_lines(vcf: PathLike, start: int) -> list[tuple[int, str]] | None:
+    """(line number, text) of a text VCF's data lines from data line ``start`` (0-based) on,
+    or None when the file cannot be read as text that far (BCF, corrupt compression)."""
     with open(vcf, "rb") as f:
         compressed = f.read(2) == _GZIP_MAGIC
     try:
         with gzip.open(vcf, "rb") if compressed else open(vcf, "rb") as f:
             if f.peek(3)[:3] == b"BCF":
                 return None  # binary: no lines to point at
-            records = 0
-            for number, raw in enumerate(f, 1):
-                if raw.startswith(b"#"):
-                    continue
-                if records == index:
-                    return number, raw.decode("utf-8", errors="replace")
-                records += 1
+            data = (
+                (number, raw.decode("utf-8", errors="replace"))
+                for number, raw in enumerate(f, 1)
+                if not raw.startswith(b"#")
+            )
+            lines = list(itertools.islice(data, start, None))
     except (OSError, EOFError):
         return None
-    return None
+    return lines or None
 
 
 def _read_error(vcf: PathLike, records_read: int, err: Exception) -> PredictError:
     """A PredictError for the record after ``records_read`` good ones, naming its line and,
     where it can, the reason (htslib prints that to stderr only)."""
-    found = _bad_record_line(vcf, records_read)
-    if found is None:
+    rest = _data_lines(vcf, records_read)
+    if rest is None:
         return PredictError(
             f"cannot read VCF {os.fspath(vcf)!r}: record {records_read + 1} is malformed ({err})"
         )
-    number, text = found
+    number, text = rest[0]
     reason = _record_problem(text) or f"htslib cannot parse it ({err})"
     excerpt = text.rstrip("\r\n")
     excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57] + "..."
@@ -143,6 +143,9 @@ def _records(variants: Any, vcf: PathLike) -> Iterator[Any]:
         except StopIteration:
             return
         except (OSError, ValueError) as err:
+            rest = _data_lines(vcf, read)
+            if rest is not None and all(not text.strip() for _, text in rest):
+                return  # blank lines at the end of the file (htslib refuses them): nothing left
             raise _read_error(vcf, read, err) from err
         read += 1
         yield record
