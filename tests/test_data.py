@@ -131,6 +131,19 @@ def test_bed_windows_read_iupac_ambiguity_codes_as_n(tmp_path):
     assert torch.equal(x, zoo.one_hot("ACGTNNNNACGTNNNN"))
 
 
+def test_a_batch_is_encoded_at_once_and_a_bad_record_in_it_is_named(tmp_path):
+    seqs = {"a": "ACGTACGTAC", "b": "ACGTNCGTAC", "c": "TTGTACGTAC", "d": "ACGTXCGTAC"}
+    fasta, labels = write_pair(tmp_path, seqs, [f"{n}\t{i % 2}\t1" for i, n in enumerate(seqs)])
+    dm = DnaFastaDataModule(str(fasta), str(labels), val_fraction=0.0, test_fraction=0.0)
+    dm.setup()
+    ds = dm.datasets["train"]
+    good = [ds.names.index(n) for n in "abc"]
+    for (x, y), i in zip(ds.__getitems__(good), good):
+        assert torch.equal(x, zoo.one_hot(seqs[ds.names[i]])) and torch.equal(y, ds[i][1])
+    with pytest.raises(ValueError, match=r"record 'd': invalid DNA symbol 'X' at position 4"):
+        ds.__getitems__([*good, ds.names.index("d")])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [

@@ -8,12 +8,10 @@ from typing import Any
 
 import numpy as np
 import pyfaidx
-import torch
-from torch.utils.data import Dataset
 
 from zoo.data._errors import DataFileError, require_nonempty
-from zoo.data.fasta import DnaDataModule, fasta_lengths, open_fasta
-from zoo.dna import ambiguity_as_n, one_hot, reverse_complement
+from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths, open_fasta
+from zoo.dna import ambiguity_as_n
 
 
 def _has_header(fields: list[str]) -> bool:
@@ -78,7 +76,7 @@ def centred_window(start: int, end: int, seq_len: int) -> tuple[int, int]:
     return left, left + seq_len
 
 
-class GenomeWindowDataset(Dataset):
+class GenomeWindowDataset(EncodedDnaDataset):
     """(one-hot (4, seq_len), labels) for windows centred on intervals; off-chromosome bases are N."""
 
     def __init__(
@@ -106,17 +104,14 @@ class GenomeWindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.chroms)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def sequence(self, i: int) -> str:
+        """The window centred on interval ``i``, N beyond the chromosome's ends."""
         if self._genome is None:
             self._genome = open_fasta(self.genome_path)
         record = self._genome[self.chroms[i]]
         left, right = centred_window(int(self.spans[i, 0]), int(self.spans[i, 1]), self.seq_len)
         seq = ambiguity_as_n(str(record[max(left, 0) : min(right, len(record))]))
-        seq = "N" * max(-left, 0) + seq + "N" * max(right - len(record), 0)
-        x = one_hot(seq, n_value=self.n_value)
-        if self.rc_augment and torch.rand(()) < 0.5:
-            x = reverse_complement(x)
-        return x, torch.from_numpy(self.labels[i].astype(np.float32))
+        return "N" * max(-left, 0) + seq + "N" * max(right - len(record), 0)
 
 
 class DnaBedDataModule(DnaDataModule):
