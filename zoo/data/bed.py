@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
-import pyfaidx
 
 from zoo.data._errors import DataFileError, require_nonempty
-from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths, open_fasta
+from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths
 from zoo.dna import ambiguity_as_n
 
 
@@ -89,26 +87,12 @@ class GenomeWindowDataset(EncodedDnaDataset):
         rc_augment: bool = False,
         n_value: float = 0.25,
     ) -> None:
-        self.genome_path, self.chroms, self.spans, self.labels = (
-            os.fspath(genome),
-            list(chroms),
-            spans,
-            labels,
-        )
-        self.seq_len, self.rc_augment, self.n_value = seq_len, rc_augment, n_value
-        self._genome: pyfaidx.Fasta | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_genome": None}
-
-    def __len__(self) -> int:
-        return len(self.chroms)
+        super().__init__(genome, labels, rc_augment, n_value)
+        self.chroms, self.spans, self.seq_len = list(chroms), spans, seq_len
 
     def sequence(self, i: int) -> str:
         """The window centred on interval ``i``, N beyond the chromosome's ends."""
-        if self._genome is None:
-            self._genome = open_fasta(self.genome_path)
-        record = self._genome[self.chroms[i]]
+        record = self.fasta[self.chroms[i]]
         left, right = centred_window(int(self.spans[i, 0]), int(self.spans[i, 1]), self.seq_len)
         seq = ambiguity_as_n(str(record[max(left, 0) : min(right, len(record))]))
         return "N" * max(-left, 0) + seq + "N" * max(right - len(record), 0)
