@@ -29,6 +29,7 @@ from zoo.weights import (
     read_metadata,
     read_model_records,
     read_state_dict,
+    records_named,
     save_weights,
     stored_args,
 )
@@ -64,18 +65,10 @@ def identify(path: PathLike, model: str | None = None) -> list[Choice]:
 
 def _recorded(path: PathLike, records: dict[str, dict[str, Any]], model: str | None) -> list[Choice]:
     """The networks a checkpoint's records describe; only those named ``model`` when given."""
-    found = [
+    return [
         (r["name"], r["args"], f"zoo Lightning checkpoint, hyper_parameters['{attr}_record']")
-        for attr, r in records.items()
+        for attr, r in records_named(path, records, model).items()
     ]
-    chosen = [c for c in found if model is None or c[0] == model]
-    if not chosen:
-        saved = ", ".join(f"{r['name']!r} (as {attr})" for attr, r in records.items())
-        raise WeightsFileError(
-            f"{os.fspath(path)}: --model {model!r}, but the checkpoint records the network(s) it was "
-            f"trained with as {saved}; pass one of those names or leave --model out"
-        )
-    return chosen
 
 
 def _fitting(path: PathLike, model: str | None) -> list[Choice]:

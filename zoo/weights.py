@@ -331,6 +331,25 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     return records
 
 
+def describe_records(records: dict[str, dict[str, Any]]) -> str:
+    """``'image_decoder' (as generator), ...``: what a checkpoint's records hold, for messages."""
+    return ", ".join(f"{r['name']!r} (as {attribute})" for attribute, r in records.items())
+
+
+def records_named(
+    path: PathLike, records: dict[str, dict[str, Any]], name: str | None
+) -> dict[str, dict[str, Any]]:
+    """The records of the network called ``name`` (all of them for None); a WeightsFileError
+    naming what the checkpoint holds when none is."""
+    chosen = {attribute: r for attribute, r in records.items() if name is None or r["name"] == name}
+    if not chosen:
+        raise WeightsFileError(
+            f"--model {name!r} but the Lightning checkpoint {os.fspath(path)} holds "
+            f"{describe_records(records)}; pass one of those names or leave --model out"
+        )
+    return chosen
+
+
 # The task attributes whose networks the zoo's tasks record (ClassificationTask, GANTask, VAETask).
 _TASK_RECORDS = ("model", "generator", "discriminator", "decoder")
 

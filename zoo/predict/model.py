@@ -53,20 +53,21 @@ def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
 def _recorded_model(path: Path, name: str | None) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) of the network named ``name`` (or the only
     one) that a zoo Lightning checkpoint records; None for files with no records."""
-    from zoo.weights import read_model_records
+    from zoo.weights import describe_records, read_model_records, records_named
 
     try:
         records = read_model_records(path)
-    except (OSError, ValueError) as err:  # unreadable or unsafe file, malformed record
+    except (OSError, ValueError) as err:  # unreadable or unsafe file
         raise PredictError(f"cannot read weights file {os.fspath(path)}: {err}") from err
     if not records:
         return None
-    saved = ", ".join(f"{r['name']!r} (as {attr})" for attr, r in records.items())
-    chosen = [r for r in records.values() if name is None or r["name"] == name]
-    if not chosen:
-        raise PredictError(f"--model {name!r} but the Lightning checkpoint {os.fspath(path)} holds {saved}")
+    try:
+        chosen = list(records_named(path, records, name).values())
+    except ValueError as err:
+        raise PredictError(str(err)) from err
     if len(chosen) > 1:
-        raise PredictError(f"the Lightning checkpoint {os.fspath(path)} holds {saved}; pick one with --model")
+        held = describe_records(records)
+        raise PredictError(f"the Lightning checkpoint {os.fspath(path)} holds {held}; pick one with --model")
     return chosen[0]["name"], chosen[0]["args"]
 
 
