@@ -1,8 +1,19 @@
-"""File helpers the writers share."""
+"""File helpers shared by the readers and writers."""
 
 from __future__ import annotations
 
+import gzip
 import os
+from typing import IO
+
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip (and bgzip) file
+
+
+def open_bytes(path: str | os.PathLike[str]) -> IO[bytes]:
+    """``path`` opened for reading bytes, decompressed on the fly when it is gzip (or bgzip)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115 (the caller closes)
 
 
 def _umask() -> int:

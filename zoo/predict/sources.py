@@ -5,13 +5,13 @@ Everything is read as a stream (pysam), so memory does not grow with the input.
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
+from zoo._files import GZIP_MAGIC, open_bytes
 from zoo.dna import ambiguity_as_n
 from zoo.predict.scoring import Item, Job
 from zoo.predict.writers import PathLike, PredictError, require_file
@@ -25,10 +25,8 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 def _check_fasta_start(path: Path) -> None:
     """Refuse a file whose first non-blank line is not a FASTA '>' (or FASTQ '@') header: pysam
     would skip that text silently (or find no records in a file that is not FASTA at all)."""
-    with open(path, "rb") as f:
-        compressed = f.read(2) == b"\x1f\x8b"
     try:
-        with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
+        with open_bytes(path) as f:
             head = f.read(1 << 16)
     except (OSError, EOFError):
         return  # corrupt compression: left to pysam's own error
@@ -118,7 +116,7 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                gz = number == 1 and raw.startswith(b"\x1f\x8b")
+                gz = number == 1 and raw.startswith(GZIP_MAGIC)
                 raise PredictError(
                     f"BED file {os.fspath(path)!r} line {number}: not UTF-8 text"
                     + ("; it is gzip-compressed: decompress it first" if gz else "; is it a BED file?")

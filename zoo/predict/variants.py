@@ -21,7 +21,6 @@ ALT).
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+from zoo._files import GZIP_MAGIC, open_bytes
 from zoo.predict.scoring import Item, Job
 from zoo.predict.sources import Genome
 from zoo.predict.writers import PathLike, PredictError, require_file
@@ -74,7 +74,6 @@ def allele_windows(
     return "ok", (ref_window, alt_window)
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _VCF_COLUMNS = "CHROM POS ID REF ALT QUAL FILTER INFO"
 
 
@@ -82,7 +81,7 @@ def is_plain_gzip(path: PathLike) -> bool:
     """True for a gzip file that is not BGZF (bgzip writes a 'BC' extra field in every block)."""
     with open(path, "rb") as f:
         head = f.read(18)
-    return head[:2] == _GZIP_MAGIC and not (head[3:4] == b"\x04" and head[12:14] == b"BC")
+    return head[:2] == GZIP_MAGIC and not (head[3:4] == b"\x04" and head[12:14] == b"BC")
 
 
 def _record_problem(line: str) -> str | None:
@@ -100,11 +99,9 @@ def _record_problem(line: str) -> str | None:
 def _data_lines(vcf: PathLike, start: int) -> list[tuple[int, str]] | None:
     """(line number, text) of a text VCF's data lines from data line ``start`` (0-based) on,
     or None when the file cannot be read as text that far (BCF, corrupt compression)."""
-    with open(vcf, "rb") as f:
-        compressed = f.read(2) == _GZIP_MAGIC
     try:
-        with gzip.open(vcf, "rb") if compressed else open(vcf, "rb") as f:
-            if f.peek(3)[:3] == b"BCF":
+        with open_bytes(vcf) as f:
+            if f.peek(3)[:3] == b"BCF":  # type: ignore[attr-defined]  # buffered and gzip files peek
                 return None  # binary: no lines to point at
             data = (
                 (number, raw.decode("utf-8", errors="replace"))
