@@ -10,7 +10,7 @@ on a noisy shared machine, absolute numbers do not):
   per model / batch / precision: sequences/s, GFLOP/s, fraction of peak, ratio to the reference,
   compile time, and the max |probability difference| against fp32 eager on the same inputs;
 - feeding: one-hot encoding and FASTA reading (sequences/s) against the fastest model;
-- when ``zoo.tasks`` exists: a Lightning training step with precision "32-true" vs "bf16-mixed".
+- with --lightning: the Lightning task's training step, "32-true" vs "bf16-mixed" (and compile=True).
 
 Usage:
   python scripts/bench.py                 # the full grid (about 10 minutes on 2 cores)
@@ -356,25 +356,20 @@ def bench_feeding(n: int, seq_len: int = 1000) -> dict[str, float]:
 
             pyfaidx.Fasta(path)  # build the index once, outside the timing
             rates["fasta (pyfaidx)"] = n / timed(faidx, lambda: None, 1.0, 5).seconds
-        if importlib.util.find_spec("zoo.predict") is not None:
-            with contextlib.suppress(Exception):  # zoo-predict's reader, when merged
-                from zoo.predict.sources import fasta_windows
+        if importlib.util.find_spec("pysam") is not None:  # zoo-predict's reader (not on every machine)
+            from zoo.predict.sources import fasta_windows
 
-                rates["fasta (zoo-predict)"] = (
-                    n / timed(lambda: list(fasta_windows(path, seq_len, None)), lambda: None, 1.0, 5).seconds
-                )
+            rates["fasta (zoo-predict)"] = (
+                n / timed(lambda: list(fasta_windows(path, seq_len, None)), lambda: None, 1.0, 5).seconds
+            )
     return rates
 
 
-def bench_lightning(
-    batch: int, n_steps: int, device: torch.device, compiled: bool
-) -> dict[str, float] | None:
-    """Lightning ClassificationTask on the full DeepSEA: sequences/s per precision; None without zoo.tasks.
+def bench_lightning(batch: int, n_steps: int, device: torch.device, compiled: bool) -> dict[str, float]:
+    """Lightning ClassificationTask on the full DeepSEA: sequences/s per precision.
 
     "32-true" and "bf16-mixed", plus "bf16-mixed compiled" (task compile=True) when ``compiled``.
     """
-    if importlib.util.find_spec("zoo.tasks") is None:
-        return None
     import lightning as L
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -425,7 +420,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--modes", nargs="+", default=["eager", "compiled"], choices=["eager", "compiled"])
     p.add_argument("--tasks", nargs="+", default=["infer", "train"], choices=["infer", "train"])
     p.add_argument("--compile-train", action="store_true", help="also time torch.compile training steps")
-    p.add_argument("--lightning", action="store_true", help="time the Lightning task (needs zoo.tasks)")
+    p.add_argument("--lightning", action="store_true", help="time the Lightning task's training step")
     p.add_argument("--lightning-steps", type=int, default=3, help="timed Lightning steps per precision")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
@@ -525,13 +520,10 @@ def run(args: argparse.Namespace) -> None:
         )
     if args.lightning:
         lightning = bench_lightning(max(args.batches), args.lightning_steps, device, "compiled" in args.modes)
-        if lightning is None:
-            print("lightning: skipped (zoo.tasks is not installed on this branch)")
-        else:
-            batch, steps = max(args.batches), args.lightning_steps
-            print(f"\nlightning deepsea training, batch {batch}, best of {steps} steps:")
-            for name, rate in lightning.items():
-                print(f"  {name:20} {rate:9.1f} seq/s  {rate / lightning['32-true']:5.2f}x 32-true")
+        batch, steps = max(args.batches), args.lightning_steps
+        print(f"\nlightning deepsea training, batch {batch}, best of {steps} steps:")
+        for name, rate in lightning.items():
+            print(f"  {name:20} {rate:9.1f} seq/s  {rate / lightning['32-true']:5.2f}x 32-true")
     print(f"\nload average at end {os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s")
 
 
