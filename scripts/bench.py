@@ -197,7 +197,7 @@ def bench_models(
         model = zoo.create_model(name, **MODEL_ARGS.get(name, {})).eval()
         big = sum(p.numel() for p in model.parameters()) > 100e6
         # prepare_logits leaves the CPU oneDNN path uncompiled: its compiled rows would repeat eager
-        onednn_path = device.type == "cpu" and _fast_strand_logits(model, torch.float32) is not None
+        onednn_path = device.type == "cpu" and _fast_strand_logits(model, torch.float32, device) is not None
         if onednn_path and "compiled" in args.modes and "infer" in args.tasks:
             print(f"infer  {name:13} compiled: not run, prepare_logits keeps the oneDNN path uncompiled")
         min_time, max_calls = (0.0, 1) if big else (args.min_time, args.max_calls)

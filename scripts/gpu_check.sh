@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check as one prepared run (at most 8 minutes: two capped commands), from the repo root:
+# Issue 6's GPU check as one prepared run (at most 9 minutes: three capped commands), from the repo root:
 #   bash scripts/gpu_check.sh            # logs in $OUT when set (the device tool), else ./gpu_check_out
 # Uses the machine's own torch, lightning and torchmetrics; the zoo runs from this checkout.
-# The targets come first, so a run cut short still has them. DEVICE, BATCHES and PYTHON override
+# The short inference-path check and the targets come first, so a run cut short still has them. DEVICE, BATCHES and PYTHON override
 # the defaults (a smoke test on CPU: DEVICE=cpu BATCHES="4 8" PYTHON=.venv/bin/python).
 set -uo pipefail
 out=${OUT:-gpu_check_out}
 device=${DEVICE:-cuda}
-batches=${BATCHES:-256 2048}
+batches=${BATCHES:-2048}
 py=${PYTHON:-python3}
 mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
 $py -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" \
     2>&1 | tee -a "$out/gpu.txt"
-# 1. The targets: DeepSEA in bf16, eager and compiled, inference and training (a plain step,
-#    and the Lightning task with precision=bf16-mixed, eager and compile=True).
+# 1. The inference paths: the plain model against the channels-last steps, fp32 (TF32 on/off) and bf16.
 # shellcheck disable=SC2086  # $batches is a list of numbers
-timeout 330 $py scripts/bench.py --device "$device" --models deepsea --batches $batches --precisions bf16 \
+timeout 90 $py scripts/bench_cuda_paths.py --device "$device" --batches 256 $batches --calls 10 2>&1 | tee "$out/paths.log"
+# 2. The targets: DeepSEA in bf16, eager and compiled, inference and training (a plain step,
+#    and the Lightning task with precision=bf16-mixed, eager and compile=True).
+# shellcheck disable=SC2086
+timeout 300 $py scripts/bench.py --device "$device" --models deepsea --batches $batches --precisions bf16 \
     --modes eager compiled --compile-train --lightning --lightning-steps 10 --h2h-rounds 0 \
     2>&1 | tee "$out/targets.log"
-# 2. The grid: every model at batch 64 and 256, fp32 and bf16, eager.
+# 3. The grid: every model at batch 64 and 256, fp32 and bf16, eager.
 timeout 150 $py scripts/bench.py --device "$device" --modes eager --h2h-rounds 0 2>&1 | tee "$out/grid.log"

@@ -86,8 +86,8 @@ def test_wrong_bf16_kernels_fall_back_to_fp32(monkeypatch: pytest.MonkeyPatch) -
     model, x = _model_and_input("deepsea")
     build = inference._fast_strand_logits
 
-    def broken(model: nn.Module, dtype: torch.dtype):  # noqa: ANN202
-        fn = build(model, dtype)
+    def broken(model: nn.Module, dtype: torch.dtype, device: torch.device):  # noqa: ANN202
+        fn = build(model, dtype, device)
         return (lambda h: fn(h) * 0 + 5.0) if dtype == torch.bfloat16 else fn
 
     monkeypatch.setattr(inference, "_fast_strand_logits", broken)

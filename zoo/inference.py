@@ -116,7 +116,7 @@ def _build(
     model: nn.Module, dtype: torch.dtype, device: torch.device, compile: bool
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The logits function for one dtype: the channels-last stack when the model allows it."""
-    strand_fn = _fast_strand_logits(model, dtype) if device.type == "cpu" else None
+    strand_fn = _fast_strand_logits(model, dtype, device) if device.type == "cpu" else None
     if strand_fn is not None:
         return _dna_logits_fn(model, strand_fn, dtype, device)  # not compiled: see prepare_logits
     run = copy.deepcopy(model).to(dtype)  # a copy: later changes to ``model`` do not leak in
@@ -177,17 +177,19 @@ def _dna_logits_fn(
     return logits_fn
 
 
-def _fast_strand_logits(model: nn.Module, dtype: torch.dtype) -> Step | None:
+def _fast_strand_logits(model: nn.Module, dtype: torch.dtype, device: torch.device) -> Step | None:
     """``classifier(conv(x))`` as channels-last steps, or None if the model is not of that shape.
 
     Used for models whose strand logits are exactly ``self.classifier(self.conv(x))`` and
     whose ``conv`` holds only Conv1d, BatchNorm1d, ReLU, Threshold, MaxPool1d and Dropout.
+    On CPU the convolutions run on slices of the batch; on CUDA on the whole batch.
     """
     from zoo.models import Basset, Beluga, DeepSEA
 
     if type(model) not in (DeepSEA, Beluga, Basset):  # strand_logits == classifier(conv(x))
         return None
-    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    on_cpu = device.type == "cpu"
+    if on_cpu and dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return None  # oneDNN's bf16 kernels need AVX-512 (or AVX-NE-CONVERT); plain torch bf16 works
 
     steps = _channels_last_steps(list(model.conv), dtype)
@@ -206,9 +208,9 @@ def _fast_strand_logits(model: nn.Module, dtype: torch.dtype) -> Step | None:
         return h
 
     def strand_fn(x: torch.Tensor) -> torch.Tensor:
-        # The convolutions run on slices of _CONV_ROWS sequences, whose activations stay in
-        # cache; the dense layers on the whole batch, which reads their weights once.
-        parts = [conv_features(part) for part in x.split(_CONV_ROWS)]
+        # On CPU the convolutions run on slices of _CONV_ROWS sequences, whose activations
+        # stay in cache; the dense layers on the whole batch, which reads their weights once.
+        parts = [conv_features(part) for part in x.split(_CONV_ROWS)] if on_cpu else [conv_features(x)]
         h = parts[0] if len(parts) == 1 else torch.cat(parts)
         for step in dense:
             h = step(h)
@@ -404,7 +406,7 @@ def _conv_step(
         return None
     with torch.no_grad():
         weight = conv.weight.detach().float()
-        bias = conv.bias.detach().float() if conv.bias is not None else torch.zeros(conv.out_channels)
+        bias = conv.bias.detach().float() if conv.bias is not None else weight.new_zeros(conv.out_channels)
         folded = _fold_batch_norm(weight, bias, bn)
         if folded is None:
             return None
