@@ -1,13 +1,15 @@
 """Which inference path is faster on a GPU: the plain model or the channels-last steps?
 
-``prepare_logits`` runs DeepSEA, Beluga and Basset on CPU as channels-last steps (batch norm
-folded, activations fused as clamps, integer max-pool); on CUDA it runs a bf16 copy of the
+``prepare_logits`` runs DeepSEA, Beluga and Basset as channels-last steps (batch norm
+folded, activations fused as clamps, integer max-pool); the alternative is a copy of the
 plain model on (N, C, L). This times both on the same inputs and weights, in fp32 (with
-cuDNN's TF32 convolutions on, torch's default, and off) and bf16, and gives each path's
-max |probability difference| against the model in float64 on the CPU.
+cuDNN's TF32 convolutions on, torch's default, and off) and bf16, and with ``--compiled``
+both through torch.compile in bf16; each path's max |probability difference| is taken
+against the model in float64 on the CPU.
 
 Usage (on a GPU machine; runs on CPU too, as a smoke test):
   python scripts/bench_cuda_paths.py
+  python scripts/bench_cuda_paths.py --precisions bf16 --batches 2048 --compiled
   python scripts/bench_cuda_paths.py --device cpu --models deepsea --batches 8 --calls 2
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 import zoo
-from zoo.inference import _dna_logits_fn, _fast_strand_logits, prepare_logits
+from zoo.inference import _dna_logits_fn, _fast_strand_logits
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
 
@@ -53,15 +56,38 @@ def median_seconds(fn: Logits, x: torch.Tensor, sync: Callable[[], None], calls:
     return statistics.median(times)
 
 
-def paths(model: torch.nn.Module, device: torch.device) -> dict[str, Logits]:
-    """The candidate logits functions, by name."""
+def plain_logits(model: torch.nn.Module, dtype: torch.dtype, device: torch.device, compiled: bool) -> Logits:
+    """A copy of the plain model in ``dtype`` on (N, C, L) input: float32 logits."""
+    run = copy.deepcopy(model).to(device, dtype)
+    logits = torch.compile(run.logits, dynamic=False) if compiled else run.logits
+
+    @torch.inference_mode()
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return logits(x.to(dtype)).float()
+
+    return fn
+
+
+def paths(
+    model: torch.nn.Module, device: torch.device, precisions: list[str], compiled: bool
+) -> dict[str, Logits]:
+    """The candidate logits functions, by name; "steps" is prepare_logits' channels-last path."""
     out: dict[str, Logits] = {}
-    for prec, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        out[f"plain {prec}"] = prepare_logits(model, prec, device)  # type: ignore[arg-type]
+    for prec in precisions:
+        dtype = DTYPES[prec]
+        out[f"plain {prec}"] = plain_logits(model, dtype, device, compiled=False)
         strand_fn = _fast_strand_logits(model, dtype, device)
         if strand_fn is not None:
-            out[f"channels-last {prec}"] = _dna_logits_fn(model, strand_fn, dtype, device)
+            out[f"steps {prec}"] = _dna_logits_fn(model, strand_fn, dtype, device)
+        if compiled and prec == "bf16":
+            out["plain bf16 compiled"] = plain_logits(model, dtype, device, compiled=True)
+            if strand_fn is not None and device.type == "cuda":  # CPU: oneDNN ops inductor cannot lower
+                steps = torch.compile(strand_fn, dynamic=False)
+                out["steps bf16 compiled"] = _dna_logits_fn(model, steps, dtype, device)
     return out
+
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def main() -> None:
@@ -70,6 +96,8 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--models", nargs="+", default=["deepsea", "beluga", "basset"])
     p.add_argument("--batches", nargs="+", type=int, default=[256, 2048])
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=list(DTYPES))
+    p.add_argument("--compiled", action="store_true", help="also bf16 through torch.compile")
     p.add_argument("--calls", type=int, default=20, help="timed calls per case (the median is kept)")
     args = p.parse_args()
     device = torch.device(args.device)
@@ -87,8 +115,8 @@ def main() -> None:
         x_all[:, :, :10] = 0.25  # a run of N
         with torch.no_grad():  # the float64 truth, on a slice checked for every path
             truth = torch.sigmoid(model.double().logits(x_all[:64].double())).float()
-        model.float()
-        candidates = paths(model, device)
+        model.float().to(device)
+        candidates = paths(model, device, args.precisions, args.compiled)
         for batch in args.batches:
             x = x_all[:batch].to(device)
             for path, fn in candidates.items():

@@ -16,7 +16,7 @@ $py -c "import torch, lightning; print('torch', torch.__version__, 'lightning', 
     2>&1 | tee -a "$out/gpu.txt"
 # 1. The inference paths: the plain model against the channels-last steps, fp32 (TF32 on/off) and bf16.
 # shellcheck disable=SC2086  # $batches is a list of numbers
-timeout 90 $py scripts/bench_cuda_paths.py --device "$device" --batches 256 $batches --calls 10 2>&1 | tee "$out/paths.log"
+timeout 150 $py scripts/bench_cuda_paths.py --device "$device" --batches 256 $batches --compiled --calls 10 2>&1 | tee "$out/paths.log"
 # 2. The targets: DeepSEA in bf16, eager and compiled, inference and training (a plain step,
 #    and the Lightning task with precision=bf16-mixed, eager and compile=True).
 # shellcheck disable=SC2086

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.dna import reverse_complement_str
+from zoo.dna import base_codes, one_hot_codes, reverse_complement_str
 
 
 def naive_one_hot(seq: str, n_value: float = 0.25) -> torch.Tensor:
@@ -87,3 +87,26 @@ def test_one_hot_takes_any_iterable_of_str():
     assert torch.equal(zoo.one_hot(np.array(["ACGT", "ACGN"])), expected)
     assert torch.equal(zoo.one_hot(s for s in ("ACGT", "ACGN")), expected)
     assert torch.equal(zoo.one_hot(("ACGT", "ACGN")), expected)
+
+
+@pytest.mark.parametrize("n_value", [0.25, 0.0])
+def test_base_codes_one_hot_encoded_equal_one_hot(n_value):
+    rng = random.Random(2)
+    seqs = [random_seq(83, rng) for _ in range(6)]
+    codes = base_codes(seqs)
+    assert codes.dtype == torch.uint8 and codes.shape == (6, 83)
+    assert torch.equal(one_hot_codes(codes, n_value), zoo.one_hot(seqs, n_value=n_value))
+    assert torch.equal(one_hot_codes(base_codes(seqs[0]), n_value), zoo.one_hot(seqs[0], n_value=n_value))
+    codes[0, 0] = ord("A")  # writable: not a view of a read-only buffer
+    assert one_hot_codes(codes)[0, :, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_base_codes_check_as_one_hot_does():
+    with pytest.raises(ValueError, match=r"'R' at position 2 of sequence 1"):
+        base_codes(["ACGT", "ACRT"])
+    with pytest.raises(TypeError, match=r"base_codes takes a str or a list of str, got bytes"):
+        base_codes(b"ACGT")
+    with pytest.raises(
+        TypeError, match="one_hot_codes takes uint8 codes from base_codes, got dtype torch.int64"
+    ):
+        one_hot_codes(torch.zeros(3, dtype=torch.long))

@@ -24,6 +24,7 @@ from _predict_support import (
 
 import zoo
 from zoo._registry import model_args
+from zoo.dna import base_codes, one_hot
 from zoo.predict import Scorer, run
 
 LABELS = (DATA / "labels.txt").read_text().splitlines()
@@ -63,6 +64,17 @@ def test_scorer_predict_matches_direct_call() -> None:
     model = example_model()
     got = Scorer(model, batch_size=4).predict(seqs)
     np.testing.assert_allclose(got, direct_probs(model, seqs), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("rc", ["none", "mean"])
+def test_scorer_logits_of_base_codes_equal_logits_of_one_hot(rc: str) -> None:
+    # On CUDA the Scorer sends base codes and one-hot encodes them on the GPU; same logits
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    scorer = Scorer(example_model(), rc=rc, n_value=0.0)
+    assert scorer.encode(seqs).dtype == torch.float32  # a CPU scorer encodes one-hot itself
+    torch.testing.assert_close(
+        scorer.logits(base_codes(seqs)), scorer.logits(one_hot(seqs, n_value=0.0)), rtol=0, atol=0
+    )
 
 
 @pytest.mark.parametrize("rc", ["mean", "max"])

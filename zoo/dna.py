@@ -23,11 +23,12 @@ def _lookup_table(n_value: float) -> np.ndarray:
 
 _TABLES: dict[float, np.ndarray] = {}
 _VALID = np.zeros(256, dtype=bool)
-_VALID[[ord(c) for c in "ACGTNacgtn"]] = True
+_VALID_BYTES = b"ACGTNacgtn"
+_VALID[list(_VALID_BYTES)] = True
 
 
 def _codes(seqs: Sequence[str]) -> np.ndarray:
-    """The bytes of equal-length sequences as a (N, L) uint8 array."""
+    """The bytes of equal-length DNA sequences as a (N, L) uint8 array, every symbol checked."""
     length = len(seqs[0])
     for i, s in enumerate(seqs):
         if not isinstance(s, str):
@@ -42,7 +43,25 @@ def _codes(seqs: Sequence[str]) -> np.ndarray:
         raw = joined.encode("ascii")
     except UnicodeEncodeError as err:
         _raise_bad_symbol(joined[err.start], err.start, length, len(seqs))
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(seqs), length)
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    # bytes.translate deleting the valid symbols runs at GB/s; numpy finds the culprit only on failure
+    if raw.translate(None, _VALID_BYTES):
+        flat = int(np.flatnonzero(~_VALID[codes])[0])
+        _raise_bad_symbol(chr(codes[flat]), flat, length, len(seqs))
+    return codes.reshape(len(seqs), length)
+
+
+def _as_list(seq: str | Sequence[str], caller: str) -> list[str]:
+    """``seq`` as a list of str; bytes and non-iterables are refused, naming ``caller``."""
+    if isinstance(seq, (bytes, bytearray)):
+        raise TypeError(f"{caller} takes a str or a list of str, got {type(seq).__name__} (decode it first)")
+    try:
+        seqs = [seq] if isinstance(seq, str) else list(seq)  # list, tuple, array, Series, generator
+    except TypeError:
+        raise TypeError(f"{caller} takes a str or a list of str, got {type(seq).__name__}") from None
+    if not seqs:
+        raise ValueError(f"{caller} got an empty list of sequences")
+    return seqs
 
 
 def _raise_bad_symbol(symbol: str, flat_pos: int, length: int, n: int) -> None:
@@ -57,20 +76,8 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
     channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
     symbol raises ValueError naming it and its position.
     """
-    if isinstance(seq, (bytes, bytearray)):
-        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__} (decode it first)")
     single = isinstance(seq, str)
-    try:
-        seqs = [seq] if single else list(seq)  # any iterable of str: list, tuple, array, Series
-    except TypeError:
-        raise TypeError(f"one_hot takes a str or a list of str, got {type(seq).__name__}") from None
-    if not seqs:
-        raise ValueError("one_hot got an empty list of sequences")
-    codes = _codes(seqs)
-    valid = _VALID[codes]
-    if not valid.all():
-        flat = int(np.flatnonzero(~valid.ravel())[0])
-        _raise_bad_symbol(chr(codes.ravel()[flat]), flat, codes.shape[1], len(seqs))
+    codes = _codes(_as_list(seq, "one_hot"))
     table = _TABLES.get(n_value)
     if table is None:
         table = _TABLES.setdefault(n_value, np.ascontiguousarray(_lookup_table(n_value).T))
@@ -81,6 +88,36 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
         np.take(table[c], codes, out=out[:, c, :])
     encoded = torch.from_numpy(out)
     return encoded[0] if single else encoded
+
+
+def base_codes(seq: str | Sequence[str]) -> torch.Tensor:
+    """The checked ASCII bytes of DNA: a str gives (L,), a list of equal-length str (N, L) uint8.
+
+    The same checks and errors as :func:`one_hot`, at 1 byte a base instead of 16: what to
+    send to a GPU, which then encodes them with :func:`one_hot_codes`.
+    """
+    single = isinstance(seq, str)
+    codes = torch.from_numpy(
+        _codes(_as_list(seq, "base_codes")).copy()
+    )  # a copy: frombuffer's array is read-only
+    return codes[0] if single else codes
+
+
+def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
+    """:func:`one_hot` of :func:`base_codes` output, on the codes' device: (..., L) -> (..., 4, L).
+
+    Equal to ``one_hot(seqs, n_value)`` for the sequences the codes came from.
+    """
+    if codes.dtype != torch.uint8:
+        raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got dtype {codes.dtype}")
+    key = (n_value, codes.device)
+    table = _DEVICE_TABLES.get(key)
+    if table is None:  # NaN rows (invalid bytes) never get here: base_codes checked them
+        table = _DEVICE_TABLES.setdefault(key, torch.from_numpy(_lookup_table(n_value)).to(codes.device))
+    return table[codes.long()].transpose(-1, -2).contiguous()
+
+
+_DEVICE_TABLES: dict[tuple[float, torch.device], torch.Tensor] = {}
 
 
 def reverse_complement(x: torch.Tensor) -> torch.Tensor:
