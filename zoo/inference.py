@@ -116,11 +116,12 @@ def _build(
     model: nn.Module, dtype: torch.dtype, device: torch.device, compile: bool
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The logits function for one dtype: the channels-last steps when the model allows them
-    (never compiled on CPU, see prepare_logits; on CUDA when not compiled, as torch.compile of
-    the plain model ran faster there), else the plain model."""
-    use_steps = device.type == "cpu" or not compile
-    strand_fn = _fast_strand_logits(model, dtype, device) if use_steps else None
+    (compiled on CUDA only: on CPU inductor made them slower, see prepare_logits), else the
+    plain model."""
+    strand_fn = _fast_strand_logits(model, dtype, device)
     if strand_fn is not None:
+        if compile and device.type == "cuda":
+            strand_fn = _compiled(strand_fn)
         return _dna_logits_fn(model, strand_fn, dtype, device)
     run = copy.deepcopy(model).to(dtype)  # a copy: later changes to ``model`` do not leak in
     run_logits = _compiled(run.logits) if compile else run.logits
