@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check as one prepared run (at most 9 minutes: three capped commands), from the repo root:
+# Issue 6's GPU check as one prepared run (at most 10 minutes: three capped commands), from the repo root:
 #   bash scripts/gpu_check.sh            # logs in $OUT when set (the device tool), else ./gpu_check_out
 # Uses the machine's own torch, lightning and torchmetrics; the zoo runs from this checkout.
 # The short inference-path check and the targets come first, so a run cut short still has them. DEVICE, BATCHES and PYTHON override
@@ -14,9 +14,11 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
 $py -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" \
     2>&1 | tee -a "$out/gpu.txt"
-# 1. The inference paths: the plain model against the channels-last steps, fp32 (TF32 on/off) and bf16.
+# 1. The inference paths: the plain model against the channels-last steps, fp32 (TF32 on/off), bf16
+#    and bf16 compiled (Beluga, the slowest to time, is left to the grid).
 # shellcheck disable=SC2086  # $batches is a list of numbers
-timeout 150 $py scripts/bench_cuda_paths.py --device "$device" --batches 256 $batches --compiled --calls 10 2>&1 | tee "$out/paths.log"
+timeout 150 $py scripts/bench_cuda_paths.py --device "$device" --models deepsea basset --batches 256 $batches \
+    --compiled --calls 10 2>&1 | tee "$out/paths.log"
 # 2. The targets: DeepSEA in bf16, eager and compiled, inference and training (a plain step,
 #    and the Lightning task with precision=bf16-mixed, eager and compile=True).
 # shellcheck disable=SC2086
