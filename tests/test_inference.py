@@ -146,6 +146,47 @@ def test_batches_larger_than_a_conv_slice_match_model_logits(key: str, precision
     assert (got - expected).abs().max().item() <= TOLERANCE[precision]
 
 
+class _CudaLike:
+    """Stands in for a CUDA device where the code only asks ``device.type``."""
+
+    type = "cuda"
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("key", ["deepsea", "deepsea_relu_rc", "beluga", "basset"])
+def test_steps_as_run_on_cuda_match_model_logits(
+    monkeypatch: pytest.MonkeyPatch, key: str, precision: str
+) -> None:
+    # CUDA runs the channels-last steps on the whole batch with plain conv2d/linear; here the
+    # same branches run on CPU tensors (oneDNN off), on more rows than one CPU slice
+    monkeypatch.setattr(inference, "_MKLDNN", False)
+    model, _ = _model_and_input(key)
+    n = 2 * inference._CONV_ROWS + 7
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    strand_fn = inference._fast_strand_logits(model, dtype, _CudaLike())  # type: ignore[arg-type]
+    assert strand_fn is not None
+    fn = inference._dna_logits_fn(model, strand_fn, dtype, torch.device("cpu"))
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x))
+    got = torch.sigmoid(fn(x))
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max().item() <= TOLERANCE[precision]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_prepare_logits_on_cuda_matches_model_logits(precision: str, compile: bool) -> None:
+    model, x = _model_and_input("deepsea")
+    with torch.no_grad():
+        expected = torch.sigmoid(model.logits(x))
+    torch._dynamo.reset()
+    got = torch.sigmoid(prepare_logits(model, precision, "cuda", compile=compile)(x.cuda())).cpu()
+    tolerance = 1e-4 if precision == "fp32" else TOLERANCE[precision]  # TF32 convolutions, torch's default
+    assert (got - expected).abs().max().item() <= tolerance
+
+
 @pytest.mark.parametrize(("key", "precision"), [("deepsea", "fp32"), ("deepsea", "bf16")])
 def test_compile_leaves_the_oneDNN_path_uncompiled(key: str, precision: str) -> None:
     # the oneDNN path ran 2.4x faster than what inductor made of the same model

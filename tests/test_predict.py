@@ -70,11 +70,27 @@ def test_scorer_predict_matches_direct_call() -> None:
 def test_scorer_logits_of_base_codes_equal_logits_of_one_hot(rc: str) -> None:
     # On CUDA the Scorer sends base codes and one-hot encodes them on the GPU; same logits
     seqs = list(read_fasta(DATA / "seqs.fa").values())
+    seqs[0] = "N" * 20 + seqs[0][20:]  # N is where n_value shows
     scorer = Scorer(example_model(), rc=rc, n_value=0.0)
     assert scorer.encode(seqs).dtype == torch.float32  # a CPU scorer encodes one-hot itself
     torch.testing.assert_close(
         scorer.logits(base_codes(seqs)), scorer.logits(one_hot(seqs, n_value=0.0)), rtol=0, atol=0
     )
+    assert not torch.equal(
+        scorer.logits(one_hot(seqs[:1], n_value=0.25)), scorer.logits(base_codes(seqs[:1]))
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_scorer_on_cuda_sends_pinned_base_codes() -> None:
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    seqs[0] = "N" * 20 + seqs[0][20:]
+    model = example_model()
+    scorer = Scorer(model, device="cuda", n_value=0.0)
+    codes = scorer.encode(seqs)
+    assert codes.dtype == torch.uint8 and codes.is_pinned()
+    expected = Scorer(model, n_value=0.0).predict(seqs)
+    np.testing.assert_allclose(scorer.predict(seqs), expected, atol=1e-4)  # TF32 convolutions on CUDA
 
 
 @pytest.mark.parametrize("rc", ["mean", "max"])

@@ -106,7 +106,9 @@ def base_codes(seq: str | Sequence[str]) -> torch.Tensor:
 def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
     """:func:`one_hot` of :func:`base_codes` output, on the codes' device: (..., L) -> (..., 4, L).
 
-    Equal to ``one_hot(seqs, n_value)`` for the sequences the codes came from.
+    Equal to ``one_hot(seqs, n_value)`` for the sequences the codes came from. The codes are
+    not checked again (that would cost a pass on the device): a byte other than ACGTNacgtn,
+    from anywhere but ``base_codes``, becomes a column of NaN.
     """
     if codes.dtype != torch.uint8:
         raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got dtype {codes.dtype}")
@@ -114,7 +116,7 @@ def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
     table = _DEVICE_TABLES.get(key)
     if table is None:  # NaN rows (invalid bytes) never get here: base_codes checked them
         table = _DEVICE_TABLES.setdefault(key, torch.from_numpy(_lookup_table(n_value)).to(codes.device))
-    return table[codes.long()].transpose(-1, -2).contiguous()
+    return table[codes.int()].transpose(-1, -2).contiguous()
 
 
 _DEVICE_TABLES: dict[tuple[float, torch.device], torch.Tensor] = {}

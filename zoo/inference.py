@@ -20,8 +20,9 @@ What makes it fast on CPU (measured with scripts/bench.py, see README "Performan
 
 On CUDA the same channels-last steps run on the whole batch as cuDNN convolutions
 (channels-last is what the tensor cores take); with ``compile=True`` inductor fuses them.
-Measured on an H100, DeepSEA bf16 at batch 2048: 169k seq/s eager and 320k compiled,
-against 126k and 208k for the plain model on (N, C, L) (scripts/bench_cuda_paths.py).
+Measured on an H100, DeepSEA bf16 at batch 2048: 172k seq/s eager and 324k compiled,
+against 126k and 208k for the plain model on (N, C, L) (scripts/bench_cuda_paths.py, with
+``torch.backends.cudnn.benchmark = True``, which zoo-predict sets on CUDA).
 
 The fast stack is only used for models whose ``conv`` block is made of the layers it
 knows; any other model (DanQ, image models) gets the plain ``model.logits`` with bf16
@@ -66,7 +67,8 @@ def prepare_logits(
     """A function mapping an input batch to the model's float32 logits, in eval mode.
 
     ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (in practice
-    about 1e-7); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of fp32).
+    about 1e-7 on CPU; on CUDA see TF32 below); ``"bf16"`` computes in bfloat16
+    (probabilities within about 1e-2 of fp32).
     The model is moved to ``device`` and put in eval mode; its weights are not changed.
     The function keeps its own copy of the weights as they are now: prepare again after
     changing them. bf16 is checked against fp32 once, here; where it is wrong or fails on
@@ -74,14 +76,19 @@ def prepare_logits(
 
     ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
     batch shape compiles: seconds to tens of seconds). On CUDA it applies to every model
-    (DeepSEA bf16 on an H100: 1.9x eager). On CPU it applies to the models without the
-    oneDNN path below (DanQ, the image models; 1.1-1.8x there); DeepSEA, Beluga and Basset
-    keep their oneDNN path, which ran 2.4x faster than anything inductor made of them (bf16
-    DeepSEA, batch 256: 1503 against 619 seq/s).
+    (measured on an H100 in bf16: DeepSEA 1.9x eager, Basset 1.4x). On CPU it applies to
+    the models without the oneDNN path below (DanQ, the image models; 1.1-1.8x there);
+    DeepSEA, Beluga and Basset keep their oneDNN path, which ran 2.4x faster than anything
+    inductor made of them (bf16 DeepSEA, batch 256: 1503 against 619 seq/s).
 
     On CUDA, fp32 convolutions follow ``torch.backends.cudnn.allow_tf32`` (torch's default:
     on): DeepSEA's probabilities were then within 8.3e-6 of float64 on an H100, and within
     8.9e-8 with it off, at a third of the speed.
+
+    Compiled functions of one architecture share their compilation (ten DeepSEAs prepared
+    in turn compiled once); each new batch shape or architecture compiles anew, up to
+    torch's recompile limit (``torch._dynamo.config.cache_size_limit``, 8), past which that
+    code runs uncompiled: ``torch._dynamo.reset()`` starts the count again.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}")

@@ -141,6 +141,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         labels = read_labels(ns.labels, n_targets_of(model)) if ns.labels else None
         targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
         device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
+            torch.backends.cudnn.benchmark = True
         scorer = Scorer(
             model,
             labels=labels,
