@@ -83,6 +83,23 @@ def test_trainer_configs_compose(tmp_path, trainer):
         assert built.strategy._process_group_backend == "gloo"
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_epochs=abc", r"trainer.max_epochs='abc' is not a whole number"),
+        ("+trainer.max_steps=2.5", r"trainer.max_steps=2.5 is not a whole number"),
+        ("+trainer.limit_val_batches=all", r"trainer.limit_val_batches='all' is not a number"),
+    ],
+)
+def test_bad_trainer_counts_are_refused_before_any_data_is_made(tmp_path, override, message):
+    cfg = compose_cfg(
+        ["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path), override]
+    )
+    with pytest.raises(ValueError, match=message):
+        train(cfg)
+    assert not any(tmp_path.rglob("*.fa"))  # refused before the synthetic data was generated
+
+
 @pytest.fixture(scope="module")
 def classification_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cls")

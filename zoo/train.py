@@ -53,8 +53,30 @@ def prepare_data(cfg: DictConfig) -> None:
         instantiate(synthetic)
 
 
+# Trainer arguments Lightning only checks deep inside fit (a bare AssertionError there).
+_TRAINER_INTS = (
+    "max_epochs", "min_epochs", "max_steps", "min_steps", "num_nodes", "log_every_n_steps",
+    "accumulate_grad_batches", "num_sanity_val_steps", "check_val_every_n_epoch",
+)  # fmt: skip
+_TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "val_check_interval")
+
+
+def check_trainer_config(trainer: DictConfig) -> None:
+    """Refuse a trainer count that is not a whole number (or a fraction that is not a number)
+    before data is built, naming the key: ``trainer.max_epochs=abc`` would fail mid-fit."""
+    for key in _TRAINER_INTS + _TRAINER_NUMBERS:
+        value = trainer.get(key)
+        if value is None:
+            continue
+        wanted = int if key in _TRAINER_INTS else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "a whole number" if key in _TRAINER_INTS else "a number (a count or a fraction)"
+            raise ValueError(f"trainer.{key}={value!r} is not {kind}")
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics."""
+    check_trainer_config(cfg.trainer)
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
