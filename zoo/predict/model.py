@@ -88,11 +88,12 @@ def load_predict_model(
             "--weights is needed: a zoo checkpoint, a zoo Lightning checkpoint, or (with --model NAME) any "
             "weights file zoo.load_weights reads; zoo-predict does not score with random weights"
         )
-    path = Path(weights)
-    if path.is_dir():
-        raise PredictError(f"weights file {os.fspath(path)!r} is a directory; expected a weights file")
-    if not path.is_file():
-        raise PredictError(f"weights file {os.fspath(path)!r} does not exist")
+    from zoo.weights import require_weights_file
+
+    try:
+        path = require_weights_file(weights)
+    except OSError as err:  # missing, or a directory
+        raise PredictError(str(err)) from None
     model_args = dict(model_args or {})
     zoo_file = _zoo_file_model(path)
     if zoo_file is not None and name is not None and name != zoo_file[0]:
