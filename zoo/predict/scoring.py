@@ -26,7 +26,7 @@ from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
-from zoo.predict.writers import PathLike, PredictError, check_column_names, open_writer
+from zoo.predict.writers import PathLike, PredictError, open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 
@@ -299,11 +299,10 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
 
     value_columns = job.value_columns(scorer.columns)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
-    check_column_names(meta_columns, value_columns)  # before the progress bar and any scoring
     summary = RunSummary()
     with (
+        open_writer(out, meta_columns, value_columns) as writer,  # checks the names before the bar shows
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
-        open_writer(out, meta_columns, value_columns) as writer,
         Prefetcher(_batches(job, scorer)) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,
     ):
