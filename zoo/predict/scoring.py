@@ -356,11 +356,15 @@ class Consumer:
         self._raise()
         self._queue.put(args)
 
-    def finish(self) -> None:
-        """Wait for every queued call; raise the first error of any."""
+    def _stop(self) -> None:
+        """Let the thread run what is queued (or drop it), then join it."""
         if self._thread.is_alive():
             self._queue.put(self._DONE)
             self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for every queued call; raise the first error of any."""
+        self._stop()
         self._raise()
 
     def __enter__(self) -> Consumer:
@@ -371,9 +375,7 @@ class Consumer:
             self.finish()
             return
         self._drop = True  # the producer failed: its output is discarded anyway
-        if self._thread.is_alive():
-            self._queue.put(self._DONE)
-            self._thread.join()
+        self._stop()
 
 
 def _emit(
