@@ -97,10 +97,8 @@ def base_codes(seq: str | Sequence[str]) -> torch.Tensor:
     send to a GPU, which then encodes them with :func:`one_hot_codes`.
     """
     single = isinstance(seq, str)
-    codes = torch.from_numpy(
-        _codes(_as_list(seq, "base_codes")).copy()
-    )  # a copy: frombuffer's array is read-only
-    return codes[0] if single else codes
+    codes = _codes(_as_list(seq, "base_codes")).copy()  # a copy: frombuffer's array is read-only
+    return torch.from_numpy(codes[0] if single else codes)
 
 
 def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
@@ -114,7 +112,7 @@ def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
         raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got dtype {codes.dtype}")
     key = (n_value, codes.device)
     table = _DEVICE_TABLES.get(key)
-    if table is None:  # NaN rows (invalid bytes) never get here: base_codes checked them
+    if table is None:
         table = _DEVICE_TABLES.setdefault(key, torch.from_numpy(_lookup_table(n_value)).to(codes.device))
     return table[codes.int()].transpose(-1, -2).contiguous()
 
