@@ -1,0 +1,428 @@
+"""Band-limited in-silico mutagenesis for the convolutional DNA models.
+
+A single-base change moves one input column. A valid convolution of width k turns a change
+on positions [a, b] into one on [a - k + 1, b]; an elementwise layer keeps the band; a max-pool
+maps it to the pooled positions whose windows touch it. So every mutant differs from its
+reference sequence on a short band of each layer, and the first dense layer sees the change
+through a few of its columns only.
+
+Every mutant is carried as a *change* (delta) on a window of fixed width per layer, at a
+start position of its own:
+
+- convolution, batch norm: linear, so the change of the output is the convolution of the
+  input's change (no bias). It runs as one matrix product of the changed positions with all
+  k taps at once, (M * width, C_in) @ (C_in, k * C_out), followed by an overlap-add of the
+  k shifted products: only the positions that did change are multiplied.
+- activation: ``act(reference + change) - act(reference)`` on the window, with the
+  reference read from the activations of the unmutated sequence (computed once).
+- max-pool: the reference inputs of every pool window that touches the band, plus the
+  change, pooled, minus the reference output.
+- first dense layer: ``W[:, band columns] @ change`` added to the reference pre-activation.
+  Mutants are ordered by position, so runs of them share one band and one weight slice.
+- the rest of the classifier (small vectors): run as it is.
+
+Positions outside a layer's valid range carry unused values: a valid output of a valid
+convolution or pool reads valid inputs only, and the dense weight is zero-padded there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from zoo.models._dna import DNAModel, strand_mean_logits
+
+# Elementwise layers applied as they are to reference + change.
+_ACTIVATIONS = (
+    nn.ReLU,
+    nn.Threshold,
+    nn.ELU,
+    nn.LeakyReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softplus,
+)
+_IDENTITY = (nn.Dropout, nn.Identity)  # identities in eval mode
+# Layers that act on each row of (M, features) on their own in eval mode.
+_ROW_WISE = (nn.Linear, nn.BatchNorm1d, *_ACTIVATIONS, *_IDENTITY)
+
+
+@dataclass
+class _Conv:
+    """A valid, unit-stride convolution (with any batch norm after it folded into its weight)."""
+
+    kernel: int
+    weight: torch.Tensor  # (C_in, k * C_out): tap-major columns, in the compute dtype
+
+
+@dataclass
+class _Scale:
+    """An eval-mode batch norm that does not follow a convolution: a per-channel scale."""
+
+    scale: torch.Tensor  # (C,) float32
+
+
+@dataclass
+class _Act:
+    module: nn.Module
+    pre: int  # stage index of the reference input
+    post: int  # stage index of the reference output
+
+
+@dataclass
+class _Pool:
+    kernel: int
+    stride: int
+    pre: int
+    post: int
+
+
+_Op = _Conv | _Scale | _Act | _Pool
+
+
+def _single(value: int | tuple[int, ...]) -> int:
+    return value[0] if isinstance(value, tuple) else int(value)
+
+
+def _bn_scale(bn: nn.BatchNorm1d) -> torch.Tensor | None:
+    """The per-channel factor of an eval-mode batch norm (None without running statistics)."""
+    if bn.running_var is None:
+        return None
+    scale = torch.rsqrt(bn.running_var.detach().float() + bn.eps)
+    return scale * bn.weight.detach().float() if bn.affine else scale
+
+
+def _is_plain_conv(conv: nn.Conv1d) -> bool:
+    return (
+        conv.groups == 1
+        and _single(conv.stride) == 1
+        and _single(conv.dilation) == 1
+        and conv.padding in ((0,), 0, "valid")
+    )
+
+
+def _is_plain_pool(pool: nn.MaxPool1d) -> bool:
+    return (
+        _single(pool.padding) == 0
+        and _single(pool.dilation) == 1
+        and not pool.ceil_mode
+        and not pool.return_indices
+    )
+
+
+def _dense_layers(classifier: nn.Module) -> tuple[nn.Linear, list[nn.Module]] | None:
+    """(first Linear, the row-wise layers after it) of a classifier ``[Dropout...] Flatten, Linear,
+    ...``; None for any other classifier."""
+    if not isinstance(classifier, nn.Sequential):
+        return None
+    layers = list(classifier)
+    while layers and isinstance(layers[0], _IDENTITY):
+        layers.pop(0)
+    if len(layers) < 2 or not isinstance(layers[0], nn.Flatten) or not isinstance(layers[1], nn.Linear):
+        return None
+    if layers[0].start_dim != 1 or layers[0].end_dim != -1:
+        return None
+    rest = layers[2:]
+    if not all(isinstance(m, _ROW_WISE) for m in rest):
+        return None
+    return layers[1], rest
+
+
+def supports_band_ism(model: nn.Module) -> bool:
+    """True when ``model`` is a DNA model of the convolutional shape the band method handles:
+    strand logits ``classifier(conv(x))``, ``conv`` of Conv1d (valid, unit stride), BatchNorm1d,
+    elementwise activations, MaxPool1d and Dropout, ``classifier`` a Flatten then a Linear then
+    row-wise layers."""
+    if not isinstance(model, DNAModel) or type(model).strand_logits is not DNAModel.strand_logits:
+        return False
+    conv = getattr(model, "conv", None)
+    if not isinstance(conv, nn.Sequential) or _dense_layers(getattr(model, "classifier", None)) is None:
+        return False
+    for layer in conv:
+        if isinstance(layer, nn.Conv1d) and _is_plain_conv(layer):
+            continue
+        if isinstance(layer, nn.MaxPool1d) and _is_plain_pool(layer):
+            continue
+        if isinstance(layer, nn.BatchNorm1d) and layer.running_var is not None:
+            continue
+        if not isinstance(layer, _ACTIVATIONS + _IDENTITY):
+            return False
+    return True
+
+
+@dataclass
+class BandState:
+    """The reference activations of one group of sequences (forward strand rows first, then the
+    reverse complements when the model averages strands)."""
+
+    n: int  # sequences in the group
+    one_hot: torch.Tensor  # (n, 4, L) float32 on the device
+    stages: dict[int, torch.Tensor]  # stage index -> (rows * length, channels), channels last
+    lengths: list[int]  # positions of every stage
+    dense_pre: torch.Tensor  # (rows, hidden) float32: the first dense layer's reference output
+    logits: torch.Tensor  # (n, T) float32 reference logits, strands combined
+
+
+class BandISM:
+    """Logits of single-base mutants of a convolutional DNA model, from the changed bands only.
+
+    ``targets`` (indices) restrict the last layer's outputs when it is a Linear. ``dtype``
+    is the type of the matrix products (float32 or bfloat16); reference activations, their
+    sums with the changes and the layers after the first dense layer stay float32, so in
+    bfloat16 only the *changes* are rounded.
+
+    The model (float32, on ``device``, in eval mode) is used as it is for the reference pass;
+    the convolution and dense weights are copied here: prepare again after changing them.
+    """
+
+    def __init__(self, model: DNAModel, targets: list[int], dtype: torch.dtype, device: torch.device) -> None:
+        if not supports_band_ism(model):
+            raise ValueError(f"{type(model).__name__} is not a model the band method handles")
+        self.seq_len, self.rc_average = model.seq_len, bool(model.rc_average)
+        self.dtype, self.device = dtype, device
+        self.targets = targets
+        self.units: list[list[nn.Module]] = []  # the modules behind each op, for the reference pass
+        self.ops: list[_Op] = []
+        self._build_ops(list(model.conv))
+        self.widths = self._widths()
+        first, rest = _dense_layers(model.classifier)  # type: ignore[misc]
+        self.first = first
+        self.rest = nn.Sequential(*self._target_rows(list(rest)))
+        self._dense: torch.Tensor | None = None  # built on the first call: needs the last stage's shape
+
+    # --- construction ---------------------------------------------------------------------
+
+    def _build_ops(self, layers: list[nn.Module]) -> None:
+        layers = [m for m in layers if not isinstance(m, _IDENTITY)]
+        i = 0
+        while i < len(layers):
+            layer, stage = layers[i], len(self.ops)
+            if isinstance(layer, nn.Conv1d):
+                bn = (
+                    layers[i + 1]
+                    if i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm1d)
+                    else None
+                )
+                weight = layer.weight.detach().float()  # (C_out, C_in, k)
+                if bn is not None:
+                    weight = weight * _bn_scale(bn)[:, None, None]
+                c_out, c_in, k = weight.shape
+                matrix = weight.permute(1, 2, 0).reshape(c_in, k * c_out)  # [c, t * C_out + o]
+                self.ops.append(_Conv(k, matrix.to(self.device, self.dtype).contiguous()))
+                self.units.append([layer] if bn is None else [layer, bn])
+                i += 2 if bn is not None else 1
+                continue
+            if isinstance(layer, nn.BatchNorm1d):
+                self.ops.append(_Scale(_bn_scale(layer).to(self.device)))
+            elif isinstance(layer, nn.MaxPool1d):
+                self.ops.append(_Pool(_single(layer.kernel_size), _single(layer.stride), stage, stage + 1))
+            else:
+                self.ops.append(_Act(layer, stage, stage + 1))
+            self.units.append([layer])
+            i += 1
+
+    def _widths(self) -> list[int]:
+        """The window width of every stage: enough for the band of any mutant position."""
+        widths = [1]
+        for op in self.ops:
+            w = widths[-1]
+            if isinstance(op, _Conv):
+                w += op.kernel - 1
+            elif isinstance(op, _Pool):
+                w = (w + op.kernel - 2) // op.stride + 1
+            widths.append(w)
+        return widths
+
+    def _target_rows(self, rest: list[nn.Module]) -> list[nn.Module]:
+        """The classifier tail, its last Linear cut to the chosen targets' rows."""
+        if rest and isinstance(rest[-1], nn.Linear):
+            last = rest[-1]
+            cut = nn.Linear(last.in_features, len(self.targets), bias=last.bias is not None)
+            index = torch.tensor(self.targets, dtype=torch.long)
+            with torch.no_grad():
+                cut.weight.copy_(last.weight[index])
+                if last.bias is not None:
+                    cut.bias.copy_(last.bias[index])
+            rest = [*rest[:-1], cut.to(last.weight.device)]
+            self._select = None
+        else:
+            self._select = torch.tensor(self.targets, dtype=torch.long)
+        return rest
+
+    def _dense_weight(self, channels: int, length: int) -> torch.Tensor:
+        """The first dense weight as (length, channels, hidden): one (channels, hidden) matrix per
+        position of the last conv stage."""
+        w = self.first.weight.detach().float().view(-1, channels, length).permute(2, 1, 0)
+        return w.to(self.device, self.dtype).contiguous()
+
+    # --- the reference pass ---------------------------------------------------------------
+
+    def _tail(self, dense_pre: torch.Tensor) -> torch.Tensor:
+        out = self.rest(dense_pre)
+        return out if self._select is None else out[:, self._select.to(out.device)]
+
+    def _strand_rows(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.flip(1, 2)]) if self.rc_average else x
+
+    def _combine(self, logits: torch.Tensor, n: int) -> torch.Tensor:
+        return strand_mean_logits(logits[:n], logits[n:]) if self.rc_average else logits
+
+    @torch.no_grad()
+    def prepare(self, x: torch.Tensor) -> BandState:
+        """Reference activations and logits of a group of sequences (n, 4, L)."""
+        x = x.to(self.device, torch.float32)
+        h = self._strand_rows(x)
+        needed = {i for op in self.ops if isinstance(op, (_Act, _Pool)) for i in (op.pre, op.post)}
+        stages, lengths = {}, [h.shape[2]]
+        for index, unit in enumerate(self.units):
+            if index in needed:
+                stages[index] = h.transpose(1, 2).reshape(-1, h.shape[1])
+            for module in unit:
+                h = module(h.clone() if getattr(module, "inplace", False) else h)
+                if not isinstance(h, torch.Tensor) or h.dim() != 3:
+                    raise ValueError(f"{type(module).__name__} did not give a (N, C, L) tensor")
+            lengths.append(h.shape[2])
+        if len(self.units) in needed:
+            stages[len(self.units)] = h.transpose(1, 2).reshape(-1, h.shape[1])
+        stages = {i: t.contiguous() for i, t in stages.items()}
+        if self._dense is None:
+            self._dense = self._dense_weight(h.shape[1], h.shape[2])
+        dense_pre = self.first(h.flatten(1))
+        logits = self._combine(self._tail(dense_pre), len(x))
+        return BandState(len(x), x, stages, lengths, dense_pre, logits)
+
+    def reference(self, state: BandState) -> torch.Tensor:
+        """(n, T) reference logits of the group in ``state``."""
+        return state.logits
+
+    # --- mutants --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def mutant_logits(
+        self, state: BandState, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor
+    ) -> torch.Tensor:
+        """(M, T) logits (strands combined) of the sequences ``seq`` of ``state`` with ``base``
+        (0-3 for A, C, G, T) at ``pos``; the mutants must come ordered by position."""
+        seq, pos, base = seq.to(self.device), pos.to(self.device), base.to(self.device)
+        column = state.one_hot[seq, :, pos]  # (M, 4) the reference columns
+        change = F.one_hot(base, 4).float() - column
+        if not self.rc_average:
+            return self._tail(self._dense_pre(state, seq, pos, change))
+        n, last = state.n, self.seq_len - 1
+        rows = torch.cat([seq, seq + n])
+        positions = torch.cat([pos, last - pos])
+        changes = torch.cat([change, change.flip(1)])  # the complement base, on the reverse strand
+        logits = self._tail(self._dense_pre(state, rows, positions, changes))
+        return strand_mean_logits(*logits.chunk(2))
+
+    def _dense_pre(
+        self, state: BandState, rows: torch.Tensor, pos: torch.Tensor, change: torch.Tensor
+    ) -> torch.Tensor:
+        """The first dense layer's output for each mutant (row ``rows``, ``change`` at ``pos``)."""
+        delta = change[:, None, :]  # (M, 1, 4): channels last
+        start = pos
+        for index, op in enumerate(self.ops):
+            width = self.widths[index + 1]
+            if isinstance(op, _Conv):
+                delta = self._conv(op, delta, start, state.lengths[index], width)
+                start = start - (op.kernel - 1)
+            elif isinstance(op, _Scale):
+                delta = delta * op.scale
+            elif isinstance(op, _Act):
+                pre = self._read(state, op.pre, rows, start, width)
+                post = self._read(state, op.post, rows, start, width)
+                delta = op.module(pre.add_(delta)).sub_(post)
+            else:
+                delta, start = self._pool(state, op, rows, delta, start, width)
+        return state.dense_pre[rows] + self._dense_change(delta, start)
+
+    def _conv(
+        self, op: _Conv, delta: torch.Tensor, start: torch.Tensor, length: int, width: int
+    ) -> torch.Tensor:
+        """The change of a convolution's output on [start - k + 1, start + w) from its input's
+        change on [start, start + w) (of ``length`` valid positions): the changed input positions
+        times all k taps in one product, each tap's product added at its output position."""
+        m, w, c_in = delta.shape
+        k = op.kernel
+        c_out = op.weight.shape[1] // k
+        position = start[:, None] + torch.arange(w, device=start.device)
+        valid = ((position >= 0) & (position < length)).flatten()
+        index, rows = _changed_rows(delta.reshape(m * w, c_in), valid)
+        taps = (rows.to(self.dtype) @ op.weight).float().view(-1, c_out)
+        # input offset u of mutant i feeds output offset u + k - 1 - t through tap t
+        first = (index // w) * width + index % w + k - 1
+        target = (first[:, None] - torch.arange(k, device=index.device)).flatten()
+        out = taps.new_zeros(m * width, c_out)
+        return out.index_add_(0, target, taps).view(m, width, c_out)
+
+    def _read(
+        self, state: BandState, stage: int, rows: torch.Tensor, start: torch.Tensor, width: int
+    ) -> torch.Tensor:
+        """(M, width, C) reference activations of ``stage`` on each mutant's window; positions
+        off the sequence read its nearest end (they feed no valid output)."""
+        length = state.lengths[stage]
+        index = (start[:, None] + torch.arange(width, device=start.device)).clamp_(0, length - 1)
+        index += (rows * length)[:, None]
+        table = state.stages[stage]
+        return table.index_select(0, index.flatten()).view(len(rows), width, table.shape[1])
+
+    def _pool(
+        self,
+        state: BandState,
+        op: _Pool,
+        rows: torch.Tensor,
+        delta: torch.Tensor,
+        start: torch.Tensor,
+        width: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The change of a max-pool's output: every pool window touching the band, recomputed
+        from the reference inputs plus the change."""
+        k, s = op.kernel, op.stride
+        m, w, c = delta.shape
+        first = torch.div(start - k + 1 + s - 1, s, rounding_mode="floor")  # first pool window touched
+        span = (width - 1) * s + k  # the inputs those windows read
+        values = self._read(state, op.pre, rows, first * s, span).view(m * span, c)
+        offset = (start - first * s)[:, None] + torch.arange(w, device=start.device)  # (M, w) in the span
+        inside = ((offset >= 0) & (offset < span)).flatten()  # always, unless the pool skips inputs
+        target = (torch.arange(m, device=start.device)[:, None] * span + offset).flatten()
+        values.index_add_(0, target[inside], delta.reshape(m * w, c)[inside].float())
+        values = values.view(m, span, c)
+        if k == s:
+            pooled = values.view(m, width, k, c).amax(2)
+        else:
+            pooled = values.unfold(1, k, s).amax(-1)
+        return pooled.sub_(self._read(state, op.post, rows, first, width)), first
+
+    def _dense_change(self, delta: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """W[:, window columns] @ change for each mutant, as a sum over the window's positions:
+        the changed (mutant, position) rows are sorted by position, and each position's rows
+        take one product with that position's (channels, hidden) slice of the weight."""
+        dense = self._dense
+        assert dense is not None
+        m, w, c = delta.shape
+        position = (start[:, None] + torch.arange(w, device=start.device)).flatten()
+        index, rows = _changed_rows(delta.reshape(m * w, c), (position >= 0) & (position < len(dense)))
+        position = position[index]
+        order = torch.argsort(position, stable=True)
+        index, rows, position = index[order], rows[order].to(self.dtype), position[order]
+        values, counts = torch.unique_consecutive(position, return_counts=True)
+        parts = [part @ dense[q] for q, part in zip(values.tolist(), rows.split(counts.tolist()))]
+        out = torch.zeros(m, dense.shape[2], device=delta.device)
+        if parts:
+            out.index_add_(0, index // w, torch.cat(parts).float())
+        return out
+
+
+def _changed_rows(flat: torch.Tensor, keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices, rows) of the rows of ``flat`` (R, C) that are not all zero (and ``keep``): a
+    zero row adds nothing to a product, and at the edges of the bands many rows are zero."""
+    changed = flat.abs().amax(1) > 0
+    if keep is not None:
+        changed &= keep
+    index = torch.nonzero(changed).squeeze(1)
+    return index, flat.index_select(0, index)
