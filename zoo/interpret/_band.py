@@ -11,14 +11,15 @@ start position of its own:
 
 - convolution, batch norm: linear, so the change of the output is the convolution of the
   input's change (no bias). It runs as one matrix product of the changed positions with all
-  k taps at once, (M * width, C_in) @ (C_in, k * C_out), followed by an overlap-add of the
-  k shifted products: only the positions that did change are multiplied.
+  k taps at once, (changed rows, C_in) @ (C_in, k * C_out), followed by an overlap-add of
+  the k shifted products: only positions that did change are multiplied (rows of zeros, at
+  the edges of a band, are left out).
 - activation: ``act(reference + change) - act(reference)`` on the window, with the
   reference read from the activations of the unmutated sequence (computed once).
 - max-pool: the reference inputs of every pool window that touches the band, plus the
   change, pooled, minus the reference output.
-- first dense layer: ``W[:, band columns] @ change`` added to the reference pre-activation.
-  Mutants are ordered by position, so runs of them share one band and one weight slice.
+- first dense layer: ``W[:, band columns] @ change`` added to the reference pre-activation,
+  as one product per position of the last stage with the changed rows that fall there.
 - the rest of the classifier (small vectors): run as it is.
 
 Positions outside a layer's valid range carry unused values: a valid output of a valid
@@ -307,7 +308,8 @@ class BandISM:
         self, state: BandState, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor
     ) -> torch.Tensor:
         """(M, T) logits (strands combined) of the sequences ``seq`` of ``state`` with ``base``
-        (0-3 for A, C, G, T) at ``pos``; the mutants must come ordered by position."""
+        (0-3 for A, C, G, T) at ``pos``. Mutants near each other share more of the dense
+        layer's weight slices: pass them ordered by position."""
         seq, pos, base = seq.to(self.device), pos.to(self.device), base.to(self.device)
         column = state.one_hot[seq, :, pos]  # (M, 4) the reference columns
         change = F.one_hot(base, 4).float() - column

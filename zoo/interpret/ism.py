@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -123,7 +123,18 @@ def _check_span(start: int, end: int | None, seq_len: int) -> tuple[int, int]:
 
 
 class PreparedISM:
-    """ISM as a function of a batch: ``result = prepared(seqs)``. Made by :func:`prepare_ism`."""
+    """ISM as a function of a batch: ``result = prepared(seqs)``, the model prepared once.
+
+    ``targets``: None (all), an index, a name (looked up in ``target_names``) or a list of them.
+    ``batch_size``: mutants per pass. ``precision="bf16"`` runs the matrix products in
+    bfloat16: with the band method only the *changes* are rounded (reference activations stay
+    float32), so deltas stay within about 1e-2 of float32 relative to their largest value;
+    the naive method rounds whole logits, which is coarser. ``probabilities``: also return
+    the changes of probability. ``n_value`` encodes N in string input. ``method``: "auto"
+    (band where it applies), "band" or "naive" (see the module). ``start``/``end``: mutate
+    only positions [start, end) (all by default). The model is moved to ``device`` and put
+    in eval mode (dropout off); prepare again after changing its weights.
+    """
 
     def __init__(
         self,
@@ -199,58 +210,28 @@ class PreparedISM:
         )
 
 
-def prepare_ism(model: nn.Module, targets: Target | Sequence[Target] | None = None, **options) -> PreparedISM:
-    """ISM prepared once for ``model``, to call on batch after batch: ``prepare_ism(m)(seqs)``;
-    ``options`` as :func:`ism` takes them."""
+def prepare_ism(
+    model: nn.Module, targets: Target | Sequence[Target] | None = None, **options: Any
+) -> PreparedISM:
+    """ISM prepared once for ``model``, to call on batch after batch: ``prepare_ism(m)(seqs)``
+    (``options`` as :class:`PreparedISM` takes them)."""
     return PreparedISM(model, targets, **options)
 
 
 def ism(
-    model: nn.Module,
-    seqs: Seqs,
-    targets: Target | Sequence[Target] | None = None,
-    *,
-    target_names: Sequence[str] | None = None,
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
-    precision: Precision = "fp32",
-    probabilities: bool = False,
-    n_value: float = 0.25,
-    method: Method = "auto",
-    start: int = 0,
-    end: int | None = None,
+    model: nn.Module, seqs: Seqs, targets: Target | Sequence[Target] | None = None, **options: Any
 ) -> ISMResult:
-    """ISM of ``seqs`` (strings or one-hot (N, 4, L)); see :class:`ISMResult` for what it holds.
-
-    ``targets``: None (all), an index, a name (looked up in ``target_names``) or a list of them.
-    ``batch_size``: mutants per pass. ``precision="bf16"`` runs the matrix products in
-    bfloat16: with the band method only the *changes* are rounded (reference activations stay
-    float32), so deltas stay within about 1e-2 of float32 relative to their largest value;
-    the naive method rounds whole logits, which is coarser. ``n_value`` encodes N in string
-    input. ``method``: "auto" (band where it applies), "band" or "naive" (see the module).
-    ``start``/``end``: mutate only positions [start, end) (all by default). The model is
-    moved to ``device`` and put in eval mode (dropout off). The result takes
-    N * (end - start) * 4 * T * 4 bytes: choose targets for long sequences or many outputs.
-    """
-    prepared = PreparedISM(
-        model,
-        targets,
-        target_names=target_names,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        probabilities=probabilities,
-        n_value=n_value,
-        method=method,
-        start=start,
-        end=end,
-    )
-    return prepared(seqs)
+    """ISM of ``seqs`` (strings or one-hot (N, 4, L)); see :class:`ISMResult` for what it holds
+    and :class:`PreparedISM` for the keyword ``options`` (``target_names``, ``batch_size``,
+    ``device``, ``precision``, ``probabilities``, ``n_value``, ``method``, ``start``, ``end``).
+    The result takes N * (end - start) * 4 * T * 4 bytes: choose targets for long sequences or
+    many outputs."""
+    return PreparedISM(model, targets, **options)(seqs)
 
 
-def ism_batches(model: nn.Module, batches: Iterable[Seqs], **options: object) -> Iterator[ISMResult]:
+def ism_batches(model: nn.Module, batches: Iterable[Seqs], **options: Any) -> Iterator[ISMResult]:
     """One :class:`ISMResult` per batch of ``batches``, the model prepared once (``options`` as
-    :func:`prepare_ism` takes them)."""
-    prepared = prepare_ism(model, **options)  # type: ignore[arg-type]
+    :class:`PreparedISM` takes them, ``targets`` included)."""
+    prepared = PreparedISM(model, **options)
     for batch in batches:
         yield prepared(batch)
