@@ -5,6 +5,22 @@ The optional libraries (captum, logomaker, modisco-lite) load only inside the fu
 use them: ``pip install "sigmoid-zoo[interpret]"``.
 """
 
+from zoo.interpret.attribution import AttributionResult, attribute
 from zoo.interpret.ism import ISMResult, PreparedISM, ism, ism_batches, mutant_index, prepare_ism
+from zoo.interpret.modisco import save_modisco_inputs
+from zoo.interpret.plots import plot_attribution
+from zoo.interpret.shuffle import dinucleotide_shuffle
 
-__all__ = ["ISMResult", "PreparedISM", "ism", "ism_batches", "mutant_index", "prepare_ism"]
+__all__ = [
+    "AttributionResult",
+    "ISMResult",
+    "PreparedISM",
+    "attribute",
+    "dinucleotide_shuffle",
+    "ism",
+    "ism_batches",
+    "mutant_index",
+    "plot_attribution",
+    "prepare_ism",
+    "save_modisco_inputs",
+]

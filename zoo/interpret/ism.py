@@ -128,7 +128,7 @@ class PreparedISM:
     ``targets``: None (all), an index, a name (looked up in ``target_names``) or a list of them.
     ``batch_size``: mutants per pass. ``precision="bf16"`` runs the matrix products in
     bfloat16: with the band method only the *changes* are rounded (reference activations stay
-    float32), so deltas stay within about 1e-2 of float32 relative to their largest value;
+    float32), so deltas stay within 2e-2 of float32 relative to their largest value;
     the naive method rounds whole logits, which is coarser. ``probabilities``: also return
     the changes of probability. ``n_value`` encodes N in string input. ``method``: "auto"
     (band where it applies), "band" or "naive" (see the module). ``start``/``end``: mutate
