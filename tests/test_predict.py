@@ -24,8 +24,9 @@ from _predict_support import (
 
 import zoo
 from zoo._registry import model_args
+from zoo.cli.predict import run
 from zoo.dna import base_codes, one_hot
-from zoo.predict import Scorer, run
+from zoo.predict import Scorer
 
 LABELS = (DATA / "labels.txt").read_text().splitlines()
 TARGETS = [f"target_{i}" for i in range(5)]

@@ -11,7 +11,7 @@ from _checkpoints import lightning_style_checkpoint
 from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_argv
 
 import zoo
-from zoo.predict import run
+from zoo.cli.predict import run
 from zoo.tasks import ClassificationTask
 
 FASTA = str(DATA / "seqs.fa")
@@ -225,7 +225,7 @@ def test_repeated_or_reserved_column_names_are_refused_before_scoring(
 
 
 def test_writer_refuses_repeated_column_names(tmp_path: Path) -> None:
-    from zoo.predict.writers import PredictError, open_writer
+    from zoo.predict import PredictError, open_writer
 
     for name in ("out.tsv", "out.parquet"):
         with pytest.raises(PredictError, match="column names repeat: 'x'"):

@@ -1,4 +1,5 @@
-"""Predicting with zoo models: ``zoo-predict`` and the Python API underneath.
+"""Predicting with zoo models: the Python API underneath ``zoo-predict`` (whose command line
+is :mod:`zoo.cli.predict`).
 
 >>> from zoo.predict import Scorer, fasta_job, run_job
 >>> scorer = Scorer(zoo.load_model("model.safetensors"), rc="mean")   # doctest: +SKIP
@@ -10,31 +11,41 @@ them through the model in batches; the writer appends rows to a temporary file t
 renamed to the output only when everything is written.
 """
 
-from zoo.predict.cli import main, run
-from zoo.predict.model import load_predict_model, read_labels, select_targets
+from zoo.predict.errors import PredictError, require_file
+from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import RC_MODES, Item, Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_job, fasta_job
+from zoo.predict.targets import default_labels, read_target_names, select_targets, unique_labels
+from zoo.predict.threads import Consumer, Prefetcher
 from zoo.predict.variants import SCORES, allele_windows, variant_job, variant_position, variant_values
-from zoo.predict.writers import PredictError
+from zoo.predict.writers import TableWriter, open_writer
 
 __all__ = [
     "RC_MODES",
     "SCORES",
+    "Consumer",
     "Genome",
     "Item",
     "Job",
+    "Prefetcher",
     "PredictError",
     "RunSummary",
     "Scorer",
+    "TableWriter",
     "allele_windows",
     "bed_job",
+    "default_labels",
+    "default_n_value",
     "fasta_job",
     "load_predict_model",
-    "main",
-    "read_labels",
-    "run",
+    "n_targets_of",
+    "open_writer",
+    "read_target_names",
+    "require_file",
     "run_job",
     "select_targets",
+    "trained_n_value",
+    "unique_labels",
     "variant_job",
     "variant_position",
     "variant_values",

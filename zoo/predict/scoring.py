@@ -9,10 +9,7 @@ in logit space so that probabilities and log fold changes both come from logits:
 from __future__ import annotations
 
 import os
-import queue
 import sys
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,8 +22,11 @@ from torch import nn
 from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
-from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
-from zoo.predict.writers import PathLike, PredictError, open_writer
+from zoo.predict.errors import PathLike, PredictError
+from zoo.predict.loading import default_n_value, n_targets_of
+from zoo.predict.targets import check_picked_targets, default_labels, select_targets, unique_labels
+from zoo.predict.threads import Consumer, Prefetcher
+from zoo.predict.writers import open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 
@@ -112,50 +112,6 @@ class Scorer:
         return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.columns)), np.float32)
 
 
-def unique_labels(labels: Sequence[str]) -> list[str]:
-    """Target names made unique for the output columns: the k-th target carrying a name gets
-    ``NAME#k`` (k >= 2). Real label files repeat names (one profile from several labs)."""
-    taken, seen, out = set(labels), Counter[str](), []
-    for name in labels:
-        seen[name] += 1
-        if seen[name] == 1:
-            out.append(name)
-            continue
-        k = seen[name]
-        while f"{name}#{k}" in taken:
-            k += 1
-        taken.add(f"{name}#{k}")
-        out.append(f"{name}#{k}")
-    return out
-
-
-def check_picked_targets(
-    labels: Sequence[str], columns: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None
-) -> None:
-    """Refuse ``--targets`` entries that name a repeated label (which target?) or pick a target twice.
-
-    ``labels`` are the names as given, ``columns`` the unique names from :func:`unique_labels`.
-    """
-    counts = Counter(labels)
-    for entry in wanted or ():
-        if counts[entry] > 1:
-            where = [i for i, label in enumerate(labels) if label == entry]
-            spelled = ", ".join(f"{columns[i]!r} (index {i})" for i in where)
-            raise PredictError(
-                f"--targets {entry!r} is ambiguous: {len(where)} targets carry that name; their "
-                f"columns are {spelled}: pick by column name or index"
-            )
-    entries: dict[int, list[str]] = {}
-    for entry, index in zip(wanted or (), picked):
-        entries.setdefault(index, []).append(entry)
-    for index, given in entries.items():
-        if len(given) > 1:
-            raise PredictError(
-                f"--targets picks target {columns[index]!r} (index {index}) more than once "
-                f"({', '.join(map(repr, given))}); list each target once"
-            )
-
-
 @dataclass
 class Item:
     """One output row: its leading column values and the windows to score (none: not scored)."""
@@ -234,62 +190,6 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
     return _Batch(items, scored, x)
 
 
-class _Failure:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-class Prefetcher:
-    """Runs an iterator on a background thread, ``depth`` items ahead (reading and encoding
-    overlap with the model); its errors are raised in the consuming thread."""
-
-    _DONE = object()
-
-    def __init__(self, source: Iterator[Any], depth: int = 3) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(source,), daemon=True)
-        self._thread.start()
-
-    def _put(self, value: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self, source: Iterator[Any]) -> None:
-        try:
-            for value in source:
-                if not self._put(value):
-                    return
-            self._put(self._DONE)
-        except BaseException as err:  # handed to the consumer, which raises it
-            self._put(_Failure(err))
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            value = self._queue.get()
-            if value is self._DONE:
-                return
-            if isinstance(value, _Failure):
-                raise value.error
-            yield value
-
-    def close(self) -> None:
-        """Stop the background thread and wait for it."""
-        self._stop.set()
-        self._thread.join()
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out`` (.tsv or .parquet).
 
@@ -319,63 +219,6 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
             raise PredictError(job.empty_message)
     summary.rows = writer.rows
     return summary
-
-
-class Consumer:
-    """Calls ``fn(*args)`` for each ``put(*args)``, in order, on one background thread.
-
-    At most ``depth`` calls wait; an error in ``fn`` is raised by the next ``put`` or by
-    ``finish``, which waits for every call. Leaving the ``with`` block early (an error in
-    the producer) drops the calls still waiting.
-    """
-
-    _DONE = object()
-
-    def __init__(self, fn: Callable[..., None], depth: int = 2) -> None:
-        self._fn = fn
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._drop = False
-        self._thread = threading.Thread(target=self._work, daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while (args := self._queue.get()) is not self._DONE:
-            if self._error is None and not self._drop:
-                try:
-                    self._fn(*args)
-                except BaseException as err:  # raised in the producer's thread
-                    self._error = err
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def put(self, *args: Any) -> None:
-        """Queue one call (blocks while ``depth`` calls wait)."""
-        self._raise()
-        self._queue.put(args)
-
-    def _stop(self) -> None:
-        """Let the thread run what is queued (or drop it), then join it."""
-        if self._thread.is_alive():
-            self._queue.put(self._DONE)
-            self._thread.join()
-
-    def finish(self) -> None:
-        """Wait for every queued call; raise the first error of any."""
-        self._stop()
-        self._raise()
-
-    def __enter__(self) -> Consumer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is None:
-            self.finish()
-            return
-        self._drop = True  # the producer failed: its output is discarded anyway
-        self._stop()
 
 
 def _emit(

@@ -13,8 +13,8 @@ import torch
 
 from zoo._files import GZIP_MAGIC, open_bytes
 from zoo.dna import ambiguity_as_n
+from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
-from zoo.predict.writers import PathLike, PredictError, require_file
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -29,9 +29,9 @@ from typing import Any, BinaryIO
 import torch
 
 from zoo._files import GZIP_MAGIC, open_bytes
+from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
 from zoo.predict.sources import Genome
-from zoo.predict.writers import PathLike, PredictError, require_file
 
 SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc")
 DEFAULT_SCORES: tuple[str, ...] = ("diff", "logfc")

@@ -1,15 +1,15 @@
 """Table writers for zoo-predict: TSV or Parquet, written in chunks to a temporary file.
 
 A writer is a context manager: the rows go to a hidden temporary file next to the
-output, which is renamed to the output name only when the ``with`` block ends without
-an error. A failure removes the temporary file, so no half-written table is ever left
-under the name the user asked for.
+output (:func:`zoo._files.atomic_path`), which is renamed to the output name only when
+the ``with`` block ends without an error. A failure removes the temporary file, so no
+half-written table is ever left under the name the user asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,21 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import new_file_mode
-
-PathLike = str | os.PathLike[str]
-
-
-class PredictError(Exception):
-    """A problem with zoo-predict's input that the user can fix; the CLI prints it and exits 1."""
-
-
-def require_file(path: PathLike, what: str) -> Path:
-    """``path`` as a Path, or a PredictError when it is not an existing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"{what} {os.fspath(path)!r} does not exist")
-    return path
+from zoo._files import atomic_path
+from zoo.predict.errors import PathLike, PredictError
 
 
 def require_pyarrow() -> Any:
@@ -84,35 +71,30 @@ class TableWriter:
         self.meta_columns = list(meta_columns)
         self.score_columns = list(score_columns)
         self.rows = 0
-        self._tmp: str | None = None
+        self._files = contextlib.ExitStack()
 
     def __enter__(self) -> TableWriter:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            prefix = f".{self.path.name}."
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=prefix, suffix=".tmp")
-        except OSError as err:
-            raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
-        os.close(fd)
-        try:
-            os.chmod(self._tmp, new_file_mode())  # mkstemp makes 0600; outputs get the usual mode
-            self._open(self._tmp)
-        except BaseException:
-            os.unlink(self._tmp)
-            raise
+        with contextlib.ExitStack() as files:
+            try:
+                tmp = files.enter_context(atomic_path(self.path))
+            except OSError as err:
+                raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
+            self._open(tmp)  # a failure here deletes the temporary file
+            # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
+            files.push(self._finish)
+            self._files = files.pop_all()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._tmp is not None
-        try:
-            self._close(ok=exc_type is None)
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+        # An error in _finish deletes the temporary file too, and is raised.
+        self._files.__exit__(exc_type, exc, tb)
+
+    def _finish(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(ok=exc_type is None)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
@@ -122,7 +104,8 @@ class TableWriter:
             self._write(meta_rows, scores)
             self.rows += len(meta_rows)
 
-    def _open(self, tmp: str) -> None:
+    def _open(self, tmp: Path) -> None:
+        """Start the file at ``tmp`` (the header, or nothing yet)."""
         raise NotImplementedError
 
     def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
@@ -136,7 +119,7 @@ class TableWriter:
 class TSVWriter(TableWriter):
     """Tab-separated text with a header line; scores as ``%.6g`` (``nan`` where not scored)."""
 
-    def _open(self, tmp: str) -> None:
+    def _open(self, tmp: Path) -> None:
         self._file = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close)
         self._file.write("\t".join(self.meta_columns + self.score_columns) + "\n")
         self._row_format = "\t".join(["%s"] * len(self.meta_columns) + ["%.6g"] * len(self.score_columns))
@@ -154,7 +137,7 @@ class ParquetWriter(TableWriter):
 
     _CELLS_PER_GROUP = 4_000_000
 
-    def _open(self, tmp: str) -> None:
+    def _open(self, tmp: Path) -> None:
         self._pq = require_pyarrow()
         self._writer: Any = None
         self._tmp_path = tmp

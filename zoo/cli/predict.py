@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
+import ctypes
+import ctypes.util
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from zoo.predict.writers import PredictError, require_output_path, require_pyarrow
+import torch
+
+from zoo._files import parse_key_values
+from zoo.predict.errors import PredictError
+from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
+from zoo.predict.scoring import Scorer, run_job
+from zoo.predict.sources import bed_job, fasta_job
+from zoo.predict.targets import read_target_names
+from zoo.predict.variants import variant_job
+from zoo.predict.writers import require_output_path, require_pyarrow
 
 EPILOG = """examples:
   zoo-predict --weights model.safetensors --fasta seqs.fa --out preds.tsv
@@ -76,19 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise PredictError(f"--model-arg {pair!r}: expected KEY=VALUE")
-        try:
-            args[key] = json.loads(value)
-        except json.JSONDecodeError:
-            args[key] = value  # a bare string such as activation=relu
-    return args
+    """The --model-arg options as constructor arguments (VALUE read as JSON where it parses)."""
+    try:
+        return parse_key_values(pairs, "--model-arg")
+    except ValueError as err:
+        raise PredictError(str(err)) from None
 
 
 def _check_inputs(ns: argparse.Namespace) -> None:
+    """Refuse option combinations that name no input or two, before anything is loaded."""
     if ns.fasta and (ns.genome or ns.bed or ns.vcf):
         raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
     if not ns.fasta and not (ns.genome and (ns.bed or ns.vcf)):
@@ -106,12 +112,9 @@ def keep_freed_memory() -> bool:
     """Have glibc's malloc reuse freed memory instead of returning it to the system.
 
     Every batch allocates activations of tens of MB; by default glibc maps each anew
-    (and unmaps it when freed), so every batch pays page faults on fresh pages: about 10%
-    of DeepSEA's bf16 time. Reuse costs no extra peak memory. A no-op without glibc.
+    (and unmaps it when freed), so every batch pays page faults on fresh pages. Reuse costs
+    no extra peak memory. A no-op without glibc.
     """
-    import ctypes
-    import ctypes.util
-
     if sys.platform != "linux":
         return False
     try:
@@ -127,18 +130,11 @@ def keep_freed_memory() -> bool:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
-    import torch
-
-    from zoo.predict.model import load_predict_model, n_targets_of, read_labels, trained_n_value
-    from zoo.predict.scoring import Scorer, run_job
-    from zoo.predict.sources import bed_job, fasta_job
-    from zoo.predict.variants import variant_job
-
     ns = build_parser().parse_args(argv)
     try:
         _check_inputs(ns)
         model, _ = load_predict_model(ns.model, ns.weights, _model_args(ns.model_arg))
-        labels = read_labels(ns.labels, n_targets_of(model)) if ns.labels else None
+        labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
         targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
         device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
@@ -171,8 +167,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point.
 
-    Exits without the interpreter's teardown, which with torch loaded takes 0.3-0.4 s and
-    has nothing left to do: the table is written and renamed, the threads are joined.
+    Exits without the interpreter's teardown, which is slow with torch loaded and has
+    nothing left to do: the table is written and renamed, the threads are joined.
     """
     keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
     code = run(argv)

@@ -1,26 +1,36 @@
-"""Which model to score with, and which of its targets to report under what names."""
+"""Which model to score with: rebuilt from the weights file where it records one, and the
+one-hot value of N it expects."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from zoo.predict.writers import PathLike, PredictError, require_file
+from zoo.create import load_model
+from zoo.models import build_model, spec_for_class
+from zoo.predict.errors import PathLike, PredictError
+from zoo.weights import (
+    checkpoint_hparams,
+    describe_records,
+    load_weights,
+    read_metadata,
+    read_model_records,
+    records_named,
+    require_weights_file,
+    stored_args,
+)
 
-# ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25 (see legacy-layouts.md).
+# ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25.
 N_VALUE_BY_MODEL = {"beluga": 0.0}
 
 
 def default_n_value(model: nn.Module) -> float:
     """The one-hot value of N the model was trained with: 0.0 for Beluga, else 0.25."""
-    from zoo._registry import spec_for_class
-
     try:
         return N_VALUE_BY_MODEL.get(spec_for_class(type(model)).name, 0.25)
     except ValueError:  # not a registered model
@@ -30,8 +40,6 @@ def default_n_value(model: nn.Module) -> float:
 def trained_n_value(weights: PathLike) -> float | None:
     """The one-hot value of N a zoo-train checkpoint's model learned with (its data module's
     ``n_value``); None for other files, which get the model's convention instead."""
-    from zoo.weights import checkpoint_hparams
-
     try:
         value = checkpoint_hparams(weights, "datamodule_hyper_parameters").get("n_value")
     except (OSError, ValueError):  # load_predict_model reports unreadable files
@@ -41,8 +49,6 @@ def trained_n_value(weights: PathLike) -> float | None:
 
 def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) in a zoo .safetensors file's metadata, or None."""
-    from zoo.weights import read_metadata, stored_args
-
     try:
         meta = read_metadata(path)
         return (meta["zoo_model"], stored_args(path, meta)) if meta.get("zoo_model") else None
@@ -53,8 +59,6 @@ def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
 def _recorded_model(path: Path, name: str | None) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) of the network named ``name`` (or the only
     one) that a zoo Lightning checkpoint records; None for files with no records."""
-    from zoo.weights import describe_records, read_model_records, records_named
-
     try:
         records = read_model_records(path)
     except (OSError, ValueError) as err:  # unreadable or unsafe file
@@ -88,8 +92,6 @@ def load_predict_model(
             "--weights is needed: a zoo checkpoint, a zoo Lightning checkpoint, or (with --model NAME) any "
             "weights file zoo.load_weights reads; zoo-predict does not score with random weights"
         )
-    from zoo.weights import require_weights_file
-
     try:
         path = require_weights_file(weights)
     except OSError as err:  # missing, or a directory
@@ -117,24 +119,20 @@ def load_predict_model(
 
 def _load_zoo_file(path: Path) -> nn.Module:
     """zoo.load_model(path), any failure as one PredictError."""
-    import zoo
-
     try:
-        return zoo.load_model(path)
+        return load_model(path)
     except Exception as err:  # any loader failure becomes one clear message
         raise PredictError(f"cannot load zoo checkpoint {os.fspath(path)}: {err}") from err
 
 
 def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Module:
-    """zoo.create_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
-    import zoo
-
+    """build_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
     try:
-        model = zoo.create_model(name, **model_args)
+        model = build_model(name, **model_args)
     except (ValueError, TypeError) as err:
         raise PredictError(str(err)) from err
     try:
-        zoo.load_weights(model, path)
+        load_weights(model, path)
     except Exception as err:  # size mismatch, missing keys, unreadable file
         args = json.dumps(model_args) if model_args else "paper defaults"
         fitting = getattr(getattr(err, "report", None), "fitting_args", None)
@@ -153,55 +151,10 @@ def _cli_json(value: Any) -> str:
     return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
 
 
-def read_labels(path: PathLike, n_targets: int) -> list[str]:
-    """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt)."""
-    try:
-        with open(require_file(path, "--labels"), encoding="utf-8") as f:
-            labels = [line.rstrip("\r\n") for line in f]
-    except UnicodeDecodeError as err:
-        raise PredictError(
-            f"--labels {os.fspath(path)} is not UTF-8 text ({err.reason}); expected one target name per line"
-        ) from None
-    while labels and not labels[-1].strip():
-        labels.pop()  # tolerate trailing blank lines
-    if len(labels) != n_targets:
-        raise PredictError(
-            f"--labels {os.fspath(path)} has {len(labels)} names, the model has {n_targets} targets"
-        )
-    return labels
-
-
-def default_labels(n_targets: int) -> list[str]:
-    """``target_0``, ``target_1``, ...: the column names when no labels are given."""
-    return [f"target_{i}" for i in range(n_targets)]
-
-
-def select_targets(labels: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
-    """Indices of the targets ``wanted`` (names, or indices when no name matches); all if None."""
-    if not wanted:
-        return list(range(len(labels)))
-    by_name = {label: i for i, label in enumerate(labels)}
-    indices = []
-    for item in wanted:
-        if item in by_name:
-            indices.append(by_name[item])
-        elif item.lstrip("-").isdigit() and -len(labels) <= int(item) < len(labels):
-            indices.append(int(item) % len(labels))
-        else:
-            close = difflib.get_close_matches(item, list(labels), n=3)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise PredictError(
-                f"unknown target {item!r}: not a target name and not an index in 0..{len(labels) - 1}{hint}"
-            )
-    return indices
-
-
 def n_targets_of(model: nn.Module) -> int:
     """How many targets ``model`` predicts."""
     n = getattr(model, "n_targets", None)
     if isinstance(n, int):
         return n
-    import torch
-
     with torch.no_grad():
         return int(model.logits(torch.zeros(1, 4, model.seq_len)).shape[-1])
