@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 import zoo
-from zoo.train import prepare_data, train
+from zoo.cli.train import prepare_data, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -67,7 +67,7 @@ def test_every_experiment_composes_and_instantiates(tmp_path, name):
 
 @pytest.mark.parametrize("name", DNA_EXPERIMENTS)
 def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
-    from zoo.predict.model import N_VALUE_BY_MODEL
+    from zoo.predict.loading import N_VALUE_BY_MODEL
 
     cfg = compose_cfg([f"experiment={name}"])
     assert cfg.data.n_value == N_VALUE_BY_MODEL.get(cfg.model.name, 0.25)
@@ -215,7 +215,7 @@ def test_image_checkpoints_load_into_bare_models(image_runs, experiment, attribu
 
 
 def run_cli(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "zoo.train", *args], cwd=cwd, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "zoo.cli.train", *args], cwd=cwd, capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out

@@ -17,14 +17,14 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "list_models": "zoo._registry",
-    "create_model": "zoo._registry",
-    "get_spec": "zoo._registry",
+    "list_models": "zoo.models",
+    "create_model": "zoo.create",
+    "get_spec": "zoo.models",
     "one_hot": "zoo.dna",
     "reverse_complement": "zoo.dna",
     "load_weights": "zoo.weights",
     "save_weights": "zoo.weights",
-    "load_model": "zoo.weights",
+    "load_model": "zoo.create",
     "HEADS": "zoo.heads",
     "HeadedModel": "zoo.heads",
     "Basset": "zoo.models",
@@ -39,7 +39,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from zoo._registry import create_model, get_spec, list_models
+    from zoo.create import create_model, load_model
     from zoo.dna import one_hot, reverse_complement
     from zoo.heads import HEADS, HeadedModel
     from zoo.models import (
@@ -50,8 +50,10 @@ if TYPE_CHECKING:
         DeepSEA,
         ImageDecoder,
         ImageDiscriminator,
+        get_spec,
+        list_models,
     )
-    from zoo.weights import load_model, load_weights, save_weights
+    from zoo.weights import load_weights, save_weights
 
 
 def __getattr__(name: str) -> Any:

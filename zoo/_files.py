@@ -48,16 +48,17 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     ends without an exception, deleted otherwise, so ``path`` is either the complete new file
     or untouched.
 
-    The temporary file exists (empty) when the block starts and has the mode a new file
-    would get. ``suffix`` keeps writers that choose a format by extension working.
+    The temporary file exists (empty) when the block starts; the renamed file has the mode a
+    new file would get. ``suffix`` keeps writers that choose a format by extension working.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
-        os.chmod(tmp, new_file_mode())  # mkstemp makes 0600; outputs get the usual mode
         yield Path(tmp)
+        # mkstemp makes 0600 (and some writers replace the file): outputs get the usual mode
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

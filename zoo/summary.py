@@ -1,16 +1,14 @@
-"""Build every registered model, run a dummy batch through it, and print a summary table.
+"""The model table: every registered model built with a dummy batch run through it.
 
-``zoo-demo`` (or ``python -m zoo.summary``) prints a plain table; ``--markdown`` prints the
-table that README.md carries (a test keeps the two equal).
+``zoo-demo`` prints it as plain text, ``zoo-demo --markdown`` as the table README.md carries
+(a test keeps the two equal).
 """
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from zoo._registry import create_model, get_spec, list_models
+from zoo.models import build_model, get_spec, list_models
 
 # The one argument without a paper default, and what the demo uses for it.
 DEMO_OVERRIDES = {"binary_classifier": {"in_features": 64}}
@@ -32,7 +30,7 @@ def summary_rows() -> list[dict[str, str]]:
     rows = []
     for name in list_models():
         spec = get_spec(name)
-        model = create_model(name, **DEMO_OVERRIDES.get(name, {})).eval()
+        model = build_model(name, **DEMO_OVERRIDES.get(name, {})).eval()
         x = example_input(model)
         with torch.no_grad():
             y = model(x)
@@ -59,24 +57,3 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
         for r in rows
     ]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``zoo-demo``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--markdown", action="store_true", help="print the README table")
-    args = parser.parse_args(argv)
-    torch.manual_seed(0)
-    rows = summary_rows()
-    if args.markdown:
-        print(markdown_table(rows))
-        return
-    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in rows[0]}
-    print("  ".join(k.ljust(w) for k, w in widths.items()))
-    for r in rows:
-        print("  ".join(r[k].ljust(w) for k, w in widths.items()))
-    print(f"\n{len(rows)} models built; each ran a batch of 2 on the CPU.")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,21 @@
-"""The model families; importing this package registers every model."""
+"""The model families, one file each; importing this package registers every model.
 
+Lookups go through here (not through ``zoo._registry`` directly) so that every family is
+registered before the registry is read.
+"""
+
+from zoo._registry import (
+    ModelSpec,
+    all_layouts,
+    args_from_state,
+    build_model,
+    default_args,
+    get_spec,
+    layout_for_keys,
+    list_models,
+    model_args,
+    spec_for_class,
+)
 from zoo.models.basset import Basset
 from zoo.models.beluga import Beluga
 from zoo.models.classifier import BinaryClassifier
@@ -15,5 +31,15 @@ __all__ = [
     "DeepSEA",
     "ImageDecoder",
     "ImageDiscriminator",
+    "ModelSpec",
+    "all_layouts",
+    "args_from_state",
+    "build_model",
     "dcgan_init",
+    "default_args",
+    "get_spec",
+    "layout_for_keys",
+    "list_models",
+    "model_args",
+    "spec_for_class",
 ]

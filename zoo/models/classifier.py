@@ -21,10 +21,9 @@ class BinaryClassifier(HeadedModel):
         head: HeadName = "sigmoid",
     ) -> None:
         super().__init__()
-        self.in_features, self.n_outputs, self.hidden = in_features, n_outputs, tuple(hidden)
         layers: list[nn.Module] = []
         width = in_features
-        for h in self.hidden:
+        for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
         layers.append(nn.Linear(width, n_outputs))
@@ -35,14 +34,6 @@ class BinaryClassifier(HeadedModel):
         """(N, in_features) -> (N, n_outputs) before the head."""
         x = check_shape(x, "BinaryClassifier", (None, self.in_features), ("N", "in_features"))
         return self.net(x)
-
-
-register_model(
-    "binary_classifier",
-    BinaryClassifier,
-    paper="logistic regression / MLP (the Linear + Sigmoid tutorials)",
-    input_desc="(N, in_features)",
-)
 
 
 def binary_classifier_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
@@ -57,3 +48,12 @@ def binary_classifier_args_from_state(state: dict[str, torch.Tensor], current: d
         "hidden": tuple(w.shape[0] for w in weights[:-1]),
         "n_outputs": weights[-1].shape[0],
     }
+
+
+register_model(
+    "binary_classifier",
+    BinaryClassifier,
+    paper="logistic regression / MLP (the Linear + Sigmoid tutorials)",
+    input_desc="(N, in_features)",
+    args_from_state=binary_classifier_args_from_state,
+)

@@ -12,6 +12,7 @@ from torch import nn
 from zoo._checks import check_shape
 from zoo._registry import register_model
 from zoo.heads import HeadedModel, HeadName, make_head
+from zoo.layouts import Layout
 
 
 class ImageDecoder(HeadedModel):
@@ -34,7 +35,6 @@ class ImageDecoder(HeadedModel):
         super().__init__()
         if n_layers < 2:
             raise ValueError(f"ImageDecoder: n_layers={n_layers}, expected >= 2 (8x8 output)")
-        self.in_size, self.n_channels, self.ngf, self.n_layers = in_size, n_channels, ngf, n_layers
         channels = ngf * 2 ** (n_layers - 2)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(in_size, channels, 4, 1, 0, bias=False),
@@ -84,7 +84,6 @@ class ImageDiscriminator(HeadedModel):
         super().__init__()
         if image_size < 8 or image_size & (image_size - 1):
             raise ValueError(f"ImageDiscriminator: image_size={image_size}, expected a power of two >= 8")
-        self.n_channels, self.ndf, self.image_size = n_channels, ndf, image_size
         layers: list[nn.Module] = [
             nn.Conv2d(n_channels, ndf, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2),
@@ -120,55 +119,37 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-register_model(
-    "image_decoder",
-    ImageDecoder,
-    paper="Radford et al. 2016 (DCGAN); Hsieh et al. 2018 (DDPAE)",
-    input_desc="(N, 100) latent",
-)
-register_model(
-    "image_discriminator",
-    ImageDiscriminator,
-    paper="Radford et al. 2016 (DCGAN)",
-    input_desc="(N, 3, 64, 64) image",
-)
-
-
-# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+# --- Public checkpoint layouts ---------------------------------------------------------------
 
 _BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+_KERNEL_4X4 = (None, None, 4, 4)
 # pytorch/examples dcgan/main.py netG -> ImageDecoder(n_layers=5): the same names. Its Tanh
 # (main.13) has no parameters: the zoo keeps it outside ``main`` as the head.
-_DCGAN_NETG = {
-    **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 3, 6, 9, 12)},
-    **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (1, 4, 7, 10) for p in _BN},
-}
-DCGAN_NETG_KEYS = frozenset(_DCGAN_NETG)
+DECODER_LAYOUTS = (
+    Layout(
+        "dcgan-netg",
+        "pytorch/examples DCGAN generator netG_epoch_N.pth (the same keys as ImageDecoder(n_layers=5))",
+        {
+            **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 3, 6, 9, 12)},
+            **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (1, 4, 7, 10) for p in _BN},
+        },
+        shapes={f"main.{i}.weight": _KERNEL_4X4 for i in (0, 3, 6, 9, 12)},
+        implied_args={"n_layers": 5},
+    ),
+)
 # netD -> ImageDiscriminator(image_size=64): the same names; its Sigmoid (main.12) is the head.
-_DCGAN_NETD = {
-    **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 2, 5, 8, 11)},
-    **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (3, 6, 9) for p in _BN},
-}
-DCGAN_NETD_KEYS = frozenset(_DCGAN_NETD)
-
-
-def convert_dcgan_netg(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """DCGAN netG keys -> ImageDecoder(n_layers=5): names unchanged, 4x4 kernels asserted."""
-    from zoo._convert import expect, rename
-
-    for i in (0, 3, 6, 9, 12):
-        expect(state, f"main.{i}.weight", 4, {2: 4, 3: 4})
-    return rename(state, _DCGAN_NETG)
-
-
-def convert_dcgan_netd(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """DCGAN netD keys -> ImageDiscriminator(image_size=64): names unchanged, 4x4 kernels asserted."""
-    from zoo._convert import expect, rename
-
-    for i in (0, 2, 5, 8, 11):
-        expect(state, f"main.{i}.weight", 4, {2: 4, 3: 4})
-    expect(state, "main.11.weight", 4, {0: 1})
-    return rename(state, _DCGAN_NETD)
+DISCRIMINATOR_LAYOUTS = (
+    Layout(
+        "dcgan-netd",
+        "pytorch/examples DCGAN discriminator netD_epoch_N.pth (the same keys as ImageDiscriminator(64))",
+        {
+            **{f"main.{i}.weight": f"main.{i}.weight" for i in (0, 2, 5, 8, 11)},
+            **{f"main.{i}.{p}": f"main.{i}.{p}" for i in (3, 6, 9) for p in _BN},
+        },
+        shapes={**{f"main.{i}.weight": _KERNEL_4X4 for i in (0, 2, 5, 8)}, "main.11.weight": (1, None, 4, 4)},
+        implied_args={"image_size": 64},
+    ),
+)
 
 
 def _conv_weights(state: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -194,3 +175,21 @@ def image_discriminator_args_from_state(state: dict[str, torch.Tensor], current:
     """The ImageDiscriminator constructor arguments that ``state``'s shapes imply."""
     convs = _conv_weights(state)
     return {"n_channels": convs[0].shape[1], "ndf": convs[0].shape[0], "image_size": 2 ** (len(convs) + 1)}
+
+
+register_model(
+    "image_decoder",
+    ImageDecoder,
+    paper="Radford et al. 2016 (DCGAN); Hsieh et al. 2018 (DDPAE)",
+    input_desc="(N, 100) latent",
+    layouts=DECODER_LAYOUTS,
+    args_from_state=image_decoder_args_from_state,
+)
+register_model(
+    "image_discriminator",
+    ImageDiscriminator,
+    paper="Radford et al. 2016 (DCGAN)",
+    input_desc="(N, 3, 64, 64) image",
+    layouts=DISCRIMINATOR_LAYOUTS,
+    args_from_state=image_discriminator_args_from_state,
+)

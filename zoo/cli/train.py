@@ -1,4 +1,4 @@
-"""``zoo-train`` / ``python -m zoo.train``: Hydra-composed Lightning training runs.
+"""``zoo-train`` / ``python -m zoo.cli.train``: Hydra-composed Lightning training runs.
 
     zoo-train experiment=deepsea_synthetic
     zoo-train experiment=deepsea_synthetic data.fasta=seqs.fa data.labels=labels.tsv
@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zoo.data import count_bed_targets, count_targets, fasta_seq_len
 
-_CLONE_CONF = Path(__file__).resolve().parent.parent / "conf"
+_CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
 # From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
 CONFIG_PATH = (
     str(_CLONE_CONF)

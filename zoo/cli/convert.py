@@ -1,0 +1,37 @@
+"""``zoo-convert SRC DST.safetensors``: turn a weight file from other code into the zoo format.
+
+The model and its constructor arguments come from the record the file stores, else from
+its layout and tensor shapes; ``--model`` picks one when the file holds several (a GAN
+checkpoint), ``--set k=v`` adds or overrides arguments. The result loads with
+``zoo.load_model(DST)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from zoo._files import parse_key_values
+from zoo.models import list_models
+from zoo.weights.convert import convert
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``zoo-convert``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "src", help="weight file from Kipoi, ExPecto, Selene, pytorch/examples, Lightning, ..."
+    )
+    parser.add_argument("dst", help="output .safetensors file (zoo format)")
+    parser.add_argument("--model", choices=list_models(), help="the zoo model to convert into")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="constructor argument"
+    )
+    args = parser.parse_args(argv)
+    try:
+        print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set")))
+    except (OSError, ValueError, TypeError) as err:
+        raise SystemExit(f"zoo-convert: {err}") from None
+
+
+if __name__ == "__main__":
+    main()
