@@ -1,7 +1,14 @@
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from zoo.summary import DEMO_OVERRIDES, example_input
+
+# The repository root on sys.path, so tests import their reference layouts as ``tests.legacy``
+# however pytest is started (``python -m pytest`` adds it, plain ``pytest`` does not).
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepse
 from conftest import demo_overrides, example_input
 
 import zoo
-from zoo import legacy
+from tests import legacy
 from zoo._registry import model_args
 from zoo.convert import main as convert_main
 from zoo.tasks import GANTask, VAETask

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo._files import atomic_path
 from zoo.data._errors import DataFileError, require_nonempty
 
 
@@ -68,10 +69,7 @@ def write_labels(
     path: str | os.PathLike[str], names: list[str], targets: list[str], labels: np.ndarray
 ) -> None:
     """Write a labels TSV (atomically: a temporary file, then a rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write("\t".join(["name", *targets]) + "\n")
         for name, row in zip(names, labels):
             f.write(name + "\t" + "\t".join(str(int(v)) for v in row) + "\n")
-    os.replace(tmp, path)

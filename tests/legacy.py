@@ -1,7 +1,7 @@
-"""The original public layouts, rebuilt from ../shared/reference/legacy-layouts.md.
+"""The original public layouts (Kipoi, Selene, ExPecto, pytorch/examples DCGAN), rebuilt.
 
-Not used by the zoo's own models: converter tests save these modules' state_dicts the way
-the original code does, and benchmarks time them as the reference the zoo must beat.
+Not part of the package: converter tests save these modules' state_dicts the way the
+original code does, and benchmarks time them as the reference the zoo must beat.
 """
 
 from __future__ import annotations
