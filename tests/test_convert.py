@@ -16,7 +16,7 @@ from conftest import demo_overrides, example_input
 import zoo
 from tests import legacy
 from zoo._registry import model_args
-from zoo.convert import main as convert_main
+from zoo.cli.convert import main as convert_main
 from zoo.tasks import GANTask, VAETask
 from zoo.weights import read_metadata
 
@@ -103,7 +103,7 @@ def test_convert_asks_which_model_when_a_checkpoint_holds_several(tmp_path):
 def test_convert_command_fails_cleanly_and_writes_nothing(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"\x80\x02 not really a pickle")
     out = subprocess.run(
-        [sys.executable, "-m", "zoo.convert", str(tmp_path / "bad.pth"), str(tmp_path / "out.safetensors")],
+        [sys.executable, "-m", "zoo.cli.convert", str(tmp_path / "bad.pth"), str(tmp_path / "out.safetensors")],
         capture_output=True,
         text=True,
     )
