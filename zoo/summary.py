@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from zoo.models import build_model, get_spec, list_models
+from zoo.models import all_layouts, build_model, get_spec, list_models
 
 # The one argument without a paper default, and what the demo uses for it.
 DEMO_OVERRIDES = {"binary_classifier": {"in_features": 64}}
@@ -56,4 +56,20 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
         f"| {r['paper']} |"
         for r in rows
     ]
+    return "\n".join(lines)
+
+
+def layouts_table() -> str:
+    """The README's table of checkpoint layouts that load into zoo models, from the registry."""
+    lines = ["| layout | loads into | from | original model ran with |", "| --- | --- | --- | --- |"]
+    for layout in sorted(all_layouts(), key=lambda lay: (lay.model, lay.name)):
+        implied = ", ".join(f"`{k}={v!r}`" for k, v in layout.implied_args.items())
+        wrapped = "; ".join(
+            f"under `{part}.`: " + ", ".join(f"`{k}={v!r}`" for k, v in args.items())
+            for part, args in layout.wrapper_args.items()
+        )
+        lines.append(
+            f"| `{layout.name}` | `{layout.model}` | {layout.description} | "
+            f"{'; '.join(x for x in (implied, wrapped) if x) or '-'} |"
+        )
     return "\n".join(lines)
