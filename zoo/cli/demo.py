@@ -11,7 +11,9 @@ from zoo.summary import markdown_table, summary_rows
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``zoo-demo``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(
+        description="Build every registered model, run a batch through it, and print the table."
+    )
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
