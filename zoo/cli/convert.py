@@ -18,7 +18,8 @@ from zoo.weights.convert import convert
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``zoo-convert``."""
     parser = argparse.ArgumentParser(
-        description="Turn a weight file from other code into the zoo format (a .safetensors file that zoo.load_model rebuilds)."
+        description="Turn a weight file from other code into the zoo format "
+        "(a .safetensors file that zoo.load_model rebuilds)."
     )
     parser.add_argument(
         "src", help="weight file from Kipoi, ExPecto, Selene, pytorch/examples, Lightning, ..."
