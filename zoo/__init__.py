@@ -34,6 +34,8 @@ _EXPORTS = {
     "DeepSEA": "zoo.models",
     "ImageDecoder": "zoo.models",
     "ImageDiscriminator": "zoo.models",
+    "MLPDecoder": "zoo.models",
+    "MLPVAE": "zoo.models",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from zoo.dna import one_hot, reverse_complement
     from zoo.heads import HEADS, HeadedModel
     from zoo.models import (
+        MLPVAE,
         Basset,
         Beluga,
         BinaryClassifier,
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
         DeepSEA,
         ImageDecoder,
         ImageDiscriminator,
+        MLPDecoder,
         get_spec,
         list_models,
     )

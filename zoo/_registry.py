@@ -75,9 +75,10 @@ def all_layouts() -> list[Layout]:
     return [layout for spec in _REGISTRY.values() for layout in spec.layouts]
 
 
-def layout_for_keys(keys: set[str] | frozenset[str]) -> Layout | None:
-    """The registered layout whose key set is exactly ``keys``, if any."""
-    return next((layout for layout in all_layouts() if layout.keys == keys), None)
+def layouts_for_keys(keys: set[str] | frozenset[str]) -> list[Layout]:
+    """Every registered layout whose key set is exactly ``keys`` (several layouts may share a
+    key set: their shapes, or only the arguments they imply, tell them apart)."""
+    return [layout for layout in all_layouts() if layout.keys == keys]
 
 
 def args_from_state(name: str, state: dict[str, torch.Tensor], current: dict[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ def example_input(model: torch.nn.Module, batch: int = 2) -> torch.Tensor:
         return torch.rand(batch, 4, model.seq_len)
     if hasattr(model, "in_size"):
         return torch.randn(batch, model.in_size)
-    if hasattr(model, "image_size"):
-        return torch.rand(batch, model.n_channels, model.image_size, model.image_size)
+    if hasattr(model, "image_shape"):
+        return torch.rand(batch, *model.image_shape)
     return torch.randn(batch, model.in_features)
 
 

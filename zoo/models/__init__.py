@@ -11,17 +11,23 @@ from zoo._registry import (
     build_model,
     default_args,
     get_spec,
-    layout_for_keys,
+    layouts_for_keys,
     list_models,
     model_args,
     spec_for_class,
 )
+from zoo.models import classifier, dcgan, mlp
+from zoo.models._published import PublishedFile
 from zoo.models.basset import Basset
 from zoo.models.beluga import Beluga
 from zoo.models.classifier import BinaryClassifier
 from zoo.models.danq import DanQ
 from zoo.models.dcgan import ImageDecoder, ImageDiscriminator, dcgan_init
 from zoo.models.deepsea import DeepSEA
+from zoo.models.mlp import MLPVAE, MLPDecoder
+
+# Every public pretrained file the families describe (see zoo.models._published).
+PUBLISHED: tuple[PublishedFile, ...] = (*dcgan.PUBLISHED, *mlp.PUBLISHED, *classifier.PUBLISHED)
 
 __all__ = [
     "Basset",
@@ -31,14 +37,18 @@ __all__ = [
     "DeepSEA",
     "ImageDecoder",
     "ImageDiscriminator",
+    "MLPDecoder",
+    "MLPVAE",
     "ModelSpec",
+    "PUBLISHED",
+    "PublishedFile",
     "all_layouts",
     "args_from_state",
     "build_model",
     "dcgan_init",
     "default_args",
     "get_spec",
-    "layout_for_keys",
+    "layouts_for_keys",
     "list_models",
     "model_args",
     "spec_for_class",

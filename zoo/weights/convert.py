@@ -17,10 +17,9 @@ from typing import Any
 
 import torch
 
-from zoo import layouts
-from zoo.models import args_from_state, build_model, default_args, layout_for_keys, list_models, model_args
+from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.errors import WeightsFileError
-from zoo.weights.matching import load_weights, views
+from zoo.weights.matching import load_weights, readings, views
 from zoo.weights.records import read_model_records, records_named
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import save_weights, stored_args
@@ -63,26 +62,25 @@ def _recorded(path: PathLike, records: dict[str, dict[str, Any]], model: str | N
 
 
 def _fitting(path: PathLike, model: str | None) -> list[Choice]:
-    """The models (``model`` only, when given) whose keys and shapes ``path``'s tensors fit;
-    arguments the shapes cannot tell keep their defaults."""
+    """The models (``model`` only, when given) whose keys and shapes ``path``'s tensors fit,
+    under each registered layout that fits (or as they are, when none does); arguments the
+    shapes cannot tell keep their defaults unless the layout implies them."""
     names = [model] if model else list_models()
     found: list[Choice] = []
     for prefix, view in views(read_state_dict(path)):
-        layout = layout_for_keys(frozenset(view))
+        fitting, _ = readings(view)
         for name in names:
-            if layout is not None and layout.model != name:
-                continue
-            try:
-                state = layouts.convert(layout, view) if layout is not None else view
-            except layouts.LayoutError:
-                continue
-            implied = layout.args_under(prefix) if layout is not None else {}
-            args = {**args_from_state(name, state, default_args(name)), **implied}
-            if args and _fits(name, args, state):
-                where = (layout.description if layout else "zoo keys") + (
-                    f" under {prefix!r}" if prefix else ""
-                )
-                found.append((name, args, where))
+            ways = (
+                [(lay, state) for lay, state in fitting if lay.model == name] if fitting else [(None, view)]
+            )
+            for layout, state in ways:
+                implied = layout.args_under(prefix) if layout is not None else {}
+                args = {**args_from_state(name, state, default_args(name)), **implied}
+                if args and _fits(name, args, state):
+                    where = (layout.description if layout else "zoo keys") + (
+                        f" under {prefix!r}" if prefix else ""
+                    )
+                    found.append((name, args, where))
     return found
 
 
@@ -94,11 +92,16 @@ def convert(
     if not choices:
         hint = "" if model else " (pass --model NAME if it holds a zoo model's keys under an unusual prefix)"
         raise WeightsFileError(f"{os.fspath(src)}: no zoo model fits this file's tensors{hint}")
+    if overrides:  # --set may pick among readings that differ in those arguments
+        same = lambda a, b: json.dumps(a, default=str) == json.dumps(b, default=str)  # noqa: E731
+        picked = [c for c in choices if all(same(c[1].get(k, v), v) for k, v in overrides.items())]
+        choices = picked or choices
     distinct = {(n, json.dumps(a, sort_keys=True, default=str)) for n, a, _ in choices}
     if len(distinct) > 1:
         listed = "; ".join(f"{n} ({where})" for n, _, where in choices)
         raise WeightsFileError(
-            f"{os.fspath(src)}: holds several models: {listed}; pick one with --model NAME"
+            f"{os.fspath(src)}: holds several models: {listed}; pick one with --model NAME "
+            "(or, for readings of one model, with the --set KEY=VALUE that tells them apart)"
         )
     name, args, where = choices[0]
     args = {**args, **(overrides or {})}

@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 from zoo import layouts
-from zoo.models import args_from_state, layout_for_keys, model_args, spec_for_class
+from zoo.layouts import Layout
+from zoo.models import args_from_state, layouts_for_keys, model_args, spec_for_class
 from zoo.weights.errors import LayoutWarning
+from zoo.weights.records import TASK_ATTRIBUTES, read_model_records
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import stored_args
 
@@ -101,7 +103,21 @@ class _Candidate:
     implied: dict[str, Any]  # behaviour arguments the layout's original model used
     warning: str
     description: str
-    score: tuple[int, int] = (0, 0)
+    # other layouts the same tensors fit completely, when the model's arguments agree with none
+    also: list[_Candidate] = field(default_factory=list)
+
+
+def readings(view: StateDict) -> tuple[list[tuple[Layout, StateDict]], list[tuple[Layout, str]]]:
+    """The registered layouts with exactly ``view``'s keys: those that convert it (with the
+    tensors in the zoo's names), and those whose shapes it does not have (with the reason).
+    Several layouts may fit one file: their original models differ in what no tensor records."""
+    fitting, failing = [], []
+    for layout in layouts_for_keys(frozenset(view)):
+        try:
+            fitting.append((layout, layouts.convert(layout, view)))
+        except layouts.LayoutError as err:
+            failing.append((layout, str(err)))
+    return fitting, failing
 
 
 def _compare(
@@ -121,26 +137,44 @@ def _compare(
     return report, fits
 
 
-def _candidates(state: StateDict, model_name: str | None, foreign: list[str]) -> Iterator[_Candidate]:
-    """Each view of ``state`` in zoo key names: converted when it is a known layout for
-    ``model_name``; known layouts of other models are noted in ``foreign``."""
+def _own_prefixes(path: PathLike, state: StateDict, meta: dict[str, str]) -> set[str] | None:
+    """Where ``path`` holds the zoo's own networks, which no foreign layout applies to: None
+    for everywhere (a zoo file), else the prefixes of the networks a zoo Lightning checkpoint
+    records (``generator.``, ...). Keeps a zoo network whose tensors happen to have a
+    published layout's shapes from being read as that layout."""
+    if meta.get("zoo_model"):
+        return None
+    if not any(key.split(".", 1)[0] in TASK_ATTRIBUTES for key in state):
+        return set()  # no task attribute: not a zoo checkpoint, so no need to read its records
+    try:
+        return {f"{attribute}." for attribute in read_model_records(path)}
+    except (OSError, ValueError):
+        return set()
+
+
+def _candidates(
+    state: StateDict, model_name: str | None, foreign: list[str], own: set[str] | None
+) -> Iterator[_Candidate]:
+    """Each view of ``state`` in zoo key names: converted by each layout of ``model_name``
+    that fits it, else as it is when no model's layout fits; known layouts of other models,
+    and this model's layouts with wrong shapes, are noted in ``foreign``."""
     for prefix, view in views(state):
-        layout = layout_for_keys(frozenset(view))
-        if layout is None:
-            yield _Candidate(prefix, "zoo", view, {}, "", "the zoo's own keys")
+        zoo_keys = _Candidate(prefix, "zoo", view, {}, "", "the zoo's own keys")
+        if own is None or prefix in own:
+            yield zoo_keys
             continue
-        if layout.model != model_name:
-            foreign.append(
-                f"{layout.description} (load it with zoo.create_model({layout.model!r}, weights=...))"
-            )
-            continue
-        try:
-            converted = layouts.convert(layout, view)
-        except layouts.LayoutError as err:
-            foreign.append(f"{layout.description} with an unexpected tensor: {err}")
-            continue
-        implied = layout.args_under(prefix)
-        yield _Candidate(prefix, layout.name, converted, implied, layout.warning, layout.description)
+        fitting, failing = readings(view)
+        for layout, converted in fitting:
+            if layout.model == model_name:
+                implied = layout.args_under(prefix)
+                yield _Candidate(prefix, layout.name, converted, implied, layout.warning, layout.description)
+            else:
+                foreign.append(
+                    f"{layout.description} (load it with zoo.create_model({layout.model!r}, weights=...))"
+                )
+        foreign += [f"{lay.description} with an unexpected tensor: {err}" for lay, err in failing]
+        if not fitting:
+            yield zoo_keys
 
 
 def _hint(
@@ -158,7 +192,7 @@ def _hint(
     diff = {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
     if not diff:
         return "", {}
-    spelled = ", ".join(f"{k}={v!r}" for k, v in diff.items())
+    spelled = _spell(diff)
     what = (
         "the zoo file's arguments" if meta.get("zoo_model") else f"this is the layout of {cand.description}"
     )
@@ -166,29 +200,52 @@ def _hint(
     return f"Overrides that fit: {spelled}: {what}. {use}", diff
 
 
+def _spell(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
+
+
 def _norm(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _differing(implied: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The arguments in ``implied`` that ``current`` has with another value."""
+    return {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
+
+
 def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torch.Tensor], _Candidate | None]:
-    """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded."""
+    """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded.
+
+    Of several complete fits (layouts that differ only in what no tensor records), the one
+    whose original model ran with ``model``'s arguments wins; with none, the first, noting
+    the others."""
     _require_module(model, path)
     name = os.fspath(path)
     state = read_state_dict(path)
     meta = read_metadata(path)
     model_name = _registered_name(model)
     wanted = model.state_dict()
+    current = model_args(model) if model_name else {}
     foreign: list[str] = []
-    best: tuple[tuple[int, int], LoadReport, dict, _Candidate] | None = None
-    for cand in _candidates(state, model_name, foreign):
+    complete: list[tuple[LoadReport, dict, _Candidate]] = []
+    best: list[tuple[tuple[int, int], LoadReport, dict, _Candidate]] = []  # the best score, ties kept
+    for cand in _candidates(state, model_name, foreign, _own_prefixes(path, state, meta)):
         report, fits = _compare(name, cand, wanted)
         if report.complete:
-            return report, fits, cand
-        named = len(wanted) - len(report.missing)
-        score = (named, len(fits))
-        if best is None or score > best[0]:
-            best = (score, report, fits, cand)
-    if best is None or best[0] == (0, 0):
+            complete.append((report, fits, cand))
+            continue
+        score = (len(wanted) - len(report.missing), len(fits))
+        if not best or score > best[0][0]:
+            best = [(score, report, fits, cand)]
+        elif score == best[0][0]:
+            best.append((score, report, fits, cand))
+    if complete:
+        agreeing = [c for c in complete if not _differing(c[2].implied, current)]
+        report, fits, cand = (agreeing or complete)[0]
+        if not agreeing:
+            cand.also = [c[2] for c in complete[1:]]
+        return report, fits, cand
+    if not best or best[0][0] == (0, 0):
         report = LoadReport(name, "unknown", "", unexpected=[(k, tuple(v.shape)) for k, v in state.items()])
         report.missing = [(k, tuple(v.shape)) for k, v in wanted.items()]
         known = "; ".join(dict.fromkeys(foreign))
@@ -200,9 +257,13 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
             else f"No part of the file has {type(model).__name__}'s key names."
         )
         return report, {}, None
-    _, report, fits, cand = best
+    _, report, fits, cand = best[0]
     if model_name:
         report.hint, report.fitting_args = _hint(model, model_name, cand, meta, name)
+        for _, _, _, other in best[1:]:  # as good a fit under another layout: name it too
+            _, other_args = _hint(model, model_name, other, meta, name)
+            if other_args and other_args != report.fitting_args:
+                report.hint += f" Or, if it is {other.description}: {_spell(other_args)}."
     return report, fits, cand
 
 
@@ -261,13 +322,18 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     if cand.warning:
         warnings.warn(f"{os.fspath(path)}: {cand.warning}", LayoutWarning, stacklevel=2)
     current = model_args(model) if cand.implied else {}
-    differ = {k: v for k, v in cand.implied.items() if k in current and current[k] != v}
+    differ = _differing(cand.implied, current)
     if differ:
-        spelled = ", ".join(f"{k}={v!r}" for k, v in differ.items())
+        spelled = _spell(differ)
+        also = "".join(
+            f" Its tensors also fit {other.description}: create it with "
+            f"{_spell(_differing(other.implied, current))} for that one."
+            for other in cand.also
+        )
         warnings.warn(
             f"{os.fspath(path)}: loaded {cand.description}, whose original model ran with {spelled}; "
             f"this {name} has {', '.join(f'{k}={current[k]!r}' for k in differ)}, so its outputs will "
-            f"differ. Create it with {spelled} to reproduce the original.",
+            f"differ. Create it with {spelled} to reproduce the original.{also}",
             LayoutWarning,
             stacklevel=2,
         )

@@ -10,7 +10,7 @@ from zoo.weights.errors import WeightsFileError
 from zoo.weights.safe_load import PathLike, checkpoint_hparams
 
 # The task attributes whose networks the zoo's tasks record (ClassificationTask, GANTask, VAETask).
-_TASK_RECORDS = ("model", "generator", "discriminator", "decoder")
+TASK_ATTRIBUTES = ("model", "generator", "discriminator", "decoder")
 
 
 def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
@@ -23,7 +23,7 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     """
     hparams = checkpoint_hparams(path, "hyper_parameters")
     records = {}
-    for attribute in _TASK_RECORDS:
+    for attribute in TASK_ATTRIBUTES:
         record = hparams.get(f"{attribute}_record")
         # Another program's hyperparameter of that name is no zoo record: the shapes decide then.
         if (
