@@ -259,3 +259,99 @@ def test_mlp_vae_modes_and_inputs():
         vae(torch.rand(5, 1, 5, 5))
     decoder = zoo.create_model("mlp_decoder", in_size=3, hidden=(), image_shape=(3, 2, 2), head="sigmoid")
     assert decoder(torch.randn(2, 3)).shape == (2, 3, 2, 2) and math.prod(decoder.image_shape) == 12
+
+
+# --- Training recipes: model= choices for the new architectures ---------------------------------
+
+SMALL_DCGAN = ["data=fake_images", "data.batch_size=8", "model.generator.ngf=8", "model.discriminator.ndf=8"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["experiment=image_decoder_vae_digits", "model=mlp_decoder"],
+        ["experiment=image_decoder_gan_digits", "model=dcgan_mnist28", "data.image_size=28", *SMALL_DCGAN],
+        [
+            "experiment=image_decoder_gan_digits",
+            "model=dcgan_cifar32",
+            "data.image_size=32",
+            "data.n_channels=3",
+            *SMALL_DCGAN,
+        ],
+    ],  # fmt: skip
+    ids=["vae-mlp_decoder", "gan-dcgan_mnist28", "gan-dcgan_cifar32"],
+)
+def test_fast_dev_run_of_each_new_architecture(tmp_path, overrides):
+    from test_train import compose_cfg
+
+    from zoo.cli.train import train
+
+    cfg = compose_cfg([*overrides, f"run_dir={tmp_path}/run", "trainer=cpu", "+trainer.fast_dev_run=true"])
+    train(cfg)
+    assert (tmp_path / "run" / "images" / "samples_epoch000.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def mlp_runs(tmp_path_factory):
+    from test_train import TINY_STEPS, compose_cfg
+
+    from zoo.cli.train import train
+
+    runs = {}
+    for task, model in (("gan", "mlp_gan"), ("vae", "mlp_vae")):
+        run = tmp_path_factory.mktemp(model)
+        train(
+            compose_cfg(
+                [f"experiment=image_decoder_{task}_digits", f"model={model}", f"run_dir={run}", *TINY_STEPS]
+            )
+        )
+        runs[model] = run
+    return runs
+
+
+def test_mlp_gan_trains_and_its_checkpoint_loads_into_bare_models(mlp_runs, tmp_path):
+    from zoo.cli.sample import main as sample_main
+    from zoo.tasks import GANTask
+
+    ckpt = mlp_runs["mlp_gan"] / "checkpoints" / "last.ckpt"
+    task = GANTask.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    assert task.hparams.discriminator_record["args"]["activation"] == "leaky_relu"
+    for attribute, name in (("generator", "mlp_decoder"), ("discriminator", "binary_classifier")):
+        record = task.hparams[f"{attribute}_record"]
+        assert record["name"] == name
+        bare = zoo.create_model(name, **record["args"], weights=ckpt)
+        for key, value in getattr(task, attribute).state_dict().items():
+            assert torch.equal(bare.state_dict()[key], value), key
+    images = task.sample()
+    assert images.shape == (64, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
+    sample_main([str(ckpt), str(tmp_path / "s.png"), "--model", "mlp_decoder", "-n", "4"])
+    assert (tmp_path / "s.png").is_file()
+
+
+def test_mlp_vae_trains_with_its_own_encoder(mlp_runs):
+    from test_train import read_metrics
+
+    from zoo.tasks import VAETask
+
+    run = mlp_runs["mlp_vae"]
+    assert {"val_recon_bce", "val_elbo", "train_loss_epoch"} <= set(read_metrics(run)[0])
+    ckpt = run / "checkpoints" / "last.ckpt"
+    task = VAETask.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
+    assert task.encoder is None and not any(k.startswith("encoder.") for k in task.state_dict())
+    bare = zoo.create_model("mlp_vae", **task.hparams.decoder_record["args"], weights=ckpt).eval()
+    x = torch.rand(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(bare.reconstruct(x), task.reconstruct(x))
+        assert torch.equal(task.encode(x)[0], bare.encode(x)[0])
+
+
+def test_gan_task_refuses_a_discriminator_of_other_images():
+    from zoo.tasks import GANTask
+
+    generator = zoo.create_model("mlp_decoder", in_size=4, hidden=(8,), image_shape=(1, 8, 8))
+    with pytest.raises(ValueError, match=r"images of shape \(1, 8, 8\) have 64 values.*reads 49"):
+        GANTask(generator, zoo.create_model("binary_classifier", in_features=49))
+    with pytest.raises(
+        ValueError, match=r"reads images of shape \(1, 16, 16\), the generator makes \(1, 8, 8\)"
+    ):
+        GANTask(generator, zoo.create_model("image_discriminator", n_channels=1, ndf=4, image_size=16))
