@@ -251,70 +251,41 @@ class DCGANDiscriminator(nn.Module):
 # --- csinva/gan-vae-pretrained-pytorch: DCGANs adapted to 28 x 28 and 32 x 32 -------------------
 
 
-def _dcgan_body(nz: int, ngf: int) -> list[nn.Module]:
-    """The four 4 x 4 transposed convolutions the 28 and 32 generators share (1 -> 32 x 32)."""
-    return [
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-    ]  # fmt: skip
-
-
 class CsinvaGenerator(nn.Module):
     """mnist_dcgan (``padding=2``: 28 x 28) and cifar*_dcgan (``padding=0``: 32 x 32) Generator:
-    the last layer is ConvTranspose2d(ngf, nc, kernel_size=1, stride=1, padding), then Tanh."""
+    pytorch/examples' netG whose last layer is ConvTranspose2d(ngf, nc, kernel_size=1, stride=1,
+    padding) (after the fourth 4 x 4 layer the maps are 32 x 32), then Tanh."""
 
     def __init__(self, nc: int = 1, nz: int = 100, ngf: int = 64, padding: int = 2) -> None:
         super().__init__()
-        self.main = nn.Sequential(
-            *_dcgan_body(nz, ngf),
-            nn.ConvTranspose2d(ngf, nc, kernel_size=1, stride=1, padding=padding, bias=False),
-            nn.Tanh(),
-        )
+        body = list(DCGANGenerator(nz, ngf, nc).main)[:12]
+        last = nn.ConvTranspose2d(ngf, nc, kernel_size=1, stride=1, padding=padding, bias=False)
+        self.main = nn.Sequential(*body, last, nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x)
 
 
 class CsinvaMnistDiscriminator(nn.Module):
-    """mnist_dcgan Discriminator: 28 -> 14 -> 7 -> 3 by Conv2d(4, 2, 1), then Conv2d(256, 1, 4, 2, 1)
-    (3 -> 1), Sigmoid; the output viewed as (N,)."""
+    """mnist_dcgan Discriminator: pytorch/examples' netD up to its third halving (28 -> 14 -> 7
+    -> 3), then Conv2d(256, 1, 4, 2, 1) (3 -> 1), Sigmoid; the output viewed as (N,)."""
 
     def __init__(self, nc: int = 1, ndf: int = 64) -> None:
         super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, 1, 4, 2, 1, bias=False), nn.Sigmoid(),
-        )  # fmt: skip
+        body = list(DCGANDiscriminator(nc, ndf).main)[:8]
+        self.main = nn.Sequential(*body, nn.Conv2d(ndf * 4, 1, 4, 2, 1, bias=False), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1, 1).squeeze(1)
 
 
-class CsinvaCifarDiscriminator(nn.Module):
-    """cifar10_dcgan / cifar100_dcgan_grayscale Discriminator: 32 -> 16 -> 8 -> 4 -> 2 by
-    Conv2d(4, 2, 1), then Conv2d(512, 1, 2, 2, 0), Sigmoid; the output viewed as (N,)."""
+class CsinvaCifarDiscriminator(DCGANDiscriminator):
+    """cifar10_dcgan / cifar100_dcgan_grayscale Discriminator: pytorch/examples' netD (32 -> 16
+    -> 8 -> 4 -> 2) whose last convolution is Conv2d(512, 1, 2, 2, 0), Sigmoid."""
 
     def __init__(self, nc: int = 3, ndf: int = 64) -> None:
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 2, 2, 0, bias=False), nn.Sigmoid(),
-        )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x).view(-1, 1).squeeze(1)
+        super().__init__(nc, ndf)
+        self.main[11] = nn.Conv2d(ndf * 8, 1, 2, 2, 0, bias=False)
 
 
 # --- The MLP GAN of the GAN-on-MNIST tutorials (nn.Sequential, saved as state_dicts) -----------

@@ -41,3 +41,8 @@ class PublishedFile:
     image_shape: tuple[int, int, int]
     value_range: tuple[float, float]
     latent_size: int | None = None
+
+
+def csinva_file(path: str, **fields: Any) -> PublishedFile:
+    """The record of the file at ``path`` in csinva/gan-vae-pretrained-pytorch (MIT license)."""
+    return PublishedFile(url=CSINVA + path, license="MIT", source=CSINVA_SOURCE, **fields)

@@ -12,7 +12,7 @@ from zoo._checks import check_shape
 from zoo._registry import register_model
 from zoo.heads import HeadedModel, HeadName, make_head
 from zoo.layouts import Layout
-from zoo.models._published import CSINVA, CSINVA_SOURCE, PublishedFile
+from zoo.models._published import csinva_file
 
 Activation = Literal["relu", "leaky_relu"]
 
@@ -96,15 +96,13 @@ LAYOUTS = (
 )
 
 PUBLISHED = (
-    PublishedFile(
+    csinva_file(
+        "mnist_gan_mlp/weights/D--300.ckpt",
         name="mlp_gan.mnist_d",
         model="binary_classifier",
         args={"in_features": 784, "n_outputs": 1, "hidden": (256, 256), "activation": "leaky_relu"},
         layout="mlp-gan-d",
-        url=CSINVA + "mnist_gan_mlp/weights/D--300.ckpt",
         md5="07c8d6812abec39fc9cd604ae4e2a931",
-        license="MIT",
-        source=CSINVA_SOURCE,
         description="MLP GAN discriminator, MNIST (reads 28 x 28 images flattened to 784)",
         image_shape=(1, 28, 28),
         value_range=(-1.0, 1.0),

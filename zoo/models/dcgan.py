@@ -17,7 +17,7 @@ from zoo._checks import check_latents, check_shape
 from zoo._registry import register_model
 from zoo.heads import HeadedModel, HeadName, make_head
 from zoo.layouts import Layout
-from zoo.models._published import CSINVA, CSINVA_SOURCE, PublishedFile
+from zoo.models._published import PublishedFile, csinva_file
 
 DecoderFinal = Literal["upsample", "1x1", "1x1_crop2"]
 DiscriminatorFinal = Literal["4x4", "2x2", "3x3"]
@@ -324,81 +324,56 @@ def image_discriminator_args_from_state(state: dict[str, torch.Tensor], current:
     return {**args, "final": "3x3", **({"image_size": current["image_size"]} if fits else {})}
 
 
-_DCGAN = dict(license="MIT", source=CSINVA_SOURCE, value_range=(-1.0, 1.0))
-_NETG_ARGS = dict(in_size=100, ngf=64, n_layers=5, head="tanh")
-_NETD_ARGS = dict(ndf=64, head="sigmoid")
-# csinva/gan-vae-pretrained-pytorch's DCGAN files; images in [-1, 1] (Normalize(0.5, 0.5)).
+def _csinva_dcgan(
+    key: str,
+    what: str,
+    folder: str,
+    epoch: int,
+    shape: tuple[int, int, int],
+    final: str,
+    netd: dict,
+    md5s: tuple[str | None, str | None] = (None, None),
+) -> tuple[PublishedFile, PublishedFile]:
+    """The generator and discriminator files of one of csinva's DCGANs (nz=100, ngf=ndf=64;
+    images in [-1, 1], the data having gone through Normalize(0.5, 0.5))."""
+    netg_layout = "csinva-mnist28-netg" if final == "1x1_crop2" else "csinva-cifar32-netg"
+    netd_layout = "csinva-mnist28-netd" if netd["final"] == "3x3" else "csinva-cifar32-netd"
+    netg_args = dict(in_size=100, n_channels=shape[0], ngf=64, n_layers=5, head="tanh", final=final)
+    netd_args = dict(n_channels=shape[0], ndf=64, head="sigmoid", **netd)
+    return tuple(  # type: ignore[return-value]
+        csinva_file(
+            f"{folder}/weights/net{part}_epoch_{epoch}.pth",
+            name=f"dcgan.{key}_net{part.lower()}",
+            model=model,
+            args=args,
+            layout=layout,
+            md5=md5,
+            description=f"DCGAN {role}, {what}",
+            image_shape=shape,
+            value_range=(-1.0, 1.0),
+            latent_size=100 if part == "G" else None,
+        )
+        for part, model, args, layout, md5, role in (
+            ("G", "image_decoder", netg_args, netg_layout, md5s[0], "generator"),
+            ("D", "image_discriminator", netd_args, netd_layout, md5s[1], "discriminator"),
+        )
+    )
+
+
 PUBLISHED = (
-    PublishedFile(
-        name="dcgan.mnist28_netg",
-        model="image_decoder",
-        args={**_NETG_ARGS, "n_channels": 1, "final": "1x1_crop2"},
-        layout="csinva-mnist28-netg",
-        url=CSINVA + "mnist_dcgan/weights/netG_epoch_99.pth",
-        md5=None,
-        description="DCGAN generator, MNIST 28 x 28",
-        image_shape=(1, 28, 28),
-        latent_size=100,
-        **_DCGAN,
+    *_csinva_dcgan(
+        "mnist28", "MNIST 28 x 28", "mnist_dcgan", 99, (1, 28, 28), "1x1_crop2",
+        {"image_size": 28, "final": "3x3"}, md5s=(None, "08fa805ddbb01b67bacde5a4ff8e4d26"),
     ),
-    PublishedFile(
-        name="dcgan.mnist28_netd",
-        model="image_discriminator",
-        args={**_NETD_ARGS, "n_channels": 1, "image_size": 28, "final": "3x3"},
-        layout="csinva-mnist28-netd",
-        url=CSINVA + "mnist_dcgan/weights/netD_epoch_99.pth",
-        md5="08fa805ddbb01b67bacde5a4ff8e4d26",
-        description="DCGAN discriminator, MNIST 28 x 28",
-        image_shape=(1, 28, 28),
-        **_DCGAN,
+    *_csinva_dcgan(
+        "cifar10", "CIFAR-10 32 x 32 x 3", "cifar10_dcgan", 199, (3, 32, 32), "1x1",
+        {"image_size": 32, "final": "2x2"},
     ),
-    PublishedFile(
-        name="dcgan.cifar10_netg",
-        model="image_decoder",
-        args={**_NETG_ARGS, "n_channels": 3, "final": "1x1"},
-        layout="csinva-cifar32-netg",
-        url=CSINVA + "cifar10_dcgan/weights/netG_epoch_199.pth",
-        md5=None,
-        description="DCGAN generator, CIFAR-10 32 x 32 x 3",
-        image_shape=(3, 32, 32),
-        latent_size=100,
-        **_DCGAN,
+    *_csinva_dcgan(
+        "cifar100_gray", "CIFAR-100 grayscale 32 x 32 x 1", "cifar100_dcgan_grayscale", 299, (1, 32, 32),
+        "1x1", {"image_size": 32, "final": "2x2"},
     ),
-    PublishedFile(
-        name="dcgan.cifar10_netd",
-        model="image_discriminator",
-        args={**_NETD_ARGS, "n_channels": 3, "image_size": 32, "final": "2x2"},
-        layout="csinva-cifar32-netd",
-        url=CSINVA + "cifar10_dcgan/weights/netD_epoch_199.pth",
-        md5=None,
-        description="DCGAN discriminator, CIFAR-10 32 x 32 x 3",
-        image_shape=(3, 32, 32),
-        **_DCGAN,
-    ),
-    PublishedFile(
-        name="dcgan.cifar100_gray_netg",
-        model="image_decoder",
-        args={**_NETG_ARGS, "n_channels": 1, "final": "1x1"},
-        layout="csinva-cifar32-netg",
-        url=CSINVA + "cifar100_dcgan_grayscale/weights/netG_epoch_299.pth",
-        md5=None,
-        description="DCGAN generator, CIFAR-100 grayscale 32 x 32 x 1",
-        image_shape=(1, 32, 32),
-        latent_size=100,
-        **_DCGAN,
-    ),
-    PublishedFile(
-        name="dcgan.cifar100_gray_netd",
-        model="image_discriminator",
-        args={**_NETD_ARGS, "n_channels": 1, "image_size": 32, "final": "2x2"},
-        layout="csinva-cifar32-netd",
-        url=CSINVA + "cifar100_dcgan_grayscale/weights/netD_epoch_299.pth",
-        md5=None,
-        description="DCGAN discriminator, CIFAR-100 grayscale 32 x 32 x 1",
-        image_shape=(1, 32, 32),
-        **_DCGAN,
-    ),
-)
+)  # fmt: skip
 
 
 register_model(

@@ -19,7 +19,7 @@ from zoo._checks import check_latents, check_shape
 from zoo._registry import register_model
 from zoo.heads import HeadedModel, HeadName, make_head
 from zoo.layouts import Layout
-from zoo.models._published import CSINVA, CSINVA_SOURCE, PublishedFile
+from zoo.models._published import csinva_file
 from zoo.models.classifier import linear_weights, sequential_renames
 
 ImageShape = tuple[int, int, int]
@@ -180,29 +180,25 @@ VAE_LAYOUTS = (
 )
 
 PUBLISHED = (
-    PublishedFile(
+    csinva_file(
+        "mnist_vae/weights/vae_epoch_25.pth",
         name="vae.mnist",
         model="mlp_vae",
         args={"image_shape": _MNIST, "hidden": 400, "latent_size": 20, "head": "sigmoid"},
         layout="pytorch-examples-vae",
-        url=CSINVA + "mnist_vae/weights/vae_epoch_25.pth",
         md5="170d7720f7d98109540d6ee88d1c6898",
-        license="MIT",
-        source=CSINVA_SOURCE,
         description="VAE, MNIST (pytorch/examples vae/main.py architecture)",
         image_shape=_MNIST,
         value_range=(0.0, 1.0),
         latent_size=20,
     ),
-    PublishedFile(
+    csinva_file(
+        "mnist_gan_mlp/weights/G--300.ckpt",
         name="mlp_gan.mnist_g",
         model="mlp_decoder",
         args={"in_size": 64, "hidden": (256, 256), "image_shape": _MNIST, "head": "tanh"},
         layout="mlp-gan-g",
-        url=CSINVA + "mnist_gan_mlp/weights/G--300.ckpt",
         md5="06401124cbd54dd826c35cc212b83d4b",
-        license="MIT",
-        source=CSINVA_SOURCE,
         description="MLP GAN generator, MNIST",
         image_shape=_MNIST,
         value_range=(-1.0, 1.0),
