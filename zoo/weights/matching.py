@@ -103,8 +103,6 @@ class _Candidate:
     implied: dict[str, Any]  # behaviour arguments the layout's original model used
     warning: str
     description: str
-    # other layouts the same tensors fit completely, when the model's arguments agree with none
-    also: list[_Candidate] = field(default_factory=list)
 
 
 def readings(view: StateDict) -> tuple[list[tuple[Layout, StateDict]], list[tuple[Layout, str]]]:
@@ -156,8 +154,9 @@ def _candidates(
     state: StateDict, model_name: str | None, foreign: list[str], own: set[str] | None
 ) -> Iterator[_Candidate]:
     """Each view of ``state`` in zoo key names: converted by each layout of ``model_name``
-    that fits it, else as it is when no model's layout fits; known layouts of other models,
-    and this model's layouts with wrong shapes, are noted in ``foreign``."""
+    that fits it, else as it is when no model's layout fits (and always as it is under the
+    ``own`` prefixes, None meaning everywhere); the fitting layouts of other models, and
+    layouts with the view's keys but other shapes, are noted in ``foreign``."""
     for prefix, view in views(state):
         zoo_keys = _Candidate(prefix, "zoo", view, {}, "", "the zoo's own keys")
         if own is None or prefix in own:
@@ -189,7 +188,7 @@ def _hint(
         implied = stored_args(path, meta)
     else:
         implied = {**args_from_state(model_name, cand.state, current), **cand.implied}
-    diff = {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
+    diff = _differing(implied, current)
     if not diff:
         return "", {}
     spelled = _spell(diff)
@@ -217,8 +216,8 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
     """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded.
 
     Of several complete fits (layouts that differ only in what no tensor records), the one
-    whose original model ran with ``model``'s arguments wins; with none, the first, noting
-    the others."""
+    whose original model ran with ``model``'s arguments wins; with none, the first (and
+    :func:`load_weights` warns that the original ran with other arguments)."""
     _require_module(model, path)
     name = os.fspath(path)
     state = read_state_dict(path)
@@ -241,10 +240,7 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
             best.append((score, report, fits, cand))
     if complete:
         agreeing = [c for c in complete if not _differing(c[2].implied, current)]
-        report, fits, cand = (agreeing or complete)[0]
-        if not agreeing:
-            cand.also = [c[2] for c in complete[1:]]
-        return report, fits, cand
+        return (agreeing or complete)[0]
     if not best or best[0][0] == (0, 0):
         report = LoadReport(name, "unknown", "", unexpected=[(k, tuple(v.shape)) for k, v in state.items()])
         report.missing = [(k, tuple(v.shape)) for k, v in wanted.items()]
@@ -325,15 +321,10 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     differ = _differing(cand.implied, current)
     if differ:
         spelled = _spell(differ)
-        also = "".join(
-            f" Its tensors also fit {other.description}: create it with "
-            f"{_spell(_differing(other.implied, current))} for that one."
-            for other in cand.also
-        )
         warnings.warn(
             f"{os.fspath(path)}: loaded {cand.description}, whose original model ran with {spelled}; "
             f"this {name} has {', '.join(f'{k}={current[k]!r}' for k in differ)}, so its outputs will "
-            f"differ. Create it with {spelled} to reproduce the original.{also}",
+            f"differ. Create it with {spelled} to reproduce the original.",
             LayoutWarning,
             stacklevel=2,
         )
