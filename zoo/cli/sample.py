@@ -64,7 +64,8 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``zoo-sample``."""
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0].strip("`"),
+        description="Make pictures from an image model's weights: a grid of samples or latent "
+        "interpolations (PNG), or a discriminator's scores of a folder of images (TSV).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -87,8 +87,8 @@ def sequential_renames(indices: tuple[int, ...]) -> dict[str, str]:
 LAYOUTS = (
     Layout(
         "mlp-gan-d",
-        "MLP GAN discriminator D--N.ckpt of the GAN-on-MNIST tutorial (nn.Sequential 784-256-256-1, "
-        "LeakyReLU(0.2): BinaryClassifier(activation='leaky_relu'))",
+        "MLP GAN discriminator D--N.ckpt of the GAN-on-MNIST tutorials (nn.Sequential 784-256-256-1, "
+        "LeakyReLU(0.2))",
         sequential_renames((0, 2, 4)),
         shapes={"0.weight": (256, 784), "2.weight": (256, 256), "4.weight": (1, 256)},
         implied_args={"activation": "leaky_relu"},

@@ -218,16 +218,16 @@ DECODER_LAYOUTS = (
     # exactly the same tensors, and a model's own ``final`` decides between them.
     Layout(
         "csinva-mnist28-netg",
-        "csinva/gan-vae-pretrained-pytorch MNIST 28x28 DCGAN generator netG_epoch_99.pth (last layer "
-        "ConvTranspose2d(64, 1, 1, 1, padding 2), cropping 32 to 28: ImageDecoder(final='1x1_crop2'))",
+        "csinva/gan-vae-pretrained-pytorch MNIST 28x28 DCGAN generator netG_epoch_99.pth (last layer a "
+        "1x1 ConvTranspose2d with padding 2, which crops 32 to 28)",
         _NETG,
         shapes={**_CSINVA_NETG_BODY, "main.12.weight": (64, 1, 1, 1)},
         implied_args={"n_layers": 5, "final": "1x1_crop2"},
     ),
     Layout(
         "csinva-cifar32-netg",
-        "csinva/gan-vae-pretrained-pytorch CIFAR 32x32 DCGAN generator netG_epoch_N.pth (last layer "
-        "ConvTranspose2d(64, nc, 1, 1, padding 0): ImageDecoder(final='1x1'))",
+        "csinva/gan-vae-pretrained-pytorch CIFAR 32x32 DCGAN generator netG_epoch_N.pth (last layer a "
+        "1x1 ConvTranspose2d, padding 0)",
         _NETG,
         shapes={**_CSINVA_NETG_BODY, "main.12.weight": (64, None, 1, 1)},
         implied_args={"n_layers": 5, "final": "1x1"},
@@ -244,8 +244,8 @@ DISCRIMINATOR_LAYOUTS = (
     ),
     Layout(
         "csinva-cifar32-netd",
-        "csinva/gan-vae-pretrained-pytorch CIFAR 32x32 DCGAN discriminator netD_epoch_N.pth (four "
-        "halvings to 2x2, then Conv2d(512, 1, 2, 2, 0): ImageDiscriminator(image_size=32, final='2x2'))",
+        "csinva/gan-vae-pretrained-pytorch CIFAR 32x32 DCGAN discriminator netD_epoch_N.pth (halvings "
+        "to 2x2, then Conv2d(512, 1, 2, 2, 0))",
         _same_names((0, 2, 5, 8, 11), (3, 6, 9)),
         shapes={
             "main.0.weight": (64, None, 4, 4),
@@ -261,8 +261,8 @@ DISCRIMINATOR_LAYOUTS = (
     Layout(
         "csinva-mnist28-netd",
         "csinva/gan-vae-pretrained-pytorch MNIST 28x28 DCGAN discriminator netD_epoch_99.pth (28 -> 14 "
-        "-> 7 -> 3, then Conv2d(256, 1, 4, 2, 1): ImageDiscriminator(image_size=28, final='3x3'); a "
-        "32x32 ImageDiscriminator has tensors of the same shapes but computes another function)",
+        "-> 7 -> 3, then Conv2d(256, 1, 4, 2, 1); a 32x32 image_discriminator has tensors of the same "
+        "shapes but computes another function)",
         _same_names((0, 2, 5, 8), (3, 6)),
         shapes={
             "main.0.weight": (64, 1, 4, 4),

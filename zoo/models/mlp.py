@@ -155,8 +155,7 @@ DECODER_LAYOUTS = (
     # nn.Sequential(Linear(64, 256), ReLU, Linear(256, 256), ReLU, Linear(256, 784), Tanh)
     Layout(
         "mlp-gan-g",
-        "MLP GAN generator G--N.ckpt of the GAN-on-MNIST tutorial (nn.Sequential 64-256-256-784, tanh; "
-        "MLPDecoder with image_shape=(1, 28, 28))",
+        "MLP GAN generator G--N.ckpt of the GAN-on-MNIST tutorials (nn.Sequential 64-256-256-784, Tanh)",
         sequential_renames((0, 2, 4)),
         shapes={"0.weight": (256, 64), "2.weight": (256, 256), "4.weight": (784, 256)},
         implied_args={"image_shape": _MNIST},
@@ -166,7 +165,7 @@ VAE_LAYOUTS = (
     Layout(
         "pytorch-examples-vae",
         "pytorch/examples vae/main.py VAE vae_epoch_N.pth (fc1 784-400, fc21/fc22 400-20, fc3 20-400, "
-        "fc4 400-784; the same keys as MLPVAE)",
+        "fc4 400-784; the zoo's own keys)",
         {f"fc{i}.{p}": f"fc{i}.{p}" for i in (1, 21, 22, 3, 4) for p in ("weight", "bias")},
         shapes={
             "fc1.weight": (400, 784),
