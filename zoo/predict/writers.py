@@ -1,9 +1,10 @@
-"""Table writers for zoo-predict: TSV or Parquet, written in chunks to a temporary file.
+"""Table writers for zoo-predict: TSV, Parquet or HDF5, written in chunks to a temporary file.
 
 A writer is a context manager: the rows go to a hidden temporary file next to the
 output (:func:`zoo._files.atomic_path`), which is renamed to the output name only when
 the ``with`` block ends without an error. A failure removes the temporary file, so no
-half-written table is ever left under the name the user asked for.
+half-written table is ever left under the name the user asked for. The files themselves
+are written column-wise by the sinks of :mod:`zoo.predict.columnar`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from zoo._files import atomic_path
+from zoo.predict.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
 from zoo.predict.errors import PathLike, PredictError
 
 
@@ -33,6 +35,18 @@ def require_pyarrow() -> Any:
             "pip install 'sigmoid-zoo[parquet]' (or write .tsv instead)"
         ) from None
     return pq
+
+
+def require_h5py() -> Any:
+    """The h5py module, or a PredictError saying how to install it."""
+    try:
+        import h5py
+    except ImportError:
+        raise PredictError(
+            "writing HDF5 needs h5py, which is not installed; install it with "
+            "pip install 'sigmoid-zoo[hdf5]' (or write .tsv or .parquet instead)"
+        ) from None
+    return h5py
 
 
 def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
@@ -72,6 +86,7 @@ class TableWriter:
         self.score_columns = list(score_columns)
         self.rows = 0
         self._files = contextlib.ExitStack()
+        self._sink: Any = None
 
     def __enter__(self) -> TableWriter:
         with contextlib.ExitStack() as files:
@@ -79,7 +94,7 @@ class TableWriter:
                 tmp = files.enter_context(atomic_path(self.path))
             except OSError as err:
                 raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
-            self._open(tmp)  # a failure here deletes the temporary file
+            self._sink = self._open(tmp)  # a failure here deletes the temporary file
             # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
             files.push(self._finish)
             self._files = files.pop_all()
@@ -104,82 +119,67 @@ class TableWriter:
             self._write(meta_rows, scores)
             self.rows += len(meta_rows)
 
-    def _open(self, tmp: Path) -> None:
-        """Start the file at ``tmp`` (the header, or nothing yet)."""
+    def write_columns(self, meta: Mapping[str, Any], scores: np.ndarray) -> None:
+        """Append rows given column-wise: ``meta[name]`` (an array or list, one value a row) for
+        each leading column, ``scores`` (rows, score columns); no Python runs per row."""
+        missing = [name for name in self.meta_columns if name not in meta]
+        if missing:
+            raise ValueError(f"no values for the leading columns {missing}")
+        columns = [as_column(meta[name]) for name in self.meta_columns]
+        lengths = {len(c) for c in columns}
+        if lengths - {len(scores)} or scores.shape[1:] != (len(self.score_columns),):
+            raise ValueError(
+                f"got leading columns of lengths {sorted(lengths)}, scores of shape {scores.shape}"
+            )
+        if len(scores):
+            self._sink.write(columns, scores)
+            self.rows += len(scores)
+
+    def _open(self, tmp: Path) -> Any:
+        """The sink (:mod:`zoo.predict.columnar`) that writes the file at ``tmp``."""
         raise NotImplementedError
 
     def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        raise NotImplementedError
+        self._sink.write(rows_to_columns(meta_rows, len(self.meta_columns)), scores)
 
     def _close(self, ok: bool) -> None:
         """Finish the file (``ok``) or just release it (after an error)."""
-        raise NotImplementedError
+        self._sink.close(ok)
 
 
 class TSVWriter(TableWriter):
-    """Tab-separated text with a header line; scores as ``%.6g`` (``nan`` where not scored)."""
+    """Tab-separated text with a header line (gzip-compressed for a name ending in .gz);
+    scores as ``%.6g`` (``nan`` where not scored)."""
 
-    def _open(self, tmp: Path) -> None:
-        self._file = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close)
-        self._file.write("\t".join(self.meta_columns + self.score_columns) + "\n")
-        self._row_format = "\t".join(["%s"] * len(self.meta_columns) + ["%.6g"] * len(self.score_columns))
-
-    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        fmt = self._row_format + "\n"
-        self._file.write("".join(fmt % (*meta, *row) for meta, row in zip(meta_rows, scores.tolist())))
-
-    def _close(self, ok: bool) -> None:
-        self._file.close()
+    def _open(self, tmp: Path) -> Any:
+        compress = self.path.name.endswith(".gz")
+        return TSVSink(tmp, self.meta_columns, self.score_columns, compress=compress)
 
 
 class ParquetWriter(TableWriter):
-    """Parquet (pyarrow); rows are buffered into row groups of about 4 M cells."""
+    """Parquet (pyarrow), in row groups of about 16 M scores."""
 
-    _CELLS_PER_GROUP = 4_000_000
+    def _open(self, tmp: Path) -> Any:
+        require_pyarrow()
+        return ParquetSink(tmp, self.meta_columns, self.score_columns)
 
-    def _open(self, tmp: Path) -> None:
-        self._pq = require_pyarrow()
-        self._writer: Any = None
-        self._tmp_path = tmp
-        self._meta: list[tuple[Any, ...]] = []
-        self._scores: list[np.ndarray] = []
-        self._buffered = 0
 
-    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        self._meta.extend(meta_rows)
-        self._scores.append(np.asarray(scores, dtype=np.float32))
-        self._buffered += len(meta_rows)
-        if self._buffered * max(1, len(self.score_columns)) >= self._CELLS_PER_GROUP:
-            self._flush()
+class HDF5Writer(TableWriter):
+    """HDF5 (h5py): the float32 matrix ``data``, its column names ``columns`` and the leading
+    columns under ``meta/``."""
 
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        columns: dict[str, Any] = {}
-        for j, name in enumerate(self.meta_columns):
-            columns[name] = [m[j] for m in self._meta]
-        scores = (
-            np.concatenate(self._scores)
-            if self._scores
-            else np.zeros((0, len(self.score_columns)), np.float32)
-        )
-        by_column = np.ascontiguousarray(scores.T)  # one contiguous row per column: zero-copy arrays
-        for j, name in enumerate(self.score_columns):
-            columns[name] = pa.array(by_column[j])
-        table = pa.table(columns)
-        if self._writer is None:
-            self._writer = self._pq.ParquetWriter(self._tmp_path, table.schema)
-        self._writer.write_table(table)
-        self._meta, self._scores, self._buffered = [], [], 0
-
-    def _close(self, ok: bool) -> None:
-        if ok and (self._buffered or self._writer is None):
-            self._flush()
-        if self._writer is not None:
-            self._writer.close()
+    def _open(self, tmp: Path) -> Any:
+        require_h5py()
+        return HDF5Sink(tmp, self.meta_columns, self.score_columns)
 
 
 def open_writer(path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> TableWriter:
-    """A Parquet writer for ``*.parquet``, else a TSV writer."""
-    cls = ParquetWriter if os.fspath(path).endswith(".parquet") else TSVWriter
+    """A Parquet writer for ``*.parquet``, an HDF5 writer for ``*.h5`` or ``*.hdf5``, else a TSV
+    writer (gzip-compressed for ``*.gz``)."""
+    name = os.fspath(path)
+    cls: type[TableWriter] = TSVWriter
+    if name.endswith(".parquet"):
+        cls = ParquetWriter
+    elif name.endswith((".h5", ".hdf5")):
+        cls = HDF5Writer
     return cls(path, meta_columns, score_columns)
