@@ -10,6 +10,7 @@ import pytest
 from _predict_support import DATA, direct_probs, example_model, read_fasta
 
 from zoo.predict import Scorer
+from zoo.predict.errors import PredictError
 from zoo.predict.tracks import (
     Region,
     TrackWriter,
@@ -19,7 +20,6 @@ from zoo.predict.tracks import (
     track_file_names,
     write_tracks,
 )
-from zoo.predict.writers import PredictError
 
 GENOME = DATA / "genome.fa"
 LENGTHS = {"chr1": 2000, "chr2": 1000}

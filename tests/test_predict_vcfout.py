@@ -11,10 +11,10 @@ import pytest
 from _predict_support import DATA, example_model
 
 from zoo.predict import Scorer, run_job
+from zoo.predict.errors import PredictError
 from zoo.predict.results import score_job
 from zoo.predict.variants import variant_job
 from zoo.predict.vcfout import VCFWriter, info_key, info_keys
-from zoo.predict.writers import PredictError
 
 GENOME = DATA / "genome.fa"
 LABELS = ["CTCF K562", "1x", "a:b", "DNase", "x"]

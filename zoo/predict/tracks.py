@@ -28,11 +28,11 @@ import numpy as np
 from zoo._files import atomic_path
 from zoo.predict.columnar import rows_to_columns
 from zoo.predict.contigs import ContigMatcher, genome_contigs
+from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.scoring import Item, Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_intervals, probabilities
 from zoo.predict.staged import StagedWriter
 from zoo.predict.textformat import text_column, tsv_blocks
-from zoo.predict.writers import PathLike, PredictError
 
 FORMATS = {"bigwig": ".bw", "bedgraph": ".bedGraph"}
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"  # 1200 or 1,200

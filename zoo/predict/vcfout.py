@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from zoo._files import atomic_path
+from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.staged import StagedWriter
 from zoo.predict.textformat import tsv_rows
 from zoo.predict.variants import vcf_records
-from zoo.predict.writers import PathLike, PredictError, require_output_path
+from zoo.predict.writers import require_output_path
 
 STATUS_KEY = "ZOO_STATUS"
 _KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
