@@ -127,12 +127,13 @@ def _finite_cells(values: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
     lo += row
     region = t["first"].take(hi, mode="clip")
     region |= t["second"].take(lo, mode="clip")
-    w0, w1 = out[..., 0], out[..., 1]
-    np.left_shift(region, t["shift"].take(x), out=w0)
+    w0 = region << t["shift"].take(x)
     w0 |= t["prefix"].take(x)
     w0 |= np.signbit(values).view(np.uint8) * _U(ord("-"))
-    np.right_shift(region, t["unshift"].take(x), out=w1)
-    w1 |= (t["suffix"] | sep).take(x)
+    region >>= t["unshift"].take(x)
+    region |= (t["suffix"] | sep).take(x)
+    out[..., 0] = w0  # the cells interleave the two words: written once each
+    out[..., 1] = region
     if flagged.any():
         _flagged_cells(values, flagged, out, sep)
 
