@@ -7,25 +7,34 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 
 from zoo._files import parse_key_values
+from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
 from zoo.predict.errors import PredictError
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
 from zoo.predict.sources import bed_job, fasta_job
 from zoo.predict.targets import read_target_names
+from zoo.predict.tracks import write_tracks
 from zoo.predict.variants import variant_job
-from zoo.predict.writers import require_output_path, require_pyarrow
+from zoo.predict.vcfout import VCFWriter
+from zoo.predict.writers import require_h5py, require_output_path, require_pyarrow
+
+VCF_SUFFIXES = (".vcf", ".vcf.gz")
 
 EPILOG = """examples:
   zoo-predict --weights model.safetensors --fasta seqs.fa --out preds.tsv
   zoo-predict --model deepsea --weights deepsea.pt --fasta long.fa --step 200 --out preds.parquet
   zoo-predict --weights model.safetensors --genome hg.fa --bed peaks.bed --out peaks.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out effects.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out scored.vcf.gz
+  zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
 """
 
 
@@ -59,9 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--genome", help="genome FASTA for --bed or --vcf")
     i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
     i.add_argument("--vcf", help="VCF (plain, gzip or bgzip): one row per ALT allele with ref/alt scores")
-    i.add_argument("--step", type=int, help="cut FASTA records into model-length windows this many bp apart")
+    i.add_argument(
+        "--regions",
+        action="append",
+        metavar="REGION",
+        help="genome region to make tracks of: chr:start-end (1-based, inclusive) or a BED file; "
+        "repeatable; needs --genome and --step",
+    )
+    i.add_argument(
+        "--step",
+        type=int,
+        help="cut FASTA records into model-length windows this many bp apart; with --regions, the "
+        "tracks' bin size (each bin valued by the window centred on it)",
+    )
     o = p.add_argument_group("output")
-    o.add_argument("--out", required=True, help="output table: .tsv, or .parquet (needs pyarrow)")
+    o.add_argument(
+        "--out",
+        required=True,
+        help="output table: .tsv (.tsv.gz), .parquet (needs pyarrow) or .h5 (needs h5py); with --vcf "
+        "also .vcf or .vcf.gz (the input with the scores as INFO fields, tabix-indexed); with "
+        "--regions a folder for one track per target",
+    )
+    o.add_argument(
+        "--track-format",
+        choices=["bigwig", "bedgraph"],
+        default="bigwig",
+        help="format of the --regions tracks (bigwig needs pyBigWig)",
+    )
     o.add_argument("--labels", help="target names, one per line (e.g. Kipoi's predictor_names.txt)")
     o.add_argument("--targets", help="comma-separated target names or indices to keep")
     o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
@@ -95,6 +128,12 @@ def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
+    if ns.regions:
+        if ns.fasta or ns.bed or ns.vcf:
+            raise PredictError("give --regions (with --genome and --step) without --fasta, --bed or --vcf")
+        if not ns.genome or ns.step is None:
+            raise PredictError("--regions needs --genome and --step (the bin size of the tracks)")
+        return  # --out is a folder, checked when the tracks are opened
     if ns.fasta and (ns.genome or ns.bed or ns.vcf):
         raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
     if not ns.fasta and not (ns.genome and (ns.bed or ns.vcf)):
@@ -106,6 +145,10 @@ def _check_inputs(ns: argparse.Namespace) -> None:
     require_output_path(ns.out)  # before the model loads and the scoring starts
     if ns.out.endswith(".parquet"):
         require_pyarrow()
+    elif ns.out.endswith((".h5", ".hdf5")):
+        require_h5py()
+    elif ns.out.endswith(VCF_SUFFIXES) and not ns.vcf:
+        raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
 
 
 def keep_freed_memory() -> bool:
@@ -150,17 +193,58 @@ def run(argv: Sequence[str] | None = None) -> int:
             n_value=ns.n_value if ns.n_value is not None else trained_n_value(ns.weights),
             batch_size=ns.batch_size,
         )
+        if ns.regions:
+            return _tracks(ns, scorer)
+        out: Any = ns.out
+        contigs = None
         if ns.fasta:
             job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
         elif ns.bed:
             job = bed_job(ns.genome, ns.bed, scorer.seq_len)
         else:
-            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
-        summary = run_job(job, scorer, ns.out, progress=not ns.no_progress)
+            contigs = ContigMatcher(genome_contigs(ns.genome), source=ns.vcf, genome=ns.genome)
+            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","), contigs)
+            if ns.out.endswith(VCF_SUFFIXES):
+                out = partial(VCFWriter, ns.vcf, ns.out)
+        summary = run_job(job, scorer, out, progress=not ns.no_progress)
     except PredictError as err:
         print(f"zoo-predict: error: {err}", file=sys.stderr)
         return 1
+    if contigs is not None and contigs.match.warning:
+        print(f"zoo-predict: warning: {contigs.match.warning}", file=sys.stderr)
     print(f"zoo-predict: {summary.describe(ns.out)}", file=sys.stderr)
+    return 0
+
+
+def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
+    """Write the --regions tracks; return the exit code (a PredictError propagates)."""
+    files = [r for r in ns.regions if os.path.isfile(r)]
+    if len(files) > 1:
+        raise PredictError(f"--regions takes one BED file, got {len(files)}: {', '.join(files)}")
+    strings = [r for r in ns.regions if r not in files]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ContigWarning)
+        paths, summary = write_tracks(
+            scorer,
+            ns.genome,
+            ns.out,
+            regions=strings,
+            bed=files[0] if files else None,
+            step=ns.step,
+            fmt=ns.track_format,
+            progress=not ns.no_progress,
+        )
+    for w in caught:  # contig renamings as zoo-predict's own lines; anything else as usual
+        if issubclass(w.category, ContigWarning):
+            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    gaps = sum(summary.skipped.values())
+    print(
+        f"zoo-predict: wrote {len(paths)} {ns.track_format} tracks of {summary.rows} bins to {ns.out}"
+        + (f" ({gaps} bins without a value: their window runs off the contig)" if gaps else ""),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -17,6 +17,12 @@ from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.sources import Genome
 
 _MITOCHONDRIAL = ("chrM", "MT", "chrMT", "M")
+
+
+class ContigWarning(UserWarning):
+    """Contig names of an input were read as other names of the genome (see ContigMatch.warning)."""
+
+
 _SHOWN = 5  # renamings spelled out in the warning; the rest are counted
 
 

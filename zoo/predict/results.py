@@ -17,7 +17,7 @@ import numpy as np
 from torch import nn
 
 from zoo.predict.columnar import rows_to_columns
-from zoo.predict.contigs import ContigMatcher, genome_contigs
+from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
 from zoo.predict.errors import PathLike
 from zoo.predict.loading import load_predict_model
 from zoo.predict.scoring import Job, Scorer, run_job
@@ -144,5 +144,5 @@ def score_variants(
     contigs = ContigMatcher(genome_contigs(genome), source=vcf, genome=genome)
     table = score_job(variant_job(genome, vcf, scorer.seq_len, scores, contigs), scorer)
     if contigs.match.warning:
-        warnings.warn(contigs.match.warning, stacklevel=2)
+        warnings.warn(contigs.match.warning, ContigWarning, stacklevel=2)
     return table

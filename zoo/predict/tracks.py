@@ -27,7 +27,7 @@ import numpy as np
 
 from zoo._files import atomic_path
 from zoo.predict.columnar import rows_to_columns
-from zoo.predict.contigs import ContigMatcher, genome_contigs
+from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.scoring import Item, Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_intervals, probabilities
@@ -318,7 +318,7 @@ def write_tracks(
     lengths = genome_contigs(genome)
     placed, warning = read_regions(genome, lengths, regions, bed)
     if warning:
-        warnings.warn(warning, stacklevel=2)
+        warnings.warn(warning, ContigWarning, stacklevel=2)
     opener = partial(TrackWriter, folder, lengths, fmt=fmt, prefix=prefix)
     summary = run_job(track_job(genome, placed, scorer.seq_len, step), scorer, opener, progress=progress)
     return [Path(folder) / name for name in track_file_names(scorer.columns, FORMATS[fmt], prefix)], summary
