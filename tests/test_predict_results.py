@@ -6,10 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _predict_support import DATA, WEIGHTS, example_model
+from _predict_support import DATA, WEIGHTS, direct_probs, example_model, read_fasta
 
 from zoo.predict import Scorer, run_job
-from zoo.predict.results import MemoryWriter, ScoreTable, score_job, score_variants
+from zoo.predict.results import (
+    MemoryWriter,
+    ScoreTable,
+    score_fasta,
+    score_intervals,
+    score_job,
+    score_variants,
+)
 from zoo.predict.sources import bed_job
 from zoo.predict.variants import variant_job
 
@@ -72,3 +79,17 @@ def test_score_job_takes_any_job_and_the_memory_writer_starts_afresh() -> None:
     again = sink.table()
     np.testing.assert_array_equal(again.scores, table.scores)
     assert sink.rows == 4
+
+
+def test_score_fasta_and_score_intervals_return_the_probabilities() -> None:
+    records = read_fasta(DATA / "seqs.fa")
+    table = score_fasta(WEIGHTS, DATA / "seqs.fa", targets=[4, 1], batch_size=3)
+    assert table.meta["name"].tolist() == list(records) and table.columns == ["target_4", "target_1"]
+    expected = direct_probs(example_model(), list(records.values()))[:, [4, 1]]
+    np.testing.assert_allclose(table.scores, expected, rtol=1e-5, atol=1e-6)
+    peaks = score_intervals(example_model(), GENOME, DATA / "peaks.bed", rc="mean")
+    scorer = Scorer(example_model(), rc="mean")
+    np.testing.assert_array_equal(
+        peaks.scores, score_job(bed_job(GENOME, DATA / "peaks.bed", scorer.seq_len), scorer).scores
+    )
+    assert peaks.meta["status"].tolist() == ["ok", "ok", "ok", "off_contig_end"]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from zoo._files import parse_key_values
-from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
+from zoo.predict.contigs import ContigWarning
 from zoo.predict.errors import PredictError
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
@@ -196,22 +196,20 @@ def run(argv: Sequence[str] | None = None) -> int:
         if ns.regions:
             return _tracks(ns, scorer)
         out: Any = ns.out
-        contigs = None
         if ns.fasta:
             job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
         elif ns.bed:
             job = bed_job(ns.genome, ns.bed, scorer.seq_len)
         else:
-            contigs = ContigMatcher(genome_contigs(ns.genome), source=ns.vcf, genome=ns.genome)
-            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","), contigs)
+            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
             if ns.out.endswith(VCF_SUFFIXES):
                 out = partial(VCFWriter, ns.vcf, ns.out)
         summary = run_job(job, scorer, out, progress=not ns.no_progress)
     except PredictError as err:
         print(f"zoo-predict: error: {err}", file=sys.stderr)
         return 1
-    if contigs is not None and contigs.match.warning:
-        print(f"zoo-predict: warning: {contigs.match.warning}", file=sys.stderr)
+    if job.contigs is not None and job.contigs.match.warning:
+        print(f"zoo-predict: warning: {job.contigs.match.warning}", file=sys.stderr)
     print(f"zoo-predict: {summary.describe(ns.out)}", file=sys.stderr)
     return 0
 

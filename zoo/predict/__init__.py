@@ -15,7 +15,7 @@ the rows come back as arrays).
 
 from zoo.predict.errors import PredictError, require_file
 from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of, trained_n_value
-from zoo.predict.results import ScoreTable, score_job, score_variants
+from zoo.predict.results import ScoreTable, score_fasta, score_intervals, score_job, score_variants
 from zoo.predict.scoring import RC_MODES, Item, Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_job, fasta_job
 from zoo.predict.targets import default_labels, read_target_names, select_targets, unique_labels
@@ -48,6 +48,8 @@ __all__ = [
     "read_target_names",
     "require_file",
     "run_job",
+    "score_fasta",
+    "score_intervals",
     "score_job",
     "score_variants",
     "select_targets",

@@ -16,9 +16,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from zoo.predict.errors import PathLike
 from zoo.predict.textformat import text_column, tsv_blocks
-
-PathLike = str | os.PathLike[str]
 
 _CELLS_PER_GROUP = 1 << 24  # a Parquet row group holds about this many scores (64 MiB)
 _MAX_ROWS_PER_GROUP = 1 << 20

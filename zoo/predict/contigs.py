@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.sources import Genome
 
 _MITOCHONDRIAL = ("chrM", "MT", "chrMT", "M")
 
@@ -111,12 +110,3 @@ def _spell(names: list[str]) -> str:
     """The first few names, and how many more."""
     shown = ", ".join(names[:_SHOWN])
     return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
-
-
-def genome_contigs(path: PathLike) -> dict[str, int]:
-    """Contig name -> length of a FASTA genome, from its .fai index (built when missing)."""
-    fasta = Genome(path)
-    try:
-        return dict(fasta.lengths)
-    finally:
-        fasta.close()

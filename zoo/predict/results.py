@@ -17,10 +17,11 @@ import numpy as np
 from torch import nn
 
 from zoo.predict.columnar import rows_to_columns
-from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
+from zoo.predict.contigs import ContigWarning
 from zoo.predict.errors import PathLike
 from zoo.predict.loading import load_predict_model
 from zoo.predict.scoring import Job, Scorer, run_job
+from zoo.predict.sources import bed_job, fasta_job
 from zoo.predict.variants import DEFAULT_SCORES, variant_job
 from zoo.predict.writers import check_column_names
 
@@ -99,9 +100,15 @@ class MemoryWriter:
 
 def score_job(job: Job, scorer: Scorer) -> ScoreTable:
     """Score every item of ``job`` (see :mod:`zoo.predict.sources` and :mod:`zoo.predict.variants`)
-    and return the rows a written table would hold."""
+    and return the rows a written table would hold.
+
+    Contig names the job read under another name (``chr1`` as ``1``) are named in one
+    :class:`ContigWarning`.
+    """
     sink = MemoryWriter()
     run_job(job, scorer, sink)
+    if job.contigs is not None and job.contigs.match.warning:
+        warnings.warn(job.contigs.match.warning, ContigWarning, stacklevel=2)
     return sink.table()
 
 
@@ -136,13 +143,52 @@ def score_variants(
     batch size and device) or a zoo checkpoint's path. ``scores`` are among ref, alt, diff,
     logfc; ``targets`` names or indices of the targets to keep (default: all). Contig names
     that differ between the VCF and the genome only by convention (``chr1`` / ``1``, ``chrM``
-    / ``MT``) are matched, with a warning naming the renaming.
+    / ``MT``) are matched, with a warning naming the renaming; a VCF none of whose contigs
+    is in the genome raises a PredictError.
 
     Returns meta chrom, pos, id, ref, alt, status and columns ``<score>:<target>``.
     """
     scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
-    contigs = ContigMatcher(genome_contigs(genome), source=vcf, genome=genome)
-    table = score_job(variant_job(genome, vcf, scorer.seq_len, scores, contigs), scorer)
-    if contigs.match.warning:
-        warnings.warn(contigs.match.warning, ContigWarning, stacklevel=2)
-    return table
+    return score_job(variant_job(genome, vcf, scorer.seq_len, scores), scorer)
+
+
+def score_intervals(
+    model: nn.Module | Scorer | PathLike,
+    genome: PathLike,
+    bed: PathLike,
+    *,
+    targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
+    rc: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> ScoreTable:
+    """Probabilities of the model-length window centred on each interval of ``bed``, as
+    zoo-predict ``--genome --bed`` computes them, without writing a file.
+
+    ``model`` and the options as in :func:`score_variants`; contig names are matched the
+    same way. Returns meta chrom, start, end, name, status and one column a target.
+    """
+    scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
+    return score_job(bed_job(genome, bed, scorer.seq_len), scorer)
+
+
+def score_fasta(
+    model: nn.Module | Scorer | PathLike,
+    fasta: PathLike,
+    *,
+    step: int | None = None,
+    targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
+    rc: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> ScoreTable:
+    """Probabilities of each record of ``fasta`` (or of its model-length windows ``step`` bp
+    apart), as zoo-predict ``--fasta`` computes them, without writing a file.
+
+    ``model`` and the options as in :func:`score_variants`. Returns the meta columns of
+    zoo-predict's FASTA table and one column a target.
+    """
+    scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
+    return score_job(fasta_job(fasta, scorer.seq_len, step), scorer)

@@ -22,6 +22,7 @@ from torch import nn
 from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
+from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.loading import default_n_value, n_targets_of
 from zoo.predict.targets import check_picked_targets, default_labels, select_targets, unique_labels
@@ -127,6 +128,8 @@ class Job:
 
     ``values`` maps strand-combined logits (n, windows_per_item, T) to the row values
     (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
+    ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
+    ``match.warning`` is for the user once the run is done).
     """
 
     meta_columns: list[str]
@@ -136,6 +139,7 @@ class Job:
     values: Callable[[torch.Tensor], torch.Tensor]
     with_status: bool = False
     empty_message: str = "the input has no records"
+    contigs: ContigMatcher | None = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ import torch
 
 from zoo._files import GZIP_MAGIC, open_bytes
 from zoo.dna import ambiguity_as_n
+from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
 
@@ -108,6 +109,20 @@ class Genome:
         self._fasta.close()
 
 
+def genome_contigs(path: PathLike) -> dict[str, int]:
+    """Contig name -> length of a FASTA genome, from its .fai index (built when missing)."""
+    fasta = Genome(path)
+    try:
+        return dict(fasta.lengths)
+    finally:
+        fasta.close()
+
+
+def contig_matcher(genome: PathLike, source: PathLike) -> ContigMatcher:
+    """A :class:`ContigMatcher` from the contig names of ``source`` (a BED or VCF file) to ``genome``'s."""
+    return ContigMatcher(genome_contigs(genome), source=source, genome=genome)
+
+
 def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
     """(line number, chrom, start, end, name) of each interval; name is '.' without a 4th column."""
     path = require_file(path, "BED file")
@@ -136,38 +151,49 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
             yield number, chrom, start, end, fields[3] if len(fields) > 3 else "."
 
 
-def bed_windows(genome: PathLike, bed: PathLike, seq_len: int) -> Iterator[Item]:
+def bed_windows(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMatcher) -> Iterator[Item]:
     """The seq_len window centred on each interval (its start: midpoint - seq_len // 2).
 
-    Intervals on a contig missing from the genome, or whose window runs off the contig,
-    are not scored: their row says ``missing_contig`` or ``off_contig_end``.
+    ``contigs`` reads the BED's contig names as the genome's (``chr1`` as ``1`` and the
+    like; the rows keep the BED's names). Intervals on a contig missing from the genome, or
+    whose window runs off the contig, are not scored: their row says ``missing_contig`` or
+    ``off_contig_end``; when no interval's contig is in the genome, a PredictError is raised
+    at the end.
     """
     fasta = Genome(genome)
     try:
         for _, chrom, start, end, name in bed_intervals(bed):
             meta = (chrom, start, end, name)
-            length = fasta.lengths.get(chrom)
+            contig = contigs(chrom)
             window_start = (start + end) // 2 - seq_len // 2
-            if length is None:
+            if contig is None:
                 yield Item(meta, status="missing_contig")
-            elif window_start < 0 or window_start + seq_len > length:
+            elif window_start < 0 or window_start + seq_len > fasta.lengths[contig]:
                 yield Item(meta, status="off_contig_end")
             else:
-                yield Item(meta, (fasta.fetch(chrom, window_start, window_start + seq_len),))
+                yield Item(meta, (fasta.fetch(contig, window_start, window_start + seq_len),))
+        contigs.finish()
     finally:
         fasta.close()
 
 
-def bed_job(genome: PathLike, bed: PathLike, seq_len: int) -> Job:
-    """Rows chrom, start, end, name, status, then targets."""
+def bed_job(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMatcher | None = None) -> Job:
+    """Rows chrom, start, end, name, status, then targets.
+
+    ``contigs`` matches the BED's contig names to the genome's (default: a new
+    :func:`contig_matcher`); the job keeps it, so that its warning can be shown after the run.
+    """
     require_file(genome, "genome FASTA")
     require_file(bed, "BED file")
+    if contigs is None:
+        contigs = contig_matcher(genome, bed)
     return Job(
         meta_columns=["chrom", "start", "end", "name"],
-        items=bed_windows(genome, bed, seq_len),
+        items=bed_windows(genome, bed, seq_len, contigs),
         windows_per_item=1,
         value_columns=list,
         values=probabilities,
         with_status=True,
         empty_message=f"BED file {os.fspath(bed)!r} has no intervals",
+        contigs=contigs,
     )

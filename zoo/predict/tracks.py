@@ -27,10 +27,10 @@ import numpy as np
 
 from zoo._files import atomic_path
 from zoo.predict.columnar import rows_to_columns
-from zoo.predict.contigs import ContigMatcher, ContigWarning, genome_contigs
+from zoo.predict.contigs import ContigMatcher, ContigWarning
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.scoring import Item, Job, RunSummary, Scorer, run_job
-from zoo.predict.sources import Genome, bed_intervals, probabilities
+from zoo.predict.sources import Genome, bed_intervals, genome_contigs, probabilities
 from zoo.predict.staged import StagedWriter
 from zoo.predict.textformat import text_column, tsv_blocks
 

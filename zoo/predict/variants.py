@@ -32,7 +32,7 @@ from zoo._files import GZIP_MAGIC, open_bytes
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
-from zoo.predict.sources import Genome
+from zoo.predict.sources import Genome, contig_matcher
 
 SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc")
 DEFAULT_SCORES: tuple[str, ...] = ("diff", "logfc")
@@ -189,24 +189,21 @@ def vcf_records(vcf: PathLike) -> Iterator[Any]:
             raw.close()
 
 
-def variant_items(
-    genome: PathLike, vcf: PathLike, seq_len: int, contigs: ContigMatcher | None = None
-) -> Iterator[Item]:
+def variant_items(genome: PathLike, vcf: PathLike, seq_len: int, contigs: ContigMatcher) -> Iterator[Item]:
     """One item per (record, ALT allele): meta (chrom, pos, id, ref, alt), windows (ref, alt).
 
     ``contigs`` maps the VCF's contig names to the genome's (the rows keep the VCF's); at the
-    end it raises when no record's contig was in the genome.
+    end it raises a PredictError when no record's contig was in the genome.
     """
     fasta = Genome(genome)
     try:
         for record in vcf_records(vcf):
-            chrom = record.chrom if contigs is None else contigs(record.chrom) or record.chrom
+            chrom = contigs(record.chrom) or record.chrom
             for alt in record.alts or (None,):
                 status, windows = allele_windows(fasta, chrom, record.pos, record.ref, alt, seq_len)
                 meta = (record.chrom, record.pos, record.id or ".", record.ref, alt or ".")
                 yield Item(meta, windows, status)
-        if contigs is not None:
-            contigs.finish()
+        contigs.finish()
     finally:
         fasta.close()
 
@@ -245,11 +242,14 @@ def variant_job(
 ) -> Job:
     """Rows chrom, pos, id, ref, alt, status, then ``<score>:<target>`` columns.
 
-    ``contigs`` (see :func:`variant_items`) reads ``chr1`` as ``1`` and the like.
+    ``contigs`` (see :func:`variant_items`; default: a new :func:`contig_matcher`) reads
+    ``chr1`` as ``1`` and the like; the job keeps it, so that its warning can be shown after the run.
     """
     require_file(genome, "genome FASTA")
     require_file(vcf, "VCF file")
     names = parse_scores(scores)
+    if contigs is None:
+        contigs = contig_matcher(genome, vcf)
     return Job(
         meta_columns=["chrom", "pos", "id", "ref", "alt"],
         items=variant_items(genome, vcf, seq_len, contigs),
@@ -258,4 +258,5 @@ def variant_job(
         values=lambda logits: variant_values(logits, names),
         with_status=True,
         empty_message=f"VCF file {os.fspath(vcf)!r} has no variants",
+        contigs=contigs,
     )
