@@ -65,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i = p.add_argument_group("input (one of)")
     i.add_argument("--fasta", help="FASTA file: one row per record (or per window with --step)")
-    i.add_argument("--genome", help="genome FASTA for --bed or --vcf")
+    i.add_argument(
+        "--genome",
+        help="genome FASTA for --bed, --vcf or --regions (their contig names are matched to the genome's "
+        "across the chr1/1, chrM/MT conventions, with a warning)",
+    )
     i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
     i.add_argument("--vcf", help="VCF (plain, gzip or bgzip): one row per ALT allele with ref/alt scores")
     i.add_argument(
