@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,11 +17,80 @@ from typing import IO, Any
 GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip (and bgzip) file
 
 
-def open_bytes(path: str | os.PathLike[str]) -> IO[bytes]:
-    """``path`` opened for reading bytes, decompressed on the fly when it is gzip (or bgzip)."""
-    with open(path, "rb") as f:
-        compressed = f.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115 (the caller closes)
+class _OwnedGzip(gzip.GzipFile):
+    """A GzipFile over a file it opened itself: closing it closes that file too."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_bytes(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
+    """``source`` (a path, or an open binary stream such as ``sys.stdin.buffer``) for reading
+    bytes, decompressed on the fly when it is gzip (or bgzip).
+
+    The file is opened once and its first bytes are peeked at, so pipes, FIFOs and
+    ``/dev/stdin`` work too. A stream passed in is not closed with the result.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        stream = source if hasattr(source, "peek") else io.BufferedReader(source)  # type: ignore[arg-type]
+        return gzip.GzipFile(fileobj=stream, mode="rb") if stream.peek(2)[:2] == GZIP_MAGIC else stream
+    raw = open(source, "rb")  # noqa: SIM115 (the caller closes)
+    try:
+        return _OwnedGzip(raw) if raw.peek(2)[:2] == GZIP_MAGIC else raw
+    except BaseException:
+        raw.close()
+        raise
+
+
+def input_problem(path: str | os.PathLike[str], *, stream_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as an input file, as words to follow its name; None when it can.
+
+    Missing, a directory, unreadable (permission denied, told apart from missing), or
+    (unless ``stream_ok``) not a regular file: a FIFO or device cannot be read twice or
+    seeked, which index-based readers need. Regular files are opened to check.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except PermissionError:
+        return "cannot be reached: permission denied on a folder on its path"
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        if stream_ok:
+            return None  # opening a FIFO here would block or take its data
+        return f"is not a regular file (it is {_kind(mode)})"
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "cannot be read: permission denied"
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    return None
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not regular is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO or pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _umask() -> int:

@@ -1,19 +1,21 @@
 """Where windows come from: FASTA records (whole or tiled) and genome intervals from a BED file.
 
-Everything is read as a stream (pysam), so memory does not grow with the input.
+Everything is read as a stream, so memory does not grow with the input: FASTA records one
+at a time (:mod:`zoo.predict.fastx`, which checks every byte), genome windows by random
+access (pysam, through the .fai index).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
-from zoo._files import GZIP_MAGIC, open_bytes
+from zoo._files import GZIP_MAGIC
 from zoo.dna import ambiguity_as_n
 from zoo.predict.errors import PathLike, PredictError, require_file
+from zoo.predict.fastx import STDIN, describe_source, read_records
 from zoo.predict.scoring import Item, Job
 
 
@@ -22,67 +24,49 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits[:, 0])
 
 
-def _check_fasta_start(path: Path) -> None:
-    """Refuse a file whose first non-blank line is not a FASTA '>' (or FASTQ '@') header: pysam
-    would skip that text silently (or find no records in a file that is not FASTA at all)."""
-    try:
-        with open_bytes(path) as f:
-            head = f.read(1 << 16)
-    except (OSError, EOFError):
-        return  # corrupt compression: left to pysam's own error
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte-order mark is no text
-    if not text or text.startswith((b">", b"@")):
-        return  # empty (reported as having no records) or a FASTA (FASTQ) header first
-    number = head[: len(head) - len(text)].count(b"\n") + 1
-    first = text.split(b"\n", 1)[0][:20].decode("utf-8", errors="replace")
-    raise PredictError(
-        f"--fasta {os.fspath(path)!r} is not a FASTA file: no '>' header before line {number} ({first!r})"
-    )
-
-
 def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[Item]:
     """One item per record (``step`` None: every record must be seq_len long), else one per
     window at 0, step, 2*step, ..., plus a last window ending at the record's end when the
     steps do not reach it."""
-    import pysam
-
-    path = require_file(path, "FASTA file")
     if step is not None and step < 1:
         raise PredictError(f"--step must be >= 1, got {step}")
-    with pysam.FastxFile(os.fspath(path)) as records:
-        for record in records:
-            name, seq = record.name, record.sequence or ""
-            if step is None:
-                if len(seq) != seq_len:
-                    raise PredictError(
-                        f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, the model takes {seq_len} "
-                        "bp; "
-                        "pass --step to cut longer records into windows"
-                    )
-                yield Item((name,), (seq,))
-                continue
-            if len(seq) < seq_len:
+    where = describe_source(path)
+    for record in read_records(path):
+        name, seq = record.name, record.sequence
+        if step is None:
+            if len(seq) != seq_len:
                 raise PredictError(
-                    f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, shorter than the model's "
-                    f"{seq_len} bp window"
+                    f"{where} line {record.line}: record {name!r} has {len(seq)} bp, the model takes "
+                    f"{seq_len} bp; pass --step to cut longer records into windows"
                 )
-            starts = list(range(0, len(seq) - seq_len + 1, step))
-            if starts[-1] + seq_len < len(seq):
-                starts.append(len(seq) - seq_len)
-            for start in starts:
-                yield Item((name, start), (seq[start : start + seq_len],))
+            yield Item((name,), (seq,))
+            continue
+        if len(seq) < seq_len:
+            raise PredictError(
+                f"{where} line {record.line}: record {name!r} has {len(seq)} bp, shorter than the "
+                f"model's {seq_len} bp window"
+            )
+        starts = list(range(0, len(seq) - seq_len + 1, step))
+        if starts[-1] + seq_len < len(seq):
+            starts.append(len(seq) - seq_len)
+        for start in starts:
+            yield Item((name, start), (seq[start : start + seq_len],))
 
 
 def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
-    """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets."""
-    _check_fasta_start(require_file(path, "FASTA file"))
+    """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets.
+
+    ``path`` may be a pipe or ``-`` (standard input): the records are read once, in order.
+    """
+    if os.fspath(path) != STDIN:
+        require_file(path, "FASTA file", stream_ok=True)
     return Job(
         meta_columns=["name"] if step is None else ["name", "start"],
         items=fasta_windows(path, seq_len, step),
         windows_per_item=1,
         value_columns=list,
         values=probabilities,
-        empty_message=f"FASTA file {os.fspath(path)!r} has no records",
+        empty_message=f"{describe_source(path)} has no records",
     )
 
 

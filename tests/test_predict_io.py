@@ -1,0 +1,135 @@
+"""zoo-predict on hostile input and output paths: every fault named, nothing silently dropped,
+nothing the user has destroyed."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _predict_support import DATA, WEIGHTS, direct_probs, example_model, float_columns, read_fasta, read_tsv
+from _predict_support import predict_fails as fails
+
+from zoo.cli.predict import run
+
+LONG = read_fasta(DATA / "long.fa")["long1"]  # 650 bp
+TARGETS = [f"target_{i}" for i in range(5)]
+SEQ = LONG[:200].encode() + b"\n"  # one record's sequence line
+
+
+def _wrapped(seq: bytes, width: int = 60) -> bytes:
+    return b"\n".join(seq[i : i + width] for i in range(0, len(seq), width)) + b"\n"
+
+
+def _fasta_argv(path: Path | str, *extra: str) -> list[str]:
+    return ["--weights", str(WEIGHTS), "--fasta", str(path), *extra]
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\x01", b"\xe9", b"\x7f", b"-"])
+@pytest.mark.parametrize("step", [None, "200"])
+def test_a_byte_that_is_no_dna_symbol_names_record_position_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], byte: bytes, step: str | None
+) -> None:
+    seq = LONG.encode() if step else LONG[:200].encode()
+    at = 300 if step else 150
+    fasta = tmp_path / "bad.fa"
+    # a good record first: its rows must not be written either
+    fasta.write_bytes(
+        b">good\n" + _wrapped(seq) + b">weird desc\n" + _wrapped(seq[:at] + byte + seq[at + 1 :])
+    )
+    err = fails(tmp_path, capsys, *_fasta_argv(fasta, *(["--step", step] if step else [])))
+    header = 2 + -(-len(seq) // 60)  # 60 bases a line
+    shown = repr(byte)[1:]  # '\x00', '-'
+    assert (
+        f"FASTA file {str(fasta)!r} line {header}: record 'weird': byte {shown} at position {at} "
+        f"(line {header + 1 + at // 60}) is not a DNA symbol; expected A, C, G, T or N"
+    ) in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b">caf\xe9 x\n" + SEQ, "line 1: the header is not UTF-8 text"),
+        (b">ok\n" + SEQ + b">\n" + SEQ, "line 3: the header has no record name"),
+        (b">a\x00b\n" + SEQ, "line 1: the header holds the control byte '\\x00'"),
+        (
+            b">a\r" + SEQ[:-1] + b"\r>b\r" + SEQ[:-1] + b"\r",
+            "line 1 holds a carriage return (CR) that ends no line",
+        ),
+        (b">a\n" + b"ACGT\r" * 50 + b"\n", "line 2 holds a carriage return (CR) that ends no line"),
+    ],
+    ids=["latin1-header", "no-name", "nul-header", "cr-only", "lone-cr"],
+)
+def test_a_header_or_line_ending_that_cannot_be_read_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    fasta = tmp_path / "odd.fa"
+    fasta.write_bytes(content)
+    err = fails(tmp_path, capsys, *_fasta_argv(fasta, "--step", "1"))
+    assert f"FASTA file {str(fasta)!r} {message}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_truncated_gzip_fasta_is_an_error_not_a_shorter_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = gzip.compress(b"".join(b">r%d\n" % i + _wrapped(LONG.encode()) for i in range(200)))
+    fasta = tmp_path / "cut.fa.gz"
+    fasta.write_bytes(data[: len(data) // 2])
+    err = fails(tmp_path, capsys, *_fasta_argv(fasta, "--step", "200"))
+    assert f"FASTA file {str(fasta)!r}: the gzip data ends early (a truncated file)" in err
+    assert len(err.strip().splitlines()) == 1
+    fasta.write_bytes(data[:-8] + bytes(4) + data[-4:])  # every byte there, the checksum wrong
+    err = fails(tmp_path, capsys, *_fasta_argv(fasta, "--step", "200"))
+    assert f"FASTA file {str(fasta)!r}: cannot decompress it" in err
+
+
+def test_crlf_gzip_and_wrapped_fasta_read_like_the_plain_file(tmp_path: Path) -> None:
+    plain = DATA / "seqs.fa"
+    records = read_fasta(plain)
+    body = b"".join(
+        b">" + n.encode() + b" some description\r\n" + _wrapped(s.encode(), 70) for n, s in records.items()
+    )
+    variants = {
+        "crlf.fa": body.replace(b"\n", b"\r\n").replace(b"\r\r", b"\r"),
+        "wrapped.fa.gz": gzip.compress(body),
+    }
+    assert run([*_fasta_argv(plain), "--out", str(tmp_path / "plain.tsv"), "--no-progress"]) == 0
+    for name, content in variants.items():
+        (tmp_path / name).write_bytes(content)
+        assert (
+            run([*_fasta_argv(tmp_path / name), "--out", str(tmp_path / f"{name}.tsv"), "--no-progress"]) == 0
+        )
+        assert (tmp_path / f"{name}.tsv").read_text() == (tmp_path / "plain.tsv").read_text(), name
+
+
+def test_fasta_from_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = read_fasta(DATA / "seqs.fa")
+    fasta_bytes = (DATA / "seqs.fa").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(fasta_bytes))))
+    out = tmp_path / "dash.tsv"
+    assert run([*_fasta_argv("-"), "--out", str(out), "--no-progress"]) == 0
+    header, rows = read_tsv(out)
+    expected = direct_probs(example_model(), list(records.values()))
+    assert [r[0] for r in rows] == list(records)
+    assert abs(float_columns(header, rows, TARGETS) - expected).max() < 1e-5
+    # /dev/stdin (a pipe from another process): read as a stream, the same table
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.predict", *_fasta_argv("/dev/stdin"), "--out", str(tmp_path / "dev.tsv")],
+        input=fasta_bytes,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / "dev.tsv").read_text() == out.read_text()
+
+
+def test_fastq_records_whose_quality_starts_with_an_at_sign(tmp_path: Path) -> None:
+    from zoo.predict.fastx import read_records
+
+    fastq = tmp_path / "r.fq"
+    fastq.write_bytes(b"@r1 x\nACGT\nAC\n+\n@III\nII\n\n@r2\nGGNN\n+r2\nIIII\n")
+    assert [tuple(r) for r in read_records(fastq)] == [("r1", "ACGTAC", 1), ("r2", "GGNN", 8)]
