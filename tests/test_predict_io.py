@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,41 @@ def test_fastq_records_whose_quality_starts_with_an_at_sign(tmp_path: Path) -> N
     fastq = tmp_path / "r.fq"
     fastq.write_bytes(b"@r1 x\nACGT\nAC\n+\n@III\nII\n\n@r2\nGGNN\n+r2\nIIII\n")
     assert [tuple(r) for r in read_records(fastq)] == [("r1", "ACGTAC", 1), ("r2", "GGNN", 8)]
+
+
+@pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (b"a\nb\tc\nd\ne\nf\n", "line 2: the target name 'b\\tc' holds a tab"),
+        (b"a\nb\n\nd\ne\n", "line 3 is blank; every target needs a name"),
+        (b"a\nb\rc\nd\ne\nf\n", "line 2: the target name 'b\\rc' holds a line break"),
+        (b"a\n \nc\nd\ne\n", "line 2 is blank; every target needs a name"),
+        (b"a\nb\x00\nc\nd\ne\n", "line 2: the target name 'b\\x00' holds the control character '\\x00'"),
+    ],
+    ids=["tab", "blank", "cr", "space", "nul"],
+)
+def test_a_label_that_would_break_the_table_is_refused_naming_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], names: bytes, message: str, out: str
+) -> None:
+    if out.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(names)
+    err = fails(tmp_path, capsys, *_fasta_argv(DATA / "seqs.fa", "--labels", str(labels)), out=out)
+    assert f"--labels {labels} {message}" in err
+
+
+@pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])
+def test_the_writers_refuse_column_names_with_tabs_newlines_or_nothing(tmp_path: Path, out: str) -> None:
+    if out.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    from zoo.predict import PredictError, Scorer, fasta_job, open_writer, run_job
+
+    for bad, problem in (("x\ty", "holds a tab"), ("x\ny", "holds a line break"), ("", "is empty")):
+        with pytest.raises(PredictError, match=re.escape(f"column name {bad!r} {problem}")):
+            open_writer(tmp_path / out, ["name"], ["ok", bad])
+    scorer = Scorer(example_model(), labels=["a", "b\nc", "d", "e", "f"])
+    with pytest.raises(PredictError, match=re.escape("column name 'b\\nc' holds a line break")):
+        run_job(fasta_job(DATA / "seqs.fa", scorer.seq_len), scorer, tmp_path / out)
+    assert list(tmp_path.iterdir()) == []  # no table, no temporary file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
@@ -11,21 +12,54 @@ from zoo.predict.errors import PathLike, PredictError, require_file
 
 
 def read_target_names(path: PathLike, n_targets: int) -> list[str]:
-    """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt)."""
+    """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt).
+
+    Only LF (or CRLF) ends a line. A name that is blank or holds a tab, a line break or
+    another control character is refused naming its line: it would shift a TSV header
+    against its rows, or make a column without a name.
+    """
     try:
-        with open(require_file(path, "--labels"), encoding="utf-8") as f:
-            labels = [line.rstrip("\r\n") for line in f]
+        text = require_file(path, "--labels").read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
         raise PredictError(
             f"--labels {os.fspath(path)} is not UTF-8 text ({err.reason}); expected one target name per line"
         ) from None
+    labels = [line.removesuffix("\r") for line in text.split("\n")]
     while labels and not labels[-1].strip():
         labels.pop()  # tolerate trailing blank lines
+    for number, name in enumerate(labels, 1):
+        if not name.strip():
+            raise PredictError(
+                f"--labels {os.fspath(path)} line {number} is blank; every target needs a name"
+            )
+        problem = name_problem(name)
+        if problem is not None:
+            raise PredictError(
+                f"--labels {os.fspath(path)} line {number}: the target name {name!r} {problem}"
+            )
     if len(labels) != n_targets:
         raise PredictError(
             f"--labels {os.fspath(path)} has {len(labels)} names, the model has {n_targets} targets"
         )
     return labels
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a column name of the table, in words to follow it; None if it can.
+
+    Empty names, tabs, line breaks (LF, CR and the Unicode ones) and other control
+    characters are refused: in a TSV they shift the header against the rows or split a row.
+    """
+    if not name:
+        return "is empty"
+    if "\t" in name:
+        return "holds a tab"
+    for ch in name:
+        if ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":  # what str.splitlines() breaks at
+            return "holds a line break"
+        if unicodedata.category(ch) == "Cc":
+            return f"holds the control character {ch!r}"
+    return None
 
 
 def default_labels(n_targets: int) -> list[str]:

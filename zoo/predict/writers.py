@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo._files import atomic_path
 from zoo.predict.errors import PathLike, PredictError
+from zoo.predict.targets import name_problem
 
 
 def require_pyarrow() -> Any:
@@ -36,8 +37,12 @@ def require_pyarrow() -> Any:
 
 
 def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
-    """Refuse a table whose column names repeat: Parquet would keep one of each name, and a
-    TSV reader keyed by name would too."""
+    """Refuse a table whose column names repeat (Parquet would keep one of each name, and a
+    TSV reader keyed by name would too), or that are empty or hold a tab or line break."""
+    for name in [*meta_columns, *score_columns]:
+        problem = name_problem(name)
+        if problem is not None:
+            raise PredictError(f"column name {name!r} {problem}; rename that target in --labels")
     reserved = set(meta_columns)
     for name in score_columns:
         if name in reserved:
