@@ -232,3 +232,16 @@ def test_image_modules_scale_pixels_to_the_heads_range():
     assert img.shape == (3, 16, 16) and img.min() >= -1 and img.max() <= 1
     with pytest.raises(ValueError, match="scale='wide'"):
         DigitsDataModule(scale="wide")
+
+
+@pytest.mark.parametrize("start", ["\uff13\uff10", "\u00b3", "3_0", "+30"])
+def test_bed_table_coordinates_are_digits_0_to_9_only(tmp_path, start):
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    table = tmp_path / "t.bed"
+    for first in ("chr1\t10\t20\t1\n", ""):  # a first line is not taken for a header either
+        table.write_text(f"{first}chr1\t{start}\t40\t0\n", encoding="utf-8")
+        line = 2 if first else 1
+        with pytest.raises(
+            ValueError, match=rf"t\.bed, line {line}: start/end '{re.escape(start)}', '40' are not"
+        ):
+            DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()

@@ -172,3 +172,23 @@ def test_the_writers_refuse_column_names_with_tabs_newlines_or_nothing(tmp_path:
     with pytest.raises(PredictError, match=re.escape("column name 'b\\nc' holds a line break")):
         run_job(fasta_job(DATA / "seqs.fa", scorer.seq_len), scorer, tmp_path / out)
     assert list(tmp_path.iterdir()) == []  # no table, no temporary file
+
+
+@pytest.mark.parametrize("start", ["3_00", "+300", "\uff13\uff10\uff10", " 300", "300 ", "3e2", "\u00b3"])
+def test_bed_coordinates_are_digits_0_to_9_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str
+) -> None:
+    bed = tmp_path / "odd.bed"
+    bed.write_text(f"chr1\t300\t500\nchr1\t{start}\t500\n", encoding="utf-8")
+    argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(bed)]
+    err = fails(tmp_path, capsys, *argv)
+    assert f"{bed} line 2: expected 'chrom<TAB>start<TAB>end' with whole numbers (digits 0-9)" in err
+
+
+def test_a_bed_name_with_a_carriage_return_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bed = tmp_path / "cr.bed"
+    bed.write_bytes(b"chr1\t300\t500\tpeak\rone\n")
+    argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(bed)]
+    assert f"{bed} line 1: holds the control character '\\r'" in fails(tmp_path, capsys, *argv)

@@ -136,6 +136,16 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
             os.unlink(tmp)
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as an int when it is written with the digits 0-9 only, else None.
+
+    For coordinates in text files: ``int()`` also takes ``+300``, ``3_00``, `` 300 `` and
+    digits of other scripts (``３００``), which no BED or VCF writer produces, so a file
+    holding them is not what it claims to be.
+    """
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     """``["k=v", ...]`` as a dict, each value read as JSON where it parses (``3``, ``[1, 2]``,
     ``true``) and kept as a string otherwise (``activation=relu``).

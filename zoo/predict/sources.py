@@ -12,11 +12,12 @@ from collections.abc import Iterator
 
 import torch
 
-from zoo._files import GZIP_MAGIC
+from zoo._files import GZIP_MAGIC, whole_number
 from zoo.dna import ambiguity_as_n
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.fastx import STDIN, describe_source, read_records
 from zoo.predict.scoring import Item, Job
+from zoo.predict.targets import name_problem
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -107,14 +108,22 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
                 ) from None
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
-            fields = line.rstrip("\r\n").split("\t")
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
+            text = line.rstrip("\r\n")
+            if not text.replace("\t", "").isprintable():  # fast; the exact check only then
+                odd = next((c for c in text if c != "\t" and name_problem(c) is not None), None)
+                if odd is not None:
+                    raise PredictError(
+                        f"{os.fspath(path)} line {number}: holds the control character {odd!r}, which "
+                        "would break the output table's rows"
+                    )
+            fields = text.split("\t")
+            start, end = (whole_number(f) for f in (fields[1:3] if len(fields) >= 3 else ("", "")))
+            if start is None or end is None:
                 raise PredictError(
-                    f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end', "
-                    f"got {line.strip()!r}"
-                ) from None
+                    f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end' with whole numbers "
+                    f"(digits 0-9), got {line.strip()!r}"
+                )
+            chrom = fields[0]
             if start < 0 or end < start:
                 raise PredictError(f"{os.fspath(path)} line {number}: bad interval {start}-{end}")
             yield number, chrom, start, end, fields[3] if len(fields) > 3 else "."
