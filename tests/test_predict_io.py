@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +194,64 @@ def test_a_bed_name_with_a_carriage_return_is_refused(
     bed.write_bytes(b"chr1\t300\t500\tpeak\rone\n")
     argv = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--bed", str(bed)]
     assert f"{bed} line 1: holds the control character '\\r'" in fails(tmp_path, capsys, *argv)
+
+
+def _as_an_ordinary_user() -> list[str]:
+    """A command prefix under which a file of mode 000 cannot be read: none for an ordinary
+    user; for root, setpriv dropping the capabilities that let root read anything."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: every file is readable")
+    return [
+        setpriv,
+        "--inh-caps=-all",
+        "--ambient-caps=-all",
+        "--bounding-set=-dac_override,-dac_read_search",
+    ]
+
+
+def test_unreadable_inputs_are_named_as_unreadable_not_missing(tmp_path: Path) -> None:
+    weights, fasta, labels = tmp_path / "w.safetensors", tmp_path / "s.fa", tmp_path / "l.txt"
+    shutil.copy(WEIGHTS, weights)
+    shutil.copy(DATA / "seqs.fa", fasta)
+    shutil.copy(DATA / "labels.txt", labels)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(WEIGHTS, locked / "w.safetensors")
+    ok = {"--weights": str(WEIGHTS), "--fasta": str(DATA / "seqs.fa")}
+    cases = [
+        (
+            {**ok, "--weights": str(weights)},
+            f"weights file {str(weights)!r} cannot be read: permission denied",
+        ),
+        ({**ok, "--fasta": str(fasta)}, f"FASTA file {str(fasta)!r} cannot be read: permission denied"),
+        ({**ok, "--labels": str(labels)}, f"--labels {str(labels)!r} cannot be read: permission denied"),
+        (
+            {**ok, "--weights": str(locked / "w.safetensors")},
+            "cannot be reached: permission denied on a folder on its path",
+        ),
+    ]
+    for path in (weights, fasta, labels, locked):
+        path.chmod(0)
+    script = (
+        "import sys, zoo\nfrom zoo.cli.predict import run\n"
+        f"for argv in {[[a for kv in opts.items() for a in kv] for opts, _ in cases]!r}:\n"
+        f"    print(run([*argv, '--out', {str(tmp_path / 'o.tsv')!r}, '--no-progress']), file=sys.stderr)\n"
+        "try:\n"
+        f"    zoo.load_weights(zoo.create_model('deepsea', seq_len=200, n_targets=5), {str(weights)!r})\n"
+        "except OSError as err:\n"
+        "    print('load_weights:', err, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [*_as_an_ordinary_user(), sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
+    locked.chmod(0o755)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    for (_, message), (error, code) in zip(cases, zip(lines[0:8:2], lines[1:8:2])):
+        assert message in error and error.startswith("zoo-predict: error: ") and code == "1", done.stderr
+    assert lines[8] == f"load_weights: weights file {str(weights)!r} cannot be read: permission denied"
+    assert not (tmp_path / "o.tsv").exists()

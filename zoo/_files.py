@@ -49,35 +49,40 @@ def open_bytes(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
         raise
 
 
-def input_problem(path: str | os.PathLike[str], *, stream_ok: bool = False) -> str | None:
-    """Why ``path`` cannot be read as an input file, as words to follow its name; None when it can.
+def require_input(path: str | os.PathLike[str], what: str, *, stream_ok: bool = False) -> Path:
+    """``path`` as a Path when it can be read as the input ``what`` (e.g. "weights file").
 
-    Missing, a directory, unreadable (permission denied, told apart from missing), or
-    (unless ``stream_ok``) not a regular file: a FIFO or device cannot be read twice or
-    seeked, which index-based readers need. Regular files are opened to check.
+    Otherwise an OSError whose message (``str(err)``) names ``what`` and ``path``: FileNotFoundError when
+    missing, IsADirectoryError, PermissionError when unreadable (told apart from missing,
+    also for a folder on the path that cannot be searched), and OSError for a pipe or device
+    unless ``stream_ok`` (index-based readers need to seek or read twice; a stream is
+    not opened here, which would block or take its data). Regular files are opened to check.
     """
+    name = f"{what} {os.fspath(path)!r}"
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "does not exist"
+        raise FileNotFoundError(f"{name} does not exist") from None
     except PermissionError:
-        return "cannot be reached: permission denied on a folder on its path"
+        raise PermissionError(
+            f"{name} cannot be reached: permission denied on a folder on its path"
+        ) from None
     except OSError as err:
-        return f"cannot be read ({err.strerror})"
+        raise OSError(f"{name} cannot be read ({err.strerror})") from None
     if stat.S_ISDIR(mode):
-        return "is a directory"
+        raise IsADirectoryError(f"{name} is a directory")
     if not stat.S_ISREG(mode):
         if stream_ok:
-            return None  # opening a FIFO here would block or take its data
-        return f"is not a regular file (it is {_kind(mode)})"
+            return Path(path)
+        raise OSError(f"{name} is not a regular file (it is {_kind(mode)})")
     try:
         with open(path, "rb"):
             pass
     except PermissionError:
-        return "cannot be read: permission denied"
+        raise PermissionError(f"{name} cannot be read: permission denied") from None
     except OSError as err:
-        return f"cannot be read ({err.strerror})"
-    return None
+        raise OSError(f"{name} cannot be read ({err.strerror})") from None
+    return Path(path)
 
 
 def _kind(mode: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from zoo._files import require_input
+
 
 class DataFileError(ValueError):
     """A problem in a data file, located by file and (1-based) line."""
@@ -15,10 +17,9 @@ class DataFileError(ValueError):
 
 
 def require_nonempty(path: str | os.PathLike[str], what: str) -> Path:
-    """``path`` as a Path if it is an existing, non-empty file; else a DataFileError."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist")
+    """``path`` as a Path if it is a readable, non-empty file; else an OSError naming the problem
+    (missing, a directory, unreadable) or a DataFileError (empty)."""
+    path = require_input(path, what)
     if path.stat().st_size == 0:
         raise DataFileError(path, f"the {what} is empty")
     return path

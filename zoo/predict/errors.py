@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from zoo._files import input_problem
+from zoo._files import require_input
 
 PathLike = str | os.PathLike[str]
 
@@ -17,9 +17,7 @@ class PredictError(Exception):
 def require_file(path: PathLike, what: str, *, stream_ok: bool = False) -> Path:
     """``path`` as a Path, or a PredictError when it cannot be read: missing, a directory,
     unreadable, or (unless ``stream_ok``, for inputs read once from start to end) a pipe or device."""
-    problem = input_problem(path, stream_ok=stream_ok)
-    if problem is not None:
-        stream = problem.startswith("is not a regular")
-        hint = "; only --fasta reads a pipe or standard input" if stream else ""
-        raise PredictError(f"{what} {os.fspath(path)!r} {problem}{hint}")
-    return Path(path)
+    try:
+        return require_input(path, what, stream_ok=stream_ok)
+    except OSError as err:
+        raise PredictError(str(err)) from None
