@@ -103,7 +103,13 @@ def test_convert_asks_which_model_when_a_checkpoint_holds_several(tmp_path):
 def test_convert_command_fails_cleanly_and_writes_nothing(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"\x80\x02 not really a pickle")
     out = subprocess.run(
-        [sys.executable, "-m", "zoo.cli.convert", str(tmp_path / "bad.pth"), str(tmp_path / "out.safetensors")],
+        [
+            sys.executable,
+            "-m",
+            "zoo.cli.convert",
+            str(tmp_path / "bad.pth"),
+            str(tmp_path / "out.safetensors"),
+        ],
         capture_output=True,
         text=True,
     )
@@ -173,3 +179,22 @@ def test_other_programs_record_hyperparameters_leave_the_shapes_to_decide(tmp_pa
     convert_main([str(tmp_path / "other.ckpt"), str(tmp_path / "o.safetensors"), "--model", "deepsea"])
     loaded = zoo.load_model(tmp_path / "o.safetensors")
     assert model_args(loaded) == model_args(model)
+
+
+def test_a_read_only_output_is_replaced_only_when_asked_and_modes_are_kept(tmp_path):
+    model = zoo.create_model("binary_classifier", in_features=3)
+    src = zoo.save_weights(model, tmp_path / "src.safetensors")
+    dst = tmp_path / "dst.safetensors"
+    dst.write_bytes(b"precious")
+    dst.chmod(0o444)
+    with pytest.raises(SystemExit, match="is a read-only file; pass --overwrite to replace it"):
+        convert_main([str(src), str(dst)])
+    with pytest.raises(PermissionError, match="is a read-only file; pass overwrite=True to replace it"):
+        zoo.save_weights(model, dst)
+    assert dst.read_bytes() == b"precious"
+    convert_main([str(src), str(dst), "--overwrite"])
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o444 and zoo.load_model(dst).in_features == 3
+    zoo.save_weights(model, dst, overwrite=True)
+    src.chmod(0o600)
+    zoo.save_weights(model, src)
+    assert stat.S_IMODE(src.stat().st_mode) == 0o600

@@ -8,8 +8,10 @@ import io
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,69 @@ def test_unreadable_inputs_are_named_as_unreadable_not_missing(tmp_path: Path) -
         assert message in error and error.startswith("zoo-predict: error: ") and code == "1", done.stderr
     assert lines[8] == f"load_weights: weights file {str(weights)!r} cannot be read: permission denied"
     assert not (tmp_path / "o.tsv").exists()
+
+
+def _loading_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make loading the model fail the test: the check under test must come before it."""
+
+    def loaded(*args: object) -> None:
+        raise AssertionError("read the weights before refusing")
+
+    monkeypatch.setattr("zoo.cli.predict.load_predict_model", loaded)
+
+
+def test_a_read_only_out_is_replaced_only_with_overwrite_and_modes_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, private = tmp_path / "out.tsv", tmp_path / "private.tsv"
+    out.write_text("precious")
+    out.chmod(0o444)
+    with monkeypatch.context() as m:
+        _loading_fails(m)
+        err = fails(tmp_path, capsys, *_fasta_argv(DATA / "seqs.fa"), out="out.tsv")
+    assert f"--out {str(out)!r} is a read-only file; pass --overwrite to replace it" in err
+    assert out.read_text() == "precious"
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(out), "--overwrite", "--no-progress"]) == 0
+    assert read_tsv(out)[0][0] == "name" and stat.S_IMODE(out.stat().st_mode) == 0o444
+    private.write_text("old")
+    private.chmod(0o600)
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(private), "--no-progress"]) == 0
+    assert read_tsv(private)[0][0] == "name" and stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+def test_parquet_into_a_pipe_is_refused_before_reading_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = tmp_path / "out.parquet"
+    os.mkfifo(fifo)
+    _loading_fails(monkeypatch)
+    err = fails(tmp_path, capsys, *_fasta_argv(DATA / "seqs.fa"), out="out.parquet")
+    assert f"--out {str(fifo)!r} is a FIFO or pipe: Parquet is written to regular files only" in err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_tsv_into_a_fifo_streams_and_leaves_the_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(fifo), "--no-progress"]) == 0
+    reader.join(timeout=30)
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(tmp_path / "file.tsv"), "--no-progress"]) == 0
+    assert got == [(tmp_path / "file.tsv").read_text()] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_out_dev_stdout_pipes_the_table(tmp_path: Path) -> None:
+    before = os.lstat("/dev/stdout")
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.predict", *_fasta_argv(DATA / "seqs.fa"), "--out", "/dev/stdout"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(tmp_path / "file.tsv"), "--no-progress"]) == 0
+    assert done.stdout == (tmp_path / "file.tsv").read_text()
+    assert "wrote 8 rows to /dev/stdout" in done.stderr
+    after = os.lstat("/dev/stdout")
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)  # not replaced

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from zoo._files import parse_key_values
+from zoo._files import ReadOnlyOutputError, check_output, parse_key_values
 from zoo.models import list_models
 from zoo.weights.convert import convert
 
@@ -29,9 +29,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="constructor argument"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace DST even when it is a read-only file"
+    )
     args = parser.parse_args(argv)
     try:
-        print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set")))
+        check_output(args.dst, overwrite_readonly=args.overwrite)  # before SRC is read
+        print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite))
+    except ReadOnlyOutputError as err:
+        raise SystemExit(f"zoo-convert: {err}; pass --overwrite to replace it") from None
     except (OSError, ValueError, TypeError) as err:
         raise SystemExit(f"zoo-convert: {err}") from None
 

@@ -61,7 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--vcf", help="VCF (plain, gzip or bgzip): one row per ALT allele with ref/alt scores")
     i.add_argument("--step", type=int, help="cut FASTA records into model-length windows this many bp apart")
     o = p.add_argument_group("output")
-    o.add_argument("--out", required=True, help="output table: .tsv, or .parquet (needs pyarrow)")
+    o.add_argument(
+        "--out",
+        required=True,
+        help="output table: .tsv, or .parquet (needs pyarrow); a pipe or device such as /dev/stdout "
+        "gets a TSV streamed into it",
+    )
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even when it is a read-only file (a writable one is always replaced)",
+    )
     o.add_argument("--labels", help="target names, one per line (e.g. Kipoi's predictor_names.txt)")
     o.add_argument("--targets", help="comma-separated target names or indices to keep")
     o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
@@ -103,7 +113,7 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("give --bed or --vcf, not both")
     if ns.step is not None and not ns.fasta:
         raise PredictError("--step applies to --fasta input only")
-    require_output_path(ns.out)  # before the model loads and the scoring starts
+    require_output_path(ns.out, ns.overwrite)  # before the model loads and the scoring starts
     if ns.out.endswith(".parquet"):
         require_pyarrow()
 
@@ -156,7 +166,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             job = bed_job(ns.genome, ns.bed, scorer.seq_len)
         else:
             job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
-        summary = run_job(job, scorer, ns.out, progress=not ns.no_progress)
+        summary = run_job(job, scorer, ns.out, progress=not ns.no_progress, overwrite=ns.overwrite)
     except PredictError as err:
         print(f"zoo-predict: error: {err}", file=sys.stderr)
         return 1

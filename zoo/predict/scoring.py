@@ -190,10 +190,13 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
     return _Batch(items, scored, x)
 
 
-def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> RunSummary:
+def run_job(
+    job: Job, scorer: Scorer, out: PathLike, progress: bool = False, overwrite: bool = False
+) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out`` (.tsv or .parquet).
 
-    The output appears only when every row is written; an error leaves no file behind.
+    The output appears only when every row is written; an error leaves no file behind
+    (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
     """
     from tqdm import tqdm
 
@@ -201,7 +204,9 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
     summary = RunSummary()
     with (
-        open_writer(out, meta_columns, value_columns) as writer,  # checks the names before the bar shows
+        open_writer(
+            out, meta_columns, value_columns, overwrite
+        ) as writer,  # checks the names before the bar shows
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
         Prefetcher(_batches(job, scorer)) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,

@@ -3,7 +3,8 @@
 A writer is a context manager: the rows go to a hidden temporary file next to the
 output (:func:`zoo._files.atomic_path`), which is renamed to the output name only when
 the ``with`` block ends without an error. A failure removes the temporary file, so no
-half-written table is ever left under the name the user asked for.
+half-written table is ever left under the name the user asked for. A pipe or device
+(``--out /dev/stdout``) gets a TSV streamed into it instead, and is never replaced.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import atomic_path
+from zoo._files import ReadOnlyOutputError, atomic_path, check_output
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.targets import name_problem
 
@@ -57,22 +58,42 @@ def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]
         )
 
 
-def require_output_path(path: PathLike) -> Path:
-    """``path`` as a Path, or a PredictError when it names an existing directory."""
-    path = Path(path)
-    if path.is_dir():
+def require_output_path(path: PathLike, overwrite: bool = False) -> Path:
+    """``path`` as a Path, or a PredictError when it must not be written: an existing directory,
+    a read-only file (unless ``overwrite``), or a pipe or device for Parquet (which cannot be
+    streamed). A symlink is followed; a pipe or device gets a TSV written into it."""
+    name = os.fspath(path)
+    try:
+        target = check_output(path, overwrite_readonly=overwrite)
+    except IsADirectoryError:
         raise PredictError(
-            f"--out {os.fspath(path)!r} is a directory; expected a file path ending in .tsv or .parquet"
+            f"--out {name!r} is a directory; expected a file path ending in .tsv or .parquet"
+        ) from None
+    except ReadOnlyOutputError:
+        raise PredictError(f"--out {name!r} is a read-only file; pass --overwrite to replace it") from None
+    except OSError as err:
+        raise PredictError(f"cannot write --out {name}: {err.strerror or err}") from None
+    if target.streamed and name.endswith(".parquet"):
+        raise PredictError(
+            f"--out {name!r} is {target.kind}: Parquet is written to regular files only (a reader needs "
+            "its end first); write .tsv to stream"
         )
-    return path
+    return Path(path)
 
 
 class TableWriter:
     """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
 
-    def __init__(self, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        meta_columns: Sequence[str],
+        score_columns: Sequence[str],
+        overwrite: bool = False,
+    ) -> None:
         check_column_names(meta_columns, score_columns)
-        self.path = require_output_path(path)
+        self.path = require_output_path(path, overwrite)
+        self.overwrite = overwrite
         self.meta_columns = list(meta_columns)
         self.score_columns = list(score_columns)
         self.rows = 0
@@ -81,7 +102,7 @@ class TableWriter:
     def __enter__(self) -> TableWriter:
         with contextlib.ExitStack() as files:
             try:
-                tmp = files.enter_context(atomic_path(self.path))
+                tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
             except OSError as err:
                 raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
             self._open(tmp)  # a failure here deletes the temporary file
@@ -184,7 +205,9 @@ class ParquetWriter(TableWriter):
             self._writer.close()
 
 
-def open_writer(path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> TableWriter:
-    """A Parquet writer for ``*.parquet``, else a TSV writer."""
+def open_writer(
+    path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str], overwrite: bool = False
+) -> TableWriter:
+    """A Parquet writer for ``*.parquet``, else a TSV writer; ``overwrite`` replaces a read-only file."""
     cls = ParquetWriter if os.fspath(path).endswith(".parquet") else TSVWriter
-    return cls(path, meta_columns, score_columns)
+    return cls(path, meta_columns, score_columns, overwrite)
