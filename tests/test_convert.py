@@ -198,3 +198,13 @@ def test_a_read_only_output_is_replaced_only_when_asked_and_modes_are_kept(tmp_p
     src.chmod(0o600)
     zoo.save_weights(model, src)
     assert stat.S_IMODE(src.stat().st_mode) == 0o600
+
+
+def test_convert_refuses_to_write_over_its_source(tmp_path):
+    src = zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), tmp_path / "w.safetensors")
+    os.link(src, tmp_path / "same.safetensors")
+    before = src.read_bytes()
+    for dst in (src, tmp_path / "same.safetensors"):
+        with pytest.raises(SystemExit, match=f"zoo-convert: DST {str(dst)!r} is the same file as SRC"):
+            convert_main([str(src), str(dst), "--set", "in_features=3"])
+    assert src.read_bytes() == before

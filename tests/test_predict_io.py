@@ -323,3 +323,44 @@ def test_out_dev_stdout_pipes_the_table(tmp_path: Path) -> None:
     assert "wrote 8 rows to /dev/stdout" in done.stderr
     after = os.lstat("/dev/stdout")
     assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)  # not replaced
+
+
+@pytest.mark.parametrize("via", ["name", "symlink", "hardlink", "relative"])
+@pytest.mark.parametrize(
+    "which", ["--fasta", "--labels", "--weights", "--genome", "--bed", "--vcf", "genome index"]
+)
+def test_out_that_is_one_of_the_inputs_is_refused_before_reading_anything(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    which: str,
+    via: str,
+) -> None:
+    files = {}
+    for option, name in [("--fasta", "seqs.fa"), ("--labels", "labels.txt"), ("--genome", "genome.fa"),
+                         ("--bed", "peaks.bed"), ("--vcf", "variants.vcf"), ("genome index", "genome.fa.fai"),
+                         ("--weights", WEIGHTS.name)]:  # fmt: skip
+        files[option] = tmp_path / name
+        shutil.copy(DATA / name, files[option])
+    victim = files[which]
+    out = {"name": victim, "relative": Path(os.path.relpath(victim)), "symlink": tmp_path / "link.tsv"}
+    out["hardlink"] = tmp_path / "hard.tsv"
+    if via == "symlink":
+        out[via].symlink_to(victim)
+    elif via == "hardlink":
+        os.link(victim, out[via])
+    before = victim.read_bytes()
+    inputs = ["--fasta", str(files["--fasta"])]
+    if which in ("--genome", "--bed", "genome index"):
+        inputs = ["--genome", str(files["--genome"]), "--bed", str(files["--bed"])]
+    elif which == "--vcf":
+        inputs = ["--genome", str(files["--genome"]), "--vcf", str(files["--vcf"])]
+    _loading_fails(monkeypatch)
+    argv = ["--weights", str(files["--weights"]), "--labels", str(files["--labels"]), *inputs]
+    assert run([*argv, "--out", str(out[via]), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"--out {str(out[via])!r} is the same file as {which} " in err and "write the table elsewhere" in err
+    )
+    assert victim.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file

@@ -11,7 +11,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -164,6 +164,30 @@ def check_output(path: str | os.PathLike[str], *, overwrite_readonly: bool = Fal
     if existing is not None and not overwrite_readonly and _read_only(target, existing):
         raise ReadOnlyOutputError(f"{os.fspath(path)!r} is a read-only file")
     return OutputTarget(target, existing)
+
+
+def same_file_as(
+    path: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str] | None]
+) -> str | None:
+    """The key of the first of ``inputs`` that is the same regular file as ``path`` (by device
+    and inode, so through symlinks, hardlinks and other spellings of the name); None if none is.
+
+    Writing an output there would destroy that input. Devices are not compared: reading
+    /dev/stdin while writing /dev/stdout is fine when both are the terminal.
+    """
+    try:
+        out = os.stat(path)
+    except OSError:
+        return None  # nothing there yet (or unreachable, which the write reports)
+    if not stat.S_ISREG(out.st_mode):
+        return None
+    for key, candidate in inputs.items():
+        try:
+            if candidate is not None and os.path.samestat(out, os.stat(candidate)):
+                return key
+        except OSError:
+            continue  # a missing input is reported by its reader
+    return None
 
 
 def _read_only(path: Path, st: os.stat_result) -> bool:

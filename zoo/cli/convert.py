@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from zoo._files import ReadOnlyOutputError, check_output, parse_key_values
+from zoo._files import ReadOnlyOutputError, parse_key_values
 from zoo.models import list_models
-from zoo.weights.convert import convert
+from zoo.weights.convert import check_destination, convert
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        check_output(args.dst, overwrite_readonly=args.overwrite)  # before SRC is read
+        check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
         print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite))
     except ReadOnlyOutputError as err:
         raise SystemExit(f"zoo-convert: {err}; pass --overwrite to replace it") from None

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from zoo._files import parse_key_values
+from zoo._files import parse_key_values, same_file_as
 from zoo.predict.errors import PredictError
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
@@ -103,6 +103,17 @@ def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
         raise PredictError(str(err)) from None
 
 
+def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
+    """Every file the run reads, by option: the output must be none of them."""
+    files = {"--fasta": ns.fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
+    files |= {"--labels": ns.labels, "--weights": ns.weights}
+    if ns.genome:  # the indexes pysam reads beside the genome and the VCF
+        files |= {"genome index": f"{ns.genome}.fai", "genome block index": f"{ns.genome}.gzi"}
+    if ns.vcf:
+        files |= {"VCF index": f"{ns.vcf}.tbi", "VCF CSI index": f"{ns.vcf}.csi"}
+    return files
+
+
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
     if ns.fasta and (ns.genome or ns.bed or ns.vcf):
@@ -113,7 +124,14 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("give --bed or --vcf, not both")
     if ns.step is not None and not ns.fasta:
         raise PredictError("--step applies to --fasta input only")
-    require_output_path(ns.out, ns.overwrite)  # before the model loads and the scoring starts
+    # before the model loads and the scoring starts
+    clash = same_file_as(ns.out, _input_files(ns))
+    if clash is not None:
+        raise PredictError(
+            f"--out {ns.out!r} is the same file as {clash} {_input_files(ns)[clash]!r}: it would be "
+            "overwritten; write the table elsewhere"
+        )
+    require_output_path(ns.out, ns.overwrite)
     if ns.out.endswith(".parquet"):
         require_pyarrow()
 

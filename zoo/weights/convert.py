@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from zoo._files import check_output
+from zoo._files import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.matching import load_weights, readings, views
@@ -85,6 +85,17 @@ def _fitting(path: PathLike, model: str | None) -> list[Choice]:
     return found
 
 
+def check_destination(src: PathLike, dst: PathLike, overwrite: bool = False) -> None:
+    """Refuse a ``dst`` that is ``src`` itself (by inode: also a hardlink or symlink to it;
+    ValueError) or a read-only file without ``overwrite`` (ReadOnlyOutputError)."""
+    if same_file_as(dst, {"SRC": src}):
+        raise ValueError(
+            f"DST {os.fspath(dst)!r} is the same file as SRC {os.fspath(src)!r}: converting would "
+            "overwrite it; write the converted file elsewhere"
+        )
+    check_output(dst, overwrite_readonly=overwrite)
+
+
 def convert(
     src: PathLike,
     dst: PathLike,
@@ -94,10 +105,10 @@ def convert(
 ) -> str:
     """Convert ``src`` into the zoo format at ``dst``; returns a one-line description.
 
-    ``dst`` is checked before ``src`` is read: a read-only file is replaced only with
-    ``overwrite`` (else PermissionError).
+    ``dst`` is checked before ``src`` is read: it must not be ``src`` (ValueError), and a
+    read-only file is replaced only with ``overwrite`` (else PermissionError).
     """
-    check_output(dst, overwrite_readonly=overwrite)
+    check_destination(src, dst, overwrite)
     choices = identify(src, model)
     if not choices:
         hint = "" if model else " (pass --model NAME if it holds a zoo model's keys under an unusual prefix)"
