@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -208,3 +210,31 @@ def test_convert_refuses_to_write_over_its_source(tmp_path):
         with pytest.raises(SystemExit, match=f"zoo-convert: DST {str(dst)!r} is the same file as SRC"):
             convert_main([str(src), str(dst), "--set", "in_features=3"])
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_convert_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, signum):
+    src = zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), tmp_path / "src.safetensors")
+    # the write stalls half-way (a slow disk): the signal comes while the temporary file exists
+    script = (
+        "import time, safetensors.torch\n"
+        "def slow(tensors, path, metadata=None):\n"
+        "    open(path, 'wb').write(b'half')\n"
+        "    time.sleep(60)\n"
+        "safetensors.torch.save_file = slow\n"
+        "from zoo.cli.convert import main\n"
+        f"main([{str(src)!r}, {str(tmp_path / 'dst.safetensors')!r}])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.iterdir() if p.name.startswith(".dst.")]:
+        assert time.monotonic() < deadline and proc.poll() is None, "no temporary file appeared"
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err.decode()
+    assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
+    assert err.decode().strip() == f"zoo-convert: stopped by {signal.Signals(signum).name}"

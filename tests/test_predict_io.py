@@ -8,10 +8,12 @@ import io
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -364,3 +366,41 @@ def test_out_that_is_one_of_the_inputs_is_refused_before_reading_anything(
     )
     assert victim.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_run_removes_the_temporary_file_and_exits_128_plus_signum(
+    tmp_path: Path, signum: int
+) -> None:
+    out = tmp_path / "out.tsv"
+    records = (DATA / "seqs.fa").read_bytes()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo.predict", *_fasta_argv("-"), "--batch-size", "2", "--out", str(out)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(records)  # some rows to write; the input then stalls, as a slow pipe does
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tsv.")]:
+        assert time.monotonic() < deadline and proc.poll() is None, "no temporary file appeared"
+        time.sleep(0.05)
+    time.sleep(0.5)  # let it score what it has
+    proc.send_signal(signum)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err.decode()
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
+    assert err.decode().strip().splitlines()[-1] == f"zoo-predict: stopped by {signal.Signals(signum).name}"
+    assert b"Traceback" not in err
+
+
+def test_a_failed_write_is_one_named_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", "/dev/full", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err == "zoo-predict: error: cannot write --out /dev/full: No space left on device\n"

@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -242,6 +243,49 @@ def _keep_owner(tmp: str, existing: os.stat_result) -> None:
     if (st.st_uid, st.st_gid) != (existing.st_uid, existing.st_gid):
         with contextlib.suppress(OSError):  # only root may give a file away
             os.chown(tmp, existing.st_uid, existing.st_gid)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the handler :func:`cleanup_on_signals` installs.
+
+    A BaseException, as KeyboardInterrupt is: ``except Exception`` blocks let it pass, and
+    every ``with`` block on the way out (:func:`atomic_path`'s temporary file) cleans up.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number, as a shell reports a process the signal ended."""
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def cleanup_on_signals(
+    signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
+) -> Iterator[None]:
+    """Turn ``signals`` into a :class:`Terminated` raised in the main thread while the block runs.
+
+    By default SIGTERM and SIGHUP end the process at once, leaving the hidden temporary files
+    of :func:`atomic_path` behind; raised as an exception they unwind the ``with`` blocks as
+    Ctrl-C does. After the first, the signals are ignored until the block ends, so a second
+    one (systemd sends SIGTERM then SIGHUP) cannot cut the cleanup short. For command-line
+    entry points: only the main thread may install handlers.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def whole_number(text: str) -> int | None:

@@ -9,8 +9,9 @@ checkpoint), ``--set k=v`` adds or overrides arguments. The result loads with
 from __future__ import annotations
 
 import argparse
+import sys
 
-from zoo._files import ReadOnlyOutputError, parse_key_values
+from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, parse_key_values
 from zoo.models import list_models
 from zoo.weights.convert import check_destination, convert
 
@@ -33,6 +34,16 @@ def main(argv: list[str] | None = None) -> None:
         "--overwrite", action="store_true", help="replace DST even when it is a read-only file"
     )
     args = parser.parse_args(argv)
+    try:
+        with cleanup_on_signals():  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+            _run(args)
+    except Terminated as stop:
+        print(f"zoo-convert: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_status) from None
+
+
+def _run(args: argparse.Namespace) -> None:
+    """Check DST, convert, print the description; failures as SystemExit messages."""
     try:
         check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
         print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite))

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from zoo._files import parse_key_values, same_file_as
+from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
 from zoo.predict.errors import PredictError
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
@@ -196,10 +196,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point.
 
     Exits without the interpreter's teardown, which is slow with torch loaded and has
-    nothing left to do: the table is written and renamed, the threads are joined.
+    nothing left to do: the table is written and renamed, the threads are joined. SIGINT,
+    SIGTERM and SIGHUP remove the temporary file and exit with 128 + the signal number.
     """
     keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
-    code = run(argv)
+    try:
+        with cleanup_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+            code = run(argv)
+    except Terminated as stop:
+        print(f"zoo-predict: {stop}", file=sys.stderr)
+        code = stop.exit_status
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -105,9 +105,10 @@ def _fasta(f: IO[bytes], where: str, number: int, pending: bytes) -> Iterator[Re
     Every record boundary is a newline followed by '>', so whole blocks are split at once.
     """
     parts = [pending]
+    read = getattr(f, "read1", f.read)  # what has arrived: records from a slow pipe go on at once
     while True:
         with _reading(f, where):
-            block = f.read(_BLOCK)
+            block = read(_BLOCK)
         if not block:
             break
         cut = (parts[-1][-1:] + block).rfind(b"\n>")  # a boundary may straddle two blocks

@@ -104,7 +104,7 @@ class TableWriter:
             try:
                 tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
             except OSError as err:
-                raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
+                raise self._write_error(err) from err
             self._open(tmp)  # a failure here deletes the temporary file
             # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
             files.push(self._finish)
@@ -120,14 +120,23 @@ class TableWriter:
     def _finish(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._close(ok=exc_type is None)
+        try:
+            self._close(ok=exc_type is None)
+        except OSError as err:  # the last rows flushed: a full disk, a closed pipe
+            raise self._write_error(err) from None
+
+    def _write_error(self, err: OSError) -> PredictError:
+        return PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror or err}")
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
         if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
             raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
         if len(meta_rows):
-            self._write(meta_rows, scores)
+            try:
+                self._write(meta_rows, scores)
+            except OSError as err:  # a full disk, a closed pipe
+                raise self._write_error(err) from None
             self.rows += len(meta_rows)
 
     def _open(self, tmp: Path) -> None:
