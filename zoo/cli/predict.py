@@ -206,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Terminated as stop:
         print(f"zoo-predict: {stop}", file=sys.stderr)
         code = stop.exit_status
+    except OSError as err:  # writing failed (a full disk, a closed pipe); the writer named --out
+        print(f"zoo-predict: error: {err}", file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -104,7 +104,7 @@ class TableWriter:
             try:
                 tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
             except OSError as err:
-                raise self._write_error(err) from err
+                raise PredictError(str(self._write_error(err))) from err
             self._open(tmp)  # a failure here deletes the temporary file
             # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
             files.push(self._finish)
@@ -125,8 +125,9 @@ class TableWriter:
         except OSError as err:  # the last rows flushed: a full disk, a closed pipe
             raise self._write_error(err) from None
 
-    def _write_error(self, err: OSError) -> PredictError:
-        return PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror or err}")
+    def _write_error(self, err: OSError) -> OSError:
+        """An OSError naming the output (not a PredictError: nothing the input can fix)."""
+        return OSError(f"cannot write --out {os.fspath(self.path)}: {err.strerror or err}")
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
