@@ -1,5 +1,6 @@
 """Data modules read what the files hold, split as configured, and name bad files and lines."""
 
+import os
 import re
 
 import numpy as np
@@ -245,3 +246,16 @@ def test_bed_table_coordinates_are_digits_0_to_9_only(tmp_path, start):
             ValueError, match=rf"t\.bed, line {line}: start/end '{re.escape(start)}', '40' are not"
         ):
             DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+
+
+def test_a_genome_index_that_no_longer_fits_its_fasta_is_rebuilt(tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    pyfaidx.Fasta(str(genome)).close()  # index the first version
+    genome.write_text(">chr0\n" + "T" * 30 + "\n>chr1\n" + "GATTACA" * 15 + "\n")
+    os.utime(genome.with_suffix(".fa.fai"), (genome.stat().st_mtime + 100,) * 2)  # the index looks newer
+    (tmp_path / "t.bed").write_text("chr1\t0\t10\t1\n")
+    dm = DnaBedDataModule(str(genome), str(tmp_path / "t.bed"), seq_len=10, val_chroms=[], test_chroms=[])
+    dm.setup()
+    x, _ = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot("GATTACAGAT"))

@@ -416,3 +416,63 @@ def test_a_failed_write_is_one_named_error() -> None:
     )
     assert done.returncode == 1
     assert done.stderr == "zoo-predict: error: cannot write --out /dev/full: No space left on device\n"
+
+
+@pytest.mark.parametrize("index_time", ["older", "newer"])
+def test_a_stale_genome_index_is_rebuilt_not_trusted(tmp_path: Path, index_time: str) -> None:
+    genome = tmp_path / "genome.fa"
+    shutil.copy(DATA / "genome.fa", genome)
+    shutil.copy(DATA / "genome.fa.fai", tmp_path / "genome.fa.fai")  # describes the shipped genome
+    # the genome changes: a new contig first shifts every offset the index holds
+    genome.write_bytes(b">chr0\n" + _wrapped(LONG.encode(), 60) + (DATA / "genome.fa").read_bytes())
+    later = genome.stat().st_mtime + (-100 if index_time == "older" else 100)
+    os.utime(tmp_path / "genome.fa.fai", (later, later))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(genome, fresh / "genome.fa")  # no index: pysam builds a right one
+    for g, out in ((genome, tmp_path / "stale.tsv"), (fresh / "genome.fa", tmp_path / "fresh.tsv")):
+        argv = ["--weights", str(WEIGHTS), "--genome", str(g), "--bed", str(DATA / "peaks.bed")]
+        assert run([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert (tmp_path / "stale.tsv").read_text() == (tmp_path / "fresh.tsv").read_text()
+    assert (tmp_path / "genome.fa.fai").read_text() == (fresh / "genome.fa.fai").read_text()
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\xe9", b"-"])
+def test_a_genome_byte_that_is_no_base_names_contig_and_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], byte: bytes
+) -> None:
+    data = bytearray((DATA / "genome.fa").read_bytes())
+    at = len(">chr1\n") + 350 // 60 * 61 + 350 % 60  # 0-based position 350 of chr1, 60 bases a line
+    data[at : at + 1] = byte
+    (tmp_path / "g").mkdir()
+    genome = tmp_path / "g" / "genome.fa"  # pysam writes its index there
+    genome.write_bytes(bytes(data))
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
+    err = fails(tmp_path, capsys, *argv)
+    shown = repr(byte)[1:]
+    assert f"genome {str(genome)!r} chr1: byte {shown} at position 350 is not a DNA symbol" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b">chr1\r" + b"ACGT" * 300 + b"\r", "its lines end in CR only (classic Mac)"),
+        (
+            b">chr1\nACGT\n" + b"ACGT" * 15 + b"\n",
+            "Different line length in sequence 'chr1'",
+        ),
+    ],
+    ids=["cr-only", "ragged"],
+)
+def test_a_genome_that_cannot_be_indexed_is_one_named_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], content: bytes, reason: str
+) -> None:
+    (tmp_path / "g").mkdir()
+    genome = tmp_path / "g" / "genome.fa"
+    genome.write_bytes(content)
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
+    err = fails(tmp_path, capfd, *argv)  # capfd: htslib writes to the process's stderr itself
+    assert err.startswith(f"zoo-predict: error: genome {str(genome)!r}: cannot index it: ") and reason in err
+    assert len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path / "g") == ["genome.fa"]

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import torch
 
+from zoo._faidx import fresh_index
 from zoo._files import GZIP_MAGIC, whole_number
-from zoo.dna import ambiguity_as_n
+from zoo.dna import ambiguity_as_n, first_invalid_symbol
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.fastx import STDIN, describe_source, read_records
 from zoo.predict.scoring import Item, Job
@@ -72,21 +73,49 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
 
 
 class Genome:
-    """Random access to a FASTA genome (pysam.FastaFile; builds the .fai index if missing)."""
+    """Random access to a FASTA genome (pysam.FastaFile; builds the .fai index if missing, and
+    rebuilds one that no longer describes the genome)."""
 
     def __init__(self, path: PathLike) -> None:
         import pysam
 
         path = require_file(path, "genome FASTA")
+        # pysam trusts any .fai beside the genome, and prints htslib's reasons for a genome it
+        # cannot index: the index is checked (built) here instead
+        problem = fresh_index(path, build_missing=True)
+        if problem is not None:
+            raise PredictError(f"genome {os.fspath(path)!r}: {problem}")
         try:
             self._fasta = pysam.FastaFile(os.fspath(path))
         except (OSError, ValueError) as err:
             raise PredictError(f"cannot open genome {os.fspath(path)!r}: {err}") from err
         self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self.path = os.fspath(path)
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N."""
-        return ambiguity_as_n(self._fasta.fetch(chrom, start, end))
+        """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N.
+
+        A byte that is no base (a NUL, which ends pysam's string early; bytes that are not
+        UTF-8; punctuation) is a PredictError naming the contig and position.
+        """
+        try:
+            raw = self._fasta.fetch(chrom, start, end)
+        except UnicodeDecodeError as err:
+            raise self._not_a_base(chrom, start + err.start, err.object[err.start : err.start + 1]) from None
+        seq = ambiguity_as_n(raw)
+        if len(seq) != end - start or not seq.isascii():  # a NUL, or a multi-byte character
+            bad = next((i for i, c in enumerate(seq) if not c.isascii()), len(seq))
+            raise self._not_a_base(chrom, start + bad, raw[bad : bad + 1].encode() or b"\x00")
+        bad = first_invalid_symbol(seq.encode("ascii"))
+        if bad >= 0:
+            raise self._not_a_base(chrom, start + bad, seq[bad].encode())
+        return seq
+
+    def _not_a_base(self, chrom: str, position: int, byte: bytes) -> PredictError:
+        return PredictError(
+            f"genome {self.path!r} {chrom}: byte {repr(byte)[1:]} at position {position} is not a DNA "
+            "symbol; expected A, C, G, T, N or an IUPAC ambiguity code"
+        )
 
     def close(self) -> None:
         """Close the FASTA file."""
