@@ -259,3 +259,20 @@ def test_a_genome_index_that_no_longer_fits_its_fasta_is_rebuilt(tmp_path):
     dm.setup()
     x, _ = dm.datasets["train"][0]
     assert torch.equal(x, zoo.one_hot("GATTACAGAT"))
+
+
+def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    labels.write_bytes(b"name\tt0\tt1\na\t1\t0\nb\xe9\t0\t1\n")
+    with pytest.raises(ValueError, match=r"l\.tsv, line 3: not UTF-8 text"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+    (tmp_path / "t.bed").write_bytes(b"chr1\t0\t10\t1\nchr\xe91\t0\t10\t0\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 2: not UTF-8 text"):
+        DnaBedDataModule(str(fasta), str(tmp_path / "t.bed"), seq_len=10).setup()
+
+
+def test_a_fasta_with_cr_only_line_ends_is_named(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    fasta.write_bytes(fasta.read_bytes().replace(b"\n", b"\r"))
+    with pytest.raises(ValueError, match=r"s\.fa: its lines end in CR only \(classic Mac\)"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo._files import GZIP_MAGIC, whole_number
+from zoo._files import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends, whole_number
 
 _HEADER_WINDOW = 4096  # bytes read before a record's first base to find its header line
 _ENDS_CHECKED = 2048  # an index of more records has its first and last this many checked
@@ -149,11 +149,7 @@ def _reason(messages: list[str], fasta: Path) -> str:
     """htslib's error for a FASTA it cannot index, with a hint for CR-only line ends."""
     errors = [m.split("] ", 1)[-1] for m in messages if m.startswith("[E::")]
     reason = "; ".join(errors) or "htslib cannot index it"
-    with open(fasta, "rb") as f:
-        head = f.read(1 << 16)
-    if b"\r" in head and b"\n" not in head:
-        reason += "; its lines end in CR only (classic Mac): convert them to LF first (tr '\\r' '\\n')"
-    return reason
+    return f"{reason}; {CR_ONLY_ADVICE}" if cr_only_line_ends(fasta) else reason
 
 
 def fresh_index(fasta: str | os.PathLike[str], build_missing: bool = False) -> str | None:

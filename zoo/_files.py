@@ -51,6 +51,17 @@ def open_bytes(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
         raise
 
 
+def cr_only_line_ends(path: str | os.PathLike[str]) -> bool:
+    """Whether a text file's lines end in CR alone (classic Mac OS): its first 64 KiB hold a
+    CR but no LF. Readers take such a file for one long line; callers name the cause."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    return b"\r" in head and b"\n" not in head
+
+
+CR_ONLY_ADVICE = "its lines end in CR only (classic Mac): convert them to LF first (tr '\\r' '\\n')"
+
+
 def require_input(path: str | os.PathLike[str], what: str, *, stream_ok: bool = False) -> Path:
     """``path`` as a Path when it can be read as the input ``what`` (e.g. "weights file").
 
