@@ -8,11 +8,11 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepsea_checkpoint
+from _io_support import signal_when_writing
 from conftest import demo_overrides, example_input
 
 import zoo
@@ -226,15 +226,7 @@ def test_convert_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, signum):
         f"main([{str(src)!r}, {str(tmp_path / 'dst.safetensors')!r}])\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not [p for p in tmp_path.iterdir() if p.name.startswith(".dst.")]:
-        assert time.monotonic() < deadline and proc.poll() is None, "no temporary file appeared"
-        time.sleep(0.05)
-    proc.send_signal(signum)
-    try:
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
+    err = signal_when_writing(proc, tmp_path, ".dst.", signum)
     assert proc.returncode == 128 + signum, err.decode()
     assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
     assert err.decode().strip() == f"zoo-convert: stopped by {signal.Signals(signum).name}"

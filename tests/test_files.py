@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 from pathlib import Path
 
 import pytest
+from _io_support import fifo_reader
 
 from zoo._files import ReadOnlyOutputError, atomic_path
 
@@ -70,13 +70,9 @@ def test_a_symlink_is_followed_and_stays_a_symlink(tmp_path: Path) -> None:
 
 def test_a_fifo_is_written_into_not_replaced(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
-    reader.start()
+    streamed = fifo_reader(fifo)
     _write(fifo, "streamed")
-    reader.join(timeout=10)
-    assert got == ["streamed"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert streamed() == "streamed" and stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert os.listdir(tmp_path) == ["pipe"]
 
 

@@ -12,11 +12,10 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from _io_support import fifo_reader, signal_when_writing
 from _predict_support import DATA, WEIGHTS, direct_probs, example_model, float_columns, read_fasta, read_tsv
 from _predict_support import predict_fails as fails
 
@@ -302,14 +301,10 @@ def test_parquet_into_a_pipe_is_refused_before_reading_anything(
 
 def test_tsv_into_a_fifo_streams_and_leaves_the_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
-    reader.start()
+    streamed = fifo_reader(fifo)
     assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(fifo), "--no-progress"]) == 0
-    reader.join(timeout=30)
     assert run([*_fasta_argv(DATA / "seqs.fa"), "--out", str(tmp_path / "file.tsv"), "--no-progress"]) == 0
-    assert got == [(tmp_path / "file.tsv").read_text()] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert streamed() == (tmp_path / "file.tsv").read_text() and stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 def test_out_dev_stdout_pipes_the_table(tmp_path: Path) -> None:
@@ -382,16 +377,7 @@ def test_a_signal_mid_run_removes_the_temporary_file_and_exits_128_plus_signum(
     assert proc.stdin is not None
     proc.stdin.write(records)  # some rows to write; the input then stalls, as a slow pipe does
     proc.stdin.flush()
-    deadline = time.monotonic() + 60
-    while not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tsv.")]:
-        assert time.monotonic() < deadline and proc.poll() is None, "no temporary file appeared"
-        time.sleep(0.05)
-    time.sleep(0.5)  # let it score what it has
-    proc.send_signal(signum)
-    try:
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
+    err = signal_when_writing(proc, tmp_path, ".out.tsv.", signum)
     assert proc.returncode == 128 + signum, err.decode()
     assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary file
     assert err.decode().strip().splitlines()[-1] == f"zoo-predict: stopped by {signal.Signals(signum).name}"
