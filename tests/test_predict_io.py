@@ -462,3 +462,17 @@ def test_a_genome_that_cannot_be_indexed_is_one_named_error(
     assert err.startswith(f"zoo-predict: error: genome {str(genome)!r}: cannot index it: ") and reason in err
     assert len(err.strip().splitlines()) == 1
     assert os.listdir(tmp_path / "g") == ["genome.fa"]
+
+
+def test_out_that_is_the_file_on_standard_input_is_refused(tmp_path: Path) -> None:
+    fasta = tmp_path / "seqs.fa"
+    shutil.copy(DATA / "seqs.fa", fasta)
+    with open(fasta, "rb") as stdin:  # zoo-predict --fasta - --out seqs.fa < seqs.fa
+        done = subprocess.run(
+            [sys.executable, "-m", "zoo.predict", *_fasta_argv("-"), "--out", str(fasta)],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 1 and f"--out {str(fasta)!r} is the same file as --fasta" in done.stderr
+    assert fasta.read_bytes() == (DATA / "seqs.fa").read_bytes()

@@ -14,6 +14,7 @@ import torch
 
 from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
 from zoo.predict.errors import PredictError
+from zoo.predict.fastx import STDIN
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
 from zoo.predict.sources import bed_job, fasta_job
@@ -105,7 +106,8 @@ def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
     """Every file the run reads, by option: the output must be none of them."""
-    files = {"--fasta": ns.fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
+    fasta = "/dev/stdin" if ns.fasta == STDIN else ns.fasta  # stdin may be a file: --out x < x
+    files = {"--fasta": fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
     files |= {"--labels": ns.labels, "--weights": ns.weights}
     if ns.genome:  # the indexes pysam reads beside the genome and the VCF
         files |= {"genome index": f"{ns.genome}.fai", "genome block index": f"{ns.genome}.gzi"}
