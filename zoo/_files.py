@@ -1,5 +1,7 @@
-"""File helpers shared by every reader and writer: gzip-aware reading, atomic writes, and
-the ``KEY=VALUE`` options of the command lines."""
+"""File helpers shared by every reader and writer: gzip-aware reading of files and streams,
+input checks (unreadable told apart from missing), strict whole numbers, atomic writes that
+never replace what must not be replaced (read-only files, devices, pipes, a command's own
+inputs), signals turned into a clean-up, and the ``KEY=VALUE`` options of the command lines."""
 
 from __future__ import annotations
 
@@ -237,7 +239,10 @@ def atomic_path(
     try:
         yield Path(tmp)
         # checked again: what is there may have changed while the output was written
-        existing = check_output(target.path, overwrite_readonly=overwrite_readonly).existing
+        now = check_output(target.path, overwrite_readonly=overwrite_readonly)
+        if now.streamed:
+            raise FileExistsError(f"{os.fspath(path)!r} became {now.kind} while being written; not replaced")
+        existing = now.existing
         # mkstemp makes 0600 (and some writers replace the file): outputs get the usual mode
         os.chmod(tmp, stat.S_IMODE(existing.st_mode) if existing and keep_mode else new_file_mode())
         if existing is not None and keep_mode:
@@ -254,6 +259,10 @@ def _keep_owner(tmp: str, existing: os.stat_result) -> None:
     if (st.st_uid, st.st_gid) != (existing.st_uid, existing.st_gid):
         with contextlib.suppress(OSError):  # only root may give a file away
             os.chown(tmp, existing.st_uid, existing.st_gid)
+
+
+# the signals that ask a command to stop (SIGHUP: its terminal went away); Windows lacks SIGHUP
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 class Terminated(BaseException):
@@ -274,9 +283,7 @@ class Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def cleanup_on_signals(
-    signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP),
-) -> Iterator[None]:
+def cleanup_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
     """Turn ``signals`` into a :class:`Terminated` raised in the main thread while the block runs.
 
     By default SIGTERM and SIGHUP end the process at once, leaving the hidden temporary files

@@ -203,10 +203,9 @@ def run_job(
     value_columns = job.value_columns(scorer.columns)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
     summary = RunSummary()
+    # the writer checks the column names and the output before the bar shows
     with (
-        open_writer(
-            out, meta_columns, value_columns, overwrite
-        ) as writer,  # checks the names before the bar shows
+        open_writer(out, meta_columns, value_columns, overwrite) as writer,
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
         Prefetcher(_batches(job, scorer)) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,

@@ -146,7 +146,7 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
                         "would break the output table's rows"
                     )
             fields = text.split("\t")
-            start, end = (whole_number(f) for f in (fields[1:3] if len(fields) >= 3 else ("", "")))
+            start, end = (whole_number(v) for v in (fields[1:3] if len(fields) >= 3 else ("", "")))
             if start is None or end is None:
                 raise PredictError(
                     f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end' with whole numbers "
