@@ -13,7 +13,9 @@ import json
 import os
 import signal
 import stat
+import sys
 import tempfile
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -204,6 +206,15 @@ def same_file_as(
     return None
 
 
+def is_stdout(path: str | os.PathLike[str]) -> bool:
+    """Whether writing ``path`` writes this process's standard output (``/dev/stdout``, or the
+    file stdout is redirected to): a command's messages then go to stderr, not into its output."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file; stdout replaced or closed
+        return False
+
+
 def _read_only(path: Path, st: os.stat_result) -> bool:
     return not st.st_mode & 0o222 or not os.access(path, os.W_OK)
 
@@ -314,6 +325,25 @@ def whole_number(text: str) -> int | None:
     holding them is not what it claims to be.
     """
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def tsv_field_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a column name or name field of a TSV table, in words to follow
+    it; None if it can.
+
+    Empty names, tabs, line breaks (LF, CR and the Unicode ones) and other control
+    characters are refused: in a TSV they shift the header against the rows or split a row.
+    """
+    if not name:
+        return "is empty"
+    if "\t" in name:
+        return "holds a tab"
+    for ch in name:
+        if ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":  # what str.splitlines() breaks at
+            return "holds a line break"
+        if unicodedata.category(ch) == "Cc":
+            return f"holds the control character {ch!r}"
+    return None
 
 
 def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, parse_key_values
+from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, is_stdout, parse_key_values
 from zoo.models import list_models
 from zoo.weights.convert import check_destination, convert
 
@@ -46,7 +46,10 @@ def _run(args: argparse.Namespace) -> None:
     """Check DST, convert, print the description; failures as SystemExit messages."""
     try:
         check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
-        print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite))
+        described = convert(
+            args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite
+        )
+        print(described, file=sys.stderr if is_stdout(args.dst) else sys.stdout)  # not into DST itself
     except ReadOnlyOutputError as err:
         raise SystemExit(f"zoo-convert: {err}; pass --overwrite to replace it") from None
     except (OSError, ValueError, TypeError) as err:

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 import torch
 
 from zoo._faidx import fresh_index
-from zoo._files import GZIP_MAGIC, whole_number
+from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
 from zoo.dna import ambiguity_as_n, first_invalid_symbol
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.fastx import STDIN, describe_source, read_records
 from zoo.predict.scoring import Item, Job
-from zoo.predict.targets import name_problem
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -139,7 +138,7 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
                 continue
             text = line.rstrip("\r\n")
             if not text.replace("\t", "").isprintable():  # fast; the exact check only then
-                odd = next((c for c in text if c != "\t" and name_problem(c) is not None), None)
+                odd = next((c for c in text if c != "\t" and tsv_field_problem(c) is not None), None)
                 if odd is not None:
                     raise PredictError(
                         f"{os.fspath(path)} line {number}: holds the control character {odd!r}, which "

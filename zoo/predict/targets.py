@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
+from zoo._files import tsv_field_problem
 from zoo.predict.errors import PathLike, PredictError, require_file
 
 
@@ -32,7 +32,7 @@ def read_target_names(path: PathLike, n_targets: int) -> list[str]:
             raise PredictError(
                 f"--labels {os.fspath(path)} line {number} is blank; every target needs a name"
             )
-        problem = name_problem(name)
+        problem = tsv_field_problem(name)
         if problem is not None:
             raise PredictError(
                 f"--labels {os.fspath(path)} line {number}: the target name {name!r} {problem}"
@@ -42,24 +42,6 @@ def read_target_names(path: PathLike, n_targets: int) -> list[str]:
             f"--labels {os.fspath(path)} has {len(labels)} names, the model has {n_targets} targets"
         )
     return labels
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a column name of the table, in words to follow it; None if it can.
-
-    Empty names, tabs, line breaks (LF, CR and the Unicode ones) and other control
-    characters are refused: in a TSV they shift the header against the rows or split a row.
-    """
-    if not name:
-        return "is empty"
-    if "\t" in name:
-        return "holds a tab"
-    for ch in name:
-        if ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":  # what str.splitlines() breaks at
-            return "holds a line break"
-        if unicodedata.category(ch) == "Cc":
-            return f"holds the control character {ch!r}"
-    return None
 
 
 def default_labels(n_targets: int) -> list[str]:

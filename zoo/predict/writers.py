@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import ReadOnlyOutputError, atomic_path, check_output
+from zoo._files import ReadOnlyOutputError, atomic_path, check_output, tsv_field_problem
 from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.targets import name_problem
 
 
 def require_pyarrow() -> Any:
@@ -41,7 +40,7 @@ def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]
     """Refuse a table whose column names repeat (Parquet would keep one of each name, and a
     TSV reader keyed by name would too), or that are empty or hold a tab or line break."""
     for name in [*meta_columns, *score_columns]:
-        problem = name_problem(name)
+        problem = tsv_field_problem(name)
         if problem is not None:
             raise PredictError(f"column name {name!r} {problem}; rename that target in --labels")
     reserved = set(meta_columns)
