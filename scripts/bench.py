@@ -316,13 +316,12 @@ def bench_feeding(n: int, device: torch.device, seq_len: int = 1000) -> dict[str
 
             pyfaidx.Fasta(path)  # build the index once, outside the timing
             rates["fasta (pyfaidx)"] = n / timed(faidx, 5, min_time=1.0).best
-        if importlib.util.find_spec("pysam") is not None:  # zoo-predict's reader (not on every machine)
-            from zoo.predict.sources import fasta_windows
+        from zoo.predict.sources import fasta_windows
 
-            def windows() -> list:
-                return list(fasta_windows(path, seq_len, None))
+        def windows() -> list:
+            return list(fasta_windows(path, seq_len, None))
 
-            rates["fasta (zoo-predict)"] = n / timed(windows, 5, min_time=1.0).best
+        rates["fasta (zoo-predict)"] = n / timed(windows, 5, min_time=1.0).best
     return rates
 
 

@@ -1,5 +1,6 @@
 """Data modules read what the files hold, split as configured, and name bad files and lines."""
 
+import os
 import re
 
 import numpy as np
@@ -232,3 +233,46 @@ def test_image_modules_scale_pixels_to_the_heads_range():
     assert img.shape == (3, 16, 16) and img.min() >= -1 and img.max() <= 1
     with pytest.raises(ValueError, match="scale='wide'"):
         DigitsDataModule(scale="wide")
+
+
+@pytest.mark.parametrize("start", ["\uff13\uff10", "\u00b3", "3_0", "+30"])
+def test_bed_table_coordinates_are_digits_0_to_9_only(tmp_path, start):
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    table = tmp_path / "t.bed"
+    for first in ("chr1\t10\t20\t1\n", ""):  # a first line is not taken for a header either
+        table.write_text(f"{first}chr1\t{start}\t40\t0\n", encoding="utf-8")
+        line = 2 if first else 1
+        with pytest.raises(
+            ValueError, match=rf"t\.bed, line {line}: start/end '{re.escape(start)}', '40' are not"
+        ):
+            DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+
+
+def test_a_genome_index_that_no_longer_fits_its_fasta_is_rebuilt(tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    pyfaidx.Fasta(str(genome)).close()  # index the first version
+    genome.write_text(">chr0\n" + "T" * 30 + "\n>chr1\n" + "GATTACA" * 15 + "\n")
+    os.utime(genome.with_suffix(".fa.fai"), (genome.stat().st_mtime + 100,) * 2)  # the index looks newer
+    (tmp_path / "t.bed").write_text("chr1\t0\t10\t1\n")
+    dm = DnaBedDataModule(str(genome), str(tmp_path / "t.bed"), seq_len=10, val_chroms=[], test_chroms=[])
+    dm.setup()
+    x, _ = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot("GATTACAGAT"))
+
+
+def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    labels.write_bytes(b"name\tt0\tt1\na\t1\t0\nb\xe9\t0\t1\n")
+    with pytest.raises(ValueError, match=r"l\.tsv, line 3: not UTF-8 text"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+    (tmp_path / "t.bed").write_bytes(b"chr1\t0\t10\t1\nchr\xe91\t0\t10\t0\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 2: not UTF-8 text"):
+        DnaBedDataModule(str(fasta), str(tmp_path / "t.bed"), seq_len=10).setup()
+
+
+def test_a_fasta_with_cr_only_line_ends_is_named(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    fasta.write_bytes(fasta.read_bytes().replace(b"\n", b"\r"))
+    with pytest.raises(ValueError, match=r"s\.fa: its lines end in CR only \(classic Mac\)"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()

@@ -106,3 +106,115 @@ def test_bad_new_output_options(
     assert _run("--weights", str(WEIGHTS), *argv) == 1
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def _fails_with(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert _run(*argv) == 1
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "kind"), [("out.h5", "HDF5"), ("out.vcf.gz", "a tabix-indexed .vcf.gz")])
+def test_hdf5_and_an_indexed_vcf_into_a_pipe_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, kind: str
+) -> None:
+    import os
+    import stat
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    err = _fails_with(capsys, *variant_argv(_sorted_vcf(tmp_path)), "--out", str(fifo))
+    assert f"--out {str(fifo)!r} is a FIFO or pipe: {kind} is written to regular files only" in err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_plain_vcf_out_streams_into_a_fifo(tmp_path: Path) -> None:
+    from _io_support import fifo_reader
+
+    vcf = _sorted_vcf(tmp_path)
+    streamed = fifo_reader(tmp_path / "pipe.vcf")
+    assert _run(*variant_argv(vcf), "--out", str(tmp_path / "pipe.vcf")) == 0
+    assert _run(*variant_argv(vcf), "--out", str(tmp_path / "file.vcf")) == 0
+    assert streamed() == (tmp_path / "file.vcf").read_text()
+
+
+@pytest.mark.parametrize("via", ["name", "symlink"])
+def test_a_vcf_out_that_is_the_input_vcf_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], via: str
+) -> None:
+    import functools
+
+    import pysam
+
+    from zoo.predict.errors import PredictError
+    from zoo.predict.vcfout import VCFWriter
+
+    vcf = tmp_path / "calls.vcf.gz"
+    pysam.tabix_compress(str(_sorted_vcf(tmp_path)), str(vcf))
+    pysam.tabix_index(str(vcf), preset="vcf")
+    out = vcf if via == "name" else tmp_path / "link.vcf.gz"
+    if via == "symlink":
+        out.symlink_to(vcf)
+    before = vcf.read_bytes(), Path(f"{vcf}.tbi").read_bytes()
+    err = _fails_with(capsys, *variant_argv(vcf), "--out", str(out))
+    assert f"--out {str(out)!r} is the same file as --vcf {str(vcf)!r}" in err
+    opener = functools.partial(VCFWriter, vcf, out)
+    with pytest.raises(PredictError, match="is the same file as the input VCF"):
+        opener(["chrom", "pos", "id", "ref", "alt", "status"], ["diff:t"])
+    assert (vcf.read_bytes(), Path(f"{vcf}.tbi").read_bytes()) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_tracks_keep_the_output_guarantees(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import stat
+
+    out = tmp_path / "tracks"
+    common = ["--weights", str(WEIGHTS), "--genome", str(GENOME), "--targets", "0,4", "--step", "100"]
+    common += ["--track-format", "bedgraph"]
+    argv = [*common, "--regions", "chr1:1-500", "--out", str(out)]
+    assert _run(*argv) == 0
+    track = out / "target_0.bedGraph"
+    first = track.read_text()
+    track.write_text("precious")
+    track.chmod(0o444)
+    err = _fails_with(capsys, *argv)
+    assert f"output {str(track)!r} is a read-only file; pass --overwrite to replace it" in err
+    assert track.read_text() == "precious"
+    assert _run(*argv, "--overwrite") == 0
+    assert track.read_text() == first and stat.S_IMODE(track.stat().st_mode) == 0o444
+    assert sorted(p.name for p in out.iterdir()) == ["target_0.bedGraph", "target_4.bedGraph"]
+    # --out is a folder: a file is refused, and no track may replace an input (here the regions BED)
+    err = _fails_with(capsys, *common, "--regions", "chr1:1-500", "--out", str(track))
+    assert f"--out {str(track)!r} is a file; tracks go into a folder" in err
+    bed = out / "target_4.bedGraph"
+    bed.chmod(0o644)
+    bed.write_text("chr1\t0\t500\n")
+    err = _fails_with(capsys, *common, "--regions", str(bed), "--out", str(out))
+    assert f"track {str(bed)!r} is the same file as --regions {str(bed)!r}" in err
+    assert bed.read_text() == "chr1\t0\t500\n"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fmt", ["bigwig", "bedgraph"])
+def test_a_signal_while_tracks_are_written_removes_every_temporary_file(tmp_path: Path, fmt: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from _io_support import signal_when_writing
+
+    genome = tmp_path / "big.fa"
+    bases = np.random.default_rng(0).choice(list("ACGT"), 400_000)
+    genome.write_text(
+        ">chr1\n" + "\n".join("".join(bases[i : i + 60]) for i in range(0, len(bases), 60)) + "\n"
+    )
+    out = tmp_path / "tracks"
+    out.mkdir()
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--regions", "chr1:1-400000", "--step", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo.predict", *argv, "--track-format", fmt, "--out", str(out)],
+        stderr=subprocess.PIPE,
+    )
+    err = signal_when_writing(proc, out, ".target_", signal.SIGTERM)
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()
+    assert list(out.iterdir()) == []  # neither a track nor a temporary file
+    assert err.decode().strip().splitlines()[-1] == "zoo-predict: stopped by SIGTERM"

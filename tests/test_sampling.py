@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 
@@ -191,3 +192,46 @@ def test_zoo_sample_errors_name_the_problem_and_write_nothing(tmp_path):
 def test_zoo_sample_is_a_console_script():
     out = subprocess.run([sys.executable, "-m", "zoo.cli.sample", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--interpolate" in out.stdout and "--score" in out.stdout
+
+
+def test_zoo_sample_keeps_read_only_outputs_and_its_weights_and_names_odd_file_names(tmp_path):
+    zoo.save_weights(tiny_generator(), tmp_path / "g.safetensors")
+    out = tmp_path / "s.png"
+    out.write_bytes(b"precious")
+    out.chmod(0o444)
+    with pytest.raises(SystemExit, match="is a read-only file; pass --overwrite to replace it"):
+        sample_main([str(tmp_path / "g.safetensors"), str(out), "-n", "4"])
+    assert out.read_bytes() == b"precious"
+    sample_main([str(tmp_path / "g.safetensors"), str(out), "-n", "4", "--overwrite"])
+    assert read_png(out).dtype == torch.uint8 and stat.S_IMODE(out.stat().st_mode) == 0o444
+    (tmp_path / "w.png").symlink_to(tmp_path / "g.safetensors")  # the weights, under another name
+    with pytest.raises(SystemExit, match="is the same file as the weights"):
+        sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "w.png"), "-n", "4"])
+    assert zoo.load_model(tmp_path / "g.safetensors").in_size == 8
+    # an image whose name holds a tab would shift the table's columns
+    netd = zoo.create_model("image_discriminator", n_channels=1, ndf=4, image_size=28, final="3x3")
+    zoo.save_weights(netd, tmp_path / "d.safetensors")
+    write_digits(tmp_path / "digits")
+    (tmp_path / "digits" / "d1.png").rename(tmp_path / "digits" / "d\t1.png")
+    with pytest.raises(SystemExit, match=r"image name 'd\\t1\.png' holds a tab"):
+        sample_main(
+            [
+                str(tmp_path / "d.safetensors"),
+                str(tmp_path / "scores.tsv"),
+                "--score",
+                str(tmp_path / "digits"),
+            ]
+        )
+    assert not (tmp_path / "scores.tsv").exists()
+
+
+def test_zoo_sample_scores_into_standard_output_and_says_so_on_stderr(tmp_path):
+    netd = zoo.create_model("image_discriminator", n_channels=1, ndf=4, image_size=28, final="3x3")
+    zoo.save_weights(netd, tmp_path / "d.safetensors")
+    write_digits(tmp_path / "digits")
+    argv = [str(tmp_path / "d.safetensors"), "/dev/stdout", "--score", str(tmp_path / "digits")]
+    done = subprocess.run([sys.executable, "-m", "zoo.cli.sample", *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = score_images(netd.eval(), tmp_path / "digits")
+    assert done.stdout.splitlines() == ["path\tprobability", *(f"{p}\t{v:.6g}" for p, v in rows)]
+    assert "/dev/stdout: 3 images scored" in done.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo._files import atomic_path
+from zoo._files import atomic_path, tsv_field_problem
 from zoo.models import BinaryClassifier
 
 ImageShape = tuple[int, int, int]
@@ -189,15 +189,16 @@ def interpolate(
     return image_grid(images, steps, scale or default_scale(images.shape[-1]))
 
 
-def save_grid_png(grid: torch.Tensor, path: str | os.PathLike[str]) -> Path:
-    """Write a uint8 picture (C, H, W) as a PNG at ``path`` (atomically); returns the path."""
+def save_grid_png(grid: torch.Tensor, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write a uint8 picture (C, H, W) as a PNG at ``path`` (atomically; a read-only file is
+    replaced only with ``overwrite``); returns the path."""
     from PIL import Image
 
     if grid.dtype != torch.uint8 or grid.dim() != 3 or grid.shape[0] not in (1, 3):
         raise ValueError(f"expected a uint8 picture (1 or 3, H, W), got {grid.dtype} {tuple(grid.shape)}")
     pixels = grid.permute(1, 2, 0).numpy()
     image = Image.fromarray(pixels[:, :, 0] if grid.shape[0] == 1 else pixels)
-    with atomic_path(path, suffix=".png") as tmp:
+    with atomic_path(path, suffix=".png", overwrite_readonly=overwrite) as tmp:
         image.save(tmp, format="PNG")
     return Path(path)
 
@@ -280,9 +281,19 @@ def score_images(
     return rows
 
 
-def write_scores(rows: list[tuple[str, float]], path: str | os.PathLike[str]) -> Path:
-    """Write :func:`score_images` rows as a TSV table (``path``, ``probability``), atomically."""
-    with atomic_path(path, suffix=".tsv") as tmp:
+def write_scores(
+    rows: list[tuple[str, float]], path: str | os.PathLike[str], overwrite: bool = False
+) -> Path:
+    """Write :func:`score_images` rows as a TSV table (``path``, ``probability``), atomically
+    (a read-only file is replaced only with ``overwrite``).
+
+    An image name that would break the table (a tab or line break in it) is a ValueError.
+    """
+    for name, _ in rows:
+        problem = tsv_field_problem(name)
+        if problem is not None:
+            raise ValueError(f"image name {name!r} {problem}: rename the file to score it into a TSV table")
+    with atomic_path(path, suffix=".tsv", overwrite_readonly=overwrite) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write("path\tprobability\n")
             f.writelines(f"{name}\t{prob:.6g}\n" for name, prob in rows)

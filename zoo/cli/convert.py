@@ -9,10 +9,11 @@ checkpoint), ``--set k=v`` adds or overrides arguments. The result loads with
 from __future__ import annotations
 
 import argparse
+import sys
 
-from zoo._files import parse_key_values
+from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, is_stdout, parse_key_values
 from zoo.models import list_models
-from zoo.weights.convert import convert
+from zoo.weights.convert import check_destination, convert
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,9 +30,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="constructor argument"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace DST even when it is a read-only file"
+    )
     args = parser.parse_args(argv)
     try:
-        print(convert(args.src, args.dst, args.model, parse_key_values(args.set, "--set")))
+        with cleanup_on_signals():  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+            _run(args)
+    except Terminated as stop:
+        print(f"zoo-convert: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_status) from None
+
+
+def _run(args: argparse.Namespace) -> None:
+    """Check DST, convert, print the description; failures as SystemExit messages."""
+    try:
+        check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
+        described = convert(
+            args.src, args.dst, args.model, parse_key_values(args.set, "--set"), args.overwrite
+        )
+        print(described, file=sys.stderr if is_stdout(args.dst) else sys.stdout)  # not into DST itself
+    except ReadOnlyOutputError as err:
+        raise SystemExit(f"zoo-convert: {err}; pass --overwrite to replace it") from None
     except (OSError, ValueError, TypeError) as err:
         raise SystemExit(f"zoo-convert: {err}") from None
 

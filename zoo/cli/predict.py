@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
-from zoo._files import parse_key_values
+from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
 from zoo.predict.contigs import ContigWarning
 from zoo.predict.errors import PredictError
+from zoo.predict.fastx import STDIN
 from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
 from zoo.predict.scoring import Scorer, run_job
 from zoo.predict.sources import bed_job, fasta_job
@@ -24,7 +25,7 @@ from zoo.predict.targets import read_target_names
 from zoo.predict.tracks import write_tracks
 from zoo.predict.variants import variant_job
 from zoo.predict.vcfout import VCFWriter
-from zoo.predict.writers import require_h5py, require_output_path, require_pyarrow
+from zoo.predict.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
 
 VCF_SUFFIXES = (".vcf", ".vcf.gz")
 
@@ -91,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="output table: .tsv (.tsv.gz), .parquet (needs pyarrow) or .h5 (needs h5py); with --vcf "
         "also .vcf or .vcf.gz (the input with the scores as INFO fields, tabix-indexed); with "
-        "--regions a folder for one track per target",
+        "--regions a folder for one track per target; a pipe or device such as /dev/stdout gets a "
+        "TSV (or plain VCF) streamed into it",
+    )
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even when it is a read-only file (a writable one is always replaced)",
     )
     o.add_argument(
         "--track-format",
@@ -130,6 +137,30 @@ def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
         raise PredictError(str(err)) from None
 
 
+def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
+    """Every file the run reads, by option: the output must be none of them."""
+    fasta = "/dev/stdin" if ns.fasta == STDIN else ns.fasta  # stdin may be a file: --out x < x
+    files = {"--fasta": fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
+    files |= {"--labels": ns.labels, "--weights": ns.weights}
+    if ns.genome:  # the indexes pysam reads beside the genome and the VCF
+        files |= {"genome index": f"{ns.genome}.fai", "genome block index": f"{ns.genome}.gzi"}
+    if ns.vcf:
+        files |= {"VCF index": f"{ns.vcf}.tbi", "VCF CSI index": f"{ns.vcf}.csi"}
+    files["--regions"] = next((r for r in ns.regions or () if os.path.isfile(r)), None)
+    return files
+
+
+def _refuse_input_as_output(out: str, ns: argparse.Namespace, what: str = "--out") -> None:
+    """A PredictError when writing ``out`` would replace one of the run's inputs."""
+    inputs = _input_files(ns)
+    clash = same_file_as(out, inputs)
+    if clash is not None:
+        raise PredictError(
+            f"{what} {out!r} is the same file as {clash} {inputs[clash]!r}: it would be "
+            "overwritten; write the table elsewhere"
+        )
+
+
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
     if ns.regions:
@@ -137,7 +168,9 @@ def _check_inputs(ns: argparse.Namespace) -> None:
             raise PredictError("give --regions (with --genome and --step) without --fasta, --bed or --vcf")
         if not ns.genome or ns.step is None:
             raise PredictError("--regions needs --genome and --step (the bin size of the tracks)")
-        return  # --out is a folder, checked when the tracks are opened
+        if os.path.exists(ns.out) and not os.path.isdir(ns.out):  # an input, maybe
+            raise PredictError(f"--out {ns.out!r} is a file; tracks go into a folder")
+        return  # each track is checked when the tracks are opened
     if ns.fasta and (ns.genome or ns.bed or ns.vcf):
         raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
     if not ns.fasta and not (ns.genome and (ns.bed or ns.vcf)):
@@ -146,10 +179,14 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("give --bed or --vcf, not both")
     if ns.step is not None and not ns.fasta:
         raise PredictError("--step applies to --fasta input only")
-    require_output_path(ns.out)  # before the model loads and the scoring starts
+    # before the model loads and the scoring starts
+    _refuse_input_as_output(ns.out, ns)
+    if ns.out.endswith(".vcf.gz"):  # and its index
+        _refuse_input_as_output(f"{ns.out}.tbi", ns, "the index of --out")
+    require_output_path(ns.out, ns.overwrite)
     if ns.out.endswith(".parquet"):
         require_pyarrow()
-    elif ns.out.endswith((".h5", ".hdf5")):
+    elif ns.out.endswith(HDF5_SUFFIXES):
         require_h5py()
     elif ns.out.endswith(VCF_SUFFIXES) and not ns.vcf:
         raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
@@ -207,8 +244,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         else:
             job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
             if ns.out.endswith(VCF_SUFFIXES):
-                out = partial(VCFWriter, ns.vcf, ns.out)
-        summary = run_job(job, scorer, out, progress=not ns.no_progress)
+                out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
+        summary = run_job(job, scorer, out, progress=not ns.no_progress, overwrite=ns.overwrite)
     except PredictError as err:
         print(f"zoo-predict: error: {err}", file=sys.stderr)
         return 1
@@ -235,6 +272,8 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
             step=ns.step,
             fmt=ns.track_format,
             progress=not ns.no_progress,
+            overwrite=ns.overwrite,
+            inputs=_input_files(ns),
         )
     for w in caught:  # contig renamings as zoo-predict's own lines; anything else as usual
         if issubclass(w.category, ContigWarning):
@@ -254,10 +293,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point.
 
     Exits without the interpreter's teardown, which is slow with torch loaded and has
-    nothing left to do: the table is written and renamed, the threads are joined.
+    nothing left to do: the table is written and renamed, the threads are joined. SIGINT,
+    SIGTERM and SIGHUP remove the temporary file and exit with 128 + the signal number.
     """
     keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
-    code = run(argv)
+    try:
+        with cleanup_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+            code = run(argv)
+    except Terminated as stop:
+        print(f"zoo-predict: {stop}", file=sys.stderr)
+        code = stop.exit_status
+    except OSError as err:  # writing failed (a full disk, a closed pipe); the writer named --out
+        print(f"zoo-predict: error: {err}", file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -16,11 +16,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from torch import nn
 
-from zoo._files import parse_key_values
+from zoo._files import (
+    ReadOnlyOutputError,
+    Terminated,
+    check_output,
+    cleanup_on_signals,
+    is_stdout,
+    parse_key_values,
+    same_file_as,
+)
 from zoo.create import create_model, load_model
 from zoo.models import list_models
 from zoo.sampling import interpolate, sample_grid, save_grid_png, score_images, write_scores
@@ -98,20 +107,37 @@ def main(argv: list[str] | None = None) -> None:
         help="pixel range the discriminator was trained on: symmetric [-1, 1] (default), unit [0, 1]",
     )
     d.add_argument("--resize", action="store_true", help="resize images of another size (bilinear)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUT even when it is a read-only file"
+    )
     args = parser.parse_args(argv)
     try:
-        print(run(args))
+        with cleanup_on_signals():  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+            described = run(args)
+    except Terminated as stop:
+        print(f"zoo-sample: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_status) from None
+    except ReadOnlyOutputError as err:
+        raise SystemExit(f"zoo-sample: {err}; pass --overwrite to replace it") from None
     except (OSError, ValueError, TypeError) as err:
         raise SystemExit(f"zoo-sample: {err}") from None
+    # OUT may be standard output itself (/dev/stdout): the description goes to stderr then
+    print(described, file=sys.stderr if is_stdout(args.out) else sys.stdout)
 
 
 def run(args: argparse.Namespace) -> str:
-    """Do what the parsed command line asks; returns a one-line description of the output."""
+    """Do what the parsed command line asks; returns a one-line description of the output.
+
+    OUT is checked first: it must not be the weights file, nor read-only without --overwrite.
+    """
+    if same_file_as(args.out, {"weights": args.weights}):
+        raise ValueError(f"{args.out!r} is the same file as the weights {args.weights!r}; write elsewhere")
+    check_output(args.out, overwrite_readonly=args.overwrite)
     model = load_image_model(args.weights, args.model, parse_key_values(args.model_arg, "--model-arg"))
     if args.score:
         value_range = (-1.0, 1.0) if args.range == "symmetric" else (0.0, 1.0)
         rows = score_images(model, args.score, value_range=value_range, resize=args.resize)
-        write_scores(rows, args.out)
+        write_scores(rows, args.out, overwrite=args.overwrite)
         return f"{args.out}: {len(rows)} images scored"
     if not str(args.out).lower().endswith(".png"):
         raise ValueError(f"{args.out}: a picture is written as PNG; name it *.png")
@@ -121,7 +147,7 @@ def run(args: argparse.Namespace) -> str:
     else:
         grid = sample_grid(model, args.n, args.seed, args.nrow, args.scale)
         what = f"{args.n} samples"
-    save_grid_png(grid, args.out)
+    save_grid_png(grid, args.out, overwrite=args.overwrite)
     return f"{args.out}: {what}, {grid.shape[2]} x {grid.shape[1]} pixels (seed {args.seed})"
 
 

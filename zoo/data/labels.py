@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from zoo._files import atomic_path
-from zoo.data._errors import DataFileError, require_nonempty
+from zoo.data._errors import DataFileError, require_nonempty, text_lines
 
 
 def read_label_header(path: str | os.PathLike[str]) -> list[str]:
     """The target names in the header of a labels TSV (all columns after ``name``)."""
     path = require_nonempty(path, "labels file")
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\r\n").split("\t")
+    header = next(text_lines(path))[1].rstrip("\r\n").split("\t")
     if header[0] != "name" or len(header) < 2:
         raise DataFileError(
             path, f"expected a header 'name<TAB>target1<TAB>...', got {'<TAB>'.join(header)!r}", line=1
@@ -38,28 +37,28 @@ def read_labels(path: str | os.PathLike[str]) -> tuple[list[str], list[str], np.
     rows: list[list[int]] = []
     lines: list[int] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        next(f)
-        for number, raw in enumerate(f, start=2):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != len(targets) + 1:
-                raise DataFileError(
-                    path, f"expected {len(targets) + 1} tab-separated fields, got {len(fields)}", line=number
-                )
-            name, values = fields[0], fields[1:]
-            bad = [(t, v) for t, v in zip(targets, values) if v not in ("0", "1")]
-            if bad:
-                target, value = bad[0]
-                raise DataFileError(path, f"label {value!r} for target {target!r} is not 0 or 1", line=number)
-            if name in seen:
-                raise DataFileError(path, f"record {name!r} repeats line {seen[name]}", line=number)
-            seen[name] = number
-            names.append(name)
-            rows.append([int(v) for v in values])
-            lines.append(number)
+    numbered = text_lines(path)
+    next(numbered)  # the header
+    for number, raw in numbered:
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(targets) + 1:
+            raise DataFileError(
+                path, f"expected {len(targets) + 1} tab-separated fields, got {len(fields)}", line=number
+            )
+        name, values = fields[0], fields[1:]
+        bad = [(t, v) for t, v in zip(targets, values) if v not in ("0", "1")]
+        if bad:
+            target, value = bad[0]
+            raise DataFileError(path, f"label {value!r} for target {target!r} is not 0 or 1", line=number)
+        if name in seen:
+            raise DataFileError(path, f"record {name!r} repeats line {seen[name]}", line=number)
+        seen[name] = number
+        names.append(name)
+        rows.append([int(v) for v in values])
+        lines.append(number)
     if not names:
         raise DataFileError(Path(path), "the labels file has a header but no rows")
     return names, targets, np.asarray(rows, dtype=np.uint8), lines

@@ -195,22 +195,28 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
 
 
 def run_job(
-    job: Job, scorer: Scorer, out: PathLike | Callable[[list[str], list[str]], Any], progress: bool = False
+    job: Job,
+    scorer: Scorer,
+    out: PathLike | Callable[[list[str], list[str]], Any],
+    progress: bool = False,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out``: a file name (.tsv,
     .parquet, .h5), or a function that opens a writer given the leading and the score column
     names (a TableWriter, or anything with its ``with``, ``write``, ``rows`` and ``score_columns``).
 
-    The output appears only when every row is written; an error leaves no file behind.
+    The output appears only when every row is written; an error leaves no file behind
+    (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
     """
     from tqdm import tqdm
 
     value_columns = job.value_columns(scorer.columns)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
-    opener = out if callable(out) else partial(open_writer, out)
+    opener = out if callable(out) else partial(open_writer, out, overwrite=overwrite)
     summary = RunSummary()
+    # the writer checks the column names and the output before the bar shows
     with (
-        opener(meta_columns, value_columns) as writer,  # checks the names before the bar shows
+        opener(meta_columns, value_columns) as writer,
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
         Prefetcher(_batches(job, scorer)) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,

@@ -1,11 +1,35 @@
 """Writers of several files at once (a VCF and its index, one track per target), each written
-under a temporary name and all renamed into place only when every one is complete."""
+under a temporary name and all renamed into place only when every one is complete.
+
+An error, Ctrl-C or a stop signal (zoo-predict turns SIGTERM and SIGHUP into
+:class:`zoo._files.Terminated`) while they are written removes every temporary file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from zoo._files import ReadOnlyOutputError, atomic_path
+from zoo.predict.errors import PathLike, PredictError
+
+
+def stage_path(stack: contextlib.ExitStack, path: PathLike, suffix: str, overwrite: bool = False) -> Path:
+    """A temporary path for ``path`` (:func:`zoo._files.atomic_path`, entered on ``stack``: renamed
+    when the stack closes without an error, deleted otherwise); a path that cannot be written is a
+    PredictError naming it. ``overwrite`` replaces a read-only file."""
+    name = os.fspath(path)
+    try:
+        return stack.enter_context(atomic_path(path, suffix=suffix, overwrite_readonly=overwrite))
+    except IsADirectoryError:
+        raise PredictError(f"output {name!r} is a directory; expected a file") from None
+    except ReadOnlyOutputError:
+        raise PredictError(f"output {name!r} is a read-only file; pass --overwrite to replace it") from None
+    except OSError as err:
+        raise PredictError(f"cannot write output {name}: {err.strerror or err}") from None
 
 
 class StagedWriter:

@@ -26,6 +26,7 @@ class Prefetcher:
     overlap with the model); its errors are raised in the consuming thread."""
 
     _DONE = object()
+    ABANDON_AFTER = 2.0  # seconds to wait for the thread when the consumer stops on an error
 
     def __init__(self, source: Iterator[Any], depth: int = 3) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
@@ -60,16 +61,18 @@ class Prefetcher:
                 raise value.error
             yield value
 
-    def close(self) -> None:
-        """Stop the background thread and wait for it."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the background thread and wait for it (at most ``timeout`` seconds)."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout)
 
     def __enter__(self) -> Prefetcher:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # After an error the thread may be blocked reading a pipe that sends nothing more:
+        # waiting for it could take forever. It is a daemon that stops at its next item.
+        self.close(None if exc_type is None else self.ABANDON_AFTER)
 
 
 class Consumer:

@@ -25,14 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import atomic_path
+from zoo._files import same_file_as
 from zoo.predict.columnar import rows_to_columns
 from zoo.predict.contigs import ContigMatcher, ContigWarning
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.scoring import Item, Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_intervals, genome_contigs, probabilities
-from zoo.predict.staged import StagedWriter
+from zoo.predict.staged import StagedWriter, stage_path
 from zoo.predict.textformat import text_column, tsv_blocks
+from zoo.predict.writers import write_error
 
 FORMATS = {"bigwig": ".bw", "bedgraph": ".bedGraph"}
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"  # 1200 or 1,200
@@ -191,6 +192,8 @@ class TrackWriter(StagedWriter):
         *,
         fmt: str = "bigwig",
         prefix: str = "",
+        overwrite: bool = False,
+        inputs: Mapping[str, PathLike | None] | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise PredictError(f"track format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -203,6 +206,15 @@ class TrackWriter(StagedWriter):
         self.meta_columns, self.score_columns = list(meta_columns), list(score_columns)
         names = track_file_names(self.score_columns, FORMATS[fmt], prefix)
         self.paths = [self.folder / name for name in names]
+        inputs = dict(inputs or {})
+        for path in self.paths:  # a track must not replace a file the run reads
+            clash = same_file_as(path, inputs)
+            if clash is not None:
+                raise PredictError(
+                    f"track {os.fspath(path)!r} is the same file as {clash} {os.fspath(inputs[clash])!r}: "
+                    "it would be overwritten; write the tracks elsewhere"
+                )
+        self.overwrite = overwrite
         self.rows = 0
         self._order = {name: i for i, name in enumerate(self.chrom_sizes)}
         self._last = (-1, 0)  # (contig index, end) of the last row written
@@ -224,7 +236,11 @@ class TrackWriter(StagedWriter):
 
     def _stage(self, stack: contextlib.ExitStack) -> None:
         for path in self.paths:
-            tmp = stack.enter_context(atomic_path(path, suffix=FORMATS[self.fmt]))
+            tmp = stage_path(stack, path, FORMATS[self.fmt], self.overwrite)
+            if tmp == path and self.fmt == "bigwig":  # atomic_path writes a pipe or device in place
+                raise PredictError(
+                    f"track {os.fspath(path)!r} is a pipe or device: bigWig is written to regular files only"
+                )
             self._files.append(self._open(tmp))
             stack.callback(self._files[-1].close)
 
@@ -252,7 +268,7 @@ class TrackWriter(StagedWriter):
         self._buffered += len(scores)
         self.rows += len(scores)
         if self._buffered >= _ROWS_PER_FLUSH:
-            self._flush()
+            self._write_out()
 
     def _check_order(self, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
         if not len(chroms):
@@ -293,7 +309,14 @@ class TrackWriter(StagedWriter):
                     track.write(block)
 
     def _finish(self) -> None:
-        self._flush()
+        self._write_out()
+
+    def _write_out(self) -> None:
+        """Write the buffered bins; a failed write (a full disk) is an OSError naming the folder."""
+        try:
+            self._flush()
+        except OSError as err:
+            raise write_error(self.folder, err) from None
 
 
 def write_tracks(
@@ -307,18 +330,23 @@ def write_tracks(
     fmt: str = "bigwig",
     prefix: str = "",
     progress: bool = False,
+    overwrite: bool = False,
+    inputs: Mapping[str, PathLike | None] | None = None,
 ) -> tuple[list[Path], RunSummary]:
     """Tile the regions (``chr:start-end`` strings and/or a BED file) with the scorer's windows
     ``step`` bases apart and write one track per target into ``folder``; returns the paths
     (in the scorer's target order) and the run summary.
 
     Contig names that differ from the genome's only by convention (``chr1`` / ``1``) are
-    matched, with a warning naming the renaming.
+    matched, with a warning naming the renaming. ``overwrite`` replaces read-only tracks;
+    no track may be the genome, its index, the BED file or any of ``inputs`` (name -> path).
     """
+    read = {"the genome": genome, "its index": f"{os.fspath(genome)}.fai", "the regions BED": bed}
+    read = {**(inputs or {}), **read}  # the caller's names first: they are what it reports
     lengths = genome_contigs(genome)
     placed, warning = read_regions(genome, lengths, regions, bed)
     if warning:
         warnings.warn(warning, ContigWarning, stacklevel=2)
-    opener = partial(TrackWriter, folder, lengths, fmt=fmt, prefix=prefix)
+    opener = partial(TrackWriter, folder, lengths, fmt=fmt, prefix=prefix, overwrite=overwrite, inputs=read)
     summary = run_job(track_job(genome, placed, scorer.seq_len, step), scorer, opener, progress=progress)
     return [Path(folder) / name for name in track_file_names(scorer.columns, FORMATS[fmt], prefix)], summary

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from zoo._files import GZIP_MAGIC, open_bytes
+from zoo._files import GZIP_MAGIC, open_bytes, whole_number
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
@@ -92,7 +92,7 @@ def _record_problem(line: str) -> str | None:
         return "an empty line"
     if len(fields) < 8:
         return f"{len(fields)} tab-separated columns, a record needs 8 ({_VCF_COLUMNS})"
-    if not fields[1].isdigit():
+    if whole_number(fields[1]) is None:
         return f"POS {fields[1]!r} is not a whole number"
     return None
 

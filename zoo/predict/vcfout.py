@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import atomic_path
+from zoo._files import same_file_as
 from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.staged import StagedWriter
+from zoo.predict.staged import StagedWriter, stage_path
 from zoo.predict.textformat import tsv_rows
 from zoo.predict.variants import vcf_records
-from zoo.predict.writers import require_output_path
+from zoo.predict.writers import require_output_path, write_error
 
 STATUS_KEY = "ZOO_STATUS"
 _KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
@@ -80,12 +80,26 @@ class VCFWriter(StagedWriter):
     """
 
     def __init__(
-        self, vcf: PathLike, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]
+        self,
+        vcf: PathLike,
+        path: PathLike,
+        meta_columns: Sequence[str],
+        score_columns: Sequence[str],
+        overwrite: bool = False,
     ) -> None:
         if list(meta_columns) != _META:
             raise ValueError(f"VCFWriter takes a variant job's rows ({', '.join(_META)}), got {meta_columns}")
         self.vcf = vcf
-        self.path: Path = require_output_path(path)
+        inputs = {"the input VCF": vcf, "its index": f"{os.fspath(vcf)}.tbi"}
+        for output in (path, f"{os.fspath(path)}.tbi"):
+            clash = same_file_as(output, inputs)
+            if clash is not None:
+                raise PredictError(
+                    f"output {os.fspath(output)!r} is the same file as {clash} {os.fspath(inputs[clash])!r}: "
+                    "it would be overwritten; write the VCF elsewhere"
+                )
+        self.path: Path = require_output_path(path, overwrite)
+        self.overwrite = overwrite
         self.meta_columns, self.score_columns = list(meta_columns), list(score_columns)
         self.indexed = self.path.name.endswith(".gz")
         self.rows = 0
@@ -103,9 +117,9 @@ class VCFWriter(StagedWriter):
 
         header = self._header()
         suffix = ".vcf.gz" if self.indexed else ".vcf"
-        self._tmp = stack.enter_context(atomic_path(self.path, suffix=suffix))
+        self._tmp = stage_path(stack, self.path, suffix, self.overwrite)
         if self.indexed:
-            self._tmp_index = stack.enter_context(atomic_path(f"{self.path}.tbi", suffix=".tbi"))
+            self._tmp_index = stage_path(stack, f"{self.path}.tbi", ".tbi", self.overwrite)
         opener = pysam.BGZFile if self.indexed else open
         self._out = stack.enter_context(opener(os.fspath(self._tmp), "wb"))
         self._out.write(str(header).encode("utf-8"))
@@ -160,7 +174,10 @@ class VCFWriter(StagedWriter):
             self._alleles.append((meta[5], texts[i].split("\t") if texts else []))
             if len(self._alleles) == len(alts):
                 lines.append(self._line())
-        self._out.write("".join(lines).encode("utf-8"))
+        try:
+            self._out.write("".join(lines).encode("utf-8"))
+        except OSError as err:  # a full disk, a closed pipe
+            raise write_error(self.path, err) from None
         self.rows += len(scores)
 
     def _line(self) -> str:
@@ -199,7 +216,10 @@ class VCFWriter(StagedWriter):
 
         if self._record is not None or next(self._records, None) is not None:
             raise ValueError(f"fewer rows than alleles in {os.fspath(self.vcf)}")
-        self._out.close()
-        if self.indexed:
-            index = os.fspath(self._tmp_index)
-            pysam.tabix_index(os.fspath(self._tmp), preset="vcf", index=index, force=True)
+        try:
+            self._out.close()
+            if self.indexed:
+                index = os.fspath(self._tmp_index)
+                pysam.tabix_index(os.fspath(self._tmp), preset="vcf", index=index, force=True)
+        except OSError as err:  # the last block flushed: a full disk, a closed pipe
+            raise write_error(self.path, err) from None

@@ -3,8 +3,9 @@
 A writer is a context manager: the rows go to a hidden temporary file next to the
 output (:func:`zoo._files.atomic_path`), which is renamed to the output name only when
 the ``with`` block ends without an error. A failure removes the temporary file, so no
-half-written table is ever left under the name the user asked for. The files themselves
-are written column-wise by the sinks of :mod:`zoo.predict.columnar`.
+half-written table is ever left under the name the user asked for. A pipe or device
+(``--out /dev/stdout``) gets a TSV streamed into it instead, and is never replaced. The
+files themselves are written column-wise by the sinks of :mod:`zoo.predict.columnar`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import atomic_path
+from zoo._files import ReadOnlyOutputError, atomic_path, check_output, tsv_field_problem
 from zoo.predict.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
 from zoo.predict.errors import PathLike, PredictError
+
+HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5")
+# outputs that cannot be streamed into a pipe or device, by how their name ends
+UNSTREAMED: dict[str, str] = {
+    ".parquet": "Parquet",
+    **dict.fromkeys(HDF5_SUFFIXES, "HDF5"),
+    ".vcf.gz": "a tabix-indexed .vcf.gz",
+}
 
 
 def require_pyarrow() -> Any:
@@ -50,8 +59,12 @@ def require_h5py() -> Any:
 
 
 def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
-    """Refuse a table whose column names repeat: Parquet would keep one of each name, and a
-    TSV reader keyed by name would too."""
+    """Refuse a table whose column names repeat (Parquet would keep one of each name, and a
+    TSV reader keyed by name would too), or that are empty or hold a tab or line break."""
+    for name in [*meta_columns, *score_columns]:
+        problem = tsv_field_problem(name)
+        if problem is not None:
+            raise PredictError(f"column name {name!r} {problem}; rename that target in --labels")
     reserved = set(meta_columns)
     for name in score_columns:
         if name in reserved:
@@ -66,22 +79,47 @@ def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]
         )
 
 
-def require_output_path(path: PathLike) -> Path:
-    """``path`` as a Path, or a PredictError when it names an existing directory."""
-    path = Path(path)
-    if path.is_dir():
+def require_output_path(path: PathLike, overwrite: bool = False) -> Path:
+    """``path`` as a Path, or a PredictError when it must not be written: an existing directory,
+    a read-only file (unless ``overwrite``), or a pipe or device for Parquet, HDF5 or an indexed
+    .vcf.gz (which cannot be streamed). A symlink is followed; a pipe or device gets a TSV written into it."""
+    name = os.fspath(path)
+    try:
+        target = check_output(path, overwrite_readonly=overwrite)
+    except IsADirectoryError:
         raise PredictError(
-            f"--out {os.fspath(path)!r} is a directory; expected a file path ending in .tsv or .parquet"
+            f"--out {name!r} is a directory; expected a file path ending in .tsv or .parquet"
+        ) from None
+    except ReadOnlyOutputError:
+        raise PredictError(f"--out {name!r} is a read-only file; pass --overwrite to replace it") from None
+    except OSError as err:
+        raise PredictError(f"cannot write --out {name}: {err.strerror or err}") from None
+    kind = next((k for suffix, k in UNSTREAMED.items() if name.endswith(suffix)), None)
+    if target.streamed and kind is not None:
+        raise PredictError(
+            f"--out {name!r} is {target.kind}: {kind} is written to regular files only; write .tsv to stream"
         )
-    return path
+    return Path(path)
+
+
+def write_error(path: PathLike, err: OSError) -> OSError:
+    """An OSError naming the output ``path`` (not a PredictError: nothing the input can fix)."""
+    return OSError(f"cannot write --out {os.fspath(path)}: {err.strerror or err}")
 
 
 class TableWriter:
     """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
 
-    def __init__(self, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        meta_columns: Sequence[str],
+        score_columns: Sequence[str],
+        overwrite: bool = False,
+    ) -> None:
         check_column_names(meta_columns, score_columns)
-        self.path = require_output_path(path)
+        self.path = require_output_path(path, overwrite)
+        self.overwrite = overwrite
         self.meta_columns = list(meta_columns)
         self.score_columns = list(score_columns)
         self.rows = 0
@@ -91,9 +129,9 @@ class TableWriter:
     def __enter__(self) -> TableWriter:
         with contextlib.ExitStack() as files:
             try:
-                tmp = files.enter_context(atomic_path(self.path))
+                tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
             except OSError as err:
-                raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
+                raise PredictError(str(self._write_error(err))) from err
             self._sink = self._open(tmp)  # a failure here deletes the temporary file
             # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
             files.push(self._finish)
@@ -109,14 +147,23 @@ class TableWriter:
     def _finish(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._close(ok=exc_type is None)
+        try:
+            self._close(ok=exc_type is None)
+        except OSError as err:  # the last rows flushed: a full disk, a closed pipe
+            raise self._write_error(err) from None
+
+    def _write_error(self, err: OSError) -> OSError:
+        return write_error(self.path, err)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
         if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
             raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
         if len(meta_rows):
-            self._write(meta_rows, scores)
+            try:
+                self._write(meta_rows, scores)
+            except OSError as err:  # a full disk, a closed pipe
+                raise self._write_error(err) from None
             self.rows += len(meta_rows)
 
     def write_columns(self, meta: Mapping[str, Any], scores: np.ndarray) -> None:
@@ -132,7 +179,10 @@ class TableWriter:
                 f"got leading columns of lengths {sorted(lengths)}, scores of shape {scores.shape}"
             )
         if len(scores):
-            self._sink.write(columns, scores)
+            try:
+                self._sink.write(columns, scores)
+            except OSError as err:  # a full disk, a closed pipe
+                raise self._write_error(err) from None
             self.rows += len(scores)
 
     def _open(self, tmp: Path) -> Any:
@@ -173,13 +223,15 @@ class HDF5Writer(TableWriter):
         return HDF5Sink(tmp, self.meta_columns, self.score_columns)
 
 
-def open_writer(path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> TableWriter:
+def open_writer(
+    path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str], overwrite: bool = False
+) -> TableWriter:
     """A Parquet writer for ``*.parquet``, an HDF5 writer for ``*.h5`` or ``*.hdf5``, else a TSV
-    writer (gzip-compressed for ``*.gz``)."""
+    writer (gzip-compressed for ``*.gz``); ``overwrite`` replaces a read-only file."""
     name = os.fspath(path)
     cls: type[TableWriter] = TSVWriter
     if name.endswith(".parquet"):
         cls = ParquetWriter
-    elif name.endswith((".h5", ".hdf5")):
+    elif name.endswith(HDF5_SUFFIXES):
         cls = HDF5Writer
-    return cls(path, meta_columns, score_columns)
+    return cls(path, meta_columns, score_columns, overwrite)

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from zoo._files import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.matching import load_weights, readings, views
@@ -84,10 +85,30 @@ def _fitting(path: PathLike, model: str | None) -> list[Choice]:
     return found
 
 
+def check_destination(src: PathLike, dst: PathLike, overwrite: bool = False) -> None:
+    """Refuse a ``dst`` that is ``src`` itself (by inode: also a hardlink or symlink to it;
+    ValueError) or a read-only file without ``overwrite`` (ReadOnlyOutputError)."""
+    if same_file_as(dst, {"SRC": src}):
+        raise ValueError(
+            f"DST {os.fspath(dst)!r} is the same file as SRC {os.fspath(src)!r}: converting would "
+            "overwrite it; write the converted file elsewhere"
+        )
+    check_output(dst, overwrite_readonly=overwrite)
+
+
 def convert(
-    src: PathLike, dst: PathLike, model: str | None = None, overrides: dict[str, Any] | None = None
+    src: PathLike,
+    dst: PathLike,
+    model: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> str:
-    """Convert ``src`` into the zoo format at ``dst``; returns a one-line description."""
+    """Convert ``src`` into the zoo format at ``dst``; returns a one-line description.
+
+    ``dst`` is checked before ``src`` is read: it must not be ``src`` (ValueError), and a
+    read-only file is replaced only with ``overwrite`` (else PermissionError).
+    """
+    check_destination(src, dst, overwrite)
     choices = identify(src, model)
     if not choices:
         hint = "" if model else " (pass --model NAME if it holds a zoo model's keys under an unusual prefix)"
@@ -111,6 +132,6 @@ def convert(
         load_weights(net, src)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    save_weights(net, dst)
+    save_weights(net, dst, overwrite=overwrite)
     spelled = ", ".join(f"{k}={v!r}" for k, v in model_args(net).items())
     return f"{os.fspath(src)} [{where}] -> {os.fspath(dst)}: {name}({spelled})"

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from zoo._files import require_input
 from zoo.weights.errors import WeightsFileError
 
 PathLike = str | os.PathLike[str]
@@ -70,13 +71,12 @@ def _weights_only_refusal(err: Exception) -> tuple[bool, str] | None:
 
 
 def require_weights_file(path: PathLike) -> Path:
-    """``path`` as a Path; FileNotFoundError when nothing is there, IsADirectoryError for a folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"weights file {os.fspath(path)!r} is a directory; expected a weights file")
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {os.fspath(path)!r} does not exist")
-    return path
+    """``path`` as a Path; FileNotFoundError when nothing is there, IsADirectoryError for a folder,
+    PermissionError when it cannot be read (not "does not exist"), OSError for a pipe or device."""
+    try:
+        return require_input(path, "weights file")
+    except IsADirectoryError as err:
+        raise IsADirectoryError(f"{err}; expected a weights file") from None
 
 
 def read_state_dict(path: PathLike) -> StateDict:

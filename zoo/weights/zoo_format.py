@@ -11,17 +11,18 @@ from typing import Any
 
 from torch import nn
 
-from zoo._files import atomic_path
+from zoo._files import ReadOnlyOutputError, atomic_path
 from zoo.models import model_args, spec_for_class
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.safe_load import PathLike
 
 
-def save_weights(model: nn.Module, path: PathLike) -> Path:
+def save_weights(model: nn.Module, path: PathLike, overwrite: bool = False) -> Path:
     """Save ``model`` in the zoo format (safetensors + name + constructor arguments).
 
     The file is written to a temporary name and renamed, so a failure never leaves a
-    half-written file behind.
+    half-written file behind. An existing file is replaced keeping its permissions; a
+    read-only one only with ``overwrite=True`` (else PermissionError). A symlink is followed.
     """
     from safetensors.torch import save_file
 
@@ -31,8 +32,11 @@ def save_weights(model: nn.Module, path: PathLike) -> Path:
     spec = spec_for_class(type(model))
     metadata = {"zoo_model": spec.name, "zoo_args": json.dumps(model_args(model))}
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, os.fspath(tmp), metadata=metadata)
+    try:
+        with atomic_path(path, overwrite_readonly=overwrite) as tmp:
+            save_file(tensors, os.fspath(tmp), metadata=metadata)
+    except ReadOnlyOutputError as err:
+        raise ReadOnlyOutputError(f"{err}; pass overwrite=True to replace it") from None
     return path
 
 
