@@ -17,6 +17,7 @@ from zoo.data import (
     count_targets,
     fasta_seq_len,
     make_synthetic_dna,
+    read_labels,
 )
 from zoo.data.synthetic import MOTIFS, ensure_synthetic_dna
 from zoo.dna import reverse_complement_str
@@ -276,3 +277,62 @@ def test_a_fasta_with_cr_only_line_ends_is_named(tmp_path):
     fasta.write_bytes(fasta.read_bytes().replace(b"\n", b"\r"))
     with pytest.raises(ValueError, match=r"s\.fa: its lines end in CR only \(classic Mac\)"):
         DnaFastaDataModule(str(fasta), str(labels)).setup()
+
+
+def test_label_tables_are_read_whole_by_pyarrow_into_uint8(tmp_path, monkeypatch):
+    from zoo.data import labels as label_module
+
+    rng = np.random.default_rng(0)
+    values = (rng.random((300, 40)) < 0.3).astype(np.uint8)
+    names = [f"r{i}" for i in range(300)]
+    path = tmp_path / "l.tsv"
+    rows = "".join(n + "\t" + "\t".join(map(str, row)) + "\n" for n, row in zip(names, values))
+    path.write_text("name\t" + "\t".join(f"t{j}" for j in range(40)) + "\n" + rows)
+    line_read = label_module._read_labels_by_line(path, [f"t{j}" for j in range(40)])
+    monkeypatch.setattr(label_module, "_read_labels_by_line", None)  # a clean table never needs it
+    got_names, targets, labels, lines = read_labels(path)
+    assert got_names == names == line_read[0] and targets == [f"t{j}" for j in range(40)]
+    assert (
+        labels.dtype == np.uint8 and np.array_equal(labels, values) and np.array_equal(line_read[2], values)
+    )
+    assert list(lines) == list(range(2, 302)) == line_read[3]
+
+
+def test_tables_pyarrow_refuses_are_read_line_by_line_with_todays_rules(tmp_path):
+    path = tmp_path / "l.tsv"
+    path.write_bytes(b'name\tt0\tt1\r\n"a b"\t1\t0\r\n\r\n  \r\nc\t0\t1\r\n')
+    names, _, labels, lines = read_labels(path)
+    assert names == ['"a b"', "c"] and labels.tolist() == [[1, 0], [0, 1]] and list(lines) == [2, 5]
+    for rows, message in [
+        ("a\t1\t0\nb\t01\t1\n", r"l\.tsv, line 3: label '01' for target 't0' is not 0 or 1"),
+        ("a\t1\t0\nb\t1\ttrue\n", r"l\.tsv, line 3: label 'true' for target 't1' is not 0 or 1"),
+        ("a\t1\t0\nb\t1\t0\na\t0\t0\n", r"l\.tsv, line 4: record 'a' repeats line 2"),
+        ("a\t1\t0\t\n", r"l\.tsv, line 2: expected 3 tab-separated fields, got 4"),
+    ]:
+        path.write_text("name\tt0\tt1\n" + rows)
+        with pytest.raises(ValueError, match=message):
+            read_labels(path)
+
+
+def test_bed_tables_read_by_pyarrow_or_line_by_line_agree(tmp_path):
+    from zoo.data.bed import read_bed
+
+    table = tmp_path / "t.bed"
+    rows = [("chr1", 10 * i, 10 * i + 5, i % 2, (i // 2) % 2) for i in range(50)]
+    body = "".join("\t".join(map(str, r)) + "\n" for r in rows)
+    table.write_text("chrom\tstart\tend\tA\tB\n" + body)
+    chroms, spans, labels, targets, lines = read_bed(table)
+    assert targets == ["A", "B"] and chroms == [r[0] for r in rows] and list(lines) == list(range(2, 52))
+    assert spans.tolist() == [[r[1], r[2]] for r in rows] and labels.tolist() == [[r[3], r[4]] for r in rows]
+    table.write_text("#chr1\t1\t2\t0\t0\n" + body + "track name=peaks\n\n")  # lines to skip
+    again = read_bed(table)
+    assert again[0] == chroms and np.array_equal(again[1], spans) and np.array_equal(again[2], labels)
+    assert again[3] == ["target_0", "target_1"] and list(again[4]) == list(range(2, 52))
+    for line, message in [
+        ("chr1\t 5\t9\t1\t0\n", r"t\.bed, line 2: start/end ' 5', '9' are not integers with start < end"),
+        ("chr1\t9\t9\t1\t0\n", r"t\.bed, line 2: start/end '9', '9' are not integers with start < end"),
+        ("chr1\t5\t9\t1\t2\n", r"t\.bed, line 2: label '2' is not 0 or 1"),
+    ]:
+        table.write_text("chr1\t1\t3\t0\t0\n" + line)
+        with pytest.raises(ValueError, match=message):
+            read_bed(table)
