@@ -3,6 +3,7 @@ in A, C, G, T order, shuffled by chunk and reproducibly; bad files and configs a
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import h5py
@@ -36,16 +37,19 @@ def in_alphabet(x: np.ndarray, alphabet: str) -> np.ndarray:
     return np.stack([x[:, "ACGT".index(base)] for base in alphabet], axis=1)
 
 
-def write_matlab73(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_matlab73(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
     """An HDF5 file laid out as MATLAB -v7.3 writes one: a 512-byte header before the HDF5
-    data, and each array stored column-major, i.e. with its axes reversed."""
+    data, each array stored column-major (its axes reversed), in compressed chunks unless
+    ``compress`` is off (then contiguous, which the reader memory-maps)."""
     with h5py.File(path, "w", userblock_size=512) as f:
         for key, value in arrays.items():
-            f[key] = value.T
+            chunks = tuple(
+                min(c, n) for c, n in zip((7, 3, 5), value.T.shape)
+            )  # odd sizes: reads straddle them
+            options = {"chunks": chunks, "compression": "gzip"} if compress else {}
+            f.create_dataset(key, data=value.T, **options)
     with open(path, "r+b") as f:
-        f.write(
-            b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
-        )
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .")
 
 
 def layout(kind: str, tmp: Path, x: np.ndarray, y: np.ndarray) -> dict:
@@ -59,8 +63,9 @@ def layout(kind: str, tmp: Path, x: np.ndarray, y: np.ndarray) -> dict:
             f["x"], f["y"] = in_alphabet(x, "TGCA").transpose(1, 2, 0), y.T
         return {"path": str(tmp / "d.h5"), "seq_batch_axis": 2, "seq_alphabet_axis": 0,
                 "label_batch_axis": 1, "alphabet": "TGCA"}  # fmt: skip
-    if kind == "matlab73":  # MATLAB's N x 4 x L, AGCT, as DeepSEA's train.mat
-        write_matlab73(tmp / "train.mat", {"xx": in_alphabet(x, "AGCT"), "yy": y})
+    if kind.startswith("matlab73"):  # MATLAB's N x 4 x L, AGCT, as DeepSEA's train.mat
+        arrays = {"xx": in_alphabet(x, "AGCT"), "yy": y}
+        write_matlab73(tmp / "train.mat", arrays, compress=kind == "matlab73")
         return {"path": str(tmp / "train.mat"), "seq_key": "xx", "label_key": "yy", "seq_batch_axis": 2,
                 "seq_alphabet_axis": 1, "label_batch_axis": 1, "alphabet": "AGCT"}  # fmt: skip
     if kind == "matlab5":  # N x 4 x L, AGCT, as DeepSEA's valid.mat
@@ -72,7 +77,7 @@ def layout(kind: str, tmp: Path, x: np.ndarray, y: np.ndarray) -> dict:
     return {"path": str(tmp / "x.npy"), "label_path": str(tmp / "y.npy"), "seq_alphabet_axis": 2}
 
 
-LAYOUTS = ["hdf5", "hdf5_alphabet_length_batch", "matlab73", "matlab5", "npy"]
+LAYOUTS = ["hdf5", "hdf5_alphabet_length_batch", "matlab73", "matlab73_uncompressed", "matlab5", "npy"]
 
 
 def module(train, **kwargs) -> ArrayDataModule:
@@ -117,6 +122,17 @@ def test_worker_processes_read_the_same_records_reproducibly(tmp_path):
     train = layout("matlab73", tmp_path, x, y)
     runs = [epoch_indices(module(train, num_workers=2, seed=3).train_dataloader(), x, y) for _ in range(2)]
     assert runs[0] == runs[1] and sorted(runs[0]) == list(range(N))
+
+
+@pytest.mark.parametrize("kind", ["matlab73", "matlab5", "npy"])
+def test_a_dataset_pickles_without_its_arrays_handles_or_cache(tmp_path, kind):
+    _, x, y = records()
+    ds = module(layout(kind, tmp_path, x, y)).datasets["train"]
+    first = ds[np.array([3, 40, 41])]  # opens the file and fills the cache
+    blob = pickle.dumps(ds)  # what a spawned DataLoader worker receives
+    assert len(blob) < 4000 < x.nbytes  # no array data inside
+    again = pickle.loads(blob)[np.array([3, 40, 41])]
+    assert torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])
 
 
 def test_order_depends_only_on_seed_and_epoch(tmp_path):

@@ -1,10 +1,11 @@
 """Label tables: a TSV header ``name`` + one column per target, rows of 0/1.
 
-Tables are read by pyarrow's CSV reader, a block of rows at a time, into one (N, T) uint8
-array: a byte per label, where lists of Python ints hold an 8-byte pointer per label and
-Python loops parse each field. Anything pyarrow refuses (a bad value, a wrong field count,
-a blank line) is read again line by line, which names the file and line of the first
-problem, or reads files with blank lines the way it always did.
+Tables are split into lines by pyarrow's CSV reader, a block at a time, and their labels
+decoded from the bytes by numpy into one (N, T) uint8 array: a byte per label, where lists
+of Python ints hold an 8-byte pointer per label and Python loops parse each field. A table
+these checks refuse (a bad value, a wrong field count, a blank line) is read again line by
+line, which names the file and line of the first problem, or reads files with blank lines
+the way it always did.
 """
 
 from __future__ import annotations
@@ -120,14 +121,14 @@ def _label_tails(lines: Any, n_labels: int) -> np.ndarray | None:
     """(n, n_labels) uint8 labels from a pyarrow string array of whole rows, each of which
     must end in a tab and a ``0`` or ``1`` per label; None otherwise."""
     width = 2 * n_labels
+    if len(lines) == 0:
+        return np.empty((0, n_labels), np.uint8)
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     ends = offsets[1:] - offsets[0]
     starts = ends - width
-    if len(ends) == 0:
-        return np.empty((0, n_labels), np.uint8)
     if np.any(starts < np.concatenate([[0], ends[:-1]])):  # a row too short for its labels
         return None
+    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     # Each row's tail, copied row by row from windows over the bytes; then read as
     # little-endian (tab, digit) byte pairs.
     pairs = np.lib.stride_tricks.sliding_window_view(data, width)[starts].view("<u2")
