@@ -315,7 +315,7 @@ def test_deepsea_bundle_preset_reads_the_bundle_as_selene_describes_it(tmp_path)
 
 @pytest.mark.slow  # builds the paper-size DeepSEA (52.8 M parameters)
 def test_deepsea_bundle_experiment_trains_validates_and_tests(tmp_path):
-    from zoo.train import train
+    from zoo.cli.train import train
 
     bundle(tmp_path, n_train=8, n_eval=4)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -324,3 +324,21 @@ def test_deepsea_bundle_experiment_trains_validates_and_tests(tmp_path):
                                            "data.batch_size=4", "+trainer.fast_dev_run=true"])  # fmt: skip
     metrics = train(cfg)
     assert {"train_loss_step", "val_auroc"} <= set(metrics)
+
+
+@pytest.mark.parametrize("kind", ["hdf5_alphabet_length_batch", "npy"])
+def test_the_arrays_config_sizes_the_model_from_the_training_files(tmp_path, kind):
+    import zoo.cli.train  # noqa: F401  registers the zoo.* resolvers
+
+    _, x, y = records(n=20, length=17, n_targets=3)
+    split = layout(kind, tmp_path, x, y)
+    path = Path(split.pop("path"))
+    given = [f"+data.train.{key}={value}" for key, value in split.items()]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["data=arrays", "model=deepsea", f"data.dir={path.parent}",
+                                           f"+data.train.path={path.name}", *given])  # fmt: skip
+    assert (cfg.data.seq_len, cfg.data.n_targets) == (cfg.model.seq_len, cfg.model.n_targets) == (17, 3)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["data=arrays", "data.train=nowhere.h5", f"data.dir={tmp_path}"])
+    with pytest.raises(ValueError, match=r"array file '.*nowhere\.h5' does not exist"):
+        cfg.data.seq_len  # noqa: B018

@@ -322,12 +322,12 @@ def test_tables_with_blank_lines_are_read_line_by_line_as_before(tmp_path):
         (
             "t.bed",
             "chr1\t1\t3\t0\t0\nchr1\t 5\t9\t1\t0\n",
-            r"line 2: start/end ' 5', '9' are not integers with",
+            r"line 2: start/end ' 5', '9' are not integers \(digits 0-9\) with start < end",
         ),
         (
             "t.bed",
             "chr1\t1\t3\t0\t0\nchr1\t9\t9\t1\t0\n",
-            r"line 2: start/end '9', '9' are not integers with",
+            r"line 2: start/end '9', '9' are not integers \(digits 0-9\) with start < end",
         ),
         ("t.bed", "chr1\t1\t3\t0\t0\nchr1\t5\t9\t1\t2\n", r"line 2: label '2' is not 0 or 1"),
     ],
@@ -355,3 +355,31 @@ def test_bed_tables_read_by_pyarrow_or_line_by_line_agree(tmp_path):
     again = read_bed(table)
     assert again[0] == chroms and np.array_equal(again[1], spans) and np.array_equal(again[2], labels)
     assert again[3] == ["target_0", "target_1"] and list(again[4]) == list(range(2, 52))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"chr1\t+300\t400\t0\n",
+        b"chr1\t3_00\t400\t0\n",
+        "chr1\t\uff13\uff10\uff10\t400\t0\n".encode(),
+        b"chr1\t300 \t400\t0\n",
+        b"chr\xe91\t300\t400\t0\n",
+        b"\xef\xbb\xbfchr1\t300\t400\t0\n",  # pyarrow drops a BOM the line reader keeps
+    ],
+)
+def test_the_table_parser_leaves_what_the_line_reader_refuses_or_reads_otherwise_to_it(tmp_path, body):
+    from zoo.data.bed import _read_bed_by_line, read_bed
+    from zoo.data.labels import read_label_columns
+
+    table = tmp_path / "t.bed"
+    table.write_bytes(body + b"chr1\t10\t20\t1\n")  # first: a BOM only counts at the start
+    assert read_label_columns(table, 1, 2, 1) is None
+    try:
+        expected = _read_bed_by_line(table, 1, ["target_0"])
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            read_bed(table)
+    else:
+        got = read_bed(table)
+        assert got[0] == expected[0] == ["\ufeffchr1", "chr1"] and np.array_equal(got[1], expected[1])

@@ -3,7 +3,7 @@
 Importing this package imports Lightning; ``import zoo`` does not import it.
 """
 
-from zoo.data.arrays import ArrayDataModule, ArrayRecords, ChunkBatchSampler
+from zoo.data.arrays import ArrayDataModule, ArrayRecords, ChunkBatchSampler, array_dims
 from zoo.data.bed import DnaBedDataModule, count_bed_targets
 from zoo.data.fasta import DnaFastaDataModule, fasta_seq_len
 from zoo.data.images import DigitsDataModule, FakeImageDataModule, ImageFolderDataModule
@@ -19,6 +19,7 @@ __all__ = [
     "DnaFastaDataModule",
     "FakeImageDataModule",
     "ImageFolderDataModule",
+    "array_dims",
     "count_bed_targets",
     "count_targets",
     "ensure_synthetic_dna",

@@ -26,6 +26,7 @@ the batches so that each DataLoader worker reads each chunk it serves once.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections import OrderedDict
@@ -560,6 +561,28 @@ class ChunkBatchSampler(Sampler):
             yield from (stream[i] for stream in streams if i < len(stream))
         left = np.concatenate(rest)
         yield from (np.sort(left[lo : lo + b]) for lo in range(0, len(left), b))
+
+
+def array_dims(
+    train: str | os.PathLike[str] | Mapping[str, Any], dir: str | None = None, **defaults: Any
+) -> tuple[int, int]:
+    """(sequence length, target count) of the training split, read from its files' shapes:
+    the arguments are those of :class:`ArrayDataModule` (``train``, ``dir`` and the file
+    options), so a config can size the model from the data instead of by hand."""
+    source = array_source("train", train, **defaults).resolved(dir)
+    stamps = []
+    for path in dict.fromkeys(filter(None, (source.path, source.label_path))):
+        stat = require_nonempty(path, "array file").stat()
+        stamps.append((path, stat.st_mtime_ns, stat.st_size))
+    return _array_dims(source, tuple(stamps))
+
+
+@functools.lru_cache(maxsize=8)
+def _array_dims(source: ArraySource, stamps: tuple[Any, ...]) -> tuple[int, int]:
+    """:func:`array_dims`, once per source and file version (a config asks for both sizes,
+    and the model's config repeats them)."""
+    ds = ArrayRecords(source)
+    return ds.seq_len, ds.n_targets
 
 
 class ArrayDataModule(DnaDataModule):

@@ -24,6 +24,7 @@ from zoo.data._errors import DataFileError, require_nonempty, text_lines
 # that a block's temporaries stay far below the size of the label array.
 ARROW_BLOCK_BYTES = 8 << 20
 TAB = ord("\t")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def read_label_header(path: str | os.PathLike[str]) -> list[str]:
@@ -62,13 +63,17 @@ def read_label_columns(
     pyarrow splits the lines (one text column per line, UTF-8 checked); numpy checks and
     decodes the labels from the bytes: each row must end in a tab and a ``0`` or ``1`` per
     label, the rest of it hold ``n_str + n_int`` fields, and integer fields must be plain
-    decimal digits. Anything else (a blank line, another field count, another value) gives
-    None, and the caller reads the table line by line, where the problem is found and named.
+    decimal digits (ASCII 0-9, as :func:`zoo._files.whole_number` reads them). Anything else
+    (a blank line, another field count, another value, text that is not UTF-8) gives None,
+    and the caller reads the table line by line, where the problem is found and named.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
+    with open(path, "rb") as f:
+        if f.read(len(UTF8_BOM)) == UTF8_BOM:  # pyarrow drops it; the line reader keeps it
+            return None
     n_lead = n_str + n_int
     width = 2 * n_labels  # the row's tail: a tab and a digit per label
     labels = np.empty((max(_count_lines(path) - skip_rows, 0), n_labels), dtype=np.uint8)
@@ -86,7 +91,11 @@ def read_label_columns(
                 delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False
             ),
             convert_options=pcsv.ConvertOptions(
-                column_types={"line": pa.string()}, null_values=[], strings_can_be_null=False
+                # check_utf8: a row that is not UTF-8 raises ArrowInvalid (then read line by line)
+                column_types={"line": pa.string()},
+                null_values=[],
+                strings_can_be_null=False,
+                check_utf8=True,
             ),
         )
         for batch in reader:
