@@ -218,7 +218,8 @@ def test_image_checkpoints_load_into_bare_models(image_runs, experiment, attribu
 
 
 def run_cli(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "zoo.cli.train", *args], cwd=cwd, capture_output=True, text=True,
+    command = [sys.executable, "-m", "zoo.cli.train", *args]
+    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
