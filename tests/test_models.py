@@ -32,6 +32,7 @@ EXPECTED_OUTPUT = {
     "image_discriminator": (),
     "mlp_decoder": (1, 28, 28),
     "mlp_vae": (1, 28, 28),
+    "sei": (32,),  # DEMO_OVERRIDES' n_targets
 }
 
 

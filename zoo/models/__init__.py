@@ -6,10 +6,13 @@ registered before the registry is read.
 
 from zoo._registry import (
     ModelSpec,
+    PretrainedEntry,
     all_layouts,
+    all_pretrained,
     args_from_state,
     build_model,
     default_args,
+    get_pretrained,
     get_spec,
     layouts_for_keys,
     list_models,
@@ -25,6 +28,7 @@ from zoo.models.danq import DanQ
 from zoo.models.dcgan import ImageDecoder, ImageDiscriminator, dcgan_init
 from zoo.models.deepsea import DeepSEA
 from zoo.models.mlp import MLPVAE, MLPDecoder
+from zoo.models.sei import Sei
 
 # Every public pretrained file the families describe (see zoo.models._published).
 PUBLISHED: tuple[PublishedFile, ...] = (*dcgan.PUBLISHED, *mlp.PUBLISHED, *classifier.PUBLISHED)
@@ -42,11 +46,15 @@ __all__ = [
     "ModelSpec",
     "PUBLISHED",
     "PublishedFile",
+    "PretrainedEntry",
+    "Sei",
     "all_layouts",
+    "all_pretrained",
     "args_from_state",
     "build_model",
     "dcgan_init",
     "default_args",
+    "get_pretrained",
     "get_spec",
     "layouts_for_keys",
     "list_models",

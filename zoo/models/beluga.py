@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._registry import PretrainedEntry, register_model
 from zoo.heads import HeadName, make_head
 from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
@@ -94,6 +94,27 @@ def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
     return {**args, **implied_seq_len(beluga_positions, in_features, c, current["seq_len"])}
 
 
+# --- Published checkpoints -------------------------------------------------------------------
+
+PRETRAINED = (
+    PretrainedEntry(
+        tag="expecto",
+        model_args={"seq_len": 2000, "n_targets": 2002, "rc_average": True},
+        layout="expecto-beluga",
+        url="https://zenodo.org/record/3402406/files/deepsea.beluga.pth?download=1",
+        md5="62360f2db4ac96554d28d058b50ab654",
+        license="non-commercial (the ExPecto repository's license)",
+        paper="Zhou et al. 2018 (ExPecto), Nat. Genet., doi:10.1038/s41588-018-0160-6",
+        n_value=0.0,
+        targets="beluga_2002",
+        description=(
+            "ExPecto's Beluga: both strands averaged as ExPecto does; N encoded as all zeros; the "
+            "weights' AGCT input channels are reordered to ACGT when loaded"
+        ),
+    ),
+)
+
+
 register_model(
     "beluga",
     Beluga,
@@ -101,4 +122,5 @@ register_model(
     input_desc="(N, 4, 2000) one-hot ACGT",
     layouts=LAYOUTS,
     args_from_state=beluga_args_from_state,
+    pretrained=PRETRAINED,
 )

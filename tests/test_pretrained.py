@@ -1,0 +1,346 @@
+"""The catalogue of published checkpoints and their download into the verified cache.
+
+Downloads come from a local HTTP server started here, serving stand-in files."""
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.models import all_layouts
+from zoo.pretrained import (
+    ArchiveError,
+    ChecksumError,
+    DownloadError,
+    PretrainedEntry,
+    all_pretrained,
+    cache_dir,
+    fetch,
+    get_pretrained,
+    list_pretrained,
+    pretrained_weights_path,
+    verify,
+)
+from zoo.targets import load_target_names
+
+WEIGHTS = b"stand-in weights " * 5000  # 85 kB: several reads, not one
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+class Server:
+    """Serves ``files`` (path -> bytes) on 127.0.0.1; ``cut`` paths announce their full length
+    and close the connection after half of it."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.cut: set[str] = set()
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.requests.append(self.path)
+                path = self.path.split("?", 1)[0]
+                body = server.files.get(path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if path in server.cut:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # keep the test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join()
+
+
+@pytest.fixture
+def server():
+    srv = Server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def entry(
+    url: str, checksum: str | None, name: str = "test.weights", member: str | None = None
+) -> PretrainedEntry:
+    model, tag = name.split(".", 1)
+    return PretrainedEntry(
+        tag=tag,
+        model=model,
+        model_args={"seq_len": 1000, "n_targets": 919},
+        layout="kipoi-deepsea",
+        url=url,
+        md5=checksum,
+        license="MIT",
+        paper="test",
+        n_value=0.25,
+        targets="deepsea_919",
+        description="a stand-in",
+        archive_member=member,
+    )
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# --- downloading ----------------------------------------------------------------------------
+
+
+def test_download_is_verified_cached_and_reused_without_network(server, _cache, monkeypatch):
+    server.files["/w.pth"] = WEIGHTS
+    e = entry(server.url + "/w.pth?download=1", md5(WEIGHTS))
+    path = fetch(e, progress=False)
+    assert path == _cache / "test.weights" / "w.pth" and path.read_bytes() == WEIGHTS
+    assert files_under(_cache) == ["test.weights/w.pth"]  # no temporary file, no sidecar
+    server.stop()
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the cached file should be used without network access")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    assert fetch(e, progress=False) == path
+    assert server.requests == ["/w.pth?download=1"]
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("ZOO_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "sigmoid-zoo"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "sigmoid-zoo"
+
+
+def test_a_wrong_md5_keeps_nothing(server, _cache):
+    server.files["/w.pth"] = WEIGHTS
+    published = md5(b"the published file")
+    with pytest.raises(ChecksumError) as err:
+        fetch(entry(server.url + "/w.pth", published), progress=False)
+    assert md5(WEIGHTS) in str(err.value) and published in str(err.value)
+    assert files_under(_cache) == []
+
+
+def test_a_connection_cut_half_way_is_an_error_and_keeps_nothing(server, _cache):
+    server.files["/w.pth"] = WEIGHTS
+    server.cut.add("/w.pth")
+    url = server.url + "/w.pth"
+    with pytest.raises(DownloadError) as err:
+        fetch(entry(url, md5(WEIGHTS)), progress=False)
+    message = str(err.value)
+    assert url in message and f"{len(WEIGHTS) // 2} of {len(WEIGHTS)} bytes" in message
+    assert files_under(_cache) == []
+
+
+def test_a_missing_file_names_the_url(server, _cache):
+    with pytest.raises(DownloadError, match=re.escape(server.url + "/gone.pth") + ".*Not Found"):
+        fetch(entry(server.url + "/gone.pth", md5(WEIGHTS)), progress=False)
+    assert files_under(_cache) == []
+
+
+def test_ctrl_c_during_a_download_keeps_nothing(_cache, monkeypatch):
+    class Response(io.BytesIO):
+        headers = {"Content-Length": str(len(WEIGHTS))}
+
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise KeyboardInterrupt
+            return super().read(size)
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response(WEIGHTS))
+    with pytest.raises(KeyboardInterrupt):
+        fetch(entry("http://127.0.0.1:9/w.pth", md5(WEIGHTS)), progress=False)
+    assert files_under(_cache) == []
+
+
+def test_without_a_published_md5_the_seen_one_is_recorded(server, _cache):
+    server.files["/w.pth"] = WEIGHTS
+    e = entry(server.url + "/w.pth", None, name="test.unpublished")
+    with pytest.warns(UserWarning, match="no md5 was published"):
+        path = fetch(e, progress=False)
+    assert path.read_bytes() == WEIGHTS
+    assert (path.parent / "w.pth.md5").read_text().strip() == md5(WEIGHTS)
+
+
+# --- archives -------------------------------------------------------------------------------
+
+
+def tar_gz(*members: tuple[str, bytes | str]) -> bytes:
+    """A .tar.gz of regular files (bytes) and symbolic links (str: the link's target)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def test_the_weight_file_is_taken_from_the_archive_and_cached(server, _cache):
+    archive = tar_gz(("model/target.names", b"a\nb\n"), ("model/sei.pth", WEIGHTS), ("model/x.npy", b"np"))
+    server.files["/sei_model.tar.gz"] = archive
+    e = entry(server.url + "/sei_model.tar.gz", None, name="test.sei", member="sei.pth")
+    with pytest.warns(UserWarning, match="no md5 was published"):
+        path = fetch(e, progress=False)
+    assert path == _cache / "test.sei" / "sei.pth" and path.read_bytes() == WEIGHTS
+    assert (_cache / "test.sei" / "sei_model.tar.gz.md5").read_text().strip() == md5(archive)
+    assert fetch(e, progress=False, member="x.npy").read_bytes() == b"np"
+    server.stop()
+    assert fetch(e, progress=False) == path  # from the cache
+    assert files_under(_cache) == [
+        "test.sei/sei.pth", "test.sei/sei_model.tar.gz", "test.sei/sei_model.tar.gz.md5", "test.sei/x.npy",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ([("../../evil/sei.pth", WEIGHTS)], "refusing member '../../evil/sei.pth': an unsafe path"),
+        ([("/tmp/evil/sei.pth", WEIGHTS)], "refusing member '/tmp/evil/sei.pth': an unsafe path"),
+        ([("model/sei.pth", "/etc/passwd")], "refusing member 'model/sei.pth': not a regular file"),
+        ([("a/sei.pth", WEIGHTS), ("b/sei.pth", WEIGHTS)], "2 members are named 'sei.pth'"),
+        ([("model/other.pth", WEIGHTS)], r"no member named 'sei.pth' \(members: model/other.pth\)"),
+    ],
+)
+def test_a_hostile_or_odd_archive_is_refused_and_writes_nothing_outside(
+    server, tmp_path, _cache, members, message
+):
+    server.files["/a.tar.gz"] = tar_gz(*members)
+    e = entry(server.url + "/a.tar.gz", md5(server.files["/a.tar.gz"]), name="test.hostile", member="sei.pth")
+    with pytest.raises(ArchiveError, match=message):
+        fetch(e, progress=False)
+    assert files_under(tmp_path) == ["cache/test.hostile/a.tar.gz"]  # the verified archive only
+    assert not Path("/tmp/evil/sei.pth").exists()
+
+
+def test_a_damaged_archive_is_refused_and_keeps_no_member(server, _cache):
+    whole = tar_gz(("model/sei.pth", bytes(range(256)) * 4000))
+    server.files["/a.tar.gz"] = whole[: len(whole) // 2]  # as published, but cut: the md5 fits
+    e = entry(server.url + "/a.tar.gz", md5(whole[: len(whole) // 2]), name="test.damaged", member="sei.pth")
+    with pytest.raises(ArchiveError, match="a damaged archive"):
+        fetch(e, progress=False)
+    assert files_under(_cache) == ["test.damaged/a.tar.gz"]
+
+
+# --- local copies and checks -----------------------------------------------------------------
+
+
+def test_a_local_copy_is_checked_against_the_published_md5(tmp_path):
+    local = tmp_path / "w.pth"
+    local.write_bytes(WEIGHTS)
+    good = entry("https://example.org/w.pth", md5(WEIGHTS))
+    assert pretrained_weights_path(good, weights=local) == local
+    bad = entry("https://example.org/w.pth", md5(b"other"))
+    with pytest.raises(ChecksumError) as err:
+        pretrained_weights_path(bad, weights=local)
+    assert md5(WEIGHTS) in str(err.value) and md5(b"other") in str(err.value)
+    with pytest.warns(UserWarning, match=r"not checked .*check_md5=False"):
+        assert pretrained_weights_path(bad, weights=local, check_md5=False) == local
+    with pytest.warns(UserWarning, match=f"md5 {md5(WEIGHTS)} differs from the published md5"):
+        verify(bad, local, allow_mismatch=True)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        pretrained_weights_path(good, weights=tmp_path / "missing.pth")
+
+
+def test_a_published_name_checks_a_local_copy_too(tmp_path):
+    local = tmp_path / "deepsea_predict.pth"
+    local.write_bytes(WEIGHTS)
+    with pytest.raises(ChecksumError, match="89e640bf6bdbe1ff165f484d9796efc7"):
+        pretrained_weights_path("deepsea.kipoi_predict", weights=local)
+
+
+def test_a_local_archive_gives_its_member(tmp_path, _cache):
+    local = tmp_path / "sei_model.tar.gz"
+    local.write_bytes(tar_gz(("model/sei.pth", WEIGHTS)))
+    e = entry(
+        "https://example.org/sei_model.tar.gz", md5(local.read_bytes()), name="test.sei", member="sei.pth"
+    )
+    path = pretrained_weights_path(e, weights=local)
+    assert path.read_bytes() == WEIGHTS and _cache in path.parents
+
+
+# --- the catalogue --------------------------------------------------------------------------
+
+
+def test_the_catalogue_lists_the_published_models():
+    assert list_pretrained() == sorted(
+        [
+            "deepsea.kipoi_predict",
+            "deepsea.kipoi_variant_effects",
+            "beluga.expecto",
+            "basset.kipoi",
+            "sei.sei_framework",
+        ]
+    )
+    assert get_pretrained("sei") is get_pretrained("sei.sei_framework")
+    assert get_pretrained("deepsea").name == "deepsea.kipoi_predict"
+    with pytest.raises(
+        ValueError, match=r"unknown pretrained model 'deepsea.kipoi'.*Did you mean 'deepsea.kipoi_predict'"
+    ):
+        get_pretrained("deepsea.kipoi")
+
+
+@pytest.mark.parametrize("e", all_pretrained(), ids=lambda e: e.name)
+def test_every_entry_fits_its_model_and_its_target_list(e):
+    assert e.url.startswith("https://") and e.filename and "?" not in e.filename
+    assert e.md5 is None or re.fullmatch(r"[0-9a-f]{32}", e.md5)
+    assert e.model in zoo.list_models()
+    with torch.device("meta"):  # paper sizes without the memory
+        model = zoo.create_model(e.model, **e.model_args)
+    assert model.seq_len == e.seq_len and model.rc_average == e.rc_average
+    assert len(load_target_names(e.targets)) == model.n_targets
+    # the entry's layout is one its own model registered
+    assert e.layout in {layout.name for layout in all_layouts() if layout.model == e.model}
+    with pytest.raises(TypeError):
+        e.model_args["seq_len"] = 1  # entries are read-only
+
+
+def test_conventions_of_the_published_files():
+    assert get_pretrained("deepsea.kipoi_predict").rc_average
+    assert not get_pretrained("deepsea.kipoi_variant_effects").rc_average
+    assert get_pretrained("beluga.expecto").n_value == 0.0
+    sei = get_pretrained("sei")
+    assert sei.rc_average and sei.md5 is None and sei.archive_member == "sei.pth"
+    assert sei.filename == "sei_model.tar.gz"
+    assert os.path.basename(get_pretrained("basset").filename) == "pretrained_model_reloaded_th.pth"
