@@ -230,3 +230,59 @@ def test_convert_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, signum):
     assert proc.returncode == 128 + signum, err.decode()
     assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
     assert err.decode().strip() == f"zoo-convert: stopped by {signal.Signals(signum).name}"
+
+
+def test_convert_keeps_the_target_names_and_n_value_a_zoo_train_checkpoint_records(tmp_path, capsys):
+    from zoo.tasks import ClassificationTask
+
+    names = [f"cell{i}_CTCF_None" for i in range(ODD_DEEPSEA["n_targets"])]
+    task = ClassificationTask(zoo.create_model("deepsea", **ODD_DEEPSEA), target_names=names)
+    ckpt = lightning_style_checkpoint(task, tmp_path / "named.ckpt")
+    saved = torch.load(ckpt, weights_only=True)
+    saved["datamodule_hyper_parameters"] = {"n_value": 0.0}  # as a DNA data module records it
+    torch.save(saved, ckpt)
+    convert_main([str(ckpt), str(tmp_path / "named.safetensors")])
+    loaded = zoo.load_model(tmp_path / "named.safetensors")
+    assert loaded.target_names == names and loaded.n_value == 0.0
+
+
+def _published_deepsea(tmp_path, monkeypatch):
+    """A small stand-in of Kipoi's DeepSEA predict file, registered as a published checkpoint."""
+    import dataclasses
+    import hashlib
+
+    from zoo import _registry
+
+    original = legacy.kipoi_deepsea_predict(seq_len=200, n_targets=919, hidden=8).eval()
+    torch.save(original.state_dict(), tmp_path / "deepsea_predict.pth")
+    digest = hashlib.md5((tmp_path / "deepsea_predict.pth").read_bytes()).hexdigest()
+    spec = zoo.get_spec("deepsea")
+    entry = dataclasses.replace(
+        spec.pretrained[0],
+        tag="test",
+        md5=digest,
+        model_args={"seq_len": 200, "hidden": 8, "rc_average": True},
+    )
+    monkeypatch.setitem(_registry._REGISTRY, "deepsea", dataclasses.replace(spec, pretrained=(entry,)))
+    return original, tmp_path / "deepsea_predict.pth", digest
+
+
+def test_convert_recognises_a_published_file_by_its_md5(tmp_path, capsys, monkeypatch):
+    original, src, digest = _published_deepsea(tmp_path, monkeypatch)
+    convert_main([str(src), str(tmp_path / "d.safetensors")])
+    assert "[published deepsea.test]" in capsys.readouterr().out
+    loaded = zoo.load_model(tmp_path / "d.safetensors")
+    assert loaded.rc_average and len(loaded.target_names) == 919 and loaded.n_value == 0.25
+    assert loaded.source["name"] == "deepsea.test" and loaded.source["md5"] == digest
+    x = zoo.one_hot(["ACGTTGCAGA" * 20])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), original(x.unsqueeze(2)), rtol=0, atol=1e-5)
+
+
+def test_convert_pretrained_checks_the_md5(tmp_path, monkeypatch):
+    _, src, digest = _published_deepsea(tmp_path, monkeypatch)
+    with open(src, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SystemExit, match=f"differs from the published md5 {digest}"):
+        convert_main([str(src), str(tmp_path / "d.safetensors"), "--pretrained", "deepsea.test"])
+    assert not (tmp_path / "d.safetensors").exists()

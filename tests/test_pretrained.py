@@ -2,8 +2,10 @@
 
 Downloads come from a local HTTP server started here, serving stand-in files."""
 
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -16,6 +18,9 @@ import pytest
 import torch
 
 import zoo
+import zoo.weights
+from tests import legacy
+from zoo import _registry
 from zoo.models import all_layouts
 from zoo.pretrained import (
     ArchiveError,
@@ -30,7 +35,7 @@ from zoo.pretrained import (
     pretrained_weights_path,
     verify,
 )
-from zoo.targets import load_target_names
+from zoo.targets import load_target_names, target_table
 
 WEIGHTS = b"stand-in weights " * 5000  # 85 kB: several reads, not one
 
@@ -344,3 +349,158 @@ def test_conventions_of_the_published_files():
     assert sei.rc_average and sei.md5 is None and sei.archive_member == "sei.pth"
     assert sei.filename == "sei_model.tar.gz"
     assert os.path.basename(get_pretrained("basset").filename) == "pretrained_model_reloaded_th.pth"
+
+
+# --- zoo.create_model with catalogue names ---------------------------------------------------
+
+SMALL_DEEPSEA = {"seq_len": 200, "n_targets": 919, "hidden": 8}
+
+
+@pytest.fixture
+def add_entry(monkeypatch):
+    """Register extra catalogue entries for a test (the published ones have files no test can make)."""
+
+    def add(model: str, **fields) -> PretrainedEntry:
+        spec = zoo.get_spec(model)
+        made = dataclasses.replace(entry("x.y", None), model=model, **fields)
+        monkeypatch.setitem(
+            _registry._REGISTRY, model, dataclasses.replace(spec, pretrained=(*spec.pretrained, made))
+        )
+        return made
+
+    return add
+
+
+def kipoi_predict_file(path: Path) -> tuple[torch.nn.Module, bytes]:
+    """A small stand-in of Kipoi's DeepSEA predict file, saved as Kipoi's file is (a state_dict)."""
+    original = legacy.kipoi_deepsea_predict(**SMALL_DEEPSEA).eval()
+    torch.save(original.state_dict(), path)
+    return original, path.read_bytes()
+
+
+def test_pretrained_true_downloads_verifies_and_names_the_outputs(server, _cache, add_entry, tmp_path):
+    original, data = kipoi_predict_file(tmp_path / "deepsea_predict.pth")
+    server.files["/deepsea_predict.pth"] = data
+    e = add_entry(
+        "deepsea",
+        tag="test_predict",
+        url=server.url + "/deepsea_predict.pth?download=1",
+        md5=md5(data),
+        layout="kipoi-deepsea-predict",
+        model_args={**SMALL_DEEPSEA, "rc_average": True},
+    )
+    model = zoo.create_model("deepsea.test_predict", pretrained=True, progress=False).eval()
+    assert model.rc_average and model.seq_len == 200
+    assert model.target_names == load_target_names("deepsea_919") and model.n_value == 0.25
+    assert model.source == {"name": e.name, "url": e.url, "md5": md5(data), "license": "MIT"}
+    x = zoo.one_hot(["ACGTTGCANN" * 20, "TTGACCAGTA" * 20])
+    with torch.no_grad():
+        expected = original(legacy_input(x))
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-5)
+    server.stop()  # from the cache from now on
+    again = zoo.create_model("deepsea.test_predict", pretrained=True, progress=False)
+    assert again.target_names == model.target_names
+    table = target_table(model.target_names)
+    ctcf = [t.name for t in table if t.assay == "CTCF"]  # the table of a model's own names
+    assert len(ctcf) > 10 and all("_CTCF_" in name for name in ctcf)
+
+
+def legacy_input(x: torch.Tensor) -> torch.Tensor:
+    """Kipoi's 4-D input (N, 4, 1, L) in ACGT order (its ReCodeAlphabet turns it into AGCT)."""
+    return x.unsqueeze(2)
+
+
+def test_a_local_copy_is_md5_checked_and_refused_with_both_hashes(tmp_path):
+    _, data = kipoi_predict_file(tmp_path / "deepsea_predict.pth")
+    with pytest.raises(ChecksumError) as err:
+        zoo.create_model("deepsea.kipoi_predict", weights=tmp_path / "deepsea_predict.pth", **SMALL_DEEPSEA)
+    assert md5(data) in str(err.value) and "89e640bf6bdbe1ff165f484d9796efc7" in str(err.value)
+    with pytest.warns(UserWarning, match=r"not checked against deepsea.kipoi_predict's published md5"):
+        model = zoo.create_model(
+            "deepsea.kipoi_predict",
+            weights=tmp_path / "deepsea_predict.pth",
+            check_md5=False,
+            **SMALL_DEEPSEA,
+        )
+    assert len(model.target_names) == 919 and model.source["md5"] is None
+
+
+def test_without_a_published_md5_the_hash_seen_is_said_and_recorded(tmp_path, add_entry):
+    """Sei's archive has no published md5: a local copy loads, with a warning giving its md5."""
+    # a zoo Sei of 40 targets stands in for the original network (the keys are the original's)
+    network = zoo.create_model("sei", seq_len=64, n_targets=40, conv_channels=(4, 4, 8))
+    original = legacy.SeleneNonStrandSpecific(network).eval()
+    buffer = io.BytesIO()
+    torch.save({"state_dict": original.state_dict()}, buffer)
+    archive = tmp_path / "sei_model.tar.gz"
+    archive.write_bytes(tar_gz(("model/sei.pth", buffer.getvalue())))
+    add_entry(
+        "sei",
+        tag="test",
+        url="https://example.org/sei_model.tar.gz",
+        layout="selene-sei",
+        archive_member="sei.pth",
+        targets="sei_seqclass_40",  # any shipped list of this model's small size
+        model_args={"seq_len": 64, "n_targets": 40, "conv_channels": (4, 4, 8), "rc_average": True},
+    )
+    seen = md5(archive.read_bytes())
+    with pytest.warns(UserWarning, match=f"no md5 was published .* its md5 is {seen}"):
+        model = zoo.create_model("sei.test", weights=archive).eval()
+    assert model.source["md5"] == seen and model.target_names == load_target_names("sei_seqclass_40")
+    x = zoo.one_hot(["ACGT" * 16, "TTGA" * 16])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), original(x), rtol=0, atol=1e-5)
+
+
+def test_a_plain_model_name_is_unchanged(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("no download for a plain model name")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    model = zoo.create_model("deepsea", **SMALL_DEEPSEA)
+    assert model.target_names is None and model.n_value is None and model.source is None
+    assert not model.rc_average
+
+
+def test_a_catalogue_name_without_weights_is_the_published_architecture(monkeypatch):
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *a, **k: pytest.fail("no download without pretrained")
+    )
+    with torch.device("meta"):
+        model = zoo.create_model("beluga.expecto")
+    assert model.rc_average and model.n_value == 0.0 and len(model.target_names) == 2002
+    assert model.source is None  # no weights, so no source
+
+
+def test_unknown_catalogue_names_and_models_without_entries(monkeypatch):
+    with pytest.raises(
+        ValueError, match=r"unknown pretrained model 'deepsea.kipoi'.*'deepsea.kipoi_predict'"
+    ):
+        zoo.create_model("deepsea.kipoi", pretrained=True)
+    with pytest.raises(ValueError, match=r"model 'danq' has no published checkpoint"):
+        zoo.create_model("danq", pretrained=True)
+
+
+def test_the_zoo_format_keeps_names_conventions_and_source(tmp_path, add_entry):
+    _, data = kipoi_predict_file(tmp_path / "deepsea_predict.pth")
+    add_entry(
+        "deepsea",
+        tag="test_predict",
+        url="https://example.org/deepsea_predict.pth",
+        md5=md5(data),
+        layout="kipoi-deepsea-predict",
+        model_args={**SMALL_DEEPSEA, "rc_average": True},
+        n_value=0.0,
+    )
+    model = zoo.create_model("deepsea.test_predict", weights=tmp_path / "deepsea_predict.pth")
+    path = zoo.save_weights(model, tmp_path / "m.safetensors")
+    meta = zoo.weights.read_metadata(path)
+    assert json.loads(meta["zoo_targets"]) == model.target_names and json.loads(meta["zoo_n_value"]) == 0.0
+    assert json.loads(meta["zoo_source"])["md5"] == md5(data)
+    loaded = zoo.load_model(path)
+    assert (loaded.target_names, loaded.n_value, loaded.source) == (model.target_names, 0.0, model.source)
+    assert loaded.rc_average
+    plain = zoo.load_model(
+        zoo.save_weights(zoo.create_model("deepsea", **SMALL_DEEPSEA), tmp_path / "p.safetensors")
+    )
+    assert plain.target_names is None and plain.n_value is None

@@ -266,6 +266,26 @@ def test_a_spline_below_cubic_is_refused():
         Sei(spline_df=3)
 
 
+def test_load_model_skips_random_init_and_recomputes_the_basis(tmp_path, monkeypatch):
+    model = _randomise(Sei(**SMALL, rc_average=True))
+    path = zoo.save_weights(model, tmp_path / "sei.safetensors")
+
+    def no_random_init(tensor, *args, **kwargs):
+        if tensor.device.type != "meta":  # on the meta device an init computes nothing
+            raise AssertionError("load_model ran a random initialisation")
+        return tensor
+
+    with monkeypatch.context() as m:
+        for name in ("kaiming_uniform_", "uniform_", "normal_"):
+            m.setattr(nn.init, name, no_random_init)
+        loaded = zoo.load_model(path)
+    basis = loaded.spline_tr[1].basis
+    assert basis.device.type == "cpu" and torch.equal(basis, model.spline_tr[1].basis)
+    x = torch.rand(2, 4, SMALL["seq_len"])
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
 def test_prepare_logits_runs_a_small_sei():
     model = _randomise(Sei(**SMALL, rc_average=True))
     x = torch.rand(5, 4, SMALL["seq_len"])

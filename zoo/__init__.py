@@ -6,6 +6,7 @@ Lightning or Hydra.
 >>> import zoo
 >>> model = zoo.create_model("deepsea")
 >>> probs = model(zoo.one_hot(["ACGT" * 250]))  # (1, 919)
+>>> zoo.list_pretrained()  # published checkpoints: zoo.create_model(name, pretrained=True)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _EXPORTS = {
     "load_weights": "zoo.weights",
     "save_weights": "zoo.weights",
     "load_model": "zoo.create",
+    "list_pretrained": "zoo.pretrained",
     "HEADS": "zoo.heads",
     "HeadedModel": "zoo.heads",
     "Basset": "zoo.models",
@@ -36,6 +38,7 @@ _EXPORTS = {
     "ImageDiscriminator": "zoo.models",
     "MLPDecoder": "zoo.models",
     "MLPVAE": "zoo.models",
+    "Sei": "zoo.models",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -54,9 +57,11 @@ if TYPE_CHECKING:
         ImageDecoder,
         ImageDiscriminator,
         MLPDecoder,
+        Sei,
         get_spec,
         list_models,
     )
+    from zoo.pretrained import list_pretrained
     from zoo.weights import load_weights, save_weights
 
 

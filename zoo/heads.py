@@ -46,10 +46,18 @@ class HeadedModel(nn.Module):
     :attr:`config` (what saving and rebuilding read). Each is also readable as an
     attribute of the same name (``model.seq_len``); assigning one (``model.rc_average =
     True``) updates :attr:`config` too, so the two never disagree.
+
+    ``target_names``, ``n_value`` and ``source`` describe the data rather than the network
+    (outside :attr:`config`); the zoo format saves them with the weights.
     """
 
     head: nn.Module
     _config: dict[str, Any]
+    # What is known of the model's outputs and inputs beyond its configuration: set by
+    # zoo.create_model for a published checkpoint, restored by zoo.load_model, None otherwise.
+    target_names: list[str] | None = None  # one name per output, in output order
+    n_value: float | None = None  # the one-hot value of N (in each channel) it was trained with
+    source: dict[str, Any] | None = None  # where the weights came from (name, url, md5, license)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -18,7 +18,7 @@ from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_fi
 from zoo.predict.contigs import ContigWarning
 from zoo.predict.errors import PredictError
 from zoo.predict.fastx import STDIN
-from zoo.predict.loading import load_predict_model, n_targets_of, trained_n_value
+from zoo.predict.loading import load_predict_model, n_targets_of
 from zoo.predict.scoring import Scorer, run_job
 from zoo.predict.sources import bed_job, fasta_job
 from zoo.predict.targets import read_target_names
@@ -36,6 +36,8 @@ EPILOG = """examples:
   zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out effects.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out scored.vcf.gz
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
+  zoo-predict --model deepsea.kipoi_predict --pretrained --fasta seqs.fa --targets '*K562*' --out k562.tsv
+  zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
 """
 
 
@@ -51,11 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     m = p.add_argument_group("model")
     m.add_argument(
         "--model",
-        help="registry name (e.g. deepsea); optional when --weights is a zoo checkpoint or a zoo-train .ckpt",
+        help="registry name (e.g. deepsea), or a published model (e.g. deepsea.kipoi_predict; see "
+        "zoo-pretrained list); optional when --weights is a zoo checkpoint or a zoo-train .ckpt",
     )
     m.add_argument(
         "--weights",
-        help="weights file (required): a zoo checkpoint, a zoo-train .ckpt, or a file zoo.load_weights reads",
+        help="weights file: a zoo checkpoint, a zoo-train .ckpt, a file zoo.load_weights reads, or a local "
+        "copy of a published model's file (md5 checked); required unless --pretrained",
+    )
+    m.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="download --model's published weights into the cache (once) and check their md5",
     )
     m.add_argument(
         "--model-arg",
@@ -106,8 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="bigwig",
         help="format of the --regions tracks (bigwig needs pyBigWig)",
     )
-    o.add_argument("--labels", help="target names, one per line (e.g. Kipoi's predictor_names.txt)")
-    o.add_argument("--targets", help="comma-separated target names or indices to keep")
+    o.add_argument(
+        "--labels",
+        help="target names, one per line (e.g. Kipoi's predictor_names.txt); default: the names the weights "
+        "record (published models, zoo files, zoo-train checkpoints), else target_0, target_1, ...",
+    )
+    o.add_argument(
+        "--targets",
+        help="comma-separated targets to keep: names, indices, globs over the names ('*K562*') or "
+        "regular expressions searched in them ('re:(?i)ctcf')",
+    )
     o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
     o.add_argument(
         "--rc",
@@ -122,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--n-value",
         type=float,
-        help="one-hot value of N in each channel (default: what a zoo-train checkpoint trained with, "
-        "else 0.25; 0 for beluga)",
+        help="one-hot value of N in each channel (default: what the weights record: a published model's "
+        "encoding, a zoo-train checkpoint's data; else 0.25, 0 for beluga)",
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -217,7 +234,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         _check_inputs(ns)
-        model, _ = load_predict_model(ns.model, ns.weights, _model_args(ns.model_arg))
+        args = _model_args(ns.model_arg)
+        progress = not ns.no_progress
+        model, _ = load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, progress=progress)
         labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
         targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
         device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -230,8 +249,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             rc=ns.rc,
             precision=ns.precision,
             device=device,
-            # None: the value a zoo-train checkpoint trained with, else the model's (0.0 for Beluga)
-            n_value=ns.n_value if ns.n_value is not None else trained_n_value(ns.weights),
+            # None: the value the weights record, else the model's convention (0.0 for Beluga)
+            n_value=ns.n_value,
             batch_size=ns.batch_size,
         )
         if ns.regions:

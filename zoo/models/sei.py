@@ -74,8 +74,15 @@ class BSplineTransformation(nn.Module):
     def __init__(self, n_positions: int, df: int) -> None:
         super().__init__()
         self.n_positions, self.df = n_positions, df
-        basis = torch.tensor(sei_spline_basis(n_positions, df), dtype=torch.float32)
-        self.register_buffer("basis", basis, persistent=False)
+        self.register_buffer("basis", self._basis(), persistent=False)
+
+    def _basis(self) -> torch.Tensor:
+        return torch.tensor(sei_spline_basis(self.n_positions, self.df), dtype=torch.float32)
+
+    def reset_buffers(self) -> None:
+        """Compute the basis again, on CPU in float32 (for a model built on the meta device,
+        whose weights are then read from a file)."""
+        self.basis = self._basis()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Project the position axis onto the spline basis."""

@@ -35,8 +35,9 @@ RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 class Scorer:
     """A DNA model ready to score: selected targets, strand combination, precision and device.
 
-    ``labels`` names all of the model's targets (default ``target_0`` ...); ``targets``
-    keeps a subset (names, or indices as strings or ints). ``batch_size`` is the number
+    ``labels`` names all of the model's targets (default: the model's ``target_names``, else
+    ``target_0`` ...); ``targets`` keeps a subset (names, indices as strings or ints, globs
+    such as ``*K562*`` or ``re:REGEX`` patterns over the names). ``batch_size`` is the number
     of windows per model call (reverse complements double it).
     """
 
@@ -59,13 +60,15 @@ class Scorer:
         if not hasattr(model, "seq_len"):
             raise PredictError(f"{type(model).__name__} does not take DNA sequences")
         n_targets = n_targets_of(model)
-        all_labels = list(labels) if labels is not None else default_labels(n_targets)
+        if labels is None:  # the names the weights record, else target_0, target_1, ...
+            labels = getattr(model, "target_names", None) or default_labels(n_targets)
+        all_labels = list(labels)
         if len(all_labels) != n_targets:
             raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
         wanted = [str(t) for t in targets] if targets else None
         columns = unique_labels(all_labels)
-        picked = select_targets(columns, wanted)
-        check_picked_targets(all_labels, columns, picked, wanted)
+        picked = select_targets(columns, wanted, all_labels)
+        check_picked_targets(all_labels, columns, wanted)
         self.seq_len: int = model.seq_len
         self.columns = [columns[i] for i in picked]
         self.n_value = default_n_value(model) if n_value is None else n_value

@@ -1,4 +1,5 @@
-"""Target names: read from a file, made unique as column names, and picked with ``--targets``."""
+"""Target names: read from a file, made unique as column names, and picked with ``--targets``
+(names, indices, globs and ``re:`` patterns)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 
 from zoo._files import tsv_field_problem
 from zoo.predict.errors import PathLike, PredictError, require_file
+from zoo.targets import REGEX_PREFIX, match_targets
 
 
 def read_target_names(path: PathLike, n_targets: int) -> list[str]:
@@ -49,24 +51,52 @@ def default_labels(n_targets: int) -> list[str]:
     return [f"target_{i}" for i in range(n_targets)]
 
 
-def select_targets(labels: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
-    """Indices of the targets ``wanted`` (names, or indices when no name matches); all if None."""
-    if not wanted:
-        return list(range(len(labels)))
-    by_name = {label: i for i, label in enumerate(labels)}
-    indices = []
+def _is_pattern(item: str) -> bool:
+    return item.startswith(REGEX_PREFIX) or bool(set(item) & set("*?["))
+
+
+Pick = tuple[str, list[int]]  # a --targets entry and the indices it picks
+
+
+def _picks(columns: Sequence[str], wanted: Sequence[str], names: Sequence[str]) -> list[Pick]:
+    """Each ``--targets`` entry with the indices it picks: a column name or an index picks one
+    target; a pattern (glob, ``re:``) every target whose name in ``names`` it matches."""
+    by_name = {label: i for i, label in enumerate(columns)}
+    picks = []
     for item in wanted:
         if item in by_name:
-            indices.append(by_name[item])
-        elif item.lstrip("-").isdigit() and -len(labels) <= int(item) < len(labels):
-            indices.append(int(item) % len(labels))
+            picks.append((item, [by_name[item]]))
+        elif item.lstrip("-").isdigit() and -len(columns) <= int(item) < len(columns):
+            picks.append((item, [int(item) % len(columns)]))
+        elif _is_pattern(item):
+            try:
+                picks.append((item, match_targets(names, [item])))
+            except ValueError as err:
+                raise PredictError(f"--targets: {err}") from None
         else:
-            close = difflib.get_close_matches(item, list(labels), n=3)
+            close = difflib.get_close_matches(item, list(columns), n=3)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise PredictError(
-                f"unknown target {item!r}: not a target name and not an index in 0..{len(labels) - 1}{hint}"
+                f"unknown target {item!r}: not a target name, not an index in 0..{len(columns) - 1} and "
+                f"not a pattern (a glob such as '*K562*', or 're:REGEX'){hint}"
             )
-    return indices
+    return picks
+
+
+def select_targets(
+    labels: Sequence[str], wanted: Sequence[str] | None, names: Sequence[str] | None = None
+) -> list[int]:
+    """Indices of the targets ``wanted``; all if None.
+
+    Each entry is a name in ``labels``, an index, or a pattern over ``names`` (default
+    ``labels``): a shell glob over whole names (``*K562*``) or ``re:REGEX`` (searched in
+    each name), as :func:`zoo.targets.match_targets` reads them. Targets come in the order
+    given, a pattern's in output order; one picked twice appears once.
+    """
+    if not wanted:
+        return list(range(len(labels)))
+    picks = _picks(labels, wanted, labels if names is None else names)
+    return list(dict.fromkeys(i for _, indices in picks for i in indices))
 
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
@@ -86,10 +116,9 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def check_picked_targets(
-    labels: Sequence[str], columns: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None
-) -> None:
-    """Refuse ``--targets`` entries that name a repeated label (which target?) or pick a target twice.
+def check_picked_targets(labels: Sequence[str], columns: Sequence[str], wanted: Sequence[str] | None) -> None:
+    """Refuse ``--targets`` entries that name a repeated label (which target?) or that pick a
+    target twice by name or index (patterns may overlap: they select sets).
 
     ``labels`` are the names as given, ``columns`` the unique names from :func:`unique_labels`.
     """
@@ -103,8 +132,9 @@ def check_picked_targets(
                 f"columns are {spelled}: pick by column name or index"
             )
     entries: dict[int, list[str]] = {}
-    for entry, index in zip(wanted or (), picked):
-        entries.setdefault(index, []).append(entry)
+    for entry, indices in _picks(columns, wanted or (), labels):
+        if not _is_pattern(entry) or entry in columns:
+            entries.setdefault(indices[0], []).append(entry)
     for index, given in entries.items():
         if len(given) > 1:
             raise PredictError(

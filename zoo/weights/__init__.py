@@ -17,7 +17,7 @@ from zoo.weights.matching import (
     load_weights,
     views,
 )
-from zoo.weights.records import describe_records, read_model_records, records_named
+from zoo.weights.records import describe_records, read_model_records, recorded_info, records_named
 from zoo.weights.safe_load import (
     PathLike,
     StateDict,
@@ -26,7 +26,7 @@ from zoo.weights.safe_load import (
     read_state_dict,
     require_weights_file,
 )
-from zoo.weights.zoo_format import save_weights, stored_args
+from zoo.weights.zoo_format import attach_info, fitting_info, save_weights, stored_args, stored_info
 
 __all__ = [
     "LayoutWarning",
@@ -36,16 +36,20 @@ __all__ = [
     "StateDict",
     "WeightsFileError",
     "WeightsMismatchError",
+    "attach_info",
     "check_weights",
+    "fitting_info",
     "checkpoint_hparams",
     "describe_records",
     "load_weights",
     "read_metadata",
     "read_model_records",
     "read_state_dict",
+    "recorded_info",
     "records_named",
     "require_weights_file",
     "save_weights",
     "stored_args",
+    "stored_info",
     "views",
 ]

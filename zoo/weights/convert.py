@@ -4,7 +4,7 @@ The model and its constructor arguments come from the record the file stores whe
 one (the zoo format; the zoo's Lightning checkpoints keep each network's name and arguments
 in ``hyper_parameters``), else they are told from the file's layout and tensor shapes, which
 cannot tell settings such as ``head`` or ``rc_average`` (those keep their defaults unless
-the layout implies them).
+the layout implies them). The target names and N value the file records are kept.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from zoo._files import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.matching import load_weights, readings, views
-from zoo.weights.records import read_model_records, records_named
+from zoo.weights.records import read_model_records, recorded_info, records_named
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
-from zoo.weights.zoo_format import save_weights, stored_args
+from zoo.weights.zoo_format import attach_info, fitting_info, save_weights, stored_args, stored_info
 
 Choice = tuple[str, dict[str, Any], str]  # (model name, constructor arguments, where in the file)
 
@@ -96,6 +96,14 @@ def check_destination(src: PathLike, dst: PathLike, overwrite: bool = False) -> 
     check_output(dst, overwrite_readonly=overwrite)
 
 
+def _keep_info(net: torch.nn.Module, src: PathLike) -> None:
+    """The target names and N value ``src`` records (a zoo file's metadata, a zoo Lightning
+    checkpoint's task and data module), on ``net``; names that do not fit its outputs (after
+    overrides) are left out."""
+    info = {**recorded_info(src), **stored_info(src, read_metadata(src))}
+    attach_info(net, **fitting_info(net, info))
+
+
 def convert(
     src: PathLike,
     dst: PathLike,
@@ -132,6 +140,7 @@ def convert(
         load_weights(net, src)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    _keep_info(net, src)
     save_weights(net, dst, overwrite=overwrite)
     spelled = ", ".join(f"{k}={v!r}" for k, v in model_args(net).items())
     return f"{os.fspath(src)} [{where}] -> {os.fspath(dst)}: {name}({spelled})"

@@ -35,6 +35,20 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     return records
 
 
+def recorded_info(path: PathLike) -> dict[str, Any]:
+    """What a zoo Lightning checkpoint records of its training data: ``target_names`` (the
+    classification task's, from the labels' header) and ``n_value`` (the data module's), as
+    :func:`zoo.weights.attach_info` takes them; those absent are left out ({} for other files)."""
+    names = checkpoint_hparams(path, "hyper_parameters").get("target_names")
+    n_value = checkpoint_hparams(path, "datamodule_hyper_parameters").get("n_value")
+    info: dict[str, Any] = {}
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        info["target_names"] = list(names)
+    if isinstance(n_value, (int, float)) and not isinstance(n_value, bool):
+        info["n_value"] = float(n_value)
+    return info
+
+
 def describe_records(records: dict[str, dict[str, Any]]) -> str:
     """``'image_decoder' (as generator), ...``: what a checkpoint's records hold, for messages."""
     return ", ".join(f"{r['name']!r} (as {attribute})" for attribute, r in records.items())
