@@ -21,6 +21,7 @@ import zoo
 import zoo.weights
 from tests import legacy
 from zoo import _registry
+from zoo.cli.pretrained import run as pretrained_cli
 from zoo.models import all_layouts
 from zoo.pretrained import (
     ArchiveError,
@@ -29,6 +30,7 @@ from zoo.pretrained import (
     PretrainedEntry,
     all_pretrained,
     cache_dir,
+    catalogue_table,
     fetch,
     get_pretrained,
     list_pretrained,
@@ -504,3 +506,68 @@ def test_the_zoo_format_keeps_names_conventions_and_source(tmp_path, add_entry):
         zoo.save_weights(zoo.create_model("deepsea", **SMALL_DEEPSEA), tmp_path / "p.safetensors")
     )
     assert plain.target_names is None and plain.n_value is None
+
+
+# --- zoo-pretrained and the README table ------------------------------------------------------
+
+
+def test_readme_carries_the_catalogue_table():
+    table = catalogue_table()
+    assert table in (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert len(table.splitlines()) == 2 + len(all_pretrained())
+    sei = "| `sei.sei_framework` | `sei` | 4096 bp | 21,907 (sei_21907) | both, averaged | 0.25 |"
+    assert sei + " none published |" in table
+
+
+def test_the_command_lists_and_shows_entries(capsys):
+    assert pretrained_cli(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "model", "input"] and len(lines) == 1 + len(all_pretrained())
+    assert lines[3].split()[:5] == ["deepsea.kipoi_predict", "deepsea", "1000", "bp", "919"]
+    assert pretrained_cli(["show", "deepsea.kipoi_predict"]) == 0
+    shown = capsys.readouterr().out
+    for text in (
+        "strands: both, probabilities averaged",
+        "N as 0.25 in each channel",
+        "919 (zoo.targets list 'deepsea_919')",
+        "md5:     89e640bf6bdbe1ff165f484d9796efc7",
+        "license: CC-BY-3.0",
+        "https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
+        "cached:  no (zoo-pretrained download deepsea.kipoi_predict)",
+    ):
+        assert text in shown, text
+    assert pretrained_cli(["show", "deepsea.kipo"]) == 1
+    assert re.search(
+        r"unknown pretrained model 'deepsea.kipo'\. Did you mean .*'deepsea.kipoi_predict'",
+        capsys.readouterr().err,
+    )
+
+
+def test_the_command_downloads_and_verifies(server, _cache, add_entry, tmp_path, capsys):
+    server.files["/w.pth"] = WEIGHTS
+    add_entry("deepsea", tag="test", url=server.url + "/w.pth", md5=md5(WEIGHTS))
+    assert pretrained_cli(["download", "deepsea.test", "--no-progress"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path == _cache / "deepsea.test" / "w.pth" and path.read_bytes() == WEIGHTS
+    assert pretrained_cli(["show", "deepsea.test"]) == 0
+    assert f"cached:  {path}" in capsys.readouterr().out
+
+    assert pretrained_cli(["verify", "deepsea.test", str(path)]) == 0
+    assert f"md5 {md5(WEIGHTS)} is the published md5 of deepsea.test" in capsys.readouterr().out
+    (tmp_path / "other.pth").write_bytes(WEIGHTS + b"!")
+    assert pretrained_cli(["verify", "deepsea.test", str(tmp_path / "other.pth")]) == 1
+    err = capsys.readouterr().err
+    assert md5(WEIGHTS + b"!") in err and md5(WEIGHTS) in err
+
+    add_entry("deepsea", tag="unpublished", url=server.url + "/w.pth", md5=None)
+    assert pretrained_cli(["verify", "deepsea.unpublished", str(path)]) == 3
+    assert f"md5 {md5(WEIGHTS)}; not checked: no md5 was published" in capsys.readouterr().out
+    assert pretrained_cli(["download", "deepsea.unpublished", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert f"md5 seen: {md5(WEIGHTS)}" in captured.err and captured.out.strip().endswith("w.pth")
+    add_entry("deepsea", tag="progress", url=server.url + "/w.pth", md5=md5(WEIGHTS))
+    assert pretrained_cli(["download", "deepsea.progress"]) == 0
+    assert re.search(r"w\.pth: 100%.*85\.0k", capsys.readouterr().err)  # tqdm's bar, on stderr
+    add_entry("deepsea", tag="gone", url=server.url + "/gone.pth", md5=md5(WEIGHTS))
+    assert pretrained_cli(["download", "deepsea.gone", "--no-progress"]) == 1
+    assert f"zoo-pretrained: error: downloading {server.url}/gone.pth failed" in capsys.readouterr().err

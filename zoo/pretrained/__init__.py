@@ -34,6 +34,7 @@ from zoo.pretrained.download import (
     file_md5,
     verify,
 )
+from zoo.targets import load_target_names
 
 __all__ = [
     "CACHE_ENV",
@@ -44,6 +45,9 @@ __all__ = [
     "PretrainedEntry",
     "all_pretrained",
     "cache_dir",
+    "cached_md5",
+    "catalogue_rows",
+    "catalogue_table",
     "entry_dir",
     "extract_member",
     "fetch",
@@ -128,3 +132,34 @@ def pretrained_weights_path(
 ) -> Path:
     """:func:`locate_weights`' path: the entry's weight file, downloaded or checked."""
     return locate_weights(name, weights, check_md5=check_md5, progress=progress).path
+
+
+def catalogue_rows() -> list[dict[str, str]]:
+    """One row per published checkpoint: name, model, input, outputs, strands, N, md5, license."""
+    return [
+        {
+            "name": e.name,
+            "model": e.model,
+            "input": f"{e.seq_len} bp",
+            "outputs": f"{len(load_target_names(e.targets)):,} ({e.targets})",
+            "strands": "both, averaged" if e.rc_average else "forward",
+            "n_value": f"{e.n_value:g}",
+            "md5": "published" if e.md5 else "none published",
+            "license": e.license,
+        }
+        for e in all_pretrained()
+    ]
+
+
+def catalogue_table() -> str:
+    """The catalogue as the markdown table README.md carries."""
+    lines = [
+        "| name | model | input | outputs (target list) | strands | N as | md5 | license |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| `{r['name']}` | `{r['model']}` | {r['input']} | {r['outputs']} | {r['strands']} | {r['n_value']} "
+        f"| {r['md5']} | {r['license']} |"
+        for r in catalogue_rows()
+    ]
+    return "\n".join(lines)
