@@ -287,11 +287,18 @@ def test_load_model_skips_random_init_and_recomputes_the_basis(tmp_path, monkeyp
 
 
 def test_prepare_logits_runs_a_small_sei():
+    """Sei takes the plain path (its padded, dilated, residual convolutions are not the fast
+    path's valid Conv1d stack); bf16 runs on a bfloat16 copy of the weights."""
     model = _randomise(Sei(**SMALL, rc_average=True))
     x = torch.rand(5, 4, SMALL["seq_len"])
     with torch.no_grad():
         expected = model.logits(x)
     torch.testing.assert_close(prepare_logits(model, "fp32")(x), expected, rtol=1e-5, atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to fp32: bf16 itself is close
+        bf16 = prepare_logits(model, "bf16")(x)
+    assert bf16.dtype == torch.float32 and model.classifier[0].weight.dtype == torch.float32
+    torch.testing.assert_close(torch.sigmoid(bf16), torch.sigmoid(expected), rtol=0, atol=2e-2)
 
 
 # --- sequence classes ---------------------------------------------------------------------

@@ -46,7 +46,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_composes_and_instantiates(tmp_path, name):
-    extra = tiny_dna(tmp_path) if name in DNA_EXPERIMENTS else []
+    short = {"sei": 1024}  # Sei's paper filters on 4096 bp take seconds a sequence on a CPU
+    extra = tiny_dna(tmp_path, short.get(name)) if name in DNA_EXPERIMENTS else []
     cfg = compose_cfg([f"experiment={name}", f"run_dir={tmp_path}/run", "trainer=cpu", *extra])
     prepare_data(cfg)
     datamodule = instantiate(cfg.data)
@@ -267,6 +268,16 @@ def test_fast_dev_run_each_task(tmp_path, experiment, extra):
         assert {"train_loss_step", "val_auroc"} <= set(metrics)
     else:
         assert list((tmp_path / "run" / "images").glob("samples_epoch000.png"))
+
+
+def test_sei_recipe_composes_at_paper_size_and_fast_dev_runs_narrow(tmp_path):
+    cfg = compose_cfg(["experiment=sei"])
+    assert cfg.model.name == "sei" and "conv_channels" not in cfg.model and cfg.synthetic.seq_len == 4096
+    narrow = ["synthetic.seq_len=256", "+model.conv_channels=[8,8,16]", "+trainer.fast_dev_run=true"]
+    run = [f"run_dir={tmp_path}/run", "trainer=cpu", *tiny_dna(tmp_path)]
+    cfg = compose_cfg(["experiment=sei", *run, *narrow])
+    metrics = train(cfg)
+    assert {"train_loss_step", "val_auroc"} <= set(metrics)
 
 
 def test_same_seed_gives_the_same_weights(classification_run, tmp_path):
