@@ -1,8 +1,11 @@
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from zoo.summary import DEMO_OVERRIDES, example_input
 
@@ -16,9 +19,24 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+def _no_random_init(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+    if tensor.device.type != "meta":  # on the meta device an init computes nothing
+        raise AssertionError("load_model ran a random initialisation")
+    return tensor
+
+
+@contextlib.contextmanager
+def random_init_forbidden(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inside: nn.init's random initialisers fail on real tensors (to prove a load skips them)."""
+    with monkeypatch.context() as m:
+        for name in ("kaiming_uniform_", "uniform_", "normal_"):
+            m.setattr(nn.init, name, _no_random_init)
+        yield
+
+
 def demo_overrides(name: str) -> dict:
     """Arguments a model needs beyond its paper defaults (only binary_classifier has any)."""
     return dict(DEMO_OVERRIDES.get(name, {}))
 
 
-__all__ = ["demo_overrides", "example_input"]
+__all__ = ["demo_overrides", "example_input", "random_init_forbidden"]

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 import torch
+from conftest import random_init_forbidden
 from torch import nn
 
 import zoo
@@ -247,15 +248,7 @@ def test_load_model_skips_random_init_and_matches_a_normal_build(
 ) -> None:
     model, x = _model_and_input("basset")  # batch norm buffers included
     path = zoo.save_weights(model, tmp_path / "basset.safetensors")
-
-    def no_random_init(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-        if tensor.device.type != "meta":  # on the meta device an init computes nothing
-            raise AssertionError("load_model ran a random initialisation")
-        return tensor
-
-    with monkeypatch.context() as m:
-        for name in ("kaiming_uniform_", "uniform_", "normal_"):
-            m.setattr(nn.init, name, no_random_init)
+    with random_init_forbidden(monkeypatch):
         loaded = zoo.load_model(path)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key

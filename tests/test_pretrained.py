@@ -27,6 +27,7 @@ from zoo.pretrained import (
     ArchiveError,
     ChecksumError,
     DownloadError,
+    Located,
     PretrainedEntry,
     all_pretrained,
     cache_dir,
@@ -34,7 +35,7 @@ from zoo.pretrained import (
     fetch,
     get_pretrained,
     list_pretrained,
-    pretrained_weights_path,
+    locate_weights,
     verify,
 )
 from zoo.targets import load_target_names, target_table
@@ -277,24 +278,24 @@ def test_a_local_copy_is_checked_against_the_published_md5(tmp_path):
     local = tmp_path / "w.pth"
     local.write_bytes(WEIGHTS)
     good = entry("https://example.org/w.pth", md5(WEIGHTS))
-    assert pretrained_weights_path(good, weights=local) == local
+    assert locate_weights(good, weights=local) == Located(local, md5(WEIGHTS), checked=True)
     bad = entry("https://example.org/w.pth", md5(b"other"))
     with pytest.raises(ChecksumError) as err:
-        pretrained_weights_path(bad, weights=local)
+        locate_weights(bad, weights=local)
     assert md5(WEIGHTS) in str(err.value) and md5(b"other") in str(err.value)
     with pytest.warns(UserWarning, match=r"not checked .*check_md5=False"):
-        assert pretrained_weights_path(bad, weights=local, check_md5=False) == local
+        assert locate_weights(bad, weights=local, check_md5=False) == Located(local, None, checked=False)
     with pytest.warns(UserWarning, match=f"md5 {md5(WEIGHTS)} differs from the published md5"):
         verify(bad, local, allow_mismatch=True)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        pretrained_weights_path(good, weights=tmp_path / "missing.pth")
+        locate_weights(good, weights=tmp_path / "missing.pth")
 
 
 def test_a_published_name_checks_a_local_copy_too(tmp_path):
     local = tmp_path / "deepsea_predict.pth"
     local.write_bytes(WEIGHTS)
     with pytest.raises(ChecksumError, match="89e640bf6bdbe1ff165f484d9796efc7"):
-        pretrained_weights_path("deepsea.kipoi_predict", weights=local)
+        locate_weights("deepsea.kipoi_predict", weights=local)
 
 
 def test_a_local_archive_gives_its_member(tmp_path, _cache):
@@ -303,8 +304,9 @@ def test_a_local_archive_gives_its_member(tmp_path, _cache):
     e = entry(
         "https://example.org/sei_model.tar.gz", md5(local.read_bytes()), name="test.sei", member="sei.pth"
     )
-    path = pretrained_weights_path(e, weights=local)
-    assert path.read_bytes() == WEIGHTS and _cache in path.parents
+    located = locate_weights(e, weights=local)
+    assert located.path.read_bytes() == WEIGHTS and _cache in located.path.parents
+    assert located.md5 == md5(local.read_bytes()) and located.checked
 
 
 # --- the catalogue --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import random_init_forbidden
 from scipy.interpolate import splev
 from torch import nn
 
@@ -269,15 +270,7 @@ def test_a_spline_below_cubic_is_refused():
 def test_load_model_skips_random_init_and_recomputes_the_basis(tmp_path, monkeypatch):
     model = _randomise(Sei(**SMALL, rc_average=True))
     path = zoo.save_weights(model, tmp_path / "sei.safetensors")
-
-    def no_random_init(tensor, *args, **kwargs):
-        if tensor.device.type != "meta":  # on the meta device an init computes nothing
-            raise AssertionError("load_model ran a random initialisation")
-        return tensor
-
-    with monkeypatch.context() as m:
-        for name in ("kaiming_uniform_", "uniform_", "normal_"):
-            m.setattr(nn.init, name, no_random_init)
+    with random_init_forbidden(monkeypatch):
         loaded = zoo.load_model(path)
     basis = loaded.spline_tr[1].basis
     assert basis.device.type == "cpu" and torch.equal(basis, model.spline_tr[1].basis)

@@ -1,9 +1,9 @@
 """Published checkpoints: the catalogue, and their download into a verified local cache.
 
->>> from zoo.pretrained import list_pretrained, pretrained_weights_path
+>>> from zoo.pretrained import list_pretrained, locate_weights
 >>> list_pretrained()[:2]
 ['basset.kipoi', 'beluga.expecto']
->>> path = pretrained_weights_path("deepsea.kipoi_predict")  # downloads once, then cached
+>>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
 
 Each model family declares its published checkpoints as data beside its architecture
 (``PRETRAINED`` in ``zoo/models/<family>.py``, a :class:`PretrainedEntry` each) and
@@ -55,7 +55,6 @@ __all__ = [
     "get_pretrained",
     "list_pretrained",
     "locate_weights",
-    "pretrained_weights_path",
     "verify",
 ]
 
@@ -122,16 +121,6 @@ def locate_weights(
         member = target if target.is_file() else extract_member(path, str(entry.archive_member), target)
         return Located(member, seen, checked)
     return Located(path, seen, checked)
-
-
-def pretrained_weights_path(
-    name: str | PretrainedEntry,
-    weights: str | os.PathLike[str] | None = None,
-    check_md5: bool = True,
-    progress: bool = True,
-) -> Path:
-    """:func:`locate_weights`' path: the entry's weight file, downloaded or checked."""
-    return locate_weights(name, weights, check_md5=check_md5, progress=progress).path
 
 
 def catalogue_rows() -> list[dict[str, str]]:
