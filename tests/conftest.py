@@ -1,4 +1,5 @@
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,9 +35,20 @@ def random_init_forbidden(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
+def publish(monkeypatch: pytest.MonkeyPatch, like: str, **fields: object):
+    """Add a published file to the catalogue for one test: the record ``like`` (a catalogue
+    name) with ``fields`` changed (the real files are too large, or unreachable, for tests)."""
+    import zoo.models
+    from zoo.pretrained import get_pretrained
+
+    made = dataclasses.replace(get_pretrained(like), **fields)
+    monkeypatch.setattr(zoo.models, "PUBLISHED", (*zoo.models.PUBLISHED, made))
+    return made
+
+
 def demo_overrides(name: str) -> dict:
     """Arguments a model needs beyond its paper defaults (only binary_classifier has any)."""
     return dict(DEMO_OVERRIDES.get(name, {}))
 
 
-__all__ = ["demo_overrides", "example_input", "random_init_forbidden"]
+__all__ = ["demo_overrides", "example_input", "publish", "random_init_forbidden"]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepsea_checkpoint
 from _io_support import signal_when_writing
-from conftest import demo_overrides, example_input
+from conftest import demo_overrides, example_input, publish
 
 import zoo
 from tests import legacy
@@ -248,22 +248,13 @@ def test_convert_keeps_the_target_names_and_n_value_a_zoo_train_checkpoint_recor
 
 def _published_deepsea(tmp_path, monkeypatch):
     """A small stand-in of Kipoi's DeepSEA predict file, registered as a published checkpoint."""
-    import dataclasses
     import hashlib
-
-    from zoo import _registry
 
     original = legacy.kipoi_deepsea_predict(seq_len=200, n_targets=919, hidden=8).eval()
     torch.save(original.state_dict(), tmp_path / "deepsea_predict.pth")
     digest = hashlib.md5((tmp_path / "deepsea_predict.pth").read_bytes()).hexdigest()
-    spec = zoo.get_spec("deepsea")
-    entry = dataclasses.replace(
-        spec.pretrained[0],
-        tag="test",
-        md5=digest,
-        model_args={"seq_len": 200, "hidden": 8, "rc_average": True},
-    )
-    monkeypatch.setitem(_registry._REGISTRY, "deepsea", dataclasses.replace(spec, pretrained=(entry,)))
+    args = {"seq_len": 200, "n_targets": 919, "hidden": 8, "rc_average": True}
+    publish(monkeypatch, "deepsea.kipoi_predict", name="deepsea.test", md5=digest, args=args)
     return original, tmp_path / "deepsea_predict.pth", digest
 
 

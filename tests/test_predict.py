@@ -22,6 +22,7 @@ from _predict_support import (
     read_fasta,
     read_tsv,
 )
+from conftest import publish
 
 import zoo
 import zoo.targets
@@ -401,23 +402,19 @@ def test_a_zoo_train_checkpoint_names_the_columns(tmp_path: Path) -> None:
 def test_a_published_model_by_name_with_a_local_copy_or_downloaded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dataclasses
     import hashlib
     import urllib.request
-
-    from zoo import _registry
 
     model = zoo.create_model("deepsea", seq_len=200, n_targets=919, hidden=8, rc_average=True).eval()
     torch.save(model.state_dict(), tmp_path / "published.pt")
     data = (tmp_path / "published.pt").read_bytes()
-    spec = zoo.get_spec("deepsea")
-    published = dataclasses.replace(
-        spec.pretrained[0],
-        tag="test",
+    published = publish(
+        monkeypatch,
+        "deepsea.kipoi_predict",
+        name="deepsea.test",
         md5=hashlib.md5(data).hexdigest(),
         url="https://example.org/published.pt",
     )
-    monkeypatch.setitem(_registry._REGISTRY, "deepsea", dataclasses.replace(spec, pretrained=(published,)))
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
     argv = ["--fasta", str(DATA / "seqs.fa"), "--model-arg", "seq_len=200", "--model-arg", "hidden=8"]
     argv += ["--targets", "*_CTCF_*"]

@@ -2,7 +2,6 @@
 
 Downloads come from a local HTTP server started here, serving stand-in files."""
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -16,11 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import publish
 
 import zoo
+import zoo.models
 import zoo.weights
 from tests import legacy
-from zoo import _registry
 from zoo.cli.pretrained import run as pretrained_cli
 from zoo.models import all_layouts
 from zoo.pretrained import (
@@ -28,16 +28,16 @@ from zoo.pretrained import (
     ChecksumError,
     DownloadError,
     Located,
-    PretrainedEntry,
+    PublishedFile,
     all_pretrained,
     cache_dir,
-    catalogue_table,
     fetch,
     get_pretrained,
     list_pretrained,
     locate_weights,
     verify,
 )
+from zoo.summary import catalogue_table
 from zoo.targets import load_target_names, target_table
 
 WEIGHTS = b"stand-in weights " * 5000  # 85 kB: several reads, not one
@@ -105,17 +105,16 @@ def _cache(tmp_path, monkeypatch):
 
 def entry(
     url: str, checksum: str | None, name: str = "test.weights", member: str | None = None
-) -> PretrainedEntry:
-    model, tag = name.split(".", 1)
-    return PretrainedEntry(
-        tag=tag,
-        model=model,
-        model_args={"seq_len": 1000, "n_targets": 919},
+) -> PublishedFile:
+    return PublishedFile(
+        name=name,
+        model="deepsea",
+        args={"seq_len": 1000, "n_targets": 919},
         layout="kipoi-deepsea",
         url=url,
         md5=checksum,
         license="MIT",
-        paper="test",
+        source="test",
         n_value=0.25,
         targets="deepsea_919",
         description="a stand-in",
@@ -313,15 +312,16 @@ def test_a_local_archive_gives_its_member(tmp_path, _cache):
 
 
 def test_the_catalogue_lists_the_published_models():
-    assert list_pretrained() == sorted(
-        [
-            "deepsea.kipoi_predict",
-            "deepsea.kipoi_variant_effects",
-            "beluga.expecto",
-            "basset.kipoi",
-            "sei.sei_framework",
-        ]
-    )
+    dna = [name for name in list_pretrained() if name.split(".")[0] in ("basset", "beluga", "deepsea", "sei")]
+    assert dna == [
+        "basset.kipoi",
+        "beluga.expecto",
+        "deepsea.kipoi_predict",
+        "deepsea.kipoi_variant_effects",
+        "sei.sei_framework",
+    ]
+    assert list_pretrained() == sorted(e.name for e in zoo.models.PUBLISHED)  # the image models' files too
+    assert "dcgan.mnist28_netd" in list_pretrained()
     assert get_pretrained("sei") is get_pretrained("sei.sei_framework")
     assert get_pretrained("deepsea").name == "deepsea.kipoi_predict"
     with pytest.raises(
@@ -336,13 +336,16 @@ def test_every_entry_fits_its_model_and_its_target_list(e):
     assert e.md5 is None or re.fullmatch(r"[0-9a-f]{32}", e.md5)
     assert e.model in zoo.list_models()
     with torch.device("meta"):  # paper sizes without the memory
-        model = zoo.create_model(e.model, **e.model_args)
-    assert model.seq_len == e.seq_len and model.rc_average == e.rc_average
-    assert len(load_target_names(e.targets)) == model.n_targets
+        model = zoo.create_model(e.model, **e.args)
     # the entry's layout is one its own model registered
     assert e.layout in {layout.name for layout in all_layouts() if layout.model == e.model}
     with pytest.raises(TypeError):
-        e.model_args["seq_len"] = 1  # entries are read-only
+        e.args["head"] = "identity"  # entries are read-only
+    if e.n_value is None:  # an image model's file: no target list
+        assert e.targets is None and e.seq_len is None
+        return
+    assert model.seq_len == e.seq_len and model.rc_average == e.rc_average
+    assert len(load_target_names(e.targets)) == model.n_targets
 
 
 def test_conventions_of_the_published_files():
@@ -362,15 +365,13 @@ SMALL_DEEPSEA = {"seq_len": 200, "n_targets": 919, "hidden": 8}
 
 @pytest.fixture
 def add_entry(monkeypatch):
-    """Register extra catalogue entries for a test (the published ones have files no test can make)."""
+    """Add catalogue entries for a test (the published files are too large for tests): a
+    stand-in record of ``model`` named ``model.tag``, with ``fields`` changed."""
 
-    def add(model: str, **fields) -> PretrainedEntry:
-        spec = zoo.get_spec(model)
-        made = dataclasses.replace(entry("x.y", None), model=model, **fields)
-        monkeypatch.setitem(
-            _registry._REGISTRY, model, dataclasses.replace(spec, pretrained=(*spec.pretrained, made))
-        )
-        return made
+    def add(model: str, tag: str, **fields) -> PublishedFile:
+        like = {"deepsea": "deepsea.kipoi_predict", "sei": "sei.sei_framework"}[model]
+        defaults = {"url": "https://example.org/" + tag, "md5": None, "license": "MIT", "source": "test"}
+        return publish(monkeypatch, like, name=f"{model}.{tag}", **{**defaults, **fields})
 
     return add
 
@@ -391,7 +392,7 @@ def test_pretrained_true_downloads_verifies_and_names_the_outputs(server, _cache
         url=server.url + "/deepsea_predict.pth?download=1",
         md5=md5(data),
         layout="kipoi-deepsea-predict",
-        model_args={**SMALL_DEEPSEA, "rc_average": True},
+        args={**SMALL_DEEPSEA, "rc_average": True},
     )
     model = zoo.create_model("deepsea.test_predict", pretrained=True, progress=False).eval()
     assert model.rc_average and model.seq_len == 200
@@ -445,7 +446,7 @@ def test_without_a_published_md5_the_hash_seen_is_said_and_recorded(tmp_path, ad
         layout="selene-sei",
         archive_member="sei.pth",
         targets="sei_seqclass_40",  # any shipped list of this model's small size
-        model_args={"seq_len": 64, "n_targets": 40, "conv_channels": (4, 4, 8), "rc_average": True},
+        args={"seq_len": 64, "n_targets": 40, "conv_channels": (4, 4, 8), "rc_average": True},
     )
     seen = md5(archive.read_bytes())
     with pytest.warns(UserWarning, match=f"no md5 was published .* its md5 is {seen}"):
@@ -493,7 +494,7 @@ def test_the_zoo_format_keeps_names_conventions_and_source(tmp_path, add_entry):
         url="https://example.org/deepsea_predict.pth",
         md5=md5(data),
         layout="kipoi-deepsea-predict",
-        model_args={**SMALL_DEEPSEA, "rc_average": True},
+        args={**SMALL_DEEPSEA, "rc_average": True},
         n_value=0.0,
     )
     model = zoo.create_model("deepsea.test_predict", weights=tmp_path / "deepsea_predict.pth")
@@ -517,15 +518,18 @@ def test_readme_carries_the_catalogue_table():
     table = catalogue_table()
     assert table in (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert len(table.splitlines()) == 2 + len(all_pretrained())
-    sei = "| `sei.sei_framework` | `sei` | 4096 bp | 21,907 (sei_21907) | both, averaged | 0.25 |"
-    assert sei + " none published |" in table
+    sei = "| `sei.sei_framework` | `sei` | (N, 4, 4096) | (N, 21907) | 21,907 (sei_21907) |"
+    assert sei + " both strands averaged; N as 0.25 | none published |" in table
+    netg = "| `dcgan.mnist28_netg` | `image_decoder` | (N, 100) | (N, 1, 28, 28) | - | pixels in [-1, 1] |"
+    assert netg in table
 
 
 def test_the_command_lists_and_shows_entries(capsys):
     assert pretrained_cli(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["name", "model", "input"] and len(lines) == 1 + len(all_pretrained())
-    assert lines[3].split()[:5] == ["deepsea.kipoi_predict", "deepsea", "1000", "bp", "919"]
+    row = next(line for line in lines if line.startswith("deepsea.kipoi_predict "))
+    assert row.split()[:8] == ["deepsea.kipoi_predict", "deepsea", "(N,", "4,", "1000)", "(N,", "919)", "919"]
     assert pretrained_cli(["show", "deepsea.kipoi_predict"]) == 0
     shown = capsys.readouterr().out
     for text in (
@@ -573,3 +577,17 @@ def test_the_command_downloads_and_verifies(server, _cache, add_entry, tmp_path,
     add_entry("deepsea", tag="gone", url=server.url + "/gone.pth", md5=md5(WEIGHTS))
     assert pretrained_cli(["download", "deepsea.gone", "--no-progress"]) == 1
     assert f"zoo-pretrained: error: downloading {server.url}/gone.pth failed" in capsys.readouterr().err
+
+
+def test_an_image_models_published_file_loads_by_name(tmp_path):
+    """The catalogue holds the image models' files too: same name, md5 and cache rules."""
+    original = legacy.ExamplesVAE().eval()
+    torch.save(original.state_dict(), tmp_path / "vae_epoch_25.pth")
+    with pytest.raises(ChecksumError, match="170d7720f7d98109540d6ee88d1c6898"):
+        zoo.create_model("vae.mnist", weights=tmp_path / "vae_epoch_25.pth")
+    with pytest.warns(UserWarning, match="check_md5=False"):
+        model = zoo.create_model("vae.mnist", weights=tmp_path / "vae_epoch_25.pth", check_md5=False).eval()
+    assert model.source["name"] == "vae.mnist" and model.target_names is None and model.n_value is None
+    z = torch.randn(3, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(model.decode(z), original.decode(z).view(3, 1, 28, 28), rtol=0, atol=1e-6)

@@ -1,5 +1,5 @@
 """Model registry: names -> constructors with paper defaults, their checkpoint layouts,
-their published checkpoints, and argument checking.
+and argument checking.
 
 Each model family file calls :func:`register_model` at import time. This module never
 imports a family: ``zoo.models`` imports them all and is the way in for every lookup
@@ -12,11 +12,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-import posixpath
 import types
 import typing
-import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -31,58 +29,6 @@ ArgsFromState = Callable[[dict[str, torch.Tensor], dict[str, Any]], dict[str, An
 
 
 @dataclass(frozen=True)
-class PretrainedEntry:
-    """One published checkpoint and the model it fits, declared as data beside its family.
-
-    Its catalogue name is ``model.tag`` (``deepsea.kipoi_predict``); ``model`` is the
-    registry name, filled in when the family registers the entry. ``model_args`` are the
-    constructor arguments of the published model (sizes and conventions such as
-    ``rc_average``), ``layout`` the registered checkpoint layout the file is in, ``md5`` the
-    published checksum of the downloaded file (None where none was published), ``n_value``
-    what the original encoding puts in each channel for N, ``targets`` the shipped target
-    list naming the outputs (``zoo.targets``). For an archive, ``archive_member`` is the
-    basename of the weight file inside it.
-    """
-
-    tag: str
-    model_args: Mapping[str, Any] = field(hash=False)
-    layout: str
-    url: str
-    md5: str | None
-    license: str
-    paper: str
-    n_value: float
-    targets: str
-    description: str
-    archive_member: str | None = None
-    model: str = ""
-
-    def __post_init__(self) -> None:
-        # read-only, so the frozen entry cannot be changed through its arguments
-        object.__setattr__(self, "model_args", types.MappingProxyType(dict(self.model_args)))
-
-    @property
-    def name(self) -> str:
-        """The catalogue name, ``model.tag``."""
-        return f"{self.model}.{self.tag}"
-
-    @property
-    def filename(self) -> str:
-        """The name of the downloaded file: the last part of the URL's path."""
-        return posixpath.basename(urllib.parse.urlsplit(self.url).path)
-
-    @property
-    def seq_len(self) -> int:
-        """The input length in bp the published model was trained on."""
-        return int(self.model_args["seq_len"])
-
-    @property
-    def rc_average(self) -> bool:
-        """Whether the published model averages forward and reverse-complement predictions."""
-        return bool(self.model_args.get("rc_average", False))
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     """One registered model: its class, paper defaults, provenance and checkpoint layouts."""
 
@@ -93,7 +39,6 @@ class ModelSpec:
     input_desc: str = ""
     layouts: tuple[Layout, ...] = ()
     args_from_state: ArgsFromState | None = None
-    pretrained: tuple[PretrainedEntry, ...] = ()
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -108,21 +53,16 @@ def register_model(
     input_desc: str = "",
     layouts: tuple[Layout, ...] = (),
     args_from_state: ArgsFromState | None = None,
-    pretrained: tuple[PretrainedEntry, ...] = (),
 ) -> None:
     """Register ``cls`` under ``name``; ``defaults`` override the constructor's defaults.
 
     ``layouts`` are the public checkpoint layouts that load into this model;
-    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes imply;
-    ``pretrained`` are the model's published checkpoints, the first its default.
+    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes imply.
     """
     if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
     owned = tuple(dataclasses.replace(layout, model=name) for layout in layouts)
-    entries = tuple(dataclasses.replace(entry, model=name) for entry in pretrained)
-    _REGISTRY[name] = ModelSpec(
-        name, cls, dict(defaults or {}), paper, input_desc, owned, args_from_state, entries
-    )
+    _REGISTRY[name] = ModelSpec(name, cls, dict(defaults or {}), paper, input_desc, owned, args_from_state)
 
 
 def list_models() -> list[str]:
@@ -139,30 +79,6 @@ def layouts_for_keys(keys: set[str] | frozenset[str]) -> list[Layout]:
     """Every registered layout whose key set is exactly ``keys`` (several layouts may share a
     key set: their shapes, or only the arguments they imply, tell them apart)."""
     return [layout for layout in all_layouts() if layout.keys == keys]
-
-
-def all_pretrained() -> list[PretrainedEntry]:
-    """Every registered model's published checkpoints, sorted by name."""
-    return sorted((e for spec in _REGISTRY.values() for e in spec.pretrained), key=lambda e: e.name)
-
-
-def get_pretrained(name: str) -> PretrainedEntry:
-    """The published checkpoint ``name`` (``"deepsea.kipoi_predict"``); a model name alone
-    (``"deepsea"``) gives that model's default. Unknown names get the closest ones."""
-    if not isinstance(name, str):
-        raise TypeError(f"pretrained name must be a str, got {type(name).__name__}")
-    by_name = {e.name: e for e in all_pretrained()}
-    if name in by_name:
-        return by_name[name]
-    spec = _REGISTRY.get(name)
-    if spec is not None and spec.pretrained:
-        return spec.pretrained[0]
-    if spec is not None:
-        raise ValueError(f"model {name!r} has no published checkpoint; those with one: {', '.join(by_name)}")
-    defaults = [n for n, s in _REGISTRY.items() if s.pretrained]
-    close = difflib.get_close_matches(name, [*by_name, *defaults], n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise ValueError(f"unknown pretrained model {name!r}.{hint} Known: {', '.join(by_name)}")
 
 
 def args_from_state(name: str, state: dict[str, torch.Tensor], current: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.models import PretrainedEntry, build_model, get_pretrained, list_models
-from zoo.pretrained import locate_weights
+from zoo.models import PublishedFile, build_model, list_models
+from zoo.pretrained import get_pretrained, locate_weights
 from zoo.targets import load_target_names
 from zoo.weights import (
     PathLike,
@@ -40,10 +40,11 @@ def create_model(
 
     ``name`` may also be a published checkpoint of the catalogue (``"deepsea.kipoi_predict"``,
     see ``zoo.list_pretrained()``): the model then has the published model's arguments and
-    conventions (``rc_average``), its output names (``model.target_names``) and the one-hot
-    value of N it expects (``model.n_value``). ``pretrained=True`` downloads the published
-    file into the cache (once; a progress bar unless ``progress=False``), checks its md5 and
-    loads it; a model name alone with ``pretrained=True`` takes its default checkpoint.
+    conventions (``rc_average``) and, for DNA models, its output names
+    (``model.target_names``) and the one-hot value of N it expects (``model.n_value``).
+    ``pretrained=True`` downloads the published file into the cache (once; a progress bar
+    unless ``progress=False``), checks its md5 and loads it; a model name alone with
+    ``pretrained=True`` takes its first published file.
     Offline, ``weights=`` a local copy of the published file: its md5 is checked against the
     published one and a mismatch refused (``check_md5=False`` warns instead).
     """
@@ -53,7 +54,7 @@ def create_model(
         if weights is not None:
             load_weights(model, weights)
         return model
-    args = {**entry.model_args, **overrides}
+    args = {**entry.args, **overrides}
     source = None
     if weights is None and not pretrained:
         model = build_model(entry.model, **args)  # the published architecture, not its weights
@@ -62,10 +63,11 @@ def create_model(
         model = _create_uninitialised(entry.model, args)
         load_weights(model, located.path)  # strict: every tensor comes from the file
         source = {"name": entry.name, "url": entry.url, "md5": located.md5, "license": entry.license}
-    return attach_info(model, load_target_names(entry.targets), entry.n_value, source)
+    names = load_target_names(entry.targets) if entry.targets else None
+    return attach_info(model, names, entry.n_value, source)
 
 
-def _catalogue_entry(name: str, pretrained: bool) -> PretrainedEntry | None:
+def _catalogue_entry(name: str, pretrained: bool) -> PublishedFile | None:
     """The published checkpoint ``name`` refers to: a catalogue name, or a model's default when
     ``pretrained``; None for a registered model name without ``pretrained``."""
     if not isinstance(name, str) or (name in list_models() and not pretrained):

@@ -1,14 +1,17 @@
 """The model table: every registered model at its paper size, and a dummy batch run through it.
+Also the README's tables of checkpoint layouts and of published checkpoints.
 
-``zoo-demo`` prints it as plain text, ``zoo-demo --markdown`` as the table README.md carries
-(a test keeps the two equal).
+``zoo-demo`` prints the model table as plain text, ``zoo-demo --markdown`` as the table
+README.md carries (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
 import torch
 
-from zoo.models import all_layouts, build_model, get_spec, list_models
+from zoo.models import PublishedFile, all_layouts, build_model, get_spec, list_models
+from zoo.pretrained import all_pretrained
+from zoo.targets import load_target_names
 
 # The one argument without a paper default, and what the table uses for it.
 PAPER_OVERRIDES = {"binary_classifier": {"in_features": 64}}
@@ -30,6 +33,11 @@ def example_input(model: torch.nn.Module, batch: int = 2) -> torch.Tensor:
     if hasattr(model, "image_shape"):
         return torch.rand(batch, *model.image_shape)
     return torch.randn(batch, model.in_features)
+
+
+def _shape(shape: torch.Size) -> str:
+    """``(N, 4, 1000)``: a batch's shape after its first axis."""
+    return "(N" + ("".join(f", {s}" for s in shape) or ",") + ")"
 
 
 def summary_rows() -> list[dict[str, str]]:
@@ -54,8 +62,8 @@ def summary_rows() -> list[dict[str, str]]:
         rows.append({
             "name": name,
             "class": type(model).__name__,
-            "input": "(N, " + ", ".join(map(str, x.shape[1:])) + ")",
-            "output": "(N" + ("".join(f", {s}" for s in y.shape[1:]) or ",") + ")",
+            "input": _shape(x.shape[1:]),
+            "output": _shape(y.shape[1:]),
             "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
             "paper": spec.paper,
         })  # fmt: skip
@@ -89,4 +97,52 @@ def layouts_table() -> str:
             f"| `{layout.name}` | `{layout.model}` | {layout.description} | "
             f"{'; '.join(x for x in (implied, wrapped) if x) or '-'} |"
         )
+    return "\n".join(lines)
+
+
+def _conventions(entry: PublishedFile) -> str:
+    """What the original did that no tensor records: strands and N for DNA, the pixel range for images."""
+    if entry.n_value is not None:
+        strands = "both strands averaged" if entry.rc_average else "forward strand"
+        return f"{strands}; N as {entry.n_value:g}"
+    if entry.value_range is not None:
+        low, high = entry.value_range
+        return f"pixels in [{low:g}, {high:g}]"
+    return "-"
+
+
+def catalogue_rows() -> list[dict[str, str]]:
+    """One row per published checkpoint: name, model, input and output shapes (of the model
+    its record builds, on the meta device), output names, conventions, md5, license."""
+    rows = []
+    for entry in all_pretrained():
+        with torch.device("meta"), torch.no_grad():
+            model = build_model(entry.model, **entry.args).eval()
+            x = example_input(model)
+            y = model(x)
+        names = f"{len(load_target_names(entry.targets)):,} ({entry.targets})" if entry.targets else "-"
+        rows.append({
+            "name": entry.name,
+            "model": entry.model,
+            "input": _shape(x.shape[1:]),
+            "output": _shape(y.shape[1:]),
+            "names": names,
+            "conventions": _conventions(entry),
+            "md5": "published" if entry.md5 else "none published",
+            "license": entry.license,
+        })  # fmt: skip
+    return rows
+
+
+def catalogue_table() -> str:
+    """The README's table of published checkpoints (``zoo.create_model(name, pretrained=True)``)."""
+    lines = [
+        "| name | model | input | output | output names | conventions | md5 | license |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    columns = ("input", "output", "names", "conventions", "md5", "license")
+    lines += [
+        f"| `{r['name']}` | `{r['model']}` | " + " | ".join(r[c] for c in columns) + " |"
+        for r in catalogue_rows()
+    ]
     return "\n".join(lines)

@@ -16,8 +16,8 @@ from typing import Any
 
 from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, is_stdout, parse_key_values
 from zoo.create import create_model
-from zoo.models import all_pretrained, get_pretrained, list_models, model_args
-from zoo.pretrained import file_md5
+from zoo.models import list_models, model_args
+from zoo.pretrained import all_pretrained, file_md5, get_pretrained
 from zoo.weights import PathLike, save_weights
 from zoo.weights.convert import check_destination, convert
 

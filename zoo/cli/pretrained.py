@@ -17,15 +17,15 @@ import warnings
 from collections.abc import Sequence
 
 from zoo.pretrained import (
-    PretrainedEntry,
+    PublishedFile,
     cached_md5,
-    catalogue_rows,
     entry_dir,
     fetch,
     file_md5,
     get_pretrained,
     verify,
 )
+from zoo.summary import catalogue_rows
 from zoo.targets import load_target_names
 
 EPILOG = """exit status of verify: 0 the file's md5 is the published one; 1 it differs (or an error);
@@ -56,39 +56,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _list() -> str:
     rows = catalogue_rows()
-    columns = ("name", "model", "input", "outputs", "strands", "n_value", "md5", "license")
-    titles = {"outputs": "outputs (target list)", "n_value": "N as"}
+    columns = ("name", "model", "input", "output", "names", "conventions", "md5", "license")
+    titles = {"names": "output names"}
     table = [[titles.get(c, c) for c in columns], *([r[c] for c in columns] for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table)
 
 
-def _show(entry: PretrainedEntry) -> str:
-    names = load_target_names(entry.targets)
-    args = ", ".join(f"{k}={v!r}" for k, v in entry.model_args.items())
+def _data_fields(entry: PublishedFile) -> list[tuple[str, str]]:
+    """What the model reads and writes: DNA windows and named targets, or images."""
+    fields = []
+    if entry.n_value is not None:
+        fields.append(("input", f"{entry.seq_len} bp one-hot ACGT, N as {entry.n_value:g} in each channel"))
+        fields.append(("strands", "both, probabilities averaged" if entry.rc_average else "forward only"))
+    if entry.targets:
+        names = load_target_names(entry.targets)
+        listed = f"{len(names):,} (zoo.targets list {entry.targets!r}): {', '.join(names[:3])}, ..."
+        fields.append(("targets", listed))
+    if entry.image_shape is not None and entry.value_range is not None:
+        shape = " x ".join(map(str, entry.image_shape))
+        fields.append(("images", f"{shape}, pixels in [{entry.value_range[0]:g}, {entry.value_range[1]:g}]"))
+    if entry.latent_size is not None:
+        fields.append(("latent", f"{entry.latent_size} standard normal values"))
+    return fields
+
+
+def _show(entry: PublishedFile) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in entry.args.items())
     md5 = entry.md5 or "none published"
-    folder = entry_dir(entry)
-    cached = folder / (entry.archive_member or entry.filename)
+    cached = entry_dir(entry) / (entry.archive_member or entry.filename)
     if entry.md5 is None and cached_md5(entry):
         md5 += f" (seen at download: {cached_md5(entry)})"
     fields = [
         ("model", f"{entry.model} ({args})"),
-        ("input", f"{entry.seq_len} bp one-hot ACGT, N as {entry.n_value:g} in each channel"),
-        ("strands", "both, probabilities averaged" if entry.rc_average else "forward only"),
-        ("targets", f"{len(names):,} (zoo.targets list {entry.targets!r}): {', '.join(names[:3])}, ..."),
+        *_data_fields(entry),
         ("layout", entry.layout),
+        ("source", entry.source),
         ("url", entry.url),
         ("file", entry.filename + (f" (holds {entry.archive_member})" if entry.archive_member else "")),
         ("md5", md5),
         ("license", entry.license),
-        ("paper", entry.paper),
+        *([("paper", entry.paper)] if entry.paper else []),
         ("cached", str(cached) if cached.is_file() else f"no (zoo-pretrained download {entry.name})"),
         ("python", f"zoo.create_model({entry.name!r}, pretrained=True)"),
     ]
     return "\n".join([entry.name, f"  {entry.description}", *(f"  {k + ':':9}{v}" for k, v in fields)])
 
 
-def _verify(entry: PretrainedEntry, path: str) -> int:
+def _verify(entry: PublishedFile, path: str) -> int:
     if entry.md5 is None:
         print(
             f"{path}: md5 {file_md5(path)}; not checked: no md5 was published for {entry.name} "

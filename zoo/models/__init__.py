@@ -6,20 +6,17 @@ registered before the registry is read.
 
 from zoo._registry import (
     ModelSpec,
-    PretrainedEntry,
     all_layouts,
-    all_pretrained,
     args_from_state,
     build_model,
     default_args,
-    get_pretrained,
     get_spec,
     layouts_for_keys,
     list_models,
     model_args,
     spec_for_class,
 )
-from zoo.models import classifier, dcgan, mlp
+from zoo.models import basset, beluga, classifier, dcgan, deepsea, mlp, sei
 from zoo.models._published import PublishedFile
 from zoo.models.basset import Basset
 from zoo.models.beluga import Beluga
@@ -31,7 +28,10 @@ from zoo.models.mlp import MLPVAE, MLPDecoder
 from zoo.models.sei import Sei
 
 # Every public pretrained file the families describe (see zoo.models._published).
-PUBLISHED: tuple[PublishedFile, ...] = (*dcgan.PUBLISHED, *mlp.PUBLISHED, *classifier.PUBLISHED)
+PUBLISHED: tuple[PublishedFile, ...] = (
+    *basset.PUBLISHED, *beluga.PUBLISHED, *deepsea.PUBLISHED, *sei.PUBLISHED,
+    *dcgan.PUBLISHED, *mlp.PUBLISHED, *classifier.PUBLISHED,
+)  # fmt: skip
 
 __all__ = [
     "Basset",
@@ -46,15 +46,12 @@ __all__ = [
     "ModelSpec",
     "PUBLISHED",
     "PublishedFile",
-    "PretrainedEntry",
     "Sei",
     "all_layouts",
-    "all_pretrained",
     "args_from_state",
     "build_model",
     "dcgan_init",
     "default_args",
-    "get_pretrained",
     "get_spec",
     "layouts_for_keys",
     "list_models",

@@ -9,10 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import PretrainedEntry, register_model
+from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
 from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def basset_positions(seq_len: int) -> int:
@@ -88,14 +89,16 @@ def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
 
 # --- Published checkpoints -------------------------------------------------------------------
 
-PRETRAINED = (
-    PretrainedEntry(
-        tag="kipoi",
-        model_args={"seq_len": 600, "n_targets": 164, "rc_average": False},
+PUBLISHED = (
+    PublishedFile(
+        name="basset.kipoi",
+        model="basset",
+        args={"seq_len": 600, "n_targets": 164, "rc_average": False},
         layout="kipoi-basset",
         url="https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
         md5="4878981d84499eb575abd0f3b45570d3",
         license="MIT",
+        source="Kipoi model zoo, Basset",
         paper="Kelley, Snoek & Rinn 2016, Genome Res., doi:10.1101/gr.200535.115",
         n_value=0.25,
         targets="basset_164",
@@ -111,5 +114,4 @@ register_model(
     input_desc="(N, 4, 600) one-hot ACGT",
     layouts=LAYOUTS,
     args_from_state=basset_args_from_state,
-    pretrained=PRETRAINED,
 )

@@ -8,10 +8,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import PretrainedEntry, register_model
+from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
 from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def beluga_positions(seq_len: int) -> int:
@@ -96,14 +97,16 @@ def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
 
 # --- Published checkpoints -------------------------------------------------------------------
 
-PRETRAINED = (
-    PretrainedEntry(
-        tag="expecto",
-        model_args={"seq_len": 2000, "n_targets": 2002, "rc_average": True},
+PUBLISHED = (
+    PublishedFile(
+        name="beluga.expecto",
+        model="beluga",
+        args={"seq_len": 2000, "n_targets": 2002, "rc_average": True},
         layout="expecto-beluga",
         url="https://zenodo.org/record/3402406/files/deepsea.beluga.pth?download=1",
         md5="62360f2db4ac96554d28d058b50ab654",
         license="non-commercial (the ExPecto repository's license)",
+        source="the ExPecto repository",
         paper="Zhou et al. 2018 (ExPecto), Nat. Genet., doi:10.1038/s41588-018-0160-6",
         n_value=0.0,
         targets="beluga_2002",
@@ -122,5 +125,4 @@ register_model(
     input_desc="(N, 4, 2000) one-hot ACGT",
     layouts=LAYOUTS,
     args_from_state=beluga_args_from_state,
-    pretrained=PRETRAINED,
 )

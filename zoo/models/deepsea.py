@@ -11,10 +11,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from zoo._registry import PretrainedEntry, register_model
+from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
 from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def deepsea_positions(seq_len: int, kernel_size: int = 8, pool_size: int = 4) -> int:
@@ -160,14 +161,16 @@ def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> di
 # --- Published checkpoints -------------------------------------------------------------------
 
 _PAPER = "Zhou & Troyanskaya 2015, Nat. Methods, doi:10.1038/nmeth.3547"
-PRETRAINED = (
-    PretrainedEntry(
-        tag="kipoi_predict",
-        model_args={"seq_len": 1000, "n_targets": 919, "rc_average": True},
+PUBLISHED = (
+    PublishedFile(
+        name="deepsea.kipoi_predict",
+        model="deepsea",
+        args={"seq_len": 1000, "n_targets": 919, "rc_average": True},
         layout="kipoi-deepsea-predict",
         url="https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
         md5="89e640bf6bdbe1ff165f484d9796efc7",
         license="CC-BY-3.0",
+        source="Kipoi model zoo, DeepSEA/predict",
         paper=_PAPER,
         n_value=0.25,
         targets="deepsea_919",
@@ -176,13 +179,15 @@ PRETRAINED = (
             "reverse-complement sequence averaged, as on the DeepSEA website"
         ),
     ),
-    PretrainedEntry(
-        tag="kipoi_variant_effects",
-        model_args={"seq_len": 1000, "n_targets": 919, "rc_average": False},
+    PublishedFile(
+        name="deepsea.kipoi_variant_effects",
+        model="deepsea",
+        args={"seq_len": 1000, "n_targets": 919, "rc_average": False},
         layout="kipoi-deepsea-variant-effect",
         url="https://zenodo.org/record/1466993/files/deepsea_variant_effects.pth?download=1",
         md5="35956ab9c28960b5a3693f470fe980c1",
         license="CC-BY-3.0",
+        source="Kipoi model zoo, DeepSEA/variantEffects",
         paper=_PAPER,
         n_value=0.25,
         targets="deepsea_919",
@@ -198,5 +203,4 @@ register_model(
     input_desc="(N, 4, 1000) one-hot ACGT",
     layouts=LAYOUTS,
     args_from_state=deepsea_args_from_state,
-    pretrained=PRETRAINED,
 )

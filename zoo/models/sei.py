@@ -13,10 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo._registry import PretrainedEntry, register_model
+from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
 from zoo.layouts import Layout
 from zoo.models._dna import DNAModel
+from zoo.models._published import PublishedFile
 from zoo.targets import load_target_names
 
 DILATIONS = (2, 4, 8, 16, 25)
@@ -207,14 +208,16 @@ def sei_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
 
 # --- Published checkpoints -------------------------------------------------------------------
 
-PRETRAINED = (
-    PretrainedEntry(
-        tag="sei_framework",
-        model_args={"seq_len": 4096, "n_targets": 21907, "rc_average": True},
+PUBLISHED = (
+    PublishedFile(
+        name="sei.sei_framework",
+        model="sei",
+        args={"seq_len": 4096, "n_targets": 21907, "rc_average": True},
         layout="selene-sei",
         url="https://zenodo.org/record/4906997/files/sei_model.tar.gz",
         md5=None,
         license="academic and research use only (the Sei repository's license)",
+        source="the Sei framework repository (Zenodo record 4906997)",
         paper=(
             "Chen et al. 2022, Nat. Genet., doi:10.1038/s41588-022-01102-2; "
             "weights: doi:10.5281/zenodo.4906996"
@@ -236,7 +239,6 @@ register_model(
     input_desc="(N, 4, 4096) one-hot ACGT",
     layouts=LAYOUTS,
     args_from_state=sei_args_from_state,
-    pretrained=PRETRAINED,
 )
 
 

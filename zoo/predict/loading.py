@@ -55,7 +55,7 @@ def trained_n_value(weights: PathLike) -> float | None:
 
 
 def is_catalogue_name(name: str | None) -> bool:
-    """Whether ``name`` names a published checkpoint (``model.tag``) rather than a model."""
+    """Whether ``name`` names a published checkpoint (``deepsea.kipoi_predict``) rather than a model."""
     return name is not None and name not in list_models() and "." in name
 
 

@@ -5,22 +5,25 @@
 ['basset.kipoi', 'beluga.expecto']
 >>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
 
-Each model family declares its published checkpoints as data beside its architecture
-(``PRETRAINED`` in ``zoo/models/<family>.py``, a :class:`PretrainedEntry` each) and
-registers them; this package holds the machinery only: finding entries, downloading,
-verifying and caching their files. ``zoo.create_model("deepsea.kipoi_predict",
-pretrained=True)`` builds the model from them.
+Each model family declares the published files its models read as data beside its
+architecture (``PUBLISHED`` in ``zoo/models/<family>.py``, a
+:class:`~zoo.models.PublishedFile` each; ``zoo.models.PUBLISHED`` gathers them); this
+package holds the machinery only: finding records by name, downloading, verifying and
+caching their files. ``zoo.create_model("deepsea.kipoi_predict", pretrained=True)`` builds
+the model from them.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tarfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.models import PretrainedEntry, all_pretrained, get_pretrained
+from zoo import models
+from zoo.models import PublishedFile
 from zoo.pretrained.download import (
     CACHE_ENV,
     ArchiveError,
@@ -34,7 +37,6 @@ from zoo.pretrained.download import (
     file_md5,
     verify,
 )
-from zoo.targets import load_target_names
 
 __all__ = [
     "CACHE_ENV",
@@ -42,12 +44,10 @@ __all__ = [
     "ChecksumError",
     "DownloadError",
     "Located",
-    "PretrainedEntry",
+    "PublishedFile",
     "all_pretrained",
     "cache_dir",
     "cached_md5",
-    "catalogue_rows",
-    "catalogue_table",
     "entry_dir",
     "extract_member",
     "fetch",
@@ -59,9 +59,35 @@ __all__ = [
 ]
 
 
+def all_pretrained() -> list[PublishedFile]:
+    """Every published file the model families describe, sorted by name."""
+    return sorted(models.PUBLISHED, key=lambda entry: entry.name)
+
+
 def list_pretrained() -> list[str]:
-    """Sorted names of every published checkpoint in the catalogue (``model.tag``)."""
+    """Sorted names of every published checkpoint in the catalogue (``family.source``)."""
     return [entry.name for entry in all_pretrained()]
+
+
+def get_pretrained(name: str) -> PublishedFile:
+    """The published checkpoint ``name`` (``"deepsea.kipoi_predict"``); a registered model's
+    name alone (``"deepsea"``) gives the first file of that model. Unknown names get the
+    closest ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"pretrained name must be a str, got {type(name).__name__}")
+    entries = all_pretrained()
+    by_name = {entry.name: entry for entry in entries}
+    if name in by_name:
+        return by_name[name]
+    of_model = [entry for entry in models.PUBLISHED if entry.model == name]
+    if of_model:
+        return of_model[0]
+    if name in models.list_models():
+        raise ValueError(f"model {name!r} has no published checkpoint; those with one: {', '.join(by_name)}")
+    with_files = sorted({entry.model for entry in entries})
+    close = difflib.get_close_matches(name, [*by_name, *with_files], n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ValueError(f"unknown pretrained model {name!r}.{hint} Known: {', '.join(by_name)}")
 
 
 @dataclass(frozen=True)
@@ -74,12 +100,12 @@ class Located:
     checked: bool  # whether that md5 was compared with a published one
 
 
-def _entry(name: str | PretrainedEntry) -> PretrainedEntry:
-    return name if isinstance(name, PretrainedEntry) else get_pretrained(name)
+def _entry(name: str | PublishedFile) -> PublishedFile:
+    return name if isinstance(name, PublishedFile) else get_pretrained(name)
 
 
 def locate_weights(
-    name: str | PretrainedEntry,
+    name: str | PublishedFile,
     weights: str | os.PathLike[str] | None = None,
     *,
     check_md5: bool = True,
@@ -121,34 +147,3 @@ def locate_weights(
         member = target if target.is_file() else extract_member(path, str(entry.archive_member), target)
         return Located(member, seen, checked)
     return Located(path, seen, checked)
-
-
-def catalogue_rows() -> list[dict[str, str]]:
-    """One row per published checkpoint: name, model, input, outputs, strands, N, md5, license."""
-    return [
-        {
-            "name": e.name,
-            "model": e.model,
-            "input": f"{e.seq_len} bp",
-            "outputs": f"{len(load_target_names(e.targets)):,} ({e.targets})",
-            "strands": "both, averaged" if e.rc_average else "forward",
-            "n_value": f"{e.n_value:g}",
-            "md5": "published" if e.md5 else "none published",
-            "license": e.license,
-        }
-        for e in all_pretrained()
-    ]
-
-
-def catalogue_table() -> str:
-    """The catalogue as the markdown table README.md carries."""
-    lines = [
-        "| name | model | input | outputs (target list) | strands | N as | md5 | license |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    lines += [
-        f"| `{r['name']}` | `{r['model']}` | {r['input']} | {r['outputs']} | {r['strands']} | {r['n_value']} "
-        f"| {r['md5']} | {r['license']} |"
-        for r in catalogue_rows()
-    ]
-    return "\n".join(lines)

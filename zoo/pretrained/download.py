@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 
 from zoo._files import atomic_path
-from zoo._registry import PretrainedEntry
+from zoo.models._published import PublishedFile
 
 CACHE_ENV = "ZOO_CACHE_DIR"
 _CHUNK = 1 << 20
@@ -57,7 +57,7 @@ def cache_dir() -> Path:
     return base / "sigmoid-zoo"
 
 
-def entry_dir(entry: PretrainedEntry) -> Path:
+def entry_dir(entry: PublishedFile) -> Path:
     """The cache folder of one entry."""
     if not entry.name or "/" in entry.name or "\\" in entry.name or entry.name.startswith("."):
         raise ValueError(f"pretrained entry name {entry.name!r} cannot name a cache folder")
@@ -73,7 +73,7 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _warn_unpublished(entry: PretrainedEntry, seen: str, where: str) -> None:
+def _warn_unpublished(entry: PublishedFile, seen: str, where: str) -> None:
     """Say once per entry and file that it cannot be checked against a published checksum."""
     if (entry.name, seen) not in _warned_unpublished:
         _warned_unpublished.add((entry.name, seen))
@@ -85,7 +85,7 @@ def _warn_unpublished(entry: PretrainedEntry, seen: str, where: str) -> None:
         )
 
 
-def cached_md5(entry: PretrainedEntry) -> str | None:
+def cached_md5(entry: PublishedFile) -> str | None:
     """The md5 of ``entry``'s downloaded file: the published one, else the one recorded in the
     cache when it was downloaded (None when nothing is cached)."""
     if entry.md5 is not None:
@@ -94,7 +94,7 @@ def cached_md5(entry: PretrainedEntry) -> str | None:
     return sidecar.read_text(encoding="ascii").strip() if sidecar.is_file() else None
 
 
-def verify(entry: PretrainedEntry, path: str | os.PathLike[str], allow_mismatch: bool = False) -> str:
+def verify(entry: PublishedFile, path: str | os.PathLike[str], allow_mismatch: bool = False) -> str:
     """Check ``path`` against ``entry.md5``; returns the file's md5.
 
     A mismatch raises :class:`ChecksumError` naming both hashes; ``allow_mismatch=True``
@@ -144,7 +144,7 @@ def _download(url: str, dest: Path, progress: bool) -> str:
     return digest.hexdigest()
 
 
-def _fetch_file(entry: PretrainedEntry, progress: bool) -> Path:
+def _fetch_file(entry: PublishedFile, progress: bool) -> Path:
     """The entry's downloaded file in the cache, downloaded and verified if not there yet."""
     folder = entry_dir(entry)
     path, sidecar = folder / entry.filename, folder / f"{entry.filename}.md5"
@@ -224,7 +224,7 @@ def extract_member(archive: str | os.PathLike[str], basename: str, dest: str | o
     return dest
 
 
-def fetch(entry: PretrainedEntry, progress: bool = True, member: str | None = None) -> Path:
+def fetch(entry: PublishedFile, progress: bool = True, member: str | None = None) -> Path:
     """The local path of ``entry``'s weights, downloaded into the cache on first use.
 
     A file already in the cache is returned without network access (it got there only
