@@ -13,7 +13,7 @@ on a noisy shared machine, absolute numbers do not):
 - with --lightning: the Lightning task's training step, "32-true" vs "bf16-mixed" (and compile=True).
 
 Usage:
-  python scripts/bench.py                 # the full grid (about 10 minutes on 2 cores)
+  python scripts/bench.py                 # the full grid (minutes on a small CPU)
   python scripts/bench.py --quick         # deepsea only, batch 64, a few seconds per case
   python scripts/bench.py --models deepsea beluga --batches 256 --precisions bf16 --modes eager \
       --tasks infer --device cpu
@@ -28,50 +28,26 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from _timing import Timing, alternate_best, synchronizer, timed
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 import zoo
 from zoo.dna import base_codes, one_hot_codes
 from zoo.inference import _fast_strand_logits, prepare_logits
-from zoo.legacy import kipoi_deepsea_cpu
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.legacy
+from tests.legacy import kipoi_deepsea_cpu  # noqa: E402
 
 MODELS = ("deepsea", "beluga", "basset", "danq", "image_decoder")
 MODEL_ARGS = {"image_decoder": {"head": "sigmoid"}}  # a sigmoid head, like the rest of the zoo
-
-
-@dataclass
-class Timing:
-    """Seconds per call (best of the timed calls) and how many calls were timed."""
-
-    seconds: float
-    calls: int
-    first_call: float  # the untimed warm-up call: includes compilation when compiled
-
-
-def timed(fn: Callable[[], object], sync: Callable[[], None], min_time: float, max_calls: int) -> Timing:
-    """Best seconds per call: one warm-up call, then calls until ``min_time`` or ``max_calls``.
-
-    Best-of rather than mean: other processes only ever add time on a shared machine.
-    """
-    start = time.perf_counter()
-    fn()
-    sync()
-    first = time.perf_counter() - start
-    best, calls, spent = float("inf"), 0, 0.0
-    while calls < max_calls and (calls == 0 or spent < min_time):
-        start = time.perf_counter()
-        fn()
-        sync()
-        elapsed = time.perf_counter() - start
-        best, calls, spent = min(best, elapsed), calls + 1, spent + elapsed
-    return Timing(best, calls, first)
 
 
 def machine_line(device: torch.device) -> str:
@@ -91,12 +67,12 @@ def machine_line(device: torch.device) -> str:
     return line
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, sync: Callable[[], None], size: int) -> float:
+def matmul_peak(device: torch.device, dtype: torch.dtype, size: int) -> float:
     """Best GFLOP/s of a square matmul of ``size`` (a practical peak, not the data sheet's)."""
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
-    t = timed(lambda: a @ b, sync, min_time=1.0, max_calls=50)
-    return 2 * size**3 / t.seconds / 1e9
+    t = timed(lambda: a @ b, 50, min_time=1.0, device=device)
+    return 2 * size**3 / t.best / 1e9
 
 
 def example_batch(name: str, model: torch.nn.Module, batch: int, device: torch.device) -> torch.Tensor:
@@ -170,8 +146,8 @@ class Report:
         flops: float,
         diff: float | None,
     ) -> float:
-        """Print one row; returns sequences/s."""
-        rate = batch / t.seconds
+        """Print one row (the best of the timed calls); returns sequences/s."""
+        rate = batch / t.best
         gflops = rate * flops / 1e9
         peak = 100 * gflops / self.peaks[prec]
         # x ref: sequences/s against the reference (a DeepSEA, so deepsea rows only);
@@ -182,15 +158,13 @@ class Report:
         d = f"{diff:8.1e}" if diff is not None else f"{'':>8}"
         print(
             f"{task:6} {name:13} {batch:5d} {prec:5} {mode:8} {rate:9.1f} {gflops:8.1f} {peak:6.1f} "
-            f"{x_ref} {gf_ref} {d} {t.first_call:7.1f} {t.calls:5d}",
+            f"{x_ref} {gf_ref} {d} {t.warmup:7.1f} {t.calls:5d}",
             flush=True,
         )
         return rate
 
 
-def bench_models(
-    args: argparse.Namespace, device: torch.device, sync: Callable[[], None], report: Report
-) -> dict:
+def bench_models(args: argparse.Namespace, device: torch.device, report: Report) -> dict:
     """The model grid; returns {(task, model, batch, precision, mode): sequences/s}."""
     rates: dict[tuple, float] = {}
     for name in args.models:
@@ -217,7 +191,7 @@ def bench_models(
                             continue  # big: 30 s of compiling per case; oneDNN: never compiled
                         torch._dynamo.reset()  # each case compiles afresh, no recompile limit
                     fn = prepare_logits(model, prec, device, compile=mode == "compiled")
-                    t = timed(lambda fn=fn, x=x: fn(x), sync, min_time, max_calls)
+                    t = timed(lambda fn=fn, x=x: fn(x), max_calls, min_time=min_time, device=device)
                     diff = (torch.sigmoid(fn(x)) - reference_probs).abs().max().item()
                     rates["infer", name, batch, prec, mode] = report.row(
                         "infer", name, batch, prec, mode, t, infer_flops, diff
@@ -233,7 +207,7 @@ def bench_models(
                     torch._dynamo.reset()
                     model.to(device)
                     step = train_step_fn(model, x, prec, mode == "compiled", device)
-                    t = timed(step, sync, min_time, max_calls)
+                    t = timed(step, max_calls, min_time=min_time, device=device)
                     rates["train", name, batch, prec, mode] = report.row(
                         "train", name, batch, prec, mode, t, train_flops, None
                     )
@@ -243,7 +217,7 @@ def bench_models(
 
 
 def bench_reference(
-    batches: list[int], device: torch.device, sync: Callable[[], None], min_time: float, max_calls: int
+    batches: list[int], device: torch.device, min_time: float, max_calls: int
 ) -> dict[int, tuple[float, Timing]]:
     """The Kipoi deepsea_cpu layout in fp32 eager: {batch: (sequences/s, timing)}."""
     torch.manual_seed(0)
@@ -253,13 +227,13 @@ def bench_reference(
         x = torch.randint(0, 4, (batch, 1000))
         x = F.one_hot(x, 4).float().transpose(1, 2)[:, :, None, :].contiguous().to(device)
         with torch.inference_mode():
-            t = timed(lambda x=x: ref(x), sync, min_time, max_calls)
-        out[batch] = (batch / t.seconds, t)
+            t = timed(lambda x=x: ref(x), max_calls, min_time=min_time, device=device)
+        out[batch] = (batch / t.best, t)
     return out
 
 
 def head_to_head(
-    batches: list[int], device: torch.device, sync: Callable[[], None], rounds: int, compiled: bool
+    batches: list[int], device: torch.device, rounds: int, compiled: bool
 ) -> dict[int, dict[str, float]]:
     """The reference and DeepSEA's prepare_logits paths timed in alternation: {batch: {path: seq/s}}.
 
@@ -280,33 +254,12 @@ def head_to_head(
             k: lambda f=f, x=x: f(x) for k, f in paths.items()
         }
         with torch.inference_mode():
-            best = alternate_best(calls, rounds, sync)
+            best = alternate_best(calls, rounds, device)
         out[batch] = {name: batch / seconds for name, seconds in best.items()}
     return out
 
 
-def alternate_best(
-    calls: dict[str, Callable[[], object]], rounds: int, sync: Callable[[], None]
-) -> dict[str, float]:
-    """Best seconds per call of each function, timed in alternating rounds after one warm-up each.
-
-    Alternation spreads a noisy machine's slow spells over every contender alike.
-    """
-    for call in calls.values():  # warm-up (and compilation) outside the rounds
-        call()
-    best: dict[str, float] = {}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            sync()
-            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
-    return best
-
-
-def train_head_to_head(
-    batch: int, device: torch.device, sync: Callable[[], None], rounds: int
-) -> dict[str, float]:
+def train_head_to_head(batch: int, device: torch.device, rounds: int) -> dict[str, float]:
     """DeepSEA training steps, fp32 and autocast bf16, timed in alternation: {precision: seq/s}."""
     torch.manual_seed(0)
     fp32_model = zoo.create_model("deepsea").to(device)
@@ -317,27 +270,24 @@ def train_head_to_head(
         "fp32": train_step_fn(fp32_model, x, "fp32", False, device),
         "bf16": train_step_fn(bf16_model, x, "bf16", False, device),
     }
-    best = alternate_best(steps, rounds, sync)
+    best = alternate_best(steps, rounds, device)
     return {name: batch / seconds for name, seconds in best.items()}
 
 
-def bench_feeding(
-    n: int, device: torch.device, sync: Callable[[], None], seq_len: int = 1000
-) -> dict[str, float]:
+def bench_feeding(n: int, device: torch.device, seq_len: int = 1000) -> dict[str, float]:
     """Sequences/s of encoding (zoo.one_hot; on CUDA also zoo-predict's base codes one-hot
     encoded on the GPU) and of reading 1000-bp FASTA records (plain parser, pyfaidx, zoo-predict)."""
     gen = torch.Generator().manual_seed(0)
     codes = torch.randint(0, 4, (n, seq_len), generator=gen).tolist()
     seqs = ["".join("ACGT"[c] for c in row) for row in codes]
     rates = {}
-    t = timed(lambda: zoo.one_hot(seqs), lambda: None, min_time=1.0, max_calls=10)
-    rates["one_hot"] = n / t.seconds
+    rates["one_hot"] = n / timed(lambda: zoo.one_hot(seqs), 10, min_time=1.0).best
     if device.type == "cuda":  # what zoo-predict's Scorer does for a GPU: pinned codes, one-hot there
 
         def codes_to_gpu() -> None:
             one_hot_codes(base_codes(seqs).pin_memory().to(device, non_blocking=True))
 
-        rates["base codes, GPU one-hot"] = n / timed(codes_to_gpu, sync, 1.0, 10).seconds
+        rates["base codes, GPU one-hot"] = n / timed(codes_to_gpu, 10, min_time=1.0, device=device).best
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "bench.fa")
         with open(path, "w") as fh:
@@ -355,7 +305,7 @@ def bench_feeding(
                         parts.append(line.rstrip())
             return count + bool(parts)
 
-        rates["fasta (plain python)"] = n / timed(plain, lambda: None, 1.0, 10).seconds
+        rates["fasta (plain python)"] = n / timed(plain, 10, min_time=1.0).best
         if importlib.util.find_spec("pyfaidx") is not None:
             import pyfaidx
 
@@ -365,13 +315,13 @@ def bench_feeding(
                     str(record[:])
 
             pyfaidx.Fasta(path)  # build the index once, outside the timing
-            rates["fasta (pyfaidx)"] = n / timed(faidx, lambda: None, 1.0, 5).seconds
-        if importlib.util.find_spec("pysam") is not None:  # zoo-predict's reader (not on every machine)
-            from zoo.predict.sources import fasta_windows
+            rates["fasta (pyfaidx)"] = n / timed(faidx, 5, min_time=1.0).best
+        from zoo.predict.sources import fasta_windows
 
-            rates["fasta (zoo-predict)"] = (
-                n / timed(lambda: list(fasta_windows(path, seq_len, None)), lambda: None, 1.0, 5).seconds
-            )
+        def windows() -> list:
+            return list(fasta_windows(path, seq_len, None))
+
+        rates["fasta (zoo-predict)"] = n / timed(windows, 5, min_time=1.0).best
     return rates
 
 
@@ -385,6 +335,8 @@ def bench_lightning(batch: int, n_steps: int, device: torch.device, compiled: bo
 
     from zoo.tasks import ClassificationTask
 
+    sync = synchronizer(device)
+
     class StepTimer(L.Callback):
         def __init__(self) -> None:
             self.times: list[float] = []
@@ -393,8 +345,7 @@ def bench_lightning(batch: int, n_steps: int, device: torch.device, compiled: bo
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, *args: object) -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)  # the step's kernels, not just their launch
+            sync()  # the step's kernels, not just their launch
             self.times.append(time.perf_counter() - self.start)
 
     cases = [("32-true", False), ("bf16-mixed", False)] + ([("bf16-mixed", True)] if compiled else [])
@@ -478,27 +429,24 @@ def run(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick each conv's fastest kernel
     started = time.perf_counter()
     print(machine_line(device), flush=True)
     size = 8192 if device.type == "cuda" else 2048
-    peaks = {
-        p: matmul_peak(device, d, sync, size) for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))
-    }
+    peaks = {p: matmul_peak(device, d, size) for p, d in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     print(f"matmul peak ({size}^2): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
 
-    ref_runs = bench_reference(args.batches, device, sync, args.min_time, args.max_calls)
+    ref_runs = bench_reference(args.batches, device, args.min_time, args.max_calls)
     ref_flops = flops_per_sample(zoo.create_model("deepsea"), torch.zeros(2, 4, 1000), train=False)
     ref = {batch: rate for batch, (rate, _) in ref_runs.items()}
     report = Report(peaks, ref, ref_flops)
     for batch, (_, t) in ref_runs.items():
         report.row("infer", "kipoi_ref", batch, "fp32", "eager", t, ref_flops, None)
 
-    rates = bench_models(args, device, sync, report)
+    rates = bench_models(args, device, report)
 
-    feeding = bench_feeding(2048, device, sync)
+    feeding = bench_feeding(2048, device)
     infer_rates = [v for k, v in rates.items() if k[0] == "infer" and k[1] == "deepsea"]
     fastest = max(infer_rates) if infer_rates else max(ref.values())
     print(f"\nfeeding (1000 bp, sequences/s; fastest deepsea inference above: {fastest:.0f}/s)")
@@ -511,7 +459,7 @@ def run(args: argparse.Namespace) -> None:
             f"\nhead to head, deepsea inference vs the Kipoi reference, {args.h2h_rounds} alternating rounds:"
         )
         compiled = "compiled" in args.modes
-        for batch, paths in head_to_head(args.batches, device, sync, args.h2h_rounds, compiled).items():
+        for batch, paths in head_to_head(args.batches, device, args.h2h_rounds, compiled).items():
             ref_rate = paths["reference fp32"]
             for name, rate in paths.items():
                 target = {"fp32": 1.0, "bf16": 4.0}.get(name)
@@ -523,7 +471,7 @@ def run(args: argparse.Namespace) -> None:
                 print(f"  batch {batch:4d} {name:15} {rate:8.1f} seq/s  {rate / ref_rate:5.2f}x{verdict}")
     if "train" in args.tasks and "deepsea" in args.models and args.h2h_rounds:
         batch = max(args.batches)
-        train = train_head_to_head(batch, device, sync, max(2, args.h2h_rounds - 1))
+        train = train_head_to_head(batch, device, max(2, args.h2h_rounds - 1))
         print(
             f"\ndeepsea training step, batch {batch}, alternating rounds: fp32 {train['fp32']:.1f} seq/s, "
             f"autocast bf16 {train['bf16']:.1f} seq/s = {train['bf16'] / train['fp32']:.2f}x"

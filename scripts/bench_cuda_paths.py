@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import statistics
-import time
 from collections.abc import Callable, Iterator
 
 import torch
+from _timing import timed
 from torch.nn import functional as F
 
 import zoo
@@ -40,20 +39,6 @@ def tf32_convolutions(allowed: bool) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.allow_tf32 = before
-
-
-def median_seconds(fn: Logits, x: torch.Tensor, sync: Callable[[], None], calls: int) -> float:
-    """Median seconds per call after three warm-up calls."""
-    for _ in range(3):
-        fn(x)
-    sync()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn(x)
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def plain_logits(model: torch.nn.Module, dtype: torch.dtype, device: torch.device, compiled: bool) -> Logits:
@@ -101,7 +86,6 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=20, help="timed calls per case (the median is kept)")
     args = p.parse_args()
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.backends.cudnn.benchmark = True  # fixed shapes: cuDNN picks each convolution's kernel
     if device.type == "cuda":
         print(f"gpu: {torch.cuda.get_device_name(device)}, torch {torch.__version__}", flush=True)
@@ -123,7 +107,7 @@ def main() -> None:
                 tf32_cases = [True, False] if path.endswith("fp32") and device.type == "cuda" else [True]
                 for tf32 in tf32_cases:
                     with tf32_convolutions(tf32):
-                        seconds = median_seconds(fn, x, sync, args.calls)
+                        seconds = timed(lambda fn=fn, x=x: fn(x), args.calls, warmup=3, device=device).median
                         diff = (torch.sigmoid(fn(x[:64])).cpu() - truth[: len(x)]).abs().max().item()
                     label = path + (" tf32" if tf32 and len(tf32_cases) == 2 else "")
                     print(f"{name:8} {batch:5d} {label:22} {batch / seconds:10.0f} {diff:15.1e}", flush=True)

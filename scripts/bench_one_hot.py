@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 
 import torch
+from _timing import best_of
 
 import zoo
 
@@ -25,11 +25,7 @@ def main() -> None:
     rng = random.Random(0)
     seqs = ["".join(rng.choices("ACGTacgtN", k=args.seq_len)) for _ in range(args.n_seqs)]
     zoo.one_hot(seqs[:2])  # warm the lookup table
-    best = float("inf")
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        zoo.one_hot(seqs)
-        best = min(best, time.perf_counter() - start)
+    best = best_of(lambda: zoo.one_hot(seqs), args.repeats, warmup=0)
     bases = args.n_seqs * args.seq_len
     print(f"one_hot: {bases:,} bases in {best * 1e3:.1f} ms = {bases / best / 1e6:.1f} M bases/s (1 core)")
 

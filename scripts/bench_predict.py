@@ -29,7 +29,10 @@ import numpy as np
 import torch
 
 import zoo
-from zoo.legacy import kipoi_deepsea_cpu
+from zoo.predict import open_writer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.legacy
+from tests.legacy import kipoi_deepsea_cpu  # noqa: E402
 
 
 def write_fasta(path: Path, n: int, seq_len: int, seed: int = 0) -> list[str]:
@@ -53,19 +56,19 @@ def time_reference(x: torch.Tensor, batch: int) -> float:
         return time.perf_counter() - start
 
 
-# Runs zoo-predict as its console script does (zoo.predict.cli.main) and prints the process's own
+# Runs zoo-predict as its console script does (zoo.cli.predict.main) and prints the process's own
 # peak RSS (VmHWM, kB) before exiting: the rusage of a child counts the parent's memory at fork,
 # which would hide zoo-predict's own.
 _PEAK_RSS_WRAPPER = """
 import os, sys
-from zoo.predict.cli import run
+from zoo.cli.predict import run
 code = run(sys.argv[1:])
 with open("/proc/self/status") as f:
     kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
 print(f"peak-rss-kb {kb}", file=sys.stderr)
 sys.stdout.flush()
 sys.stderr.flush()
-os._exit(code)  # as cli.main: no interpreter teardown
+os._exit(code)  # as zoo.cli.predict.main: no interpreter teardown
 """
 
 
@@ -89,8 +92,6 @@ def read_scores(path: Path) -> np.ndarray:
 
 def writer_rates(n_rows: int, n_cols: int, folder: Path) -> dict[str, float]:
     """Rows/s of zoo-predict's TSV and Parquet writers alone, on random scores, batches of 256."""
-    from zoo.predict.writers import open_writer
-
     scores = np.random.default_rng(0).random((n_rows, n_cols), dtype=np.float32)
     meta = [(f"r{i}",) for i in range(n_rows)]
     columns = [f"target_{j}" for j in range(n_cols)]

@@ -1,10 +1,9 @@
 """zoo-predict's Scorer on a device: sequences/s and accuracy against the CPU in fp32.
 
 Times ``Scorer(model, precision, device, rc, batch_size).predict`` on random in-memory
-1000-bp sequences (with N): encoding, scoring and copying back one batch after another, no
-FASTA reading and no writing. This is what README "Performance" calls run 4 (it ran there
-as an inline script of the same steps with cuDNN's benchmark mode off, before this file
-printed its settings and turned that mode on, as zoo-predict now does on CUDA).
+sequences of the model's length (with N): encoding, scoring and copying back one batch
+after another, no FASTA reading and no writing. On CUDA, cuDNN's benchmark mode is on, as
+zoo-predict sets it there.
 
 Usage: python scripts/bench_scorer.py [--device cuda] [--seqs 8192] [--batch-size 2048]
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check as one prepared run (at most 10 minutes: three capped commands), from the repo root:
-#   bash scripts/gpu_check.sh            # logs in $OUT when set (the device tool), else ./gpu_check_out
+# The GPU benchmarks as one prepared run (three commands, each capped by timeout), from the repo root:
+#   bash scripts/gpu_check.sh            # logs in $OUT when set, else ./gpu_check_out
 # Uses the machine's own torch, lightning and torchmetrics; the zoo runs from this checkout.
 # The short inference-path check and the targets come first, so a run cut short still has them. DEVICE, BATCHES and PYTHON override
 # the defaults (a smoke test on CPU: DEVICE=cpu BATCHES="4 8" PYTHON=.venv/bin/python).

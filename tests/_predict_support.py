@@ -6,9 +6,11 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import zoo
+from zoo.cli.predict import run
 from zoo.dna import reverse_complement_str
 
 DATA = Path(__file__).resolve().parent / "data" / "predict"
@@ -66,3 +68,15 @@ def float_columns(header: list[str], rows: list[list[str]], columns: list[str]) 
     """The named columns of a TSV table as floats (nan stays nan)."""
     idx = [header.index(c) for c in columns]
     return np.array([[float(r[i]) for i in idx] for r in rows], dtype=np.float64)
+
+
+def predict_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str, out: str = "out.tsv"
+) -> str:
+    """Run zoo-predict expecting failure; return stderr; check that the folder is left empty."""
+    before = set(tmp_path.iterdir())
+    assert run([*argv, "--out", str(tmp_path / out), "--no-progress"]) == 1
+    assert set(tmp_path.iterdir()) == before  # neither the output nor a temporary file
+    err = capsys.readouterr().err
+    assert err.startswith("zoo-predict: error: ")
+    return err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -11,12 +12,13 @@ import sys
 import pytest
 import torch
 from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepsea_checkpoint
-from conftest import demo_overrides, example_input
+from _io_support import signal_when_writing
+from conftest import demo_overrides, example_input, publish
 
 import zoo
-from zoo import legacy
+from tests import legacy
 from zoo._registry import model_args
-from zoo.convert import main as convert_main
+from zoo.cli.convert import main as convert_main
 from zoo.tasks import GANTask, VAETask
 from zoo.weights import read_metadata
 
@@ -103,7 +105,13 @@ def test_convert_asks_which_model_when_a_checkpoint_holds_several(tmp_path):
 def test_convert_command_fails_cleanly_and_writes_nothing(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"\x80\x02 not really a pickle")
     out = subprocess.run(
-        [sys.executable, "-m", "zoo.convert", str(tmp_path / "bad.pth"), str(tmp_path / "out.safetensors")],
+        [
+            sys.executable,
+            "-m",
+            "zoo.cli.convert",
+            str(tmp_path / "bad.pth"),
+            str(tmp_path / "out.safetensors"),
+        ],
         capture_output=True,
         text=True,
     )
@@ -173,3 +181,99 @@ def test_other_programs_record_hyperparameters_leave_the_shapes_to_decide(tmp_pa
     convert_main([str(tmp_path / "other.ckpt"), str(tmp_path / "o.safetensors"), "--model", "deepsea"])
     loaded = zoo.load_model(tmp_path / "o.safetensors")
     assert model_args(loaded) == model_args(model)
+
+
+def test_a_read_only_output_is_replaced_only_when_asked_and_modes_are_kept(tmp_path):
+    model = zoo.create_model("binary_classifier", in_features=3)
+    src = zoo.save_weights(model, tmp_path / "src.safetensors")
+    dst = tmp_path / "dst.safetensors"
+    dst.write_bytes(b"precious")
+    dst.chmod(0o444)
+    with pytest.raises(SystemExit, match="is a read-only file; pass --overwrite to replace it"):
+        convert_main([str(src), str(dst)])
+    with pytest.raises(PermissionError, match="is a read-only file; pass overwrite=True to replace it"):
+        zoo.save_weights(model, dst)
+    assert dst.read_bytes() == b"precious"
+    convert_main([str(src), str(dst), "--overwrite"])
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o444 and zoo.load_model(dst).in_features == 3
+    zoo.save_weights(model, dst, overwrite=True)
+    src.chmod(0o600)
+    zoo.save_weights(model, src)
+    assert stat.S_IMODE(src.stat().st_mode) == 0o600
+
+
+def test_convert_refuses_to_write_over_its_source(tmp_path):
+    src = zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), tmp_path / "w.safetensors")
+    os.link(src, tmp_path / "same.safetensors")
+    before = src.read_bytes()
+    for dst in (src, tmp_path / "same.safetensors"):
+        with pytest.raises(SystemExit, match=f"zoo-convert: DST {str(dst)!r} is the same file as SRC"):
+            convert_main([str(src), str(dst), "--set", "in_features=3"])
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_convert_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, signum):
+    src = zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), tmp_path / "src.safetensors")
+    # the write stalls half-way (a slow disk): the signal comes while the temporary file exists
+    script = (
+        "import time, safetensors.torch\n"
+        "def slow(tensors, path, metadata=None):\n"
+        "    open(path, 'wb').write(b'half')\n"
+        "    time.sleep(60)\n"
+        "safetensors.torch.save_file = slow\n"
+        "from zoo.cli.convert import main\n"
+        f"main([{str(src)!r}, {str(tmp_path / 'dst.safetensors')!r}])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    err = signal_when_writing(proc, tmp_path, ".dst.", signum)
+    assert proc.returncode == 128 + signum, err.decode()
+    assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
+    assert err.decode().strip() == f"zoo-convert: stopped by {signal.Signals(signum).name}"
+
+
+def test_convert_keeps_the_target_names_and_n_value_a_zoo_train_checkpoint_records(tmp_path, capsys):
+    from zoo.tasks import ClassificationTask
+
+    names = [f"cell{i}_CTCF_None" for i in range(ODD_DEEPSEA["n_targets"])]
+    task = ClassificationTask(zoo.create_model("deepsea", **ODD_DEEPSEA), target_names=names)
+    ckpt = lightning_style_checkpoint(task, tmp_path / "named.ckpt")
+    saved = torch.load(ckpt, weights_only=True)
+    saved["datamodule_hyper_parameters"] = {"n_value": 0.0}  # as a DNA data module records it
+    torch.save(saved, ckpt)
+    convert_main([str(ckpt), str(tmp_path / "named.safetensors")])
+    loaded = zoo.load_model(tmp_path / "named.safetensors")
+    assert loaded.target_names == names and loaded.n_value == 0.0
+
+
+def _published_deepsea(tmp_path, monkeypatch):
+    """A small stand-in of Kipoi's DeepSEA predict file, registered as a published checkpoint."""
+    import hashlib
+
+    original = legacy.kipoi_deepsea_predict(seq_len=200, n_targets=919, hidden=8).eval()
+    torch.save(original.state_dict(), tmp_path / "deepsea_predict.pth")
+    digest = hashlib.md5((tmp_path / "deepsea_predict.pth").read_bytes()).hexdigest()
+    args = {"seq_len": 200, "n_targets": 919, "hidden": 8, "rc_average": True}
+    publish(monkeypatch, "deepsea.kipoi_predict", name="deepsea.test", md5=digest, args=args)
+    return original, tmp_path / "deepsea_predict.pth", digest
+
+
+def test_convert_recognises_a_published_file_by_its_md5(tmp_path, capsys, monkeypatch):
+    original, src, digest = _published_deepsea(tmp_path, monkeypatch)
+    convert_main([str(src), str(tmp_path / "d.safetensors")])
+    assert "[published deepsea.test]" in capsys.readouterr().out
+    loaded = zoo.load_model(tmp_path / "d.safetensors")
+    assert loaded.rc_average and len(loaded.target_names) == 919 and loaded.n_value == 0.25
+    assert loaded.source["name"] == "deepsea.test" and loaded.source["md5"] == digest
+    x = zoo.one_hot(["ACGTTGCAGA" * 20])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), original(x.unsqueeze(2)), rtol=0, atol=1e-5)
+
+
+def test_convert_pretrained_checks_the_md5(tmp_path, monkeypatch):
+    _, src, digest = _published_deepsea(tmp_path, monkeypatch)
+    with open(src, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SystemExit, match=f"differs from the published md5 {digest}"):
+        convert_main([str(src), str(tmp_path / "d.safetensors"), "--pretrained", "deepsea.test"])
+    assert not (tmp_path / "d.safetensors").exists()

@@ -1,5 +1,6 @@
 """Data modules read what the files hold, split as configured, and name bad files and lines."""
 
+import os
 import re
 
 import numpy as np
@@ -16,6 +17,7 @@ from zoo.data import (
     count_targets,
     fasta_seq_len,
     make_synthetic_dna,
+    read_labels,
 )
 from zoo.data.synthetic import MOTIFS, ensure_synthetic_dna
 from zoo.dna import reverse_complement_str
@@ -232,3 +234,152 @@ def test_image_modules_scale_pixels_to_the_heads_range():
     assert img.shape == (3, 16, 16) and img.min() >= -1 and img.max() <= 1
     with pytest.raises(ValueError, match="scale='wide'"):
         DigitsDataModule(scale="wide")
+
+
+@pytest.mark.parametrize("start", ["\uff13\uff10", "\u00b3", "3_0", "+30"])
+def test_bed_table_coordinates_are_digits_0_to_9_only(tmp_path, start):
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    table = tmp_path / "t.bed"
+    for first in ("chr1\t10\t20\t1\n", ""):  # a first line is not taken for a header either
+        table.write_text(f"{first}chr1\t{start}\t40\t0\n", encoding="utf-8")
+        line = 2 if first else 1
+        with pytest.raises(
+            ValueError, match=rf"t\.bed, line {line}: start/end '{re.escape(start)}', '40' are not"
+        ):
+            DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+
+
+def test_a_genome_index_that_no_longer_fits_its_fasta_is_rebuilt(tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    pyfaidx.Fasta(str(genome)).close()  # index the first version
+    genome.write_text(">chr0\n" + "T" * 30 + "\n>chr1\n" + "GATTACA" * 15 + "\n")
+    os.utime(genome.with_suffix(".fa.fai"), (genome.stat().st_mtime + 100,) * 2)  # the index looks newer
+    (tmp_path / "t.bed").write_text("chr1\t0\t10\t1\n")
+    dm = DnaBedDataModule(str(genome), str(tmp_path / "t.bed"), seq_len=10, val_chroms=[], test_chroms=[])
+    dm.setup()
+    x, _ = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot("GATTACAGAT"))
+
+
+def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    labels.write_bytes(b"name\tt0\tt1\na\t1\t0\nb\xe9\t0\t1\n")
+    with pytest.raises(ValueError, match=r"l\.tsv, line 3: not UTF-8 text"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+    (tmp_path / "t.bed").write_bytes(b"chr1\t0\t10\t1\nchr\xe91\t0\t10\t0\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 2: not UTF-8 text"):
+        DnaBedDataModule(str(fasta), str(tmp_path / "t.bed"), seq_len=10).setup()
+
+
+def test_a_fasta_with_cr_only_line_ends_is_named(tmp_path):
+    fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
+    fasta.write_bytes(fasta.read_bytes().replace(b"\n", b"\r"))
+    with pytest.raises(ValueError, match=r"s\.fa: its lines end in CR only \(classic Mac\)"):
+        DnaFastaDataModule(str(fasta), str(labels)).setup()
+
+
+def test_label_tables_are_read_whole_by_pyarrow_into_uint8(tmp_path, monkeypatch):
+    from zoo.data import labels as label_module
+
+    rng = np.random.default_rng(0)
+    values = (rng.random((300, 40)) < 0.3).astype(np.uint8)
+    names = [f"r{i}" for i in range(300)]
+    path = tmp_path / "l.tsv"
+    rows = "".join(n + "\t" + "\t".join(map(str, row)) + "\n" for n, row in zip(names, values))
+    path.write_text("name\t" + "\t".join(f"t{j}" for j in range(40)) + "\n" + rows)
+    line_read = label_module._read_labels_by_line(path, [f"t{j}" for j in range(40)])
+    monkeypatch.setattr(label_module, "_read_labels_by_line", None)  # a clean table never needs it
+    got_names, targets, labels, lines = read_labels(path)
+    assert got_names == names == line_read[0] and targets == [f"t{j}" for j in range(40)]
+    assert (
+        labels.dtype == np.uint8 and np.array_equal(labels, values) and np.array_equal(line_read[2], values)
+    )
+    assert list(lines) == list(range(2, 302)) == line_read[3]
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))  # old Mac line ends: no \n to count
+    again = read_labels(path)
+    assert again[0] == names and np.array_equal(again[2], values) and list(again[3]) == list(range(2, 302))
+
+
+def test_tables_with_blank_lines_are_read_line_by_line_as_before(tmp_path):
+    path = tmp_path / "l.tsv"
+    path.write_bytes(b'name\tt0\tt1\r\n"a b"\t1\t0\r\n\r\n  \r\nc\t0\t1\r\n')
+    names, _, labels, lines = read_labels(path)
+    assert names == ['"a b"', "c"] and labels.tolist() == [[1, 0], [0, 1]] and list(lines) == [2, 5]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("l.tsv", "name\tt0\tt1\na\t1\t0\nb\t01\t1\n", r"line 3: label '01' for target 't0' is not 0 or 1"),
+        (
+            "l.tsv",
+            "name\tt0\tt1\na\t1\t0\nb\t1\ttrue\n",
+            r"line 3: label 'true' for target 't1' is not 0 or 1",
+        ),
+        ("l.tsv", "name\tt0\tt1\na\t1\t0\nb\t1\t0\na\t0\t0\n", r"line 4: record 'a' repeats line 2"),
+        ("l.tsv", "name\tt0\tt1\na\t1\t0\t\n", r"line 2: expected 3 tab-separated fields, got 4"),
+        (
+            "t.bed",
+            "chr1\t1\t3\t0\t0\nchr1\t 5\t9\t1\t0\n",
+            r"line 2: start/end ' 5', '9' are not integers \(digits 0-9\) with start < end",
+        ),
+        (
+            "t.bed",
+            "chr1\t1\t3\t0\t0\nchr1\t9\t9\t1\t0\n",
+            r"line 2: start/end '9', '9' are not integers \(digits 0-9\) with start < end",
+        ),
+        ("t.bed", "chr1\t1\t3\t0\t0\nchr1\t5\t9\t1\t2\n", r"line 2: label '2' is not 0 or 1"),
+    ],
+)
+def test_rows_the_table_parser_refuses_keep_their_line_reader_messages(tmp_path, name, text, message):
+    from zoo.data.bed import read_bed
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(name) + ", " + message):
+        (read_bed if name.endswith(".bed") else read_labels)(path)
+
+
+def test_bed_tables_read_by_pyarrow_or_line_by_line_agree(tmp_path):
+    from zoo.data.bed import read_bed
+
+    table = tmp_path / "t.bed"
+    rows = [("chr1", 10 * i, 10 * i + 5, i % 2, (i // 2) % 2) for i in range(50)]
+    body = "".join("\t".join(map(str, r)) + "\n" for r in rows)
+    table.write_text("chrom\tstart\tend\tA\tB\n" + body)
+    chroms, spans, labels, targets, lines = read_bed(table)
+    assert targets == ["A", "B"] and chroms == [r[0] for r in rows] and list(lines) == list(range(2, 52))
+    assert spans.tolist() == [[r[1], r[2]] for r in rows] and labels.tolist() == [[r[3], r[4]] for r in rows]
+    table.write_text("#chr1\t1\t2\t0\t0\n" + body + "track name=peaks\n\n")  # lines to skip
+    again = read_bed(table)
+    assert again[0] == chroms and np.array_equal(again[1], spans) and np.array_equal(again[2], labels)
+    assert again[3] == ["target_0", "target_1"] and list(again[4]) == list(range(2, 52))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"chr1\t+300\t400\t0\n",
+        b"chr1\t3_00\t400\t0\n",
+        "chr1\t\uff13\uff10\uff10\t400\t0\n".encode(),
+        b"chr1\t300 \t400\t0\n",
+        b"chr\xe91\t300\t400\t0\n",
+        b"\xef\xbb\xbfchr1\t300\t400\t0\n",  # pyarrow drops a BOM the line reader keeps
+    ],
+)
+def test_the_table_parser_leaves_what_the_line_reader_refuses_or_reads_otherwise_to_it(tmp_path, body):
+    from zoo.data.bed import _read_bed_by_line, read_bed
+    from zoo.data.labels import read_label_columns
+
+    table = tmp_path / "t.bed"
+    table.write_bytes(body + b"chr1\t10\t20\t1\n")  # first: a BOM only counts at the start
+    assert read_label_columns(table, 1, 2, 1) is None
+    try:
+        expected = _read_bed_by_line(table, 1, ["target_0"])
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            read_bed(table)
+    else:
+        got = read_bed(table)
+        assert got[0] == expected[0] == ["\ufeffchr1", "chr1"] and np.array_equal(got[1], expected[1])

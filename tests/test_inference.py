@@ -9,11 +9,13 @@ import warnings
 
 import pytest
 import torch
+from conftest import random_init_forbidden
 from torch import nn
 
 import zoo
-from zoo import inference
+from zoo import _onednn, inference
 from zoo.inference import PRECISIONS, prepare_logits
+from zoo.models import DeepSEA
 
 # Small configs of every model family; the fast channels-last path covers deepsea, beluga, basset.
 SMALL = {
@@ -159,7 +161,7 @@ def test_steps_as_run_on_cuda_match_model_logits(
 ) -> None:
     # CUDA runs the channels-last steps on the whole batch with plain conv2d/linear; here the
     # same branches run on CPU tensors (oneDNN off), on more rows than one CPU slice
-    monkeypatch.setattr(inference, "_MKLDNN", False)
+    monkeypatch.setattr(_onednn, "AVAILABLE", False)
     model, _ = _model_and_input(key)
     n = 2 * inference._CONV_ROWS + 7
     x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
@@ -189,7 +191,7 @@ def test_prepare_logits_on_cuda_matches_model_logits(precision: str, compile: bo
 
 @pytest.mark.parametrize(("key", "precision"), [("deepsea", "fp32"), ("deepsea", "bf16")])
 def test_compile_leaves_the_oneDNN_path_uncompiled(key: str, precision: str) -> None:
-    # the oneDNN path ran 2.4x faster than what inductor made of the same model
+    # inductor made this model slower than the oneDNN path, so compile=True leaves that path alone
     model, x = _model_and_input(key)
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
@@ -246,15 +248,7 @@ def test_load_model_skips_random_init_and_matches_a_normal_build(
 ) -> None:
     model, x = _model_and_input("basset")  # batch norm buffers included
     path = zoo.save_weights(model, tmp_path / "basset.safetensors")
-
-    def no_random_init(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-        if tensor.device.type != "meta":  # on the meta device an init computes nothing
-            raise AssertionError("load_model ran a random initialisation")
-        return tensor
-
-    with monkeypatch.context() as m:
-        for name in ("kaiming_uniform_", "uniform_", "normal_"):
-            m.setattr(nn.init, name, no_random_init)
+    with random_init_forbidden(monkeypatch):
         loaded = zoo.load_model(path)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
@@ -266,7 +260,7 @@ def test_load_model_skips_random_init_and_matches_a_normal_build(
 def test_uninitialised_build_falls_back_for_state_outside_the_state_dict(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from zoo import weights
+    from zoo import create
 
     class WithConstant(nn.Module):
         def __init__(self) -> None:
@@ -274,8 +268,8 @@ def test_uninitialised_build_falls_back_for_state_outside_the_state_dict(
             self.linear = nn.Linear(2, 2)
             self.register_buffer("table", torch.arange(4.0), persistent=False)  # not in any file
 
-    monkeypatch.setattr(weights, "create_model", lambda name, **args: WithConstant())
-    built = weights._create_uninitialised("with_constant", {})
+    monkeypatch.setattr(create, "build_model", lambda name, **args: WithConstant())
+    built = create._create_uninitialised("with_constant", {})
     assert torch.equal(built.table, torch.arange(4.0))
     assert built.linear.weight.device.type == "cpu"
 
@@ -311,3 +305,56 @@ def test_bf16_without_avx512_falls_back_or_runs_plain_bf16() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok")
+
+
+@pytest.mark.parametrize("key", ["deepsea", "deepsea_relu_rc", "beluga", "basset"])
+def test_public_torch_fallback_matches_the_onednn_path_and_model_logits(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    # where torch lacks the private oneDNN ops (zoo._onednn.AVAILABLE is False) the same steps
+    # run on F.linear / F.conv2d + clamp_min; prepared fresh, on more rows than one CPU slice
+    model, _ = _model_and_input(key)
+    n = inference._CONV_ROWS + 3
+    x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
+    with torch.no_grad():
+        expected = model.logits(x)
+    onednn = prepare_logits(model, "fp32")(x)
+
+    def private_op(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a private oneDNN op ran with zoo._onednn.AVAILABLE = False")
+
+    monkeypatch.setattr(_onednn, "AVAILABLE", False)
+    for op in ("_linear_pointwise", "_convolution_pointwise", "_is_mkldnn_bf16_supported"):
+        monkeypatch.setattr(torch.ops.mkldnn, op, private_op)
+    monkeypatch.setattr(torch._C._nn, "mkldnn_reorder_conv2d_weight", private_op)
+    assert inference._fast_strand_logits(model, torch.float32, torch.device("cpu")) is not None
+    fallback = prepare_logits(model, "fp32")(x)
+    assert fallback.dtype == torch.float32 and fallback.shape == expected.shape
+    torch.testing.assert_close(fallback, onednn, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fallback, expected, rtol=0, atol=1e-5)
+
+
+class _DeepSEAWithOwnStrandLogits(DeepSEA):
+    def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.conv(x)) * 2.0
+
+
+@pytest.mark.parametrize(
+    ("key", "fast"),
+    [("deepsea", True), ("beluga", True), ("basset", True), ("danq", False), ("image_decoder", False)],
+)
+def test_fast_path_is_taken_by_the_models_whose_strand_logits_are_classifier_of_conv(
+    key: str, fast: bool
+) -> None:
+    model, _ = _model_and_input(key)
+    strand_fn = inference._fast_strand_logits(model, torch.float32, torch.device("cpu"))
+    assert (strand_fn is not None) == fast
+
+
+def test_a_model_overriding_strand_logits_takes_the_plain_path() -> None:
+    model = _DeepSEAWithOwnStrandLogits(**SMALL["deepsea"]).eval()
+    x = nn.functional.one_hot(torch.randint(0, 4, (3, model.seq_len)), 4).float().transpose(1, 2)
+    assert inference._fast_strand_logits(model, torch.float32, torch.device("cpu")) is None
+    with torch.no_grad():
+        expected = model.logits(x.contiguous())
+    torch.testing.assert_close(prepare_logits(model, "fp32")(x.contiguous()), expected, rtol=0, atol=1e-5)

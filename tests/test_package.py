@@ -33,3 +33,10 @@ def test_readme_model_table_is_current():
 
 def test_package_is_typed():
     assert (ROOT / "zoo" / "py.typed").exists()
+
+
+def test_readme_layouts_table_is_current():
+    from zoo.summary import layouts_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert layouts_table() in readme

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -21,11 +22,15 @@ from _predict_support import (
     read_fasta,
     read_tsv,
 )
+from conftest import publish
 
 import zoo
+import zoo.targets
+import zoo.weights
 from zoo._registry import model_args
+from zoo.cli.predict import run
 from zoo.dna import base_codes, one_hot
-from zoo.predict import Scorer, run
+from zoo.predict import Scorer, unique_labels
 
 LABELS = (DATA / "labels.txt").read_text().splitlines()
 TARGETS = [f"target_{i}" for i in range(5)]
@@ -324,3 +329,168 @@ def test_scorer_uses_each_models_n_convention() -> None:
     assert Scorer(beluga).n_value == 0.0  # ExPecto encodes N as zeros
     assert Scorer(deepsea).n_value == 0.25
     assert Scorer(beluga, n_value=0.25).n_value == 0.25
+
+
+# --- target names from the weights, patterns, published models -------------------------------
+
+NAMES = ["K562_CTCF_None", "K562_DNase_None", "HepG2_CTCF_None", "GM12878_POLR2A_None", "HeLa_EP300_None"]
+
+
+def _named_weights(tmp_path: Path) -> Path:
+    """The example model with target names and an N value in its zoo file."""
+    model = example_model()
+    zoo.weights.attach_info(model, target_names=NAMES, n_value=0.0)
+    return zoo.save_weights(model, tmp_path / "named.safetensors")
+
+
+def test_columns_are_named_from_the_weights_and_labels_override(tmp_path: Path) -> None:
+    weights = _named_weights(tmp_path)
+    argv = ["--weights", str(weights), "--fasta", str(DATA / "seqs.fa")]
+    assert _run(*argv, "--out", str(tmp_path / "named.tsv")) == 0
+    header, rows = read_tsv(tmp_path / "named.tsv")
+    assert header == ["name", *NAMES]
+    seqs = list(read_fasta(DATA / "seqs.fa").values())
+    expected = direct_probs(example_model(), seqs)
+    np.testing.assert_allclose(float_columns(header, rows, NAMES), expected, rtol=1e-5, atol=1e-9)
+    assert _run(*argv, "--labels", str(DATA / "labels.txt"), "--out", str(tmp_path / "labels.tsv")) == 0
+    assert read_tsv(tmp_path / "labels.tsv")[0] == ["name", *LABELS]
+    assert Scorer(zoo.load_model(weights)).n_value == 0.0  # the file's N value
+
+
+@pytest.mark.parametrize(
+    ("targets", "picked"),
+    [
+        ("*_CTCF_*", [0, 2]),  # a glob over whole names
+        ("re:^K562,4", [0, 1, 4]),  # a regular expression searched in the names, then an index
+        ("re:(?i)ctcf,HepG2_CTCF_None", [0, 2]),  # a name a pattern already picked comes once
+        ("GM12878_POLR2A_None,*K562*", [3, 0, 1]),  # in the order given
+    ],
+)
+def test_targets_take_globs_and_regular_expressions(tmp_path: Path, targets: str, picked: list[int]) -> None:
+    argv = ["--weights", str(_named_weights(tmp_path)), "--fasta", str(DATA / "seqs.fa")]
+    assert _run(*argv, "--targets", targets, "--out", str(tmp_path / "picked.tsv")) == 0
+    header, rows = read_tsv(tmp_path / "picked.tsv")
+    assert header == ["name", *(NAMES[i] for i in picked)]
+    expected = direct_probs(example_model(), list(read_fasta(DATA / "seqs.fa").values()))[:, picked]
+    np.testing.assert_allclose(float_columns(header, rows, header[1:]), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_a_pattern_that_matches_nothing_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--weights", str(_named_weights(tmp_path)), "--fasta", str(DATA / "seqs.fa")]
+    assert _run(*argv, "--targets", "*_H3K4me3_*", "--out", str(tmp_path / "x.tsv")) == 1
+    assert "target pattern '*_H3K4me3_*' matches none of the 5 targets" in capsys.readouterr().err
+    assert _run(*argv, "--targets", "re:(", "--out", str(tmp_path / "x.tsv")) == 1
+    assert "'re:(' is not a valid regular expression" in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()
+
+
+def test_a_zoo_train_checkpoint_names_the_columns(tmp_path: Path) -> None:
+    from _checkpoints import lightning_style_checkpoint
+
+    from zoo.tasks import ClassificationTask
+
+    task = ClassificationTask(example_model(), target_names=NAMES)
+    path = lightning_style_checkpoint(task, tmp_path / "named.ckpt")
+    assert (
+        _run("--weights", str(path), "--fasta", str(DATA / "seqs.fa"), "--out", str(tmp_path / "c.tsv")) == 0
+    )
+    assert read_tsv(tmp_path / "c.tsv")[0] == ["name", *NAMES]
+
+
+def test_a_published_model_by_name_with_a_local_copy_or_downloaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import urllib.request
+
+    model = zoo.create_model("deepsea", seq_len=200, n_targets=919, hidden=8, rc_average=True).eval()
+    torch.save(model.state_dict(), tmp_path / "published.pt")
+    data = (tmp_path / "published.pt").read_bytes()
+    published = publish(
+        monkeypatch,
+        "deepsea.kipoi_predict",
+        name="deepsea.test",
+        md5=hashlib.md5(data).hexdigest(),
+        url="https://example.org/published.pt",
+    )
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ["--fasta", str(DATA / "seqs.fa"), "--model-arg", "seq_len=200", "--model-arg", "hidden=8"]
+    argv += ["--targets", "*_CTCF_*"]
+
+    out = tmp_path / "local.tsv"
+    assert (
+        _run("--model", "deepsea.test", "--weights", str(tmp_path / "published.pt"), *argv, "--out", str(out))
+        == 0
+    )
+    header, rows = read_tsv(out)
+    names = zoo.targets.load_target_names("deepsea_919")
+    ctcf = [i for i, name in enumerate(names) if "_CTCF_" in name]
+    columns = unique_labels(names)  # the list repeats names: the k-th gets "#k"
+    assert header[1:] == [columns[i] for i in ctcf] and len(ctcf) > 10 and "H1-hESC_CTCF_None#2" in header
+    expected = direct_probs(model, list(read_fasta(DATA / "seqs.fa").values()))[:, ctcf]
+    np.testing.assert_allclose(float_columns(header, rows, header[1:]), expected, rtol=1e-5, atol=1e-9)
+
+    class Response(io.BytesIO):
+        headers = {"Content-Length": str(len(data))}
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response(data))
+    out = tmp_path / "downloaded.tsv"
+    assert _run("--model", "deepsea.test", "--pretrained", *argv, "--out", str(out)) == 0
+    assert read_tsv(out) == (header, rows)
+
+    (tmp_path / "other.pt").write_bytes(data + b"\0")
+    other = ["--model", "deepsea.test", "--weights", str(tmp_path / "other.pt"), *argv]
+    assert _run(*other, "--out", str(tmp_path / "x.tsv")) == 1
+    err = capsys.readouterr().err
+    assert hashlib.md5(data + b"\0").hexdigest() in err and published.md5 in err
+    assert _run("--model", "deepsea.test", *argv, "--out", str(tmp_path / "x.tsv")) == 1
+    assert "give --pretrained to download it" in capsys.readouterr().err
+
+
+def test_sei_scores_windows_and_variants_like_direct_calls(tmp_path: Path) -> None:
+    sei = zoo.create_model("sei", seq_len=192, n_targets=3, conv_channels=(8, 8, 16), rc_average=True).eval()
+    with torch.no_grad():
+        for p in sei.parameters():
+            p.mul_(1.7)  # spread the outputs (logits of a few units) so that the comparison means something
+    weights = zoo.save_weights(sei, tmp_path / "sei.safetensors")
+    out = tmp_path / "windows.tsv"
+    assert (
+        _run("--weights", str(weights), "--fasta", str(DATA / "long.fa"), "--step", "100", "--out", str(out))
+        == 0
+    )
+    header, rows = read_tsv(out)
+    seq = read_fasta(DATA / "long.fa")["long1"]
+    starts = [int(r[1]) for r in rows]
+    assert starts == [0, 100, 200, 300, 400, 458]
+    expected = direct_probs(sei, [seq[s : s + 192] for s in starts])
+    assert expected.std() > 0.01 and ((expected > 0.01) & (expected < 0.99)).all()
+    targets = [f"target_{i}" for i in range(3)]
+    np.testing.assert_allclose(float_columns(header, rows, targets), expected, rtol=1e-5, atol=1e-7)
+
+    vcf = tmp_path / "snv.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t500\trs1\tT\tA\t.\t.\t.\n"
+    )
+    out = tmp_path / "effects.tsv"
+    argv = [
+        "--weights",
+        str(weights),
+        "--genome",
+        str(DATA / "genome.fa"),
+        "--vcf",
+        str(vcf),
+        "--scores",
+        "ref,alt",
+    ]
+    assert _run(*argv, "--out", str(out)) == 0
+    header, rows = read_tsv(out)
+    genome = read_fasta(DATA / "genome.fa")["chr1"]
+    centre = 192 // 2 - 1
+    ref = genome[499 - centre : 499 - centre + 192]
+    alt = ref[:centre] + "A" + ref[centre + 1 :]
+    assert ref[centre] == "T"
+    for column, window in (("ref", ref), ("alt", alt)):
+        got = float_columns(header, rows, [f"{column}:{t}" for t in targets])
+        np.testing.assert_allclose(got, direct_probs(sei, [window]), rtol=1e-5, atol=1e-7)

@@ -9,22 +9,13 @@ import pytest
 import torch
 from _checkpoints import lightning_style_checkpoint
 from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_argv
+from _predict_support import predict_fails as _fails
 
 import zoo
-from zoo.predict import run
+from zoo.cli.predict import run
 from zoo.tasks import ClassificationTask
 
 FASTA = str(DATA / "seqs.fa")
-
-
-def _fails(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str, out: str = "out.tsv") -> str:
-    """Run zoo-predict expecting failure; return stderr; check that the folder is left empty."""
-    before = set(tmp_path.iterdir())
-    assert run([*argv, "--out", str(tmp_path / out), "--no-progress"]) == 1
-    assert set(tmp_path.iterdir()) == before  # neither the output nor a temporary file
-    err = capsys.readouterr().err
-    assert err.startswith("zoo-predict: error: ")
-    return err
 
 
 def test_empty_fasta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,7 +216,7 @@ def test_repeated_or_reserved_column_names_are_refused_before_scoring(
 
 
 def test_writer_refuses_repeated_column_names(tmp_path: Path) -> None:
-    from zoo.predict.writers import PredictError, open_writer
+    from zoo.predict import PredictError, open_writer
 
     for name in ("out.tsv", "out.parquet"):
         with pytest.raises(PredictError, match="column names repeat: 'x'"):

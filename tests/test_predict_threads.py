@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from _predict_support import DATA, WEIGHTS
 
-from zoo.predict import run
-from zoo.predict.cli import keep_freed_memory
-from zoo.predict.scoring import Consumer
+from zoo.cli.predict import keep_freed_memory, run
+from zoo.predict.threads import Consumer
 from zoo.predict.writers import TSVWriter
 
 

@@ -17,7 +17,8 @@ from _predict_support import (
     variant_argv,
 )
 
-from zoo.predict import run, variant_position
+from zoo.cli.predict import run
+from zoo.predict import variant_position
 
 L = 200
 C = L // 2 - 1  # 99: the variant's first base in a 200 bp window

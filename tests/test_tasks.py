@@ -178,3 +178,24 @@ def test_tasks_step_with_the_fused_adam_where_torch_has_it(tmp_path):
     )
     trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))
     assert trainer.global_step == 2 and not trainer.optimizers[0].defaults["fused"]
+
+
+def test_checkpoints_record_the_training_labels_target_names(tmp_path):
+    from zoo.data import DnaFastaDataModule
+    from zoo.weights import recorded_info
+
+    rng = np.random.default_rng(0)
+    names = ["K562_CTCF_None", "HepG2_DNase_None", "GM12878_EP300_None"]
+    fasta, labels = tmp_path / "s.fa", tmp_path / "l.tsv"
+    fasta.write_text("".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 200))}\n" for i in range(8)))
+    rows = [f"r{i}\t" + "\t".join(str(int(v)) for v in rng.integers(0, 2, 3)) for i in range(8)]
+    labels.write_text("name\t" + "\t".join(names) + "\n" + "\n".join(rows) + "\n")
+    data = DnaFastaDataModule(str(fasta), str(labels), batch_size=4, val_fraction=0, test_fraction=0)
+    model = zoo.create_model("deepsea", seq_len=200, n_targets=3, hidden=4, conv_channels=(8, 8, 8))
+    task = ClassificationTask(model)
+    trainer = quiet_trainer(tmp_path, max_epochs=1, limit_train_batches=1, enable_checkpointing=False)
+    trainer.fit(task, datamodule=data)
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    assert task.model.target_names == names
+    assert recorded_info(tmp_path / "last.ckpt")["target_names"] == names  # the checkpoint's hyperparameters
+    assert ClassificationTask.load_from_checkpoint(tmp_path / "last.ckpt").model.target_names == names

@@ -32,14 +32,14 @@ def test_non_editable_install_ships_configs_and_every_module(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    probe = "import zoo, zoo.train; print(zoo.__file__); print(zoo.train.CONFIG_PATH)"
+    probe = "import zoo, zoo.cli.train; print(zoo.__file__); print(zoo.cli.train.CONFIG_PATH)"
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [str(site / "zoo" / "__init__.py"), "pkg://zoo.conf"]
     shown = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "--cfg", "job", "experiment=deepsea_synthetic"],
+        [sys.executable, "-m", "zoo.cli.train", "--cfg", "job", "experiment=deepsea_synthetic"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

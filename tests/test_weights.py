@@ -1,6 +1,6 @@
 """Every weight layout the zoo reads, each against the original layout's own forward.
 
-Each test builds the original model (zoo.legacy, from the reference sheet), gives it random
+Each test builds the original model (tests.legacy, from the reference sheet), gives it random
 weights, saves its state_dict the way the original code does, loads the file into the zoo
 model and compares probabilities on the same inputs (fp32, eval, max abs diff <= 1e-5).
 Short windows keep the models small; the layouts are the same at full size.
@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 import zoo
-from zoo import legacy
+from tests import legacy
 from zoo.weights import LayoutWarning
 
 TOL = 1e-5

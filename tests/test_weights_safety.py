@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 import zoo
-from zoo import legacy
+from tests import legacy
 from zoo.weights import PartialLoadWarning, WeightsFileError, WeightsMismatchError, check_weights
 
 

@@ -61,3 +61,11 @@ def check_dna(x: Any, model: str, seq_len: int) -> torch.Tensor:
             f"build it with seq_len={x.shape[2]} or cut the input"
         )
     return x
+
+
+def check_latents(x: Any, model: str, in_size: int) -> torch.Tensor:
+    """A latent batch (N, in_size), also accepted as (N, in_size, 1, 1) (the DCGAN layout)."""
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        x = check_shape(x, model, (None, in_size, 1, 1), ("N", "in_size", "1", "1"))
+        return x.flatten(1)
+    return check_shape(x, model, (None, in_size), ("N", "in_size"))

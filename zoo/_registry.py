@@ -1,32 +1,44 @@
-"""Model registry: names -> constructors with paper defaults, and argument checking.
+"""Model registry: names -> constructors with paper defaults, their checkpoint layouts,
+and argument checking.
 
-Each model family file calls :func:`register_model` at import time; ``zoo.models``
-imports every family file, so the registry is filled on first use.
+Each model family file calls :func:`register_model` at import time. This module never
+imports a family: ``zoo.models`` imports them all and is the way in for every lookup
+(``zoo.models.get_spec``, ``list_models``, ...), so the registry is complete wherever it is
+used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import importlib
 import inspect
-import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
+import torch
 from torch import nn
+
+from zoo.heads import head_name
+from zoo.layouts import Layout
+
+# (zoo-keyed state, current constructor arguments) -> the arguments the tensor shapes imply
+ArgsFromState = Callable[[dict[str, torch.Tensor], dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registered model: its class, paper defaults and provenance."""
+    """One registered model: its class, paper defaults, provenance and checkpoint layouts."""
 
     name: str
     cls: type[nn.Module]
     defaults: dict[str, Any] = field(default_factory=dict)
     paper: str = ""
     input_desc: str = ""
+    layouts: tuple[Layout, ...] = ()
+    args_from_state: ArgsFromState | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -39,26 +51,51 @@ def register_model(
     defaults: dict[str, Any] | None = None,
     paper: str = "",
     input_desc: str = "",
+    layouts: tuple[Layout, ...] = (),
+    args_from_state: ArgsFromState | None = None,
 ) -> None:
-    """Register ``cls`` under ``name``; ``defaults`` override the constructor's defaults."""
+    """Register ``cls`` under ``name``; ``defaults`` override the constructor's defaults.
+
+    ``layouts`` are the public checkpoint layouts that load into this model;
+    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes imply.
+    """
     if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
-    _REGISTRY[name] = ModelSpec(name, cls, dict(defaults or {}), paper, input_desc)
-
-
-def _ensure_loaded() -> None:
-    importlib.import_module("zoo.models")
+    owned = tuple(dataclasses.replace(layout, model=name) for layout in layouts)
+    _REGISTRY[name] = ModelSpec(name, cls, dict(defaults or {}), paper, input_desc, owned, args_from_state)
 
 
 def list_models() -> list[str]:
     """Sorted names of every registered model."""
-    _ensure_loaded()
     return sorted(_REGISTRY)
+
+
+def all_layouts() -> list[Layout]:
+    """Every registered model's checkpoint layouts."""
+    return [layout for spec in _REGISTRY.values() for layout in spec.layouts]
+
+
+def layouts_for_keys(keys: set[str] | frozenset[str]) -> list[Layout]:
+    """Every registered layout whose key set is exactly ``keys`` (several layouts may share a
+    key set: their shapes, or only the arguments they imply, tell them apart)."""
+    return [layout for layout in all_layouts() if layout.keys == keys]
+
+
+def args_from_state(name: str, state: dict[str, torch.Tensor], current: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments that the zoo-keyed ``state`` implies for model ``name``;
+    arguments the shapes cannot tell keep their ``current`` value. {} when the state does not
+    fit the family's keys."""
+    fn = _REGISTRY[name].args_from_state if name in _REGISTRY else None
+    if fn is None:
+        return {}
+    try:
+        return fn(state, current)
+    except (KeyError, IndexError, ValueError, ZeroDivisionError):
+        return {}
 
 
 def get_spec(name: str) -> ModelSpec:
     """The registry entry for ``name``; unknown names get the known list and closest match."""
-    _ensure_loaded()
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
     try:
@@ -72,7 +109,6 @@ def get_spec(name: str) -> ModelSpec:
 
 def spec_for_class(cls: type[nn.Module]) -> ModelSpec:
     """The first registry entry built from ``cls`` (used when saving a model)."""
-    _ensure_loaded()
     for spec in _REGISTRY.values():
         if spec.cls is cls:
             return spec
@@ -169,30 +205,26 @@ def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
-def create_model(name: str, weights: str | os.PathLike[str] | None = None, **overrides: Any) -> nn.Module:
-    """Build the model registered as ``name`` with paper defaults and ``overrides``.
-
-    ``weights`` names a weight file (any format :func:`zoo.load_weights` reads) to
-    load into the new model.
-    """
+def build_model(name: str, **overrides: Any) -> nn.Module:
+    """The model registered as ``name``, built with paper defaults and ``overrides`` (no weights)."""
     spec = get_spec(name)
-    model = spec.cls(**build_kwargs(spec, overrides))
-    if weights is not None:
-        from zoo.weights import load_weights  # loading code only when asked for
+    return spec.cls(**build_kwargs(spec, overrides))
 
-        load_weights(model, weights)
-    return model
+
+def default_args(name: str) -> dict[str, Any]:
+    """The constructor arguments ``name`` gets with no overrides (required ones left out)."""
+    spec = get_spec(name)
+    return {
+        k: spec.defaults.get(k, p.default)
+        for k, p in constructor_params(spec.cls).items()
+        if k in spec.defaults or p.default is not inspect.Parameter.empty
+    }
 
 
 def model_args(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments of a zoo model, read back from its attributes.
-
-    Every zoo model stores each constructor argument as an attribute of the same name,
-    except ``head``, stored as the head module: it is read back as the head's name.
-    """
-    args = {name: getattr(model, name) for name in constructor_params(type(model))}
-    if isinstance(args.get("head"), nn.Module):
-        from zoo.heads import HEADS
-
-        args["head"] = next(name for name, cls in HEADS.items() if type(args["head"]) is cls)
+    """The constructor arguments of a zoo model (its ``config``), with ``head`` named after
+    the head module it has now."""
+    args = dict(model.config)
+    if isinstance(getattr(model, "head", None), nn.Module) and "head" in args:
+        args["head"] = head_name(model.head)
     return args

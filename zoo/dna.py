@@ -43,12 +43,22 @@ def _codes(seqs: Sequence[str]) -> np.ndarray:
         raw = joined.encode("ascii")
     except UnicodeEncodeError as err:
         _raise_bad_symbol(joined[err.start], err.start, length, len(seqs))
-    codes = np.frombuffer(raw, dtype=np.uint8)
+    flat = first_invalid_symbol(raw)
+    if flat >= 0:
+        _raise_bad_symbol(chr(raw[flat]), flat, length, len(seqs))
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(seqs), length)
+
+
+def first_invalid_symbol(raw: bytes) -> int:
+    """The index of the first byte of ``raw`` that is not A, C, G, T or N (either case), else -1.
+
+    What every reader checks DNA bytes with, so that no byte (a NUL, a control byte, a stray
+    CR) is dropped or let through silently.
+    """
     # bytes.translate deleting the valid symbols runs at GB/s; numpy finds the culprit only on failure
-    if raw.translate(None, _VALID_BYTES):
-        flat = int(np.flatnonzero(~_VALID[codes])[0])
-        _raise_bad_symbol(chr(codes[flat]), flat, length, len(seqs))
-    return codes.reshape(len(seqs), length)
+    if not raw.translate(None, _VALID_BYTES):
+        return -1
+    return int(np.flatnonzero(~_VALID[np.frombuffer(raw, dtype=np.uint8)])[0])
 
 
 def _as_list(seq: str | Sequence[str], caller: str) -> list[str]:

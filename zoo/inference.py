@@ -3,14 +3,16 @@
 Every caller that scores many batches (zoo-predict, benchmarks) goes through here, so
 whatever makes inference fast lives in one place and the model's own API stays unchanged.
 
-What makes it fast on CPU (measured with scripts/bench.py, see README "Performance"):
+What makes it fast on CPU (scripts/bench.py times it; see README "Performance"):
 
 - ``bf16`` runs on a bfloat16 *copy* of the weights (AMX/AVX-512 bf16 matmuls), not
   under autocast, which re-casts every weight on every call.
-- The convolution stacks of DeepSEA, Beluga and Basset run as channels-last 2-D
-  convolutions: oneDNN's native layout, so no reorder copies between layers; on CPU
-  with the weights packed once into oneDNN's blocked layout, on slices of 32 sequences
-  whose activations stay in cache (the dense layers then take the whole batch).
+- The convolution stacks of the DNA models whose strand logits are ``classifier(conv(x))``
+  (DeepSEA, Beluga, Basset) run as channels-last 2-D convolutions: oneDNN's native layout,
+  so no reorder copies between layers; on CPU with the weights packed once into oneDNN's
+  blocked layout, on slices of ``_CONV_ROWS`` sequences whose activations stay in cache
+  (the dense layers then take the whole batch). The oneDNN calls live in ``zoo._onednn``,
+  which falls back to public torch ops where they are unavailable.
 - Batch norm is folded into the layer before it, and the activation is fused into it as
   a clamp: ReLU exactly, the original Threshold(0, 1e-6) to within 1e-6. Max-pooling
   commutes with the clamp, and on its non-negative output runs on the bits as integers.
@@ -19,10 +21,8 @@ What makes it fast on CPU (measured with scripts/bench.py, see README "Performan
   so the channels-last features flatten without a copy.
 
 On CUDA the same channels-last steps run on the whole batch as cuDNN convolutions
-(channels-last is what the tensor cores take); with ``compile=True`` inductor fuses them.
-Measured on an H100, DeepSEA bf16 at batch 2048: 172k seq/s eager and 324k compiled,
-against 126k and 208k for the plain model on (N, C, L) (scripts/bench_cuda_paths.py, with
-``torch.backends.cudnn.benchmark = True``, which zoo-predict sets on CUDA).
+(channels-last is what the tensor cores take), faster than the plain model on (N, C, L);
+with ``compile=True`` inductor fuses them. scripts/bench_cuda_paths.py compares the two.
 
 The fast stack is only used for models whose ``conv`` block is made of the layers it
 knows; any other model (DanQ, image models) gets the plain ``model.logits`` with bf16
@@ -43,6 +43,10 @@ from typing import Literal
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from zoo import _onednn
+from zoo._checks import check_dna
+from zoo.models._dna import DNAModel, strand_mean_logits, strand_pair
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
@@ -66,29 +70,27 @@ def prepare_logits(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function mapping an input batch to the model's float32 logits, in eval mode.
 
-    ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (in practice
-    about 1e-7 on CPU; on CUDA see TF32 below); ``"bf16"`` computes in bfloat16
-    (probabilities within about 1e-2 of fp32).
+    ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (on CUDA see
+    TF32 below); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of fp32).
     The model is moved to ``device`` and put in eval mode; its weights are not changed.
     The function keeps its own copy of the weights as they are now: prepare again after
     changing them. bf16 is checked against fp32 once, here; where it is wrong or fails on
     this machine (no AVX-512 for oneDNN, a broken kernel) a warning says so and fp32 is used.
 
     ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
-    batch shape compiles: seconds to tens of seconds). On CUDA it applies to every model
-    (measured on an H100 in bf16: DeepSEA 1.9x eager, Basset 1.4x). On CPU it applies to
-    the models without the oneDNN path below (DanQ, the image models; 1.1-1.8x there);
-    DeepSEA, Beluga and Basset keep their oneDNN path, which ran 2.4x faster than anything
-    inductor made of them (bf16 DeepSEA, batch 256: 1503 against 619 seq/s).
+    batch shape compiles, which takes seconds). On CUDA it applies to every model. On CPU it
+    applies to the models without the oneDNN path below (DanQ, the image models); DeepSEA,
+    Beluga and Basset keep their oneDNN path uncompiled, because inductor made them slower
+    than that path.
 
     On CUDA, fp32 convolutions follow ``torch.backends.cudnn.allow_tf32`` (torch's default:
-    on): DeepSEA's probabilities were then within 8.3e-6 of float64 on an H100, and within
-    8.9e-8 with it off, at a third of the speed.
+    on), which trades convolution precision for speed; turn it off for logits closest to
+    float64.
 
-    Compiled functions of one architecture share their compilation (ten DeepSEAs prepared
-    in turn compiled once); each new batch shape or architecture compiles anew, up to
-    torch's recompile limit (``torch._dynamo.config.cache_size_limit``, 8), past which that
-    code runs uncompiled: ``torch._dynamo.reset()`` starts the count again.
+    Compiled functions of one architecture share their compilation (models of the same
+    architecture prepared in turn compile once); each new batch shape or architecture
+    compiles anew, up to torch's recompile limit (``torch._dynamo.config.cache_size_limit``),
+    past which that code runs uncompiled: ``torch._dynamo.reset()`` starts the count again.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}")
@@ -133,8 +135,8 @@ def _build(
     model: nn.Module, dtype: torch.dtype, device: torch.device, compile: bool
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The logits function for one dtype: the channels-last steps when the model allows them
-    (compiled on CUDA only: on CPU inductor made them slower, see prepare_logits), else the
-    plain model."""
+    (compiled on CUDA only: on CPU inductor was slower than the oneDNN path, so compile=True
+    leaves that path uncompiled), else the plain model."""
     strand_fn = _fast_strand_logits(model, dtype, device)
     if strand_fn is not None:
         if compile and device.type == "cuda":
@@ -163,7 +165,8 @@ def _relative_logit_error(
 ) -> float:
     """max |fn - model.logits| / max |model.logits| on two random inputs; 0 if the input is unknown.
 
-    bf16 is off by about 1% of the logit range; a broken kernel is off by ~100%.
+    bf16 rounding moves the logits by a small fraction of their range; a broken kernel by
+    about all of it, so a bound between the two (``_MAX_BF16_ERROR``) tells them apart.
     """
     gen = torch.Generator().manual_seed(0)
     seq_len, in_size = getattr(model, "seq_len", None), getattr(model, "in_size", None)
@@ -183,9 +186,6 @@ def _dna_logits_fn(
     model: nn.Module, strand_fn: Step, dtype: torch.dtype, device: torch.device
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``model.logits`` (input checks and strand averaging included) around a fast strand function."""
-    from zoo._checks import check_dna
-    from zoo.models._dna import strand_mean_logits, strand_pair
-
     name, seq_len, rc_average = type(model).__name__, model.seq_len, model.rc_average
 
     @torch.inference_mode()
@@ -205,12 +205,10 @@ def _fast_strand_logits(model: nn.Module, dtype: torch.dtype, device: torch.devi
     whose ``conv`` holds only Conv1d, BatchNorm1d, ReLU, Threshold, MaxPool1d and Dropout.
     On CPU the convolutions run on slices of the batch; on CUDA on the whole batch.
     """
-    from zoo.models import Basset, Beluga, DeepSEA
-
-    if type(model) not in (DeepSEA, Beluga, Basset):  # strand_logits == classifier(conv(x))
+    if not _strand_logits_are_classifier_of_conv(model):
         return None
     on_cpu = device.type == "cpu"
-    if on_cpu and dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if on_cpu and dtype == torch.bfloat16 and not _onednn.bf16_supported():
         return None  # oneDNN's bf16 kernels need AVX-512 (or AVX-NE-CONVERT); plain torch bf16 works
 
     steps = _channels_last_steps(list(model.conv), dtype)
@@ -238,6 +236,18 @@ def _fast_strand_logits(model: nn.Module, dtype: torch.dtype, device: torch.devi
         return h
 
     return strand_fn
+
+
+def _strand_logits_are_classifier_of_conv(model: nn.Module) -> bool:
+    """Whether ``model`` is a DNAModel computing its strand logits as ``classifier(conv(x))``:
+    it keeps DNAModel's own ``strand_logits`` (DanQ, with its LSTM between the two, does not)
+    and its ``conv`` is an ``nn.Sequential`` (whose layers ``_channels_last_steps`` then checks)."""
+    return (
+        isinstance(model, DNAModel)
+        and type(model).strand_logits is DNAModel.strand_logits
+        and isinstance(getattr(model, "conv", None), nn.Sequential)
+        and isinstance(getattr(model, "classifier", None), nn.Module)
+    )
 
 
 def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> list[Step] | None:
@@ -300,29 +310,9 @@ def _fold_batch_norm(
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), bias
 
 
-def _post_op(floor: float | None) -> tuple[str, list[float]]:
-    """oneDNN's fused post-op for ``clamp_min(floor)`` (none when ``floor`` is None)."""
-    if floor is None:
-        return "none", []
-    if floor == 0.0:
-        return "relu", []
-    return "hardtanh", [floor, torch.finfo(torch.float32).max]
-
-
 def _linear_step(weight: torch.Tensor, bias: torch.Tensor, floor: float | None) -> Step:
     """``clamp_min(linear(h), floor)``, fused by oneDNN on CPU."""
-    return lambda h: _fused_linear(h, weight, bias, floor)
-
-
-def _fused_linear(
-    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, floor: float | None
-) -> torch.Tensor:
-    """``clamp_min(linear(h), floor)``: one oneDNN call with the clamp fused on CPU, eager."""
-    if h.device.type == "cpu" and _MKLDNN:
-        attr, scalars = _post_op(floor)
-        return torch.ops.mkldnn._linear_pointwise(h, weight, bias, attr, scalars, "")
-    out = F.linear(h, weight, bias)
-    return out if floor is None else out.clamp_min_(floor)
+    return lambda h: _onednn.fused_linear(h, weight, bias, floor)
 
 
 def _channels_last_steps(layers: list[nn.Module], dtype: torch.dtype) -> list[Step] | None:
@@ -385,8 +375,8 @@ def _pool_step(pool: nn.MaxPool1d, nonnegative: bool = False) -> Step | None:
     """Non-overlapping max-pool over L of (N, L, C): a reshape and a vectorised max over rows.
 
     On ``nonnegative`` input the max runs on the float bits read as integers: for floats
-    >= 0 the bit patterns order as the values do, and an integer max is about 2.5x faster
-    than a bfloat16 one (which converts every element to float32).
+    >= 0 the bit patterns order as the values do, and an integer max is faster than a
+    bfloat16 one, which converts every element to float32.
     """
     k = _single(pool.kernel_size)
     if (
@@ -434,7 +424,6 @@ def _conv_step(
         weight, bias = folded
         weight = weight[:, :, None, :].to(dtype).contiguous(memory_format=torch.channels_last)
         bias = bias.to(dtype)
-    attr, scalars = _post_op(floor)
     k = weight.shape[-1]
     # (C_out, k * C_in) with the taps outermost: a window of k channels-last positions, flat
     weight_2d = weight.squeeze(2).permute(0, 2, 1).reshape(len(weight), -1).contiguous()
@@ -442,40 +431,29 @@ def _conv_step(
 
     def step(h: torch.Tensor) -> torch.Tensor:
         n, length, c = h.shape
-        if h.device.type != "cpu" or not _MKLDNN:
-            out = F.conv2d(h.transpose(1, 2).unsqueeze(2), weight, bias).squeeze(2).transpose(1, 2)
-            return out if floor is None else out.clamp_min_(floor)
-        if length - k + 1 < _MIN_CONV_POSITIONS:
+        onednn = _onednn.applies_to(h)
+        if onednn and length - k + 1 < _MIN_CONV_POSITIONS:
             # Few output positions leave oneDNN's conv tiles part empty: as one matmul over
             # (N * positions) rows of k * C_in inputs (a strided view of h, no im2col loop).
             h = h.contiguous()  # (a no-op here: steps make contiguous outputs)
             windows = h.as_strided((n, length - k + 1, k * c), (length * c, c, 1))
-            return _fused_linear(windows, weight_2d, bias, floor)
+            return _onednn.fused_linear(windows, weight_2d, bias, floor)
         # (N, L, C) contiguous is (N, C, 1, L) in channels-last strides: oneDNN's own layout
         x = h.transpose(1, 2).unsqueeze(2)
-        if not packed:  # oneDNN's blocked weight layout, made once instead of on every call
-            packed.append(_pack_conv_weight(weight, x.shape))
-        out = torch.ops.mkldnn._convolution_pointwise(
-            x, packed[0], bias, [0, 0], [1, 1], [1, 1], 1, attr, scalars, ""
-        )
+        if onednn and not packed:  # oneDNN's blocked weight layout, made once instead of on every call
+            packed.append(_onednn.pack_conv_weight(weight, x.shape))
+        out = _onednn.conv_pointwise(x, packed[0] if onednn else weight, bias, floor)
         return out.squeeze(2).transpose(1, 2)
 
     return step
 
 
-_MKLDNN = torch.backends.mkldnn.is_available()
-# Below this many output positions a convolution runs faster as one matmul (DeepSEA's third
-# convolution, 53 positions: 50 instead of 75 ms per 256 sequences in bf16).
+# Below this many output positions oneDNN's convolution tiles stay partly empty and one
+# matmul over the input windows is faster (DeepSEA's third convolution has 53 positions).
 _MIN_CONV_POSITIONS = 128
 # Sequences per slice through the convolutions: small enough for the first layer's
-# activations (N x 993 x 320 for DeepSEA) to stay in cache; 32 measured best of 16-256.
+# activations (N x 993 x 320 for DeepSEA) to stay in cache; the fastest of the sizes timed.
 _CONV_ROWS = 32
-
-
-def _pack_conv_weight(weight: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
-    return torch._C._nn.mkldnn_reorder_conv2d_weight(
-        weight.to_mkldnn(), [0, 0], [1, 1], [1, 1], 1, list(input_shape)
-    )
 
 
 def _single(value: int | tuple[int, ...]) -> int:

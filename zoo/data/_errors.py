@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+from zoo._files import require_input
 
 
 class DataFileError(ValueError):
@@ -15,13 +18,25 @@ class DataFileError(ValueError):
 
 
 def require_nonempty(path: str | os.PathLike[str], what: str) -> Path:
-    """``path`` as a Path if it is an existing, non-empty file; else a DataFileError."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {os.fspath(path)!r} does not exist")
+    """``path`` as a Path if it is a readable, non-empty file; else an OSError naming the problem
+    (missing, a directory, unreadable) or a DataFileError (empty)."""
+    path = require_input(path, what)
     if path.stat().st_size == 0:
         raise DataFileError(path, f"the {what} is empty")
     return path
+
+
+def text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line with its line end) of a UTF-8 text file; a line that is not
+    UTF-8 is a DataFileError naming it (a plain decode error names neither file nor line)."""
+    with open(path, "rb") as f:
+        # LF, CRLF and a lone CR each end a line, as text mode's universal newlines read them
+        pieces = (piece for raw in f for piece in raw.splitlines(keepends=True))
+        for number, piece in enumerate(pieces, start=1):
+            try:
+                yield number, piece.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataFileError(path, "not UTF-8 text", line=number) from None
 
 
 def fasta_header_line(path: str | os.PathLike[str], name: str) -> int | None:

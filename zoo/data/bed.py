@@ -4,68 +4,93 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from zoo.data._errors import DataFileError, require_nonempty
+from zoo._files import whole_number
+from zoo.data._errors import DataFileError, require_nonempty, text_lines
 from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths
+from zoo.data.labels import read_label_columns
 from zoo.dna import ambiguity_as_n
 
 
 def _has_header(fields: list[str]) -> bool:
-    return len(fields) >= 3 and not (fields[1].isdigit() and fields[2].isdigit())
+    """A first line is a header when its start and end hold no digit of any script: a line
+    with odd numbers (``+30``, ``３０``) is then a bad data line, named, not a header taken silently."""
+    return len(fields) >= 3 and not any(ch.isdigit() for ch in fields[1] + fields[2])
 
 
 def count_bed_targets(path: str | os.PathLike[str]) -> int:
     """How many 0/1 target columns a BED-like table has (read from its first line)."""
     path = require_nonempty(path, "BED table")
-    with open(path, encoding="utf-8") as f:
-        fields = f.readline().rstrip("\r\n").split("\t")
+    fields = next(text_lines(path))[1].rstrip("\r\n").split("\t")
     if len(fields) < 4:
         raise DataFileError(path, "expected chrom, start, end and at least one target column", line=1)
     return len(fields) - 3
 
 
-def read_bed(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray, list[str], list[int]]:
+def read_bed(
+    path: str | os.PathLike[str],
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str], Sequence[int]]:
     """(chroms, (N, 2) start/end, (N, T) uint8 labels, target names, line numbers) of a BED table.
 
-    A first line whose start/end are not integers is a header naming the targets.
+    A first line whose start/end are not integers is a header naming the targets. The
+    table is parsed by pyarrow; one it refuses, or one with comment, track or browser lines
+    or an empty interval, is read line by line, which skips those lines and names bad ones.
     """
     path = require_nonempty(path, "BED table")
     n_targets = count_bed_targets(path)
-    targets = [f"target_{i}" for i in range(n_targets)]
+    first = next(text_lines(path))[1].rstrip("\r\n").split("\t")
+    header = _has_header(first)
+    targets = first[3:] if header else [f"target_{i}" for i in range(n_targets)]
+    fast = read_label_columns(path, 1, 2, n_targets, skip_rows=int(header))
+    if fast is not None:
+        (chroms,), (starts, ends), labels = fast
+        skipped = any(c.startswith(("#", "track", "browser")) for c in set(chroms))
+        if chroms and not skipped and bool(np.all(ends > starts)):
+            first_line = 1 + int(header)
+            lines = range(first_line, first_line + len(chroms))
+            return chroms, np.stack([starts, ends], axis=1), labels, targets, lines
+    return _read_bed_by_line(path, n_targets, targets)
+
+
+def _read_bed_by_line(
+    path: Path, n_targets: int, targets: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str], list[int]]:
+    """:func:`read_bed` line by line: skips blank, comment, track and browser lines; names bad ones."""
     chroms: list[str] = []
     spans: list[tuple[int, int]] = []
-    rows: list[list[int]] = []
+    codes = bytearray()  # one ASCII "0"/"1" per label: a byte each, not a Python int
     lines: list[int] = []
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, start=1):
-            fields = raw.rstrip("\r\n").split("\t")
-            if number == 1 and _has_header(fields):
-                targets = fields[3:]
-                continue
-            if not raw.strip() or raw.startswith(("#", "track", "browser")):
-                continue
-            if len(fields) != n_targets + 3:
-                raise DataFileError(
-                    path, f"expected {n_targets + 3} tab-separated fields, got {len(fields)}", line=number
-                )
-            if not (fields[1].isdigit() and fields[2].isdigit()) or int(fields[2]) <= int(fields[1]):
-                raise DataFileError(
-                    path,
-                    f"start/end {fields[1]!r}, {fields[2]!r} are not integers with start < end",
-                    line=number,
-                )
-            bad = [v for v in fields[3:] if v not in ("0", "1")]
-            if bad:
-                raise DataFileError(path, f"label {bad[0]!r} is not 0 or 1", line=number)
-            chroms.append(fields[0])
-            spans.append((int(fields[1]), int(fields[2])))
-            rows.append([int(v) for v in fields[3:]])
-            lines.append(number)
+    for number, raw in text_lines(path):
+        fields = raw.rstrip("\r\n").split("\t")
+        if number == 1 and _has_header(fields):
+            continue
+        if not raw.strip() or raw.startswith(("#", "track", "browser")):
+            continue
+        if len(fields) != n_targets + 3:
+            raise DataFileError(
+                path, f"expected {n_targets + 3} tab-separated fields, got {len(fields)}", line=number
+            )
+        start, end = whole_number(fields[1]), whole_number(fields[2])
+        if start is None or end is None or end <= start:
+            raise DataFileError(
+                path,
+                f"start/end {fields[1]!r}, {fields[2]!r} are not integers (digits 0-9) with start < end",
+                line=number,
+            )
+        bad = [v for v in fields[3:] if v not in ("0", "1")]
+        if bad:
+            raise DataFileError(path, f"label {bad[0]!r} is not 0 or 1", line=number)
+        chroms.append(fields[0])
+        spans.append((start, end))
+        codes += "".join(fields[3:]).encode("ascii")
+        lines.append(number)
     if not chroms:
         raise DataFileError(path, "the BED table has no intervals")
-    return chroms, np.asarray(spans, dtype=np.int64), np.asarray(rows, dtype=np.uint8), targets, lines
+    labels = np.frombuffer(codes, dtype=np.uint8).reshape(len(chroms), n_targets) - ord("0")
+    return chroms, np.asarray(spans, dtype=np.int64), labels, targets, lines
 
 
 def centred_window(start: int, end: int, seq_len: int) -> tuple[int, int]:

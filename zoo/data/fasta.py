@@ -14,6 +14,8 @@ import pyfaidx
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from zoo._faidx import fresh_index
+from zoo._files import CR_ONLY_ADVICE, cr_only_line_ends
 from zoo.data._errors import (
     DataFileError,
     check_fractions,
@@ -26,8 +28,14 @@ from zoo.dna import one_hot, reverse_complement
 
 
 def open_fasta(path: str | os.PathLike[str]) -> pyfaidx.Fasta:
-    """An indexed FASTA (pyfaidx builds the .fai next to it on first use)."""
+    """An indexed FASTA (pyfaidx builds the .fai next to it on first use; one that no longer
+    describes the FASTA is rebuilt)."""
     path = require_nonempty(path, "FASTA file")
+    if cr_only_line_ends(path):  # pyfaidx would read one record holding the whole file
+        raise DataFileError(path, CR_ONLY_ADVICE)
+    stale = fresh_index(path)  # pyfaidx trusts a .fai that is not older than the FASTA
+    if stale is not None:
+        raise DataFileError(path, stale)
     try:
         return pyfaidx.Fasta(os.fspath(path), as_raw=True, sequence_always_upper=True)
     except Exception as err:  # pyfaidx raises several types for malformed files

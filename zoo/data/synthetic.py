@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo._files import atomic_path
 from zoo.data.labels import write_labels
 from zoo.dna import reverse_complement_str
 
@@ -74,12 +75,9 @@ def make_synthetic_dna(
         )
     rng = np.random.default_rng(seed)
     fasta, labels = Path(fasta), Path(labels)
-    fasta.parent.mkdir(parents=True, exist_ok=True)
-    labels.parent.mkdir(parents=True, exist_ok=True)
     label_rows = (rng.random((n_seqs, n_targets)) < positive_rate).astype(np.uint8)
     names = [f"seq{i:06d}" for i in range(n_seqs)]
-    tmp = fasta.with_name(f".{fasta.name}.tmp")
-    with open(tmp, "w", encoding="ascii") as f:
+    with atomic_path(fasta) as tmp, open(tmp, "w", encoding="ascii") as f:
         for name, row in zip(names, label_rows):
             seq = rng.choice(BASES, size=seq_len)
             # Slots of seq_len // n_slots, assigned in random order: sites never overlap.
@@ -90,7 +88,6 @@ def make_synthetic_dna(
                     start = slot * width
                     _plant(seq[start : start + width], list(motifs.values())[target], rng, mutation_rate)
             f.write(f">{name}\n{seq.tobytes().decode('ascii')}\n")
-    os.replace(tmp, fasta)
     write_labels(labels, names, list(motifs), label_rows)
     return fasta, labels
 
@@ -108,7 +105,6 @@ def ensure_synthetic_dna(fasta: str, labels: str, **params: float | int) -> tupl
     # Drop a stale pyfaidx index before replacing the FASTA it indexes.
     Path(f"{fasta}.fai").unlink(missing_ok=True)
     out = make_synthetic_dna(fasta, labels, **params)  # type: ignore[arg-type]
-    tmp = manifest.with_name(f".{manifest.name}.tmp")
-    tmp.write_text(wanted)
-    os.replace(tmp, manifest)
+    with atomic_path(manifest) as tmp:
+        tmp.write_text(wanted)
     return out

@@ -69,3 +69,24 @@ def positions_after_convs(model: str, seq_len: int, positions: Callable[[int], i
         shortest = next(length for length in range(1, 100_000) if positions(length) >= 1)
         raise ValueError(f"{model}: seq_len={seq_len} is too short; it needs seq_len >= {shortest}")
     return n
+
+
+def implied_seq_len(
+    positions: Callable[[int], int], in_features: int, channels: int, current: int
+) -> dict[str, int]:
+    """``{"seq_len": n}`` when a first dense layer of ``in_features`` = ``channels`` x
+    ``positions(n)`` pins down ``n``; else ``{}``.
+
+    ``current`` is kept when it fits, else the first multiple of 100 that does, else the
+    smallest that does (searched up to 100 kb).
+    """
+    if in_features % channels:
+        return {}
+    target = in_features // channels
+    if positions(current) == target:
+        return {"seq_len": current}
+    fits = [n for n in range(1, 100_001) if positions(n) == target]
+    if not fits:
+        return {}
+    round_ = [n for n in fits if n % 100 == 0]
+    return {"seq_len": (round_ or fits)[0]}

@@ -11,7 +11,9 @@ from torch import nn
 
 from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
-from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
+from zoo.layouts import Layout
+from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def basset_positions(seq_len: int) -> int:
@@ -30,7 +32,6 @@ class Basset(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.rc_average = seq_len, n_targets, rc_average
         positions = positions_after_convs(
             "Basset",
             seq_len,
@@ -50,48 +51,67 @@ class Basset(DNAModel):
         self.head = make_head(head)
 
 
+# --- Public checkpoint layouts ---------------------------------------------------------------
+
+_BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+LAYOUTS = (
+    Layout(
+        "kipoi-basset",
+        "Kipoi Basset",
+        {  # Kipoi Basset -> zoo Basset; batch-norm running statistics carry over unchanged
+            **{f"{i}.{p}": f"conv.{i}.{p}" for i in (0, 4, 8) for p in ("weight", "bias")},
+            **{f"{i}.{p}": f"conv.{i}.{p}" for i in (1, 5, 9) for p in _BN},
+            **{
+                f"{i}.1.{p}": f"classifier.{j}.{p}"
+                for i, j in ((13, 1), (17, 5), (21, 9))
+                for p in ("weight", "bias")
+            },
+            **{f"{i}.{p}": f"classifier.{j}.{p}" for i, j in ((14, 2), (18, 6)) for p in _BN},
+        },
+        # Conv2d kernels of width 1 (they run along the height axis), squeezed to Conv1d
+        shapes={
+            "0.weight": (None, 4, None, 1),
+            "4.weight": (None, None, None, 1),
+            "8.weight": (None, None, None, 1),
+            **{f"{i}.1.weight": (None, None) for i in (13, 17, 21)},
+        },  # fmt: skip
+        squeeze={"0.weight": 3, "4.weight": 3, "8.weight": 3},
+    ),
+)
+
+
+def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
+    """The Basset constructor arguments that zoo-keyed ``state``'s shapes imply."""
+    args = {"n_targets": state["classifier.9.weight"].shape[0]}
+    in_features, c = state["classifier.1.weight"].shape[1], state["conv.8.weight"].shape[0]
+    return {**args, **implied_seq_len(basset_positions, in_features, c, current["seq_len"])}
+
+
+# --- Published checkpoints -------------------------------------------------------------------
+
+PUBLISHED = (
+    PublishedFile(
+        name="basset.kipoi",
+        model="basset",
+        args={"seq_len": 600, "n_targets": 164, "rc_average": False},
+        layout="kipoi-basset",
+        url="https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
+        md5="4878981d84499eb575abd0f3b45570d3",
+        license="MIT",
+        source="Kipoi model zoo, Basset",
+        paper="Kelley, Snoek & Rinn 2016, Genome Res., doi:10.1101/gr.200535.115",
+        n_value=0.25,
+        targets="basset_164",
+        description="Kipoi's Basset: DNase-seq accessibility in 164 cell types, forward strand",
+    ),
+)
+
+
 register_model(
     "basset",
     Basset,
     paper="Kelley et al. 2016, Genome Res.",
     input_desc="(N, 4, 600) one-hot ACGT",
+    layouts=LAYOUTS,
+    args_from_state=basset_args_from_state,
 )
-
-
-# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
-
-_BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-_KIPOI_BASSET = {  # Kipoi Basset -> zoo Basset
-    **{f"{i}.{p}": f"conv.{i}.{p}" for i in (0, 4, 8) for p in ("weight", "bias")},
-    **{f"{i}.{p}": f"conv.{i}.{p}" for i in (1, 5, 9) for p in _BN},
-    **{
-        f"{i}.1.{p}": f"classifier.{j}.{p}"
-        for i, j in ((13, 1), (17, 5), (21, 9))
-        for p in ("weight", "bias")
-    },
-    **{f"{i}.{p}": f"classifier.{j}.{p}" for i, j in ((14, 2), (18, 6)) for p in _BN},
-}
-KIPOI_BASSET_KEYS = frozenset(_KIPOI_BASSET)
-
-
-def convert_kipoi_basset(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Kipoi Basset keys -> zoo Basset: squeeze the width-1 Conv2d kernels (they run along the
-    height axis); batch-norm running statistics carry over unchanged."""
-    from zoo._convert import conv2d_as_conv1d, expect, rename
-
-    for key in ("13.1.weight", "17.1.weight", "21.1.weight"):
-        expect(state, key, 2)
-    out = rename(state, _KIPOI_BASSET)
-    out["conv.0.weight"] = conv2d_as_conv1d(state, "0.weight", axis=3, in_channels=4)
-    out["conv.4.weight"] = conv2d_as_conv1d(state, "4.weight", axis=3)
-    out["conv.8.weight"] = conv2d_as_conv1d(state, "8.weight", axis=3)
-    return out
-
-
-def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
-    """The Basset constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import implied_seq_len
-
-    args = {"n_targets": state["classifier.9.weight"].shape[0]}
-    in_features, c = state["classifier.1.weight"].shape[1], state["conv.8.weight"].shape[0]
-    return {**args, **implied_seq_len(basset_positions, in_features, c, current["seq_len"])}

@@ -10,7 +10,9 @@ from torch import nn
 
 from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
-from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
+from zoo.layouts import Layout
+from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def beluga_positions(seq_len: int) -> int:
@@ -34,8 +36,6 @@ class Beluga(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
-        self.rc_average = rc_average
         positions = positions_after_convs(
             "Beluga",
             seq_len,
@@ -58,50 +58,71 @@ class Beluga(DNAModel):
         self.head = make_head(head)
 
 
-register_model(
-    "beluga",
-    Beluga,
-    paper="Zhou et al. 2018 (ExPecto), Nat. Genet.",
-    input_desc="(N, 4, 2000) one-hot ACGT",
+# --- Public checkpoint layouts ---------------------------------------------------------------
+
+_CONVS = (0, 2, 6, 8, 12, 14)
+LAYOUTS = (
+    Layout(
+        "expecto-beluga",
+        "ExPecto's Beluga deepsea.beluga.pth (AGCT input)",
+        {  # ExPecto deepsea.beluga.pth -> zoo Beluga
+            **{f"model.0.{i}.{p}": f"conv.{i}.{p}" for i in _CONVS for p in ("weight", "bias")},
+            "model.1.2.1.weight": "classifier.2.weight",
+            "model.1.2.1.bias": "classifier.2.bias",
+            "model.1.4.1.weight": "classifier.4.weight",
+            "model.1.4.1.bias": "classifier.4.bias",
+        },  # fmt: skip
+        # Conv2d kernels of height 1, squeezed to Conv1d; the first takes AGCT input
+        shapes={
+            "model.0.0.weight": (None, 4, 1, None),
+            **{f"model.0.{i}.weight": (None, None, 1, None) for i in _CONVS[1:]},
+            "model.1.2.1.weight": (None, None),
+            "model.1.4.1.weight": (None, None),
+        },
+        squeeze={f"model.0.{i}.weight": 2 for i in _CONVS},
+        agct_input=("model.0.0.weight",),
+    ),
 )
-
-
-# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
-
-_EXPECTO_BELUGA = {  # ExPecto deepsea.beluga.pth -> zoo Beluga
-    "model.0.0.weight": "conv.0.weight", "model.0.0.bias": "conv.0.bias",
-    "model.0.2.weight": "conv.2.weight", "model.0.2.bias": "conv.2.bias",
-    "model.0.6.weight": "conv.6.weight", "model.0.6.bias": "conv.6.bias",
-    "model.0.8.weight": "conv.8.weight", "model.0.8.bias": "conv.8.bias",
-    "model.0.12.weight": "conv.12.weight", "model.0.12.bias": "conv.12.bias",
-    "model.0.14.weight": "conv.14.weight", "model.0.14.bias": "conv.14.bias",
-    "model.1.2.1.weight": "classifier.2.weight", "model.1.2.1.bias": "classifier.2.bias",
-    "model.1.4.1.weight": "classifier.4.weight", "model.1.4.1.bias": "classifier.4.bias",
-}  # fmt: skip
-EXPECTO_BELUGA_KEYS = frozenset(_EXPECTO_BELUGA)
-
-
-def convert_expecto_beluga(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """ExPecto Beluga keys -> zoo Beluga: squeeze the height-1 Conv2d kernels and move the first
-    layer's AGCT input channels to ACGT (the zoo takes ACGT)."""
-    from zoo._convert import agct_to_acgt, conv2d_as_conv1d, expect, rename
-
-    for key in ("model.1.2.1.weight", "model.1.4.1.weight"):
-        expect(state, key, 2)
-    out = rename(state, _EXPECTO_BELUGA)
-    out["conv.0.weight"] = agct_to_acgt(conv2d_as_conv1d(state, "model.0.0.weight", axis=2, in_channels=4))
-    for i in (2, 6, 8, 12, 14):
-        out[f"conv.{i}.weight"] = conv2d_as_conv1d(state, f"model.0.{i}.weight", axis=2)
-    return out
 
 
 def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The Beluga constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import implied_seq_len
-
     args = {
         "n_targets": state["classifier.4.weight"].shape[0],
         "hidden": state["classifier.2.weight"].shape[0],
     }
     in_features, c = state["classifier.2.weight"].shape[1], state["conv.14.weight"].shape[0]
     return {**args, **implied_seq_len(beluga_positions, in_features, c, current["seq_len"])}
+
+
+# --- Published checkpoints -------------------------------------------------------------------
+
+PUBLISHED = (
+    PublishedFile(
+        name="beluga.expecto",
+        model="beluga",
+        args={"seq_len": 2000, "n_targets": 2002, "rc_average": True},
+        layout="expecto-beluga",
+        url="https://zenodo.org/record/3402406/files/deepsea.beluga.pth?download=1",
+        md5="62360f2db4ac96554d28d058b50ab654",
+        license="non-commercial (the ExPecto repository's license)",
+        source="the ExPecto repository",
+        paper="Zhou et al. 2018 (ExPecto), Nat. Genet., doi:10.1038/s41588-018-0160-6",
+        n_value=0.0,
+        targets="beluga_2002",
+        description=(
+            "ExPecto's Beluga: both strands averaged as ExPecto does; N encoded as all zeros; the "
+            "weights' AGCT input channels are reordered to ACGT when loaded"
+        ),
+    ),
+)
+
+
+register_model(
+    "beluga",
+    Beluga,
+    paper="Zhou et al. 2018 (ExPecto), Nat. Genet.",
+    input_desc="(N, 4, 2000) one-hot ACGT",
+    layouts=LAYOUTS,
+    args_from_state=beluga_args_from_state,
+)

@@ -12,7 +12,8 @@ from torch import nn
 
 from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
-from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
+from zoo.layouts import Layout
+from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
 
 
 def danq_positions(seq_len: int) -> int:
@@ -32,8 +33,6 @@ class DanQ(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
-        self.rc_average = rc_average
         positions = positions_after_convs("DanQ", seq_len, danq_positions)
         self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
         self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
@@ -52,51 +51,56 @@ class DanQ(DNAModel):
         return self.classifier(states.flatten(1))  # position-major, as the Keras original
 
 
-register_model(
-    "danq",
-    DanQ,
-    paper="Quang & Xie 2016, Nucleic Acids Res.",
-    input_desc="(N, 4, 1000) one-hot ACGT",
-)
-
-
-# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+# --- Public checkpoint layouts ---------------------------------------------------------------
 
 _LSTM = [
     f"{p}_{kind}_l0{rev}" for p in ("weight", "bias") for kind in ("ih", "hh") for rev in ("", "_reverse")
 ]
-_SELENE_DANQ = {  # Selene models/danq.py -> zoo DanQ
-    "nnet.0.weight": "conv.0.weight", "nnet.0.bias": "conv.0.bias",
-    **{f"bdlstm.0.{p}": f"lstm.{p}" for p in _LSTM},
-    "classifier.1.weight": "classifier.1.weight", "classifier.1.bias": "classifier.1.bias",
-    "classifier.3.weight": "classifier.3.weight", "classifier.3.bias": "classifier.3.bias",
-}  # fmt: skip
-SELENE_DANQ_KEYS = frozenset(_SELENE_DANQ)
-
-
-def convert_selene_danq(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Selene DanQ keys -> zoo DanQ (names only; the flatten is position-major in both).
-
-    The weights are the same, the forward is not: Selene's LSTM recurs across the batch
-    (see zoo._convert's warning), the zoo's along each sequence.
-    """
-    from zoo._convert import expect, rename
-
-    expect(state, "nnet.0.weight", 3, {1: 4})
-    for p in _LSTM:
-        expect(state, f"bdlstm.0.{p}", 2 if p.startswith("weight") else 1)
-    for key in ("classifier.1.weight", "classifier.3.weight"):
-        expect(state, key, 2)
-    return rename(state, _SELENE_DANQ)
+LAYOUTS = (
+    Layout(
+        "selene-danq",
+        "Selene's DanQ (models/danq.py)",
+        {  # names only; the flatten is position-major in both
+            "nnet.0.weight": "conv.0.weight",
+            "nnet.0.bias": "conv.0.bias",
+            **{f"bdlstm.0.{p}": f"lstm.{p}" for p in _LSTM},
+            "classifier.1.weight": "classifier.1.weight",
+            "classifier.1.bias": "classifier.1.bias",
+            "classifier.3.weight": "classifier.3.weight",
+            "classifier.3.bias": "classifier.3.bias",
+        },  # fmt: skip
+        shapes={
+            "nnet.0.weight": (None, 4, None),
+            **{f"bdlstm.0.{p}": (None, None) if p.startswith("weight") else (None,) for p in _LSTM},
+            "classifier.1.weight": (None, None),
+            "classifier.3.weight": (None, None),
+        },
+        warning=(
+            "Selene's DanQ forward hands its batch_first LSTM a (positions, batch, channels) tensor, so "
+            "it recurs across the batch instead of along each sequence and a sample's output depends on "
+            "its batch-mates. The zoo's DanQ runs the LSTM along the positions of each sequence (as the "
+            "Keras original does): with these weights its outputs will differ from Selene's forward."
+        ),
+        wrapper_args={"model": {"rc_average": True}},
+    ),
+)
 
 
 def danq_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The DanQ constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import implied_seq_len
-
     args = {
         "n_targets": state["classifier.3.weight"].shape[0],
         "hidden": state["classifier.1.weight"].shape[0],
     }
     in_features, width = state["classifier.1.weight"].shape[1], 2 * state["lstm.weight_hh_l0"].shape[1]
     return {**args, **implied_seq_len(danq_positions, in_features, width, current["seq_len"])}
+
+
+register_model(
+    "danq",
+    DanQ,
+    paper="Quang & Xie 2016, Nucleic Acids Res.",
+    input_desc="(N, 4, 1000) one-hot ACGT",
+    layouts=LAYOUTS,
+    args_from_state=danq_args_from_state,
+)

@@ -13,7 +13,9 @@ from torch import nn
 
 from zoo._registry import register_model
 from zoo.heads import HeadName, make_head
-from zoo.models._dna import DNAModel, conv_out_len, positions_after_convs
+from zoo.layouts import Layout
+from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.models._published import PublishedFile
 
 
 def deepsea_positions(seq_len: int, kernel_size: int = 8, pool_size: int = 4) -> int:
@@ -53,9 +55,6 @@ class DeepSEA(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
-        self.conv_channels, self.kernel_size, self.pool_size = conv_channels, kernel_size, pool_size
-        self.dropouts, self.activation, self.rc_average = dropouts, activation, rc_average
         c1, c2, c3 = conv_channels
         k, p = kernel_size, pool_size
         positions = positions_after_convs(
@@ -77,15 +76,7 @@ class DeepSEA(DNAModel):
         self.head = make_head(head)
 
 
-register_model(
-    "deepsea",
-    DeepSEA,
-    paper="Zhou & Troyanskaya 2015, Nat. Methods",
-    input_desc="(N, 4, 1000) one-hot ACGT",
-)
-
-
-# --- Converters from public checkpoint layouts (dispatched by zoo.weights) ----------------
+# --- Public checkpoint layouts ---------------------------------------------------------------
 
 _KIPOI_DEEPSEA = {  # Kipoi deepsea_cpu.pth -> zoo DeepSEA
     "0.weight": "conv.0.weight", "0.bias": "conv.0.bias",
@@ -94,50 +85,66 @@ _KIPOI_DEEPSEA = {  # Kipoi deepsea_cpu.pth -> zoo DeepSEA
     "12.1.weight": "classifier.1.weight", "12.1.bias": "classifier.1.bias",
     "14.1.weight": "classifier.3.weight", "14.1.bias": "classifier.3.bias",
 }  # fmt: skip
-KIPOI_DEEPSEA_KEYS = frozenset(_KIPOI_DEEPSEA)
-
-_SELENE_DEEPSEA = {  # Selene models/deepsea.py -> zoo DeepSEA
-    "conv_net.0.weight": "conv.0.weight", "conv_net.0.bias": "conv.0.bias",
-    "conv_net.4.weight": "conv.4.weight", "conv_net.4.bias": "conv.4.bias",
-    "conv_net.8.weight": "conv.8.weight", "conv_net.8.bias": "conv.8.bias",
-    "classifier.0.weight": "classifier.1.weight", "classifier.0.bias": "classifier.1.bias",
-    "classifier.2.weight": "classifier.3.weight", "classifier.2.bias": "classifier.3.bias",
+# Torch7's Conv2d kernels of height 1 (squeezed to Conv1d); the first takes AGCT input
+# (Kipoi's ReCodeAlphabet, folded into the weights).
+_KIPOI_SHAPES = {
+    "0.weight": (None, 4, 1, None), "4.weight": (None, None, 1, None), "8.weight": (None, None, 1, None),
+    "12.1.weight": (None, None), "14.1.weight": (None, None),
+    **{k: (None,) for k in ("0.bias", "4.bias", "8.bias", "12.1.bias", "14.1.bias")},
 }  # fmt: skip
-SELENE_DEEPSEA_KEYS = frozenset(_SELENE_DEEPSEA)
 
 
-def convert_kipoi_deepsea(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Kipoi ``deepsea_cpu`` keys -> zoo DeepSEA: squeeze the height-1 Conv2d kernels and move
-    the first layer's AGCT input channels to ACGT (Kipoi's ReCodeAlphabet, folded into weights)."""
-    from zoo._convert import agct_to_acgt, conv2d_as_conv1d, expect, rename
-
-    for key in ("12.1.weight", "14.1.weight"):
-        expect(state, key, 2)
-    for key in ("0.bias", "4.bias", "8.bias", "12.1.bias", "14.1.bias"):
-        expect(state, key, 1)
-    out = rename(state, _KIPOI_DEEPSEA)
-    out["conv.0.weight"] = agct_to_acgt(conv2d_as_conv1d(state, "0.weight", axis=2, in_channels=4))
-    out["conv.4.weight"] = conv2d_as_conv1d(state, "4.weight", axis=2)
-    out["conv.8.weight"] = conv2d_as_conv1d(state, "8.weight", axis=2)
-    return out
+def _kipoi(name: str, description: str, prefix: str = "", **kwargs: object) -> Layout:
+    return Layout(
+        name, description, _KIPOI_DEEPSEA, prefix=prefix, shapes=_KIPOI_SHAPES,
+        squeeze={"0.weight": 2, "4.weight": 2, "8.weight": 2}, agct_input=("0.weight",), **kwargs,
+    )  # fmt: skip
 
 
-def convert_selene_deepsea(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Selene's DeepSEA keys -> zoo DeepSEA (already Conv1d on ACGT: names only)."""
-    from zoo._convert import expect, rename
-
-    expect(state, "conv_net.0.weight", 3, {1: 4})
-    for key in ("conv_net.4.weight", "conv_net.8.weight"):
-        expect(state, key, 3)
-    for key in ("classifier.0.weight", "classifier.2.weight"):
-        expect(state, key, 2)
-    return rename(state, _SELENE_DEEPSEA)
+LAYOUTS = (
+    _kipoi("kipoi-deepsea", "Kipoi DeepSEA deepsea_cpu.pth"),
+    _kipoi(
+        "kipoi-deepsea-variant-effect",
+        "Kipoi DeepSEA variant-effect model (Sequential(ReCodeAlphabet, deepsea_cpu), keys 1.*)",
+        prefix="1.",
+    ),
+    _kipoi(
+        "kipoi-deepsea-predict",
+        "Kipoi DeepSEA predict model (ReCodeAlphabet, ConcatenateRC, deepsea_cpu, AverageRC; keys 2.*)",
+        prefix="2.",
+        implied_args={"rc_average": True},
+    ),
+    Layout(
+        "selene-deepsea",
+        "Selene's DeepSEA (models/deepsea.py)",
+        {  # already Conv1d on ACGT: names only
+            "conv_net.0.weight": "conv.0.weight",
+            "conv_net.0.bias": "conv.0.bias",
+            "conv_net.4.weight": "conv.4.weight",
+            "conv_net.4.bias": "conv.4.bias",
+            "conv_net.8.weight": "conv.8.weight",
+            "conv_net.8.bias": "conv.8.bias",
+            "classifier.0.weight": "classifier.1.weight",
+            "classifier.0.bias": "classifier.1.bias",
+            "classifier.2.weight": "classifier.3.weight",
+            "classifier.2.bias": "classifier.3.bias",
+        },  # fmt: skip
+        shapes={
+            "conv_net.0.weight": (None, 4, None),
+            "conv_net.4.weight": (None, None, None),
+            "conv_net.8.weight": (None, None, None),
+            "classifier.0.weight": (None, None),
+            "classifier.2.weight": (None, None),
+        },  # fmt: skip
+        implied_args={"activation": "relu"},
+        # Selene's NonStrandSpecific (mode='mean') stores the network under model. and averages strands
+        wrapper_args={"model": {"rc_average": True}},
+    ),
+)
 
 
 def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
     """The DeepSEA constructor arguments that zoo-keyed ``state``'s shapes imply."""
-    from zoo._convert import implied_seq_len
-
     c1, c2, c3 = (state[f"conv.{i}.weight"].shape[0] for i in (0, 4, 8))
     k, p = state["conv.0.weight"].shape[2], current["pool_size"]
     in_features = state["classifier.1.weight"].shape[1]
@@ -149,3 +156,51 @@ def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> di
     }
     positions = lambda n: deepsea_positions(n, k, p)  # noqa: E731
     return {**args, **implied_seq_len(positions, in_features, c3, current["seq_len"])}
+
+
+# --- Published checkpoints -------------------------------------------------------------------
+
+_PAPER = "Zhou & Troyanskaya 2015, Nat. Methods, doi:10.1038/nmeth.3547"
+PUBLISHED = (
+    PublishedFile(
+        name="deepsea.kipoi_predict",
+        model="deepsea",
+        args={"seq_len": 1000, "n_targets": 919, "rc_average": True},
+        layout="kipoi-deepsea-predict",
+        url="https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
+        md5="89e640bf6bdbe1ff165f484d9796efc7",
+        license="CC-BY-3.0",
+        source="Kipoi model zoo, DeepSEA/predict",
+        paper=_PAPER,
+        n_value=0.25,
+        targets="deepsea_919",
+        description=(
+            "Kipoi's DeepSEA sequence-prediction model: the probabilities of the forward and the "
+            "reverse-complement sequence averaged, as on the DeepSEA website"
+        ),
+    ),
+    PublishedFile(
+        name="deepsea.kipoi_variant_effects",
+        model="deepsea",
+        args={"seq_len": 1000, "n_targets": 919, "rc_average": False},
+        layout="kipoi-deepsea-variant-effect",
+        url="https://zenodo.org/record/1466993/files/deepsea_variant_effects.pth?download=1",
+        md5="35956ab9c28960b5a3693f470fe980c1",
+        license="CC-BY-3.0",
+        source="Kipoi model zoo, DeepSEA/variantEffects",
+        paper=_PAPER,
+        n_value=0.25,
+        targets="deepsea_919",
+        description="Kipoi's DeepSEA variant-effect model: the same network on the forward strand only",
+    ),
+)
+
+
+register_model(
+    "deepsea",
+    DeepSEA,
+    paper="Zhou & Troyanskaya 2015, Nat. Methods",
+    input_desc="(N, 4, 1000) one-hot ACGT",
+    layouts=LAYOUTS,
+    args_from_state=deepsea_args_from_state,
+)

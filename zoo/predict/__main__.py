@@ -1,5 +1,5 @@
 """``python -m zoo.predict``: the same as the zoo-predict command."""
 
-from zoo.predict.cli import main
+from zoo.cli.predict import main
 
 main()

@@ -9,10 +9,7 @@ in logit space so that probabilities and log fold changes both come from logits:
 from __future__ import annotations
 
 import os
-import queue
 import sys
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,8 +22,12 @@ from torch import nn
 from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
-from zoo.predict.model import default_labels, default_n_value, n_targets_of, select_targets
-from zoo.predict.writers import PathLike, PredictError, open_writer
+from zoo.predict.contigs import ContigMatcher
+from zoo.predict.errors import PathLike, PredictError
+from zoo.predict.loading import default_n_value, n_targets_of
+from zoo.predict.targets import check_picked_targets, default_labels, select_targets, unique_labels
+from zoo.predict.threads import Consumer, Prefetcher
+from zoo.predict.writers import open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 
@@ -34,8 +35,9 @@ RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 class Scorer:
     """A DNA model ready to score: selected targets, strand combination, precision and device.
 
-    ``labels`` names all of the model's targets (default ``target_0`` ...); ``targets``
-    keeps a subset (names, or indices as strings or ints). ``batch_size`` is the number
+    ``labels`` names all of the model's targets (default: the model's ``target_names``, else
+    ``target_0`` ...); ``targets`` keeps a subset (names, indices as strings or ints, globs
+    such as ``*K562*`` or ``re:REGEX`` patterns over the names). ``batch_size`` is the number
     of windows per model call (reverse complements double it).
     """
 
@@ -58,13 +60,15 @@ class Scorer:
         if not hasattr(model, "seq_len"):
             raise PredictError(f"{type(model).__name__} does not take DNA sequences")
         n_targets = n_targets_of(model)
-        all_labels = list(labels) if labels is not None else default_labels(n_targets)
+        if labels is None:  # the names the weights record, else target_0, target_1, ...
+            labels = getattr(model, "target_names", None) or default_labels(n_targets)
+        all_labels = list(labels)
         if len(all_labels) != n_targets:
             raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
         wanted = [str(t) for t in targets] if targets else None
         columns = unique_labels(all_labels)
-        picked = select_targets(columns, wanted)
-        check_picked_targets(all_labels, columns, picked, wanted)
+        picked = select_targets(columns, wanted, all_labels)
+        check_picked_targets(all_labels, columns, wanted)
         self.seq_len: int = model.seq_len
         self.columns = [columns[i] for i in picked]
         self.n_value = default_n_value(model) if n_value is None else n_value
@@ -112,50 +116,6 @@ class Scorer:
         return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.columns)), np.float32)
 
 
-def unique_labels(labels: Sequence[str]) -> list[str]:
-    """Target names made unique for the output columns: the k-th target carrying a name gets
-    ``NAME#k`` (k >= 2). Real label files repeat names (one profile from several labs)."""
-    taken, seen, out = set(labels), Counter[str](), []
-    for name in labels:
-        seen[name] += 1
-        if seen[name] == 1:
-            out.append(name)
-            continue
-        k = seen[name]
-        while f"{name}#{k}" in taken:
-            k += 1
-        taken.add(f"{name}#{k}")
-        out.append(f"{name}#{k}")
-    return out
-
-
-def check_picked_targets(
-    labels: Sequence[str], columns: Sequence[str], picked: Sequence[int], wanted: Sequence[str] | None
-) -> None:
-    """Refuse ``--targets`` entries that name a repeated label (which target?) or pick a target twice.
-
-    ``labels`` are the names as given, ``columns`` the unique names from :func:`unique_labels`.
-    """
-    counts = Counter(labels)
-    for entry in wanted or ():
-        if counts[entry] > 1:
-            where = [i for i, label in enumerate(labels) if label == entry]
-            spelled = ", ".join(f"{columns[i]!r} (index {i})" for i in where)
-            raise PredictError(
-                f"--targets {entry!r} is ambiguous: {len(where)} targets carry that name; their "
-                f"columns are {spelled}: pick by column name or index"
-            )
-    entries: dict[int, list[str]] = {}
-    for entry, index in zip(wanted or (), picked):
-        entries.setdefault(index, []).append(entry)
-    for index, given in entries.items():
-        if len(given) > 1:
-            raise PredictError(
-                f"--targets picks target {columns[index]!r} (index {index}) more than once "
-                f"({', '.join(map(repr, given))}); list each target once"
-            )
-
-
 @dataclass
 class Item:
     """One output row: its leading column values and the windows to score (none: not scored)."""
@@ -171,6 +131,8 @@ class Job:
 
     ``values`` maps strand-combined logits (n, windows_per_item, T) to the row values
     (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
+    ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
+    ``match.warning`` is for the user once the run is done).
     """
 
     meta_columns: list[str]
@@ -180,6 +142,7 @@ class Job:
     values: Callable[[torch.Tensor], torch.Tensor]
     with_status: bool = False
     empty_message: str = "the input has no records"
+    contigs: ContigMatcher | None = None
 
 
 @dataclass
@@ -234,74 +197,29 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
     return _Batch(items, scored, x)
 
 
-class _Failure:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+def run_job(
+    job: Job,
+    scorer: Scorer,
+    out: PathLike | Callable[[list[str], list[str]], Any],
+    progress: bool = False,
+    overwrite: bool = False,
+) -> RunSummary:
+    """Score every item of ``job`` and write one row per item to ``out``: a file name (.tsv,
+    .parquet, .h5), or a function that opens a writer given the leading and the score column
+    names (a TableWriter, or anything with its ``with``, ``write``, ``rows`` and ``score_columns``).
 
-
-class Prefetcher:
-    """Runs an iterator on a background thread, ``depth`` items ahead (reading and encoding
-    overlap with the model); its errors are raised in the consuming thread."""
-
-    _DONE = object()
-
-    def __init__(self, source: Iterator[Any], depth: int = 3) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(source,), daemon=True)
-        self._thread.start()
-
-    def _put(self, value: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self, source: Iterator[Any]) -> None:
-        try:
-            for value in source:
-                if not self._put(value):
-                    return
-            self._put(self._DONE)
-        except BaseException as err:  # handed to the consumer, which raises it
-            self._put(_Failure(err))
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            value = self._queue.get()
-            if value is self._DONE:
-                return
-            if isinstance(value, _Failure):
-                raise value.error
-            yield value
-
-    def close(self) -> None:
-        """Stop the background thread and wait for it."""
-        self._stop.set()
-        self._thread.join()
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> RunSummary:
-    """Score every item of ``job`` and write one row per item to ``out`` (.tsv or .parquet).
-
-    The output appears only when every row is written; an error leaves no file behind.
+    The output appears only when every row is written; an error leaves no file behind
+    (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
     """
     from tqdm import tqdm
 
     value_columns = job.value_columns(scorer.columns)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
+    opener = out if callable(out) else partial(open_writer, out, overwrite=overwrite)
     summary = RunSummary()
+    # the writer checks the column names and the output before the bar shows
     with (
-        open_writer(out, meta_columns, value_columns) as writer,  # checks the names before the bar shows
+        opener(meta_columns, value_columns) as writer,
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
         Prefetcher(_batches(job, scorer)) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,
@@ -319,63 +237,6 @@ def run_job(job: Job, scorer: Scorer, out: PathLike, progress: bool = False) -> 
             raise PredictError(job.empty_message)
     summary.rows = writer.rows
     return summary
-
-
-class Consumer:
-    """Calls ``fn(*args)`` for each ``put(*args)``, in order, on one background thread.
-
-    At most ``depth`` calls wait; an error in ``fn`` is raised by the next ``put`` or by
-    ``finish``, which waits for every call. Leaving the ``with`` block early (an error in
-    the producer) drops the calls still waiting.
-    """
-
-    _DONE = object()
-
-    def __init__(self, fn: Callable[..., None], depth: int = 2) -> None:
-        self._fn = fn
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._drop = False
-        self._thread = threading.Thread(target=self._work, daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while (args := self._queue.get()) is not self._DONE:
-            if self._error is None and not self._drop:
-                try:
-                    self._fn(*args)
-                except BaseException as err:  # raised in the producer's thread
-                    self._error = err
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def put(self, *args: Any) -> None:
-        """Queue one call (blocks while ``depth`` calls wait)."""
-        self._raise()
-        self._queue.put(args)
-
-    def _stop(self) -> None:
-        """Let the thread run what is queued (or drop it), then join it."""
-        if self._thread.is_alive():
-            self._queue.put(self._DONE)
-            self._thread.join()
-
-    def finish(self) -> None:
-        """Wait for every queued call; raise the first error of any."""
-        self._stop()
-        self._raise()
-
-    def __enter__(self) -> Consumer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is None:
-            self.finish()
-            return
-        self._drop = True  # the producer failed: its output is discarded anyway
-        self._stop()
 
 
 def _emit(

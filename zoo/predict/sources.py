@@ -1,20 +1,24 @@
 """Where windows come from: FASTA records (whole or tiled) and genome intervals from a BED file.
 
-Everything is read as a stream (pysam), so memory does not grow with the input.
+Everything is read as a stream, so memory does not grow with the input: FASTA records one
+at a time (:mod:`zoo.predict.fastx`, which checks every byte), genome windows by random
+access (pysam, through the .fai index).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
-from zoo._files import GZIP_MAGIC, open_bytes
-from zoo.dna import ambiguity_as_n
+from zoo._faidx import fresh_index
+from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
+from zoo.dna import ambiguity_as_n, first_invalid_symbol
+from zoo.predict.contigs import ContigMatcher
+from zoo.predict.errors import PathLike, PredictError, require_file
+from zoo.predict.fastx import STDIN, describe_source, read_records
 from zoo.predict.scoring import Item, Job
-from zoo.predict.writers import PathLike, PredictError, require_file
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -22,90 +26,114 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits[:, 0])
 
 
-def _check_fasta_start(path: Path) -> None:
-    """Refuse a file whose first non-blank line is not a FASTA '>' (or FASTQ '@') header: pysam
-    would skip that text silently (or find no records in a file that is not FASTA at all)."""
-    try:
-        with open_bytes(path) as f:
-            head = f.read(1 << 16)
-    except (OSError, EOFError):
-        return  # corrupt compression: left to pysam's own error
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte-order mark is no text
-    if not text or text.startswith((b">", b"@")):
-        return  # empty (reported as having no records) or a FASTA (FASTQ) header first
-    number = head[: len(head) - len(text)].count(b"\n") + 1
-    first = text.split(b"\n", 1)[0][:20].decode("utf-8", errors="replace")
-    raise PredictError(
-        f"--fasta {os.fspath(path)!r} is not a FASTA file: no '>' header before line {number} ({first!r})"
-    )
-
-
 def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[Item]:
     """One item per record (``step`` None: every record must be seq_len long), else one per
     window at 0, step, 2*step, ..., plus a last window ending at the record's end when the
     steps do not reach it."""
-    import pysam
-
-    path = require_file(path, "FASTA file")
     if step is not None and step < 1:
         raise PredictError(f"--step must be >= 1, got {step}")
-    with pysam.FastxFile(os.fspath(path)) as records:
-        for record in records:
-            name, seq = record.name, record.sequence or ""
-            if step is None:
-                if len(seq) != seq_len:
-                    raise PredictError(
-                        f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, the model takes {seq_len} "
-                        "bp; "
-                        "pass --step to cut longer records into windows"
-                    )
-                yield Item((name,), (seq,))
-                continue
-            if len(seq) < seq_len:
+    where = describe_source(path)
+    for record in read_records(path):
+        name, seq = record.name, record.sequence
+        if step is None:
+            if len(seq) != seq_len:
                 raise PredictError(
-                    f"{os.fspath(path)}: record {name!r} has {len(seq)} bp, shorter than the model's "
-                    f"{seq_len} bp window"
+                    f"{where} line {record.line}: record {name!r} has {len(seq)} bp, the model takes "
+                    f"{seq_len} bp; pass --step to cut longer records into windows"
                 )
-            starts = list(range(0, len(seq) - seq_len + 1, step))
-            if starts[-1] + seq_len < len(seq):
-                starts.append(len(seq) - seq_len)
-            for start in starts:
-                yield Item((name, start), (seq[start : start + seq_len],))
+            yield Item((name,), (seq,))
+            continue
+        if len(seq) < seq_len:
+            raise PredictError(
+                f"{where} line {record.line}: record {name!r} has {len(seq)} bp, shorter than the "
+                f"model's {seq_len} bp window"
+            )
+        starts = list(range(0, len(seq) - seq_len + 1, step))
+        if starts[-1] + seq_len < len(seq):
+            starts.append(len(seq) - seq_len)
+        for start in starts:
+            yield Item((name, start), (seq[start : start + seq_len],))
 
 
 def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
-    """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets."""
-    _check_fasta_start(require_file(path, "FASTA file"))
+    """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets.
+
+    ``path`` may be a pipe or ``-`` (standard input): the records are read once, in order.
+    """
+    if os.fspath(path) != STDIN:
+        require_file(path, "FASTA file", stream_ok=True)
     return Job(
         meta_columns=["name"] if step is None else ["name", "start"],
         items=fasta_windows(path, seq_len, step),
         windows_per_item=1,
         value_columns=list,
         values=probabilities,
-        empty_message=f"FASTA file {os.fspath(path)!r} has no records",
+        empty_message=f"{describe_source(path)} has no records",
     )
 
 
 class Genome:
-    """Random access to a FASTA genome (pysam.FastaFile; builds the .fai index if missing)."""
+    """Random access to a FASTA genome (pysam.FastaFile; builds the .fai index if missing, and
+    rebuilds one that no longer describes the genome)."""
 
     def __init__(self, path: PathLike) -> None:
         import pysam
 
         path = require_file(path, "genome FASTA")
+        # pysam trusts any .fai beside the genome, and prints htslib's reasons for a genome it
+        # cannot index: the index is checked (built) here instead
+        problem = fresh_index(path, build_missing=True)
+        if problem is not None:
+            raise PredictError(f"genome {os.fspath(path)!r}: {problem}")
         try:
             self._fasta = pysam.FastaFile(os.fspath(path))
         except (OSError, ValueError) as err:
             raise PredictError(f"cannot open genome {os.fspath(path)!r}: {err}") from err
         self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self.path = os.fspath(path)
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N."""
-        return ambiguity_as_n(self._fasta.fetch(chrom, start, end))
+        """Bases [start, end) of ``chrom`` (0-based), upper case, ambiguity codes as N.
+
+        A byte that is no base (a NUL, which ends pysam's string early; bytes that are not
+        UTF-8; punctuation) is a PredictError naming the contig and position.
+        """
+        try:
+            raw = self._fasta.fetch(chrom, start, end)
+        except UnicodeDecodeError as err:
+            raise self._not_a_base(chrom, start + err.start, err.object[err.start : err.start + 1]) from None
+        seq = ambiguity_as_n(raw)
+        if len(seq) != end - start or not seq.isascii():  # a NUL, or a multi-byte character
+            bad = next((i for i, c in enumerate(seq) if not c.isascii()), len(seq))
+            raise self._not_a_base(chrom, start + bad, raw[bad : bad + 1].encode() or b"\x00")
+        bad = first_invalid_symbol(seq.encode("ascii"))
+        if bad >= 0:
+            raise self._not_a_base(chrom, start + bad, seq[bad].encode())
+        return seq
+
+    def _not_a_base(self, chrom: str, position: int, byte: bytes) -> PredictError:
+        return PredictError(
+            f"genome {self.path!r} {chrom}: byte {repr(byte)[1:]} at position {position} is not a DNA "
+            "symbol; expected A, C, G, T, N or an IUPAC ambiguity code"
+        )
 
     def close(self) -> None:
         """Close the FASTA file."""
         self._fasta.close()
+
+
+def genome_contigs(path: PathLike) -> dict[str, int]:
+    """Contig name -> length of a FASTA genome, from its .fai index (built when missing)."""
+    fasta = Genome(path)
+    try:
+        return dict(fasta.lengths)
+    finally:
+        fasta.close()
+
+
+def contig_matcher(genome: PathLike, source: PathLike) -> ContigMatcher:
+    """A :class:`ContigMatcher` from the contig names of ``source`` (a BED or VCF file) to ``genome``'s."""
+    return ContigMatcher(genome_contigs(genome), source=source, genome=genome)
 
 
 def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
@@ -123,51 +151,70 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
                 ) from None
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
-            fields = line.rstrip("\r\n").split("\t")
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
+            text = line.rstrip("\r\n")
+            if not text.replace("\t", "").isprintable():  # fast; the exact check only then
+                odd = next((c for c in text if c != "\t" and tsv_field_problem(c) is not None), None)
+                if odd is not None:
+                    raise PredictError(
+                        f"{os.fspath(path)} line {number}: holds the control character {odd!r}, which "
+                        "would break the output table's rows"
+                    )
+            fields = text.split("\t")
+            start, end = (whole_number(v) for v in (fields[1:3] if len(fields) >= 3 else ("", "")))
+            if start is None or end is None:
                 raise PredictError(
-                    f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end', "
-                    f"got {line.strip()!r}"
-                ) from None
+                    f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end' with whole numbers "
+                    f"(digits 0-9), got {line.strip()!r}"
+                )
+            chrom = fields[0]
             if start < 0 or end < start:
                 raise PredictError(f"{os.fspath(path)} line {number}: bad interval {start}-{end}")
             yield number, chrom, start, end, fields[3] if len(fields) > 3 else "."
 
 
-def bed_windows(genome: PathLike, bed: PathLike, seq_len: int) -> Iterator[Item]:
+def bed_windows(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMatcher) -> Iterator[Item]:
     """The seq_len window centred on each interval (its start: midpoint - seq_len // 2).
 
-    Intervals on a contig missing from the genome, or whose window runs off the contig,
-    are not scored: their row says ``missing_contig`` or ``off_contig_end``.
+    ``contigs`` reads the BED's contig names as the genome's (``chr1`` as ``1`` and the
+    like; the rows keep the BED's names). Intervals on a contig missing from the genome, or
+    whose window runs off the contig, are not scored: their row says ``missing_contig`` or
+    ``off_contig_end``; when no interval's contig is in the genome, a PredictError is raised
+    at the end.
     """
     fasta = Genome(genome)
     try:
         for _, chrom, start, end, name in bed_intervals(bed):
             meta = (chrom, start, end, name)
-            length = fasta.lengths.get(chrom)
+            contig = contigs(chrom)
             window_start = (start + end) // 2 - seq_len // 2
-            if length is None:
+            if contig is None:
                 yield Item(meta, status="missing_contig")
-            elif window_start < 0 or window_start + seq_len > length:
+            elif window_start < 0 or window_start + seq_len > fasta.lengths[contig]:
                 yield Item(meta, status="off_contig_end")
             else:
-                yield Item(meta, (fasta.fetch(chrom, window_start, window_start + seq_len),))
+                yield Item(meta, (fasta.fetch(contig, window_start, window_start + seq_len),))
+        contigs.finish()
     finally:
         fasta.close()
 
 
-def bed_job(genome: PathLike, bed: PathLike, seq_len: int) -> Job:
-    """Rows chrom, start, end, name, status, then targets."""
+def bed_job(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMatcher | None = None) -> Job:
+    """Rows chrom, start, end, name, status, then targets.
+
+    ``contigs`` matches the BED's contig names to the genome's (default: a new
+    :func:`contig_matcher`); the job keeps it, so that its warning can be shown after the run.
+    """
     require_file(genome, "genome FASTA")
     require_file(bed, "BED file")
+    if contigs is None:
+        contigs = contig_matcher(genome, bed)
     return Job(
         meta_columns=["chrom", "start", "end", "name"],
-        items=bed_windows(genome, bed, seq_len),
+        items=bed_windows(genome, bed, seq_len, contigs),
         windows_per_item=1,
         value_columns=list,
         values=probabilities,
         with_status=True,
         empty_message=f"BED file {os.fspath(bed)!r} has no intervals",
+        contigs=contigs,
     )

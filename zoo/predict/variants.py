@@ -28,10 +28,11 @@ from typing import Any, BinaryIO
 
 import torch
 
-from zoo._files import GZIP_MAGIC, open_bytes
+from zoo._files import GZIP_MAGIC, open_bytes, whole_number
+from zoo.predict.contigs import ContigMatcher
+from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.scoring import Item, Job
-from zoo.predict.sources import Genome
-from zoo.predict.writers import PathLike, PredictError, require_file
+from zoo.predict.sources import Genome, contig_matcher
 
 SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc")
 DEFAULT_SCORES: tuple[str, ...] = ("diff", "logfc")
@@ -91,7 +92,7 @@ def _record_problem(line: str) -> str | None:
         return "an empty line"
     if len(fields) < 8:
         return f"{len(fields)} tab-separated columns, a record needs 8 ({_VCF_COLUMNS})"
-    if not fields[1].isdigit():
+    if whole_number(fields[1]) is None:
         return f"POS {fields[1]!r} is not a whole number"
     return None
 
@@ -166,11 +167,11 @@ def _open_vcf(vcf: PathLike) -> tuple[Any, BinaryIO | None]:
         raise PredictError(f"cannot read VCF {os.fspath(vcf)!r}: {err}") from err
 
 
-def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Item]:
-    """One item per (record, ALT allele): meta (chrom, pos, id, ref, alt), windows (ref, alt)."""
+def vcf_records(vcf: PathLike) -> Iterator[Any]:
+    """The records (pysam.VariantRecord) of a VCF, read as a stream (plain, gzip or bgzip);
+    a malformed record raises a PredictError naming its line."""
     import pysam
 
-    fasta = Genome(genome)
     # htslib would print its own "[E::vcf_parse] ..." line before the error raised here, which
     # names the file, the line and the reason already.
     verbosity = pysam.set_verbosity(0)
@@ -178,19 +179,32 @@ def variant_items(genome: PathLike, vcf: PathLike, seq_len: int) -> Iterator[Ite
         variants, raw = _open_vcf(vcf)
     except PredictError:
         pysam.set_verbosity(verbosity)
-        fasta.close()
         raise
     try:
-        for record in _records(variants, vcf):
-            for alt in record.alts or (None,):
-                status, windows = allele_windows(fasta, record.chrom, record.pos, record.ref, alt, seq_len)
-                meta = (record.chrom, record.pos, record.id or ".", record.ref, alt or ".")
-                yield Item(meta, windows, status)
+        yield from _records(variants, vcf)
     finally:
         pysam.set_verbosity(verbosity)
         variants.close()
         if raw is not None:
             raw.close()
+
+
+def variant_items(genome: PathLike, vcf: PathLike, seq_len: int, contigs: ContigMatcher) -> Iterator[Item]:
+    """One item per (record, ALT allele): meta (chrom, pos, id, ref, alt), windows (ref, alt).
+
+    ``contigs`` maps the VCF's contig names to the genome's (the rows keep the VCF's); at the
+    end it raises a PredictError when no record's contig was in the genome.
+    """
+    fasta = Genome(genome)
+    try:
+        for record in vcf_records(vcf):
+            chrom = contigs(record.chrom) or record.chrom
+            for alt in record.alts or (None,):
+                status, windows = allele_windows(fasta, chrom, record.pos, record.ref, alt, seq_len)
+                meta = (record.chrom, record.pos, record.id or ".", record.ref, alt or ".")
+                yield Item(meta, windows, status)
+        contigs.finish()
+    finally:
         fasta.close()
 
 
@@ -219,17 +233,30 @@ def variant_values(logits: torch.Tensor, scores: Sequence[str]) -> torch.Tensor:
     return torch.stack([by_name[s] for s in scores], dim=2).flatten(1)
 
 
-def variant_job(genome: PathLike, vcf: PathLike, seq_len: int, scores: Sequence[str] = DEFAULT_SCORES) -> Job:
-    """Rows chrom, pos, id, ref, alt, status, then ``<score>:<target>`` columns."""
+def variant_job(
+    genome: PathLike,
+    vcf: PathLike,
+    seq_len: int,
+    scores: Sequence[str] = DEFAULT_SCORES,
+    contigs: ContigMatcher | None = None,
+) -> Job:
+    """Rows chrom, pos, id, ref, alt, status, then ``<score>:<target>`` columns.
+
+    ``contigs`` (see :func:`variant_items`; default: a new :func:`contig_matcher`) reads
+    ``chr1`` as ``1`` and the like; the job keeps it, so that its warning can be shown after the run.
+    """
     require_file(genome, "genome FASTA")
     require_file(vcf, "VCF file")
     names = parse_scores(scores)
+    if contigs is None:
+        contigs = contig_matcher(genome, vcf)
     return Job(
         meta_columns=["chrom", "pos", "id", "ref", "alt"],
-        items=variant_items(genome, vcf, seq_len),
+        items=variant_items(genome, vcf, seq_len, contigs),
         windows_per_item=2,
         value_columns=lambda targets: [f"{s}:{t}" for t in targets for s in names],
         values=lambda logits: variant_values(logits, names),
         with_status=True,
         empty_message=f"VCF file {os.fspath(vcf)!r} has no variants",
+        contigs=contigs,
     )

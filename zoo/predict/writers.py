@@ -1,38 +1,36 @@
-"""Table writers for zoo-predict: TSV or Parquet, written in chunks to a temporary file.
+"""Table writers for zoo-predict: TSV, Parquet or HDF5, written in chunks to a temporary file.
 
 A writer is a context manager: the rows go to a hidden temporary file next to the
-output, which is renamed to the output name only when the ``with`` block ends without
-an error. A failure removes the temporary file, so no half-written table is ever left
-under the name the user asked for.
+output (:func:`zoo._files.atomic_path`), which is renamed to the output name only when
+the ``with`` block ends without an error. A failure removes the temporary file, so no
+half-written table is ever left under the name the user asked for. A pipe or device
+(``--out /dev/stdout``) gets a TSV streamed into it instead, and is never replaced. The
+files themselves are written column-wise by the sinks of :mod:`zoo.predict.columnar`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from zoo._files import new_file_mode
+from zoo._files import ReadOnlyOutputError, atomic_path, check_output, tsv_field_problem
+from zoo.predict.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
+from zoo.predict.errors import PathLike, PredictError
 
-PathLike = str | os.PathLike[str]
-
-
-class PredictError(Exception):
-    """A problem with zoo-predict's input that the user can fix; the CLI prints it and exits 1."""
-
-
-def require_file(path: PathLike, what: str) -> Path:
-    """``path`` as a Path, or a PredictError when it is not an existing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"{what} {os.fspath(path)!r} does not exist")
-    return path
+HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5")
+# outputs that cannot be streamed into a pipe or device, by how their name ends
+UNSTREAMED: dict[str, str] = {
+    ".parquet": "Parquet",
+    **dict.fromkeys(HDF5_SUFFIXES, "HDF5"),
+    ".vcf.gz": "a tabix-indexed .vcf.gz",
+}
 
 
 def require_pyarrow() -> Any:
@@ -48,9 +46,25 @@ def require_pyarrow() -> Any:
     return pq
 
 
+def require_h5py() -> Any:
+    """The h5py module, or a PredictError saying how to install it."""
+    try:
+        import h5py
+    except ImportError:
+        raise PredictError(
+            "writing HDF5 needs h5py, which is not installed; install it with "
+            "pip install 'sigmoid-zoo[hdf5]' (or write .tsv or .parquet instead)"
+        ) from None
+    return h5py
+
+
 def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
-    """Refuse a table whose column names repeat: Parquet would keep one of each name, and a
-    TSV reader keyed by name would too."""
+    """Refuse a table whose column names repeat (Parquet would keep one of each name, and a
+    TSV reader keyed by name would too), or that are empty or hold a tab or line break."""
+    for name in [*meta_columns, *score_columns]:
+        problem = tsv_field_problem(name)
+        if problem is not None:
+            raise PredictError(f"column name {name!r} {problem}; rename that target in --labels")
     reserved = set(meta_columns)
     for name in score_columns:
         if name in reserved:
@@ -65,138 +79,159 @@ def check_column_names(meta_columns: Sequence[str], score_columns: Sequence[str]
         )
 
 
-def require_output_path(path: PathLike) -> Path:
-    """``path`` as a Path, or a PredictError when it names an existing directory."""
-    path = Path(path)
-    if path.is_dir():
+def require_output_path(path: PathLike, overwrite: bool = False) -> Path:
+    """``path`` as a Path, or a PredictError when it must not be written: an existing directory,
+    a read-only file (unless ``overwrite``), or a pipe or device for Parquet, HDF5 or an indexed
+    .vcf.gz (which cannot be streamed). A symlink is followed; a pipe or device gets a TSV written into it."""
+    name = os.fspath(path)
+    try:
+        target = check_output(path, overwrite_readonly=overwrite)
+    except IsADirectoryError:
         raise PredictError(
-            f"--out {os.fspath(path)!r} is a directory; expected a file path ending in .tsv or .parquet"
+            f"--out {name!r} is a directory; expected a file path ending in .tsv or .parquet"
+        ) from None
+    except ReadOnlyOutputError:
+        raise PredictError(f"--out {name!r} is a read-only file; pass --overwrite to replace it") from None
+    except OSError as err:
+        raise PredictError(f"cannot write --out {name}: {err.strerror or err}") from None
+    kind = next((k for suffix, k in UNSTREAMED.items() if name.endswith(suffix)), None)
+    if target.streamed and kind is not None:
+        raise PredictError(
+            f"--out {name!r} is {target.kind}: {kind} is written to regular files only; write .tsv to stream"
         )
-    return path
+    return Path(path)
+
+
+def write_error(path: PathLike, err: OSError) -> OSError:
+    """An OSError naming the output ``path`` (not a PredictError: nothing the input can fix)."""
+    return OSError(f"cannot write --out {os.fspath(path)}: {err.strerror or err}")
 
 
 class TableWriter:
     """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
 
-    def __init__(self, path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        meta_columns: Sequence[str],
+        score_columns: Sequence[str],
+        overwrite: bool = False,
+    ) -> None:
         check_column_names(meta_columns, score_columns)
-        self.path = require_output_path(path)
+        self.path = require_output_path(path, overwrite)
+        self.overwrite = overwrite
         self.meta_columns = list(meta_columns)
         self.score_columns = list(score_columns)
         self.rows = 0
-        self._tmp: str | None = None
+        self._files = contextlib.ExitStack()
+        self._sink: Any = None
 
     def __enter__(self) -> TableWriter:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            prefix = f".{self.path.name}."
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=prefix, suffix=".tmp")
-        except OSError as err:
-            raise PredictError(f"cannot write --out {os.fspath(self.path)}: {err.strerror}") from err
-        os.close(fd)
-        try:
-            os.chmod(self._tmp, new_file_mode())  # mkstemp makes 0600; outputs get the usual mode
-            self._open(self._tmp)
-        except BaseException:
-            os.unlink(self._tmp)
-            raise
+        with contextlib.ExitStack() as files:
+            try:
+                tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
+            except OSError as err:
+                raise PredictError(str(self._write_error(err))) from err
+            self._sink = self._open(tmp)  # a failure here deletes the temporary file
+            # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
+            files.push(self._finish)
+            self._files = files.pop_all()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._tmp is not None
+        # An error in _finish deletes the temporary file too, and is raised.
+        self._files.__exit__(exc_type, exc, tb)
+
+    def _finish(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self._close(ok=exc_type is None)
-            if exc_type is None:
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+        except OSError as err:  # the last rows flushed: a full disk, a closed pipe
+            raise self._write_error(err) from None
+
+    def _write_error(self, err: OSError) -> OSError:
+        return write_error(self.path, err)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
         if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
             raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
         if len(meta_rows):
-            self._write(meta_rows, scores)
+            try:
+                self._write(meta_rows, scores)
+            except OSError as err:  # a full disk, a closed pipe
+                raise self._write_error(err) from None
             self.rows += len(meta_rows)
 
-    def _open(self, tmp: str) -> None:
+    def write_columns(self, meta: Mapping[str, Any], scores: np.ndarray) -> None:
+        """Append rows given column-wise: ``meta[name]`` (an array or list, one value a row) for
+        each leading column, ``scores`` (rows, score columns); no Python runs per row."""
+        missing = [name for name in self.meta_columns if name not in meta]
+        if missing:
+            raise ValueError(f"no values for the leading columns {missing}")
+        columns = [as_column(meta[name]) for name in self.meta_columns]
+        lengths = {len(c) for c in columns}
+        if lengths - {len(scores)} or scores.shape[1:] != (len(self.score_columns),):
+            raise ValueError(
+                f"got leading columns of lengths {sorted(lengths)}, scores of shape {scores.shape}"
+            )
+        if len(scores):
+            try:
+                self._sink.write(columns, scores)
+            except OSError as err:  # a full disk, a closed pipe
+                raise self._write_error(err) from None
+            self.rows += len(scores)
+
+    def _open(self, tmp: Path) -> Any:
+        """The sink (:mod:`zoo.predict.columnar`) that writes the file at ``tmp``."""
         raise NotImplementedError
 
     def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        raise NotImplementedError
+        self._sink.write(rows_to_columns(meta_rows, len(self.meta_columns)), scores)
 
     def _close(self, ok: bool) -> None:
         """Finish the file (``ok``) or just release it (after an error)."""
-        raise NotImplementedError
+        self._sink.close(ok)
 
 
 class TSVWriter(TableWriter):
-    """Tab-separated text with a header line; scores as ``%.6g`` (``nan`` where not scored)."""
+    """Tab-separated text with a header line (gzip-compressed for a name ending in .gz);
+    scores as ``%.6g`` (``nan`` where not scored)."""
 
-    def _open(self, tmp: str) -> None:
-        self._file = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close)
-        self._file.write("\t".join(self.meta_columns + self.score_columns) + "\n")
-        self._row_format = "\t".join(["%s"] * len(self.meta_columns) + ["%.6g"] * len(self.score_columns))
-
-    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        fmt = self._row_format + "\n"
-        self._file.write("".join(fmt % (*meta, *row) for meta, row in zip(meta_rows, scores.tolist())))
-
-    def _close(self, ok: bool) -> None:
-        self._file.close()
+    def _open(self, tmp: Path) -> Any:
+        compress = self.path.name.endswith(".gz")
+        return TSVSink(tmp, self.meta_columns, self.score_columns, compress=compress)
 
 
 class ParquetWriter(TableWriter):
-    """Parquet (pyarrow); rows are buffered into row groups of about 4 M cells."""
+    """Parquet (pyarrow), in row groups of about 16 M scores."""
 
-    _CELLS_PER_GROUP = 4_000_000
-
-    def _open(self, tmp: str) -> None:
-        self._pq = require_pyarrow()
-        self._writer: Any = None
-        self._tmp_path = tmp
-        self._meta: list[tuple[Any, ...]] = []
-        self._scores: list[np.ndarray] = []
-        self._buffered = 0
-
-    def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        self._meta.extend(meta_rows)
-        self._scores.append(np.asarray(scores, dtype=np.float32))
-        self._buffered += len(meta_rows)
-        if self._buffered * max(1, len(self.score_columns)) >= self._CELLS_PER_GROUP:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        columns: dict[str, Any] = {}
-        for j, name in enumerate(self.meta_columns):
-            columns[name] = [m[j] for m in self._meta]
-        scores = (
-            np.concatenate(self._scores)
-            if self._scores
-            else np.zeros((0, len(self.score_columns)), np.float32)
-        )
-        by_column = np.ascontiguousarray(scores.T)  # one contiguous row per column: zero-copy arrays
-        for j, name in enumerate(self.score_columns):
-            columns[name] = pa.array(by_column[j])
-        table = pa.table(columns)
-        if self._writer is None:
-            self._writer = self._pq.ParquetWriter(self._tmp_path, table.schema)
-        self._writer.write_table(table)
-        self._meta, self._scores, self._buffered = [], [], 0
-
-    def _close(self, ok: bool) -> None:
-        if ok and (self._buffered or self._writer is None):
-            self._flush()
-        if self._writer is not None:
-            self._writer.close()
+    def _open(self, tmp: Path) -> Any:
+        require_pyarrow()
+        return ParquetSink(tmp, self.meta_columns, self.score_columns)
 
 
-def open_writer(path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str]) -> TableWriter:
-    """A Parquet writer for ``*.parquet``, else a TSV writer."""
-    cls = ParquetWriter if os.fspath(path).endswith(".parquet") else TSVWriter
-    return cls(path, meta_columns, score_columns)
+class HDF5Writer(TableWriter):
+    """HDF5 (h5py): the float32 matrix ``data``, its column names ``columns`` and the leading
+    columns under ``meta/``."""
+
+    def _open(self, tmp: Path) -> Any:
+        require_h5py()
+        return HDF5Sink(tmp, self.meta_columns, self.score_columns)
+
+
+def open_writer(
+    path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str], overwrite: bool = False
+) -> TableWriter:
+    """A Parquet writer for ``*.parquet``, an HDF5 writer for ``*.h5`` or ``*.hdf5``, else a TSV
+    writer (gzip-compressed for ``*.gz``); ``overwrite`` replaces a read-only file."""
+    name = os.fspath(path)
+    cls: type[TableWriter] = TSVWriter
+    if name.endswith(".parquet"):
+        cls = ParquetWriter
+    elif name.endswith(HDF5_SUFFIXES):
+        cls = HDF5Writer
+    return cls(path, meta_columns, score_columns, overwrite)

@@ -10,8 +10,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from zoo._registry import create_model, model_args, spec_for_class
 from zoo.heads import HEADS
+from zoo.models import build_model, model_args, spec_for_class
 
 
 def adam(task: L.LightningModule, params: Iterable[nn.Parameter], **kwargs: Any) -> torch.optim.Adam:
@@ -52,7 +52,7 @@ def rebuild(model: nn.Module | None, record: dict[str, Any] | None, what: str) -
         return model
     if record is None:
         raise TypeError(f"give {what} (a zoo model) or {what}_record (its registry name and arguments)")
-    return create_model(record["name"], **record["args"])
+    return build_model(record["name"], **record["args"])
 
 
 def run_dir(module: L.LightningModule) -> Path:

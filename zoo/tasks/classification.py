@@ -50,6 +50,10 @@ class ClassificationTask(L.LightningModule):
     with ``test_`` at test time. ``predict_step`` returns probabilities. Each evaluation
     epoch also draws the per-target scores to ``images/{val,test}_targets_epochNNN.png``.
 
+    ``target_names`` name the outputs; left out, they are taken from the data module's
+    ``target_names`` (the labels' header) when training starts and saved in the checkpoint's
+    hyperparameters.
+
     ``compile=True`` runs ``model.logits`` through ``torch.compile`` in the training and
     evaluation steps (the weights and checkpoints are the model's own, uncompiled): worth it
     on a GPU; on a CPU the first steps pay a compilation of tens of seconds.
@@ -66,6 +70,7 @@ class ClassificationTask(L.LightningModule):
         focal_gamma: float = 2.0,
         compile: bool = False,
         model_record: dict[str, Any] | None = None,
+        target_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         if loss not in ("bce", "focal"):
@@ -76,6 +81,8 @@ class ClassificationTask(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         args = model_record["args"]
         n_targets = int(args.get("n_targets", args.get("n_outputs", 1)))
+        self._n_targets = n_targets
+        self._name_targets(target_names)
         self._compiled_logits: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
         self._single_target = n_targets == 1  # torchmetrics' multilabel metrics need 2 labels or more
@@ -95,6 +102,20 @@ class ClassificationTask(L.LightningModule):
                 for split in ("val", "test")
             }
         )
+
+    def setup(self, stage: str) -> None:
+        """Record the training data's target names (the data module's label header) in the
+        hyperparameters, so checkpoints name the outputs (zoo-predict and zoo-convert read them)."""
+        if self.hparams.target_names is None:
+            names = getattr(getattr(self.trainer, "datamodule", None), "target_names", None)
+            if names:
+                self.hparams.target_names = [str(name) for name in names]
+                self._name_targets(self.hparams.target_names)
+
+    def _name_targets(self, names: list[str] | None) -> None:
+        """Give the model its target names when they fit its outputs."""
+        if names is not None and len(names) == self._n_targets:
+            self.model.target_names = list(names)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         """``model.logits``, through ``torch.compile`` when the task was built with compile=True."""

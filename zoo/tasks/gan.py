@@ -1,4 +1,5 @@
-"""DCGAN training of an ImageDecoder generator against an ImageDiscriminator (manual optimization)."""
+"""GAN training (manual optimization): a generator (``image_decoder`` or ``mlp_decoder``) against a
+discriminator (``image_discriminator``, or a ``binary_classifier`` reading flattened images)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from torch.nn import functional as F
 from torchvision.utils import save_image
 
 from zoo.models import dcgan_init as dcgan_init_fn
+from zoo.sampling import discriminator_image_shape, discriminator_logits
 from zoo.tasks._common import adam, describe_model, rebuild, run_dir
 
 
 class GANTask(L.LightningModule):
     """Non-saturating GAN: the discriminator is trained on its logits with BCE-with-logits.
+
+    The discriminator must read the generator's images: an ImageDiscriminator of the same
+    (C, H, W), or a BinaryClassifier with ``in_features = C * H * W`` and one output, which
+    gets them flattened (the MLP GAN). ``dcgan_init`` re-initialises convolutions and batch
+    norms only; an MLP's Linear layers keep torch's initialisation, as in the MLP GAN.
 
     Logs ``train_d_loss`` and ``train_g_loss``; after every training epoch writes
     ``images/samples_epoch{E}.png``, the generator's images for one fixed latent batch.
@@ -44,6 +51,12 @@ class GANTask(L.LightningModule):
         discriminator_record = describe_model(self.discriminator)
         betas = tuple(betas)
         self.save_hyperparameters(ignore=["generator", "discriminator"])
+        shape = tuple(self.generator.image_shape)
+        if discriminator_image_shape(self.discriminator, shape) != shape:
+            raise ValueError(
+                f"the discriminator reads images of shape {discriminator_image_shape(self.discriminator)}, "
+                f"the generator makes {shape}"
+            )
         if dcgan_init and generator is not None:  # not when rebuilding from a checkpoint
             self.generator.apply(dcgan_init_fn)
             self.discriminator.apply(dcgan_init_fn)
@@ -65,19 +78,23 @@ class GANTask(L.LightningModule):
         zeros = torch.zeros_like(ones)
 
         d_loss = F.binary_cross_entropy_with_logits(
-            self.discriminator.logits(real), ones
-        ) + F.binary_cross_entropy_with_logits(self.discriminator.logits(fake.detach()), zeros)
+            self.discriminate(real), ones
+        ) + F.binary_cross_entropy_with_logits(self.discriminate(fake.detach()), zeros)
         opt_d.zero_grad()
         self.manual_backward(d_loss)
         opt_d.step()
 
-        g_loss = F.binary_cross_entropy_with_logits(self.discriminator.logits(fake), ones)
+        g_loss = F.binary_cross_entropy_with_logits(self.discriminate(fake), ones)
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         opt_g.step()
         self.log_dict(
             {"train_d_loss": d_loss, "train_g_loss": g_loss}, on_step=True, on_epoch=True, prog_bar=True
         )
+
+    def discriminate(self, images: torch.Tensor) -> torch.Tensor:
+        """The discriminator's logits (N,) for images (N, C, H, W)."""
+        return discriminator_logits(self.discriminator, images)
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor | None = None) -> torch.Tensor:

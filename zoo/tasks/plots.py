@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from zoo._files import atomic_path
 
 # Up to this many targets get one bar each; more get a histogram of the per-target scores.
 MAX_BARS = 40
@@ -45,14 +45,9 @@ def save_target_scores_png(
         ax.set_title(f"{name}: mean {mean:.3f} over {len(kept)} of {n} targets", fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=90)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:  # the suffix tells savefig the format
+            fig.savefig(tmp, dpi=90)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

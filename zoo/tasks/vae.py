@@ -1,4 +1,5 @@
-"""A VAE whose Bernoulli decoder is a zoo ImageDecoder (sigmoid head) and whose encoder is small."""
+"""A VAE with a zoo decoder as its Bernoulli decoder (sigmoid head): an ImageDecoder or MLPDecoder
+paired with a small convolutional encoder, or a whole ``mlp_vae`` with its own encoder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.utils import save_image
 
+from zoo.sampling import decode, decode_logits, latent_size
 from zoo.tasks._common import adam, describe_model, rebuild, run_dir
 from zoo.tasks.encoder import ConvEncoder
 
@@ -21,6 +23,10 @@ def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
 
 class VAETask(L.LightningModule):
     """Variational autoencoder on images in [0, 1]; the decoder's logits give Bernoulli pixels.
+
+    ``decoder`` is a decoder of latents (``image_decoder``, ``mlp_decoder``), which gets a
+    :class:`ConvEncoder` of ``encoder_width`` (square images whose side is a power of two),
+    or a model with its own ``encode`` (``mlp_vae``), whose encoder is used instead.
 
     Logs ``train_loss`` (negative ELBO per image, nats), and on held-out data ``val_loss``
     (the same), ``val_elbo`` (its negative), ``val_kl`` and ``val_recon_bce`` (binary
@@ -43,21 +49,27 @@ class VAETask(L.LightningModule):
         self.decoder = rebuild(decoder, decoder_record, "decoder")
         decoder_record = describe_model(self.decoder)  # plain values, read by save_hyperparameters
         self.save_hyperparameters(ignore=["decoder"])
-        args = decoder_record["args"]
-        self.latent_dim = int(args["in_size"])
-        image_size = 2 ** (int(args["n_layers"]) + 1)
-        self.encoder = ConvEncoder(int(args["n_channels"]), image_size, self.latent_dim, encoder_width)
+        self.latent_dim = latent_size(self.decoder)
+        self.encoder: nn.Module | None = None  # the decoder's own encode
+        if not hasattr(self.decoder, "encode"):
+            channels, height, width = self.decoder.image_shape
+            if height != width:
+                raise ValueError(f"the ConvEncoder reads square images; the decoder makes {height} x {width}")
+            self.encoder = ConvEncoder(channels, height, self.latent_dim, encoder_width)
         fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
         self.register_buffer("fixed_z", fixed, persistent=False)
         self._shown: torch.Tensor | None = None
 
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log-variance) of q(z | x)."""
+        return self.decoder.encode(x) if self.encoder is None else self.encoder(x)
+
     def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstruction BCE summed over pixels, KL, posterior mean) per image, one z sample."""
-        mean, log_var = self.encoder(x)
+        mean, log_var = self.encode(x)
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
-        recon = (
-            F.binary_cross_entropy_with_logits(self.decoder.logits(z), x, reduction="none").flatten(1).sum(1)
-        )
+        logits = decode_logits(self.decoder, z)
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         return recon, gaussian_kl(mean, log_var), mean
 
     def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> torch.Tensor:
@@ -71,7 +83,7 @@ class VAETask(L.LightningModule):
         """Held-out ELBO and reconstruction BCE per pixel."""
         x = batch[0]
         recon, kl, mean = self.elbo_terms(x)
-        recon_bce = F.binary_cross_entropy_with_logits(self.decoder.logits(mean), x)
+        recon_bce = F.binary_cross_entropy_with_logits(decode_logits(self.decoder, mean), x)
         elbo = -(recon + kl).mean()
         values = {"val_loss": -elbo, "val_elbo": elbo, "val_kl": kl.mean(), "val_recon_bce": recon_bce}
         self.log_dict(values, on_epoch=True, prog_bar=True, sync_dist=True)
@@ -81,7 +93,7 @@ class VAETask(L.LightningModule):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder mean images for the posterior means of ``x``."""
-        return self.decoder(self.encoder(x)[0])
+        return decode(self.decoder, self.encode(x)[0])
 
     @torch.no_grad()
     def on_validation_epoch_end(self) -> None:
@@ -96,7 +108,9 @@ class VAETask(L.LightningModule):
             chunk = shown[start : start + 8]
             pairs += [chunk, self.reconstruct(chunk)]
         save_image(torch.cat(pairs), folder / f"reconstructions_epoch{self.current_epoch:03d}.png", nrow=8)
-        save_image(self.decoder(self.fixed_z), folder / f"samples_epoch{self.current_epoch:03d}.png", nrow=8)
+        save_image(
+            decode(self.decoder, self.fixed_z), folder / f"samples_epoch{self.current_epoch:03d}.png", nrow=8
+        )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over encoder and decoder."""

@@ -1,7 +1,8 @@
-"""The original public layouts, rebuilt from ../shared/reference/legacy-layouts.md.
+"""The original public layouts (Kipoi, Selene, ExPecto, pytorch/examples DCGAN and VAE, the MLP GAN,
+csinva/gan-vae-pretrained-pytorch's 28 x 28 and 32 x 32 DCGANs), rebuilt.
 
-Not used by the zoo's own models: converter tests save these modules' state_dicts the way
-the original code does, and benchmarks time them as the reference the zoo must beat.
+Not part of the package: converter tests save these modules' state_dicts the way the
+original code does, and benchmarks time them as the reference the zoo must beat.
 """
 
 from __future__ import annotations
@@ -245,3 +246,94 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1, 1).squeeze(1)
+
+
+# --- csinva/gan-vae-pretrained-pytorch: DCGANs adapted to 28 x 28 and 32 x 32 -------------------
+
+
+class CsinvaGenerator(nn.Module):
+    """mnist_dcgan (``padding=2``: 28 x 28) and cifar*_dcgan (``padding=0``: 32 x 32) Generator:
+    pytorch/examples' netG whose last layer is ConvTranspose2d(ngf, nc, kernel_size=1, stride=1,
+    padding) (after the fourth 4 x 4 layer the maps are 32 x 32), then Tanh."""
+
+    def __init__(self, nc: int = 1, nz: int = 100, ngf: int = 64, padding: int = 2) -> None:
+        super().__init__()
+        body = list(DCGANGenerator(nz, ngf, nc).main)[:12]
+        last = nn.ConvTranspose2d(ngf, nc, kernel_size=1, stride=1, padding=padding, bias=False)
+        self.main = nn.Sequential(*body, last, nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x)
+
+
+class CsinvaMnistDiscriminator(nn.Module):
+    """mnist_dcgan Discriminator: pytorch/examples' netD up to its third halving (28 -> 14 -> 7
+    -> 3), then Conv2d(256, 1, 4, 2, 1) (3 -> 1), Sigmoid; the output viewed as (N,)."""
+
+    def __init__(self, nc: int = 1, ndf: int = 64) -> None:
+        super().__init__()
+        body = list(DCGANDiscriminator(nc, ndf).main)[:8]
+        self.main = nn.Sequential(*body, nn.Conv2d(ndf * 4, 1, 4, 2, 1, bias=False), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1, 1).squeeze(1)
+
+
+class CsinvaCifarDiscriminator(DCGANDiscriminator):
+    """cifar10_dcgan / cifar100_dcgan_grayscale Discriminator: pytorch/examples' netD (32 -> 16
+    -> 8 -> 4 -> 2) whose last convolution is Conv2d(512, 1, 2, 2, 0), Sigmoid."""
+
+    def __init__(self, nc: int = 3, ndf: int = 64) -> None:
+        super().__init__(nc, ndf)
+        self.main[11] = nn.Conv2d(ndf * 8, 1, 2, 2, 0, bias=False)
+
+
+# --- The MLP GAN of the GAN-on-MNIST tutorials (nn.Sequential, saved as state_dicts) -----------
+
+
+def mlp_gan_generator(latent_size: int = 64, hidden_size: int = 256, image_size: int = 784) -> nn.Sequential:
+    """G: (N, 64) -> (N, 784) in [-1, 1]; keys 0.*, 2.*, 4.*."""
+    return nn.Sequential(
+        nn.Linear(latent_size, hidden_size), nn.ReLU(),
+        nn.Linear(hidden_size, hidden_size), nn.ReLU(),
+        nn.Linear(hidden_size, image_size), nn.Tanh(),
+    )  # fmt: skip
+
+
+def mlp_gan_discriminator(image_size: int = 784, hidden_size: int = 256) -> nn.Sequential:
+    """D: (N, 784) -> (N, 1) probabilities; keys 0.*, 2.*, 4.*."""
+    return nn.Sequential(
+        nn.Linear(image_size, hidden_size), nn.LeakyReLU(0.2),
+        nn.Linear(hidden_size, hidden_size), nn.LeakyReLU(0.2),
+        nn.Linear(hidden_size, 1), nn.Sigmoid(),
+    )  # fmt: skip
+
+
+# --- pytorch/examples vae/main.py --------------------------------------------------------------
+
+
+class ExamplesVAE(nn.Module):
+    """pytorch/examples VAE: 784 -> 400 -> (mu 20, logvar 20); 20 -> 400 -> 784, sigmoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h1 = torch.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.fc4(torch.relu(self.fc3(z))))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x.view(-1, 784))
+        return self.decode(self.reparameterize(mu, logvar)), mu, logvar

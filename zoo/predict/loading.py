@@ -1,26 +1,44 @@
-"""Which model to score with, and which of its targets to report under what names."""
+"""Which model to score with: rebuilt from the weights file where it records one, or a
+published checkpoint of the catalogue; its target names and the one-hot value of N it expects."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from zoo.predict.writers import PathLike, PredictError, require_file
+from zoo.create import create_model, load_model
+from zoo.models import build_model, list_models, spec_for_class
+from zoo.predict.errors import PathLike, PredictError
+from zoo.weights import (
+    attach_info,
+    describe_records,
+    fitting_info,
+    load_weights,
+    read_metadata,
+    read_model_records,
+    recorded_info,
+    records_named,
+    require_weights_file,
+    stored_args,
+    stored_info,
+)
 
-# ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25 (see legacy-layouts.md).
+# ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25.
 N_VALUE_BY_MODEL = {"beluga": 0.0}
 
 
 def default_n_value(model: nn.Module) -> float:
-    """The one-hot value of N the model was trained with: 0.0 for Beluga, else 0.25."""
-    from zoo._registry import spec_for_class
-
+    """The one-hot value of N the model was trained with: the one it records (``model.n_value``,
+    from a published checkpoint, a zoo file or a zoo-train checkpoint), else 0.0 for Beluga and
+    0.25 for the others."""
+    recorded = getattr(model, "n_value", None)
+    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
+        return float(recorded)
     try:
         return N_VALUE_BY_MODEL.get(spec_for_class(type(model)).name, 0.25)
     except ValueError:  # not a registered model
@@ -30,19 +48,19 @@ def default_n_value(model: nn.Module) -> float:
 def trained_n_value(weights: PathLike) -> float | None:
     """The one-hot value of N a zoo-train checkpoint's model learned with (its data module's
     ``n_value``); None for other files, which get the model's convention instead."""
-    from zoo.weights import checkpoint_hparams
-
     try:
-        value = checkpoint_hparams(weights, "datamodule_hyper_parameters").get("n_value")
+        return recorded_info(weights).get("n_value")
     except (OSError, ValueError):  # load_predict_model reports unreadable files
         return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def is_catalogue_name(name: str | None) -> bool:
+    """Whether ``name`` names a published checkpoint (``deepsea.kipoi_predict``) rather than a model."""
+    return name is not None and name not in list_models() and "." in name
 
 
 def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) in a zoo .safetensors file's metadata, or None."""
-    from zoo.weights import read_metadata, stored_args
-
     try:
         meta = read_metadata(path)
         return (meta["zoo_model"], stored_args(path, meta)) if meta.get("zoo_model") else None
@@ -53,8 +71,6 @@ def _zoo_file_model(path: Path) -> tuple[str, dict[str, Any]] | None:
 def _recorded_model(path: Path, name: str | None) -> tuple[str, dict[str, Any]] | None:
     """The (registry name, constructor arguments) of the network named ``name`` (or the only
     one) that a zoo Lightning checkpoint records; None for files with no records."""
-    from zoo.weights import describe_records, read_model_records, records_named
-
     try:
         records = read_model_records(path)
     except (OSError, ValueError) as err:  # unreadable or unsafe file
@@ -72,24 +88,33 @@ def _recorded_model(path: Path, name: str | None) -> tuple[str, dict[str, Any]] 
 
 
 def load_predict_model(
-    name: str | None, weights: PathLike | None, model_args: dict[str, Any] | None = None
+    name: str | None,
+    weights: PathLike | None,
+    model_args: dict[str, Any] | None = None,
+    *,
+    pretrained: bool = False,
+    progress: bool = True,
 ) -> tuple[nn.Module, str]:
     """The model to score with (eval mode) and its registry name.
 
-    ``weights`` is required (scoring with random weights is never what is meant). A zoo
-    checkpoint (written by zoo.save_weights) or a zoo Lightning checkpoint rebuilds the model
-    it stores, ``name`` picking the network when the checkpoint holds several; ``model_args``
-    override the stored arguments. Any other file zoo.load_weights reads needs ``name`` and
-    is loaded into ``zoo.create_model(name, **model_args)``. A file that does not fit the
-    model is a PredictError naming the file and the model.
+    ``weights`` is required (scoring with random weights is never what is meant) unless
+    ``pretrained``. A zoo checkpoint (written by zoo.save_weights) or a zoo Lightning
+    checkpoint rebuilds the model it stores, ``name`` picking the network when the checkpoint
+    holds several; ``model_args`` override the stored arguments. Any other file
+    zoo.load_weights reads needs ``name`` and is loaded into ``zoo.create_model(name,
+    **model_args)``. A catalogue ``name`` (``deepsea.kipoi_predict``) loads the published
+    checkpoint: ``weights`` is then a local copy of it (md5 checked), or ``pretrained``
+    downloads it. A file that does not fit the model is a PredictError naming the file and
+    the model. The model carries the target names and N value the weights record.
     """
+    if pretrained or is_catalogue_name(name):
+        return _load_published(name, weights, model_args or {}, pretrained, progress)
     if weights is None:
         raise PredictError(
             "--weights is needed: a zoo checkpoint, a zoo Lightning checkpoint, or (with --model NAME) any "
-            "weights file zoo.load_weights reads; zoo-predict does not score with random weights"
+            "weights file zoo.load_weights reads; or --pretrained with a published model (zoo-pretrained "
+            "list); zoo-predict does not score with random weights"
         )
-    from zoo.weights import require_weights_file
-
     try:
         path = require_weights_file(weights)
     except OSError as err:  # missing, or a directory
@@ -110,31 +135,64 @@ def load_predict_model(
                 "zoo.save_weights) or a Lightning checkpoint of a zoo task"
             )
         model = _create_and_load(name, model_args, path)
+        _attach_recorded(model, path, zoo_file is not None)
+    return _dna_model(model, name)
+
+
+def _dna_model(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     if not hasattr(model, "seq_len"):
         raise PredictError(f"model {name!r} does not take DNA sequences; zoo-predict scores DNA models only")
     return model.eval(), name
 
 
+def _attach_recorded(model: nn.Module, path: Path, zoo_file: bool) -> None:
+    """The target names and N value the file records (a zoo file's metadata, or a zoo-train
+    checkpoint's task and data module), on ``model``; names that do not fit its outputs (after
+    --model-arg n_targets=...) are left out."""
+    try:
+        info = stored_info(path, read_metadata(path)) if zoo_file else recorded_info(path)
+    except (OSError, ValueError) as err:
+        raise PredictError(f"cannot read weights file {os.fspath(path)}: {err}") from err
+    try:
+        attach_info(model, **fitting_info(model, info))
+    except ValueError as err:
+        raise PredictError(f"weights file {os.fspath(path)}: {err}") from err
+
+
+def _load_published(
+    name: str | None, weights: PathLike | None, model_args: dict[str, Any], pretrained: bool, progress: bool
+) -> tuple[nn.Module, str]:
+    """A published checkpoint: downloaded (``pretrained``) or a local copy, md5 checked."""
+    if name is None:
+        raise PredictError("--pretrained needs --model: a published model (see zoo-pretrained list)")
+    if weights is None and not pretrained:
+        raise PredictError(
+            f"--model {name!r} is a published checkpoint: give --pretrained to download it (into the cache) "
+            "or --weights with a local copy of the published file"
+        )
+    try:
+        model = create_model(name, weights, pretrained=pretrained, progress=progress, **model_args)
+    except (OSError, ValueError, TypeError) as err:  # download, md5, layout and argument errors
+        raise PredictError(f"cannot load published model {name!r}: {err}") from err
+    return _dna_model(model, spec_for_class(type(model)).name)
+
+
 def _load_zoo_file(path: Path) -> nn.Module:
     """zoo.load_model(path), any failure as one PredictError."""
-    import zoo
-
     try:
-        return zoo.load_model(path)
+        return load_model(path)
     except Exception as err:  # any loader failure becomes one clear message
         raise PredictError(f"cannot load zoo checkpoint {os.fspath(path)}: {err}") from err
 
 
 def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Module:
-    """zoo.create_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
-    import zoo
-
+    """build_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
     try:
-        model = zoo.create_model(name, **model_args)
+        model = build_model(name, **model_args)
     except (ValueError, TypeError) as err:
         raise PredictError(str(err)) from err
     try:
-        zoo.load_weights(model, path)
+        load_weights(model, path)
     except Exception as err:  # size mismatch, missing keys, unreadable file
         args = json.dumps(model_args) if model_args else "paper defaults"
         fitting = getattr(getattr(err, "report", None), "fitting_args", None)
@@ -153,55 +211,10 @@ def _cli_json(value: Any) -> str:
     return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
 
 
-def read_labels(path: PathLike, n_targets: int) -> list[str]:
-    """Target names from a file with one name per line (e.g. Kipoi's predictor_names.txt)."""
-    try:
-        with open(require_file(path, "--labels"), encoding="utf-8") as f:
-            labels = [line.rstrip("\r\n") for line in f]
-    except UnicodeDecodeError as err:
-        raise PredictError(
-            f"--labels {os.fspath(path)} is not UTF-8 text ({err.reason}); expected one target name per line"
-        ) from None
-    while labels and not labels[-1].strip():
-        labels.pop()  # tolerate trailing blank lines
-    if len(labels) != n_targets:
-        raise PredictError(
-            f"--labels {os.fspath(path)} has {len(labels)} names, the model has {n_targets} targets"
-        )
-    return labels
-
-
-def default_labels(n_targets: int) -> list[str]:
-    """``target_0``, ``target_1``, ...: the column names when no labels are given."""
-    return [f"target_{i}" for i in range(n_targets)]
-
-
-def select_targets(labels: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
-    """Indices of the targets ``wanted`` (names, or indices when no name matches); all if None."""
-    if not wanted:
-        return list(range(len(labels)))
-    by_name = {label: i for i, label in enumerate(labels)}
-    indices = []
-    for item in wanted:
-        if item in by_name:
-            indices.append(by_name[item])
-        elif item.lstrip("-").isdigit() and -len(labels) <= int(item) < len(labels):
-            indices.append(int(item) % len(labels))
-        else:
-            close = difflib.get_close_matches(item, list(labels), n=3)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise PredictError(
-                f"unknown target {item!r}: not a target name and not an index in 0..{len(labels) - 1}{hint}"
-            )
-    return indices
-
-
 def n_targets_of(model: nn.Module) -> int:
     """How many targets ``model`` predicts."""
     n = getattr(model, "n_targets", None)
     if isinstance(n, int):
         return n
-    import torch
-
     with torch.no_grad():
         return int(model.logits(torch.zeros(1, 4, model.seq_len)).shape[-1])

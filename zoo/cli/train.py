@@ -1,4 +1,4 @@
-"""``zoo-train`` / ``python -m zoo.train``: Hydra-composed Lightning training runs.
+"""``zoo-train`` / ``python -m zoo.cli.train``: Hydra-composed Lightning training runs.
 
     zoo-train experiment=deepsea_synthetic
     zoo-train experiment=deepsea_synthetic data.fasta=seqs.fa data.labels=labels.tsv
@@ -20,9 +20,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from zoo.data import count_bed_targets, count_targets, fasta_seq_len
+from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
+from zoo.data.arrays import FILE_OPTIONS
 
-_CLONE_CONF = Path(__file__).resolve().parent.parent / "conf"
+_CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
 # From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
 CONFIG_PATH = (
     str(_CLONE_CONF)
@@ -31,13 +32,27 @@ CONFIG_PATH = (
 )
 
 
+def _array_dim(which: str, _parent_: DictConfig) -> int:
+    """``seq_len`` or ``n_targets`` of the array files the enclosing data config reads."""
+    dims = ("seq_len", "n_targets")
+    if which not in dims:
+        raise ValueError(f"zoo.array_dims takes seq_len or n_targets, got {which!r}")
+    options = {k: _parent_[k] for k in ("dir", *FILE_OPTIONS) if k in _parent_}
+    train = _parent_.train
+    if isinstance(train, DictConfig):
+        train = OmegaConf.to_container(train, resolve=True)
+    return array_dims(train, **options)[dims.index(which)]
+
+
 def register_resolvers() -> None:
-    """``${zoo.fasta_seq_len:F}``, ``${zoo.label_count:T}``, ``${zoo.bed_target_count:T}``:
-    sizes read from data files so they flow into the model config."""
+    """``${zoo.fasta_seq_len:F}``, ``${zoo.label_count:T}``, ``${zoo.bed_target_count:T}``,
+    ``${zoo.array_dims:seq_len}`` / ``${zoo.array_dims:n_targets}`` (in a data config: its
+    training array files): sizes read from data files so they flow into the model config."""
     resolvers = {
         "zoo.fasta_seq_len": lambda path: fasta_seq_len(path),
         "zoo.label_count": lambda path: count_targets(path),
         "zoo.bed_target_count": lambda path: count_bed_targets(path),
+        "zoo.array_dims": _array_dim,
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)

@@ -1,0 +1,149 @@
+"""Benchmark: zoo-predict's table writers alone, in rows per second, at 919 score columns.
+
+Writes the same rows (variant-table leading columns chrom, pos, id, ref, alt, status and
+919 float32 scores in [0, 1), a few rows NaN as unscored alleles are) through:
+
+- ``row TSV``: the row-by-row writer the columnar TSV writer replaced (one ``%``-format of
+  the whole row per row), kept here as the reference;
+- ``TSV``, ``Parquet``, ``HDF5``: zoo.predict.writers.open_writer's writers;
+
+in batches of 256 rows through ``write`` (as run_job calls them), in alternating rounds; each
+writer's best round counts. Rates are given per second of wall-clock time and per second of
+the process's CPU time (all threads; steadier on a machine shared with other work). Checks
+that the TSV is byte for byte the row TSV's and that Parquet and HDF5 read back equal to
+the scores.
+
+Usage: python scripts/bench_writers.py [--rows 50000] [--columns 919] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from zoo.predict.writers import TableWriter, open_writer  # noqa: E402
+
+META = ["chrom", "pos", "id", "ref", "alt", "status"]
+
+
+class RowTSVWriter(TableWriter):
+    """The TSV writer before the columnar one: a ``%`` format string applied to each row."""
+
+    def _open(self, tmp: str) -> Any:
+        f = open(tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed in _close)
+        f.write("\t".join(self.meta_columns + self.score_columns) + "\n")
+        self._row_format = (
+            "\t".join(["%s"] * len(self.meta_columns) + ["%.6g"] * len(self.score_columns)) + "\n"
+        )
+        return f
+
+    def _write(self, meta_rows: Any, scores: np.ndarray) -> None:
+        fmt = self._row_format
+        self._sink.write("".join(fmt % (*meta, *row) for meta, row in zip(meta_rows, scores.tolist())))
+
+    def _close(self, ok: bool) -> None:
+        self._sink.close()
+
+
+def make_rows(n: int, k: int) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """``n`` variant rows and their (n, k) scores; one row in 50 unscored (NaN)."""
+    rng = np.random.default_rng(0)
+    scores = rng.random((n, k), dtype=np.float32)
+    unscored = np.arange(n) % 50 == 7
+    scores[unscored] = np.nan
+    bases = "ACGT"
+    meta = [
+        (f"chr{1 + i % 22}", 10_000 + 37 * i, f"rs{i}", bases[i % 4], bases[(i + 1) % 4], "ok")
+        for i in range(n)
+    ]
+    for i in np.flatnonzero(unscored):
+        meta[i] = (*meta[i][:5], "ref_mismatch")
+    return meta, scores
+
+
+def write_with(
+    writer: TableWriter, meta: list[tuple[Any, ...]], scores: np.ndarray, batch: int
+) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds to write every row through ``writer`` in batches."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    with writer:
+        for i in range(0, len(scores), batch):
+            writer.write(meta[i : i + batch], scores[i : i + batch])
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def check(folder: Path, scores: np.ndarray, columns: list[str]) -> dict[str, bool]:
+    """Whether each file holds the scores (the TSV: the row TSV's bytes)."""
+    import h5py
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "out.parquet")
+    parquet = np.stack([table[c].to_numpy() for c in columns], axis=1)
+    with h5py.File(folder / "out.h5") as f:
+        hdf5 = f["data"][:]
+    return {
+        "TSV": (folder / "out.tsv").read_bytes() == (folder / "row.tsv").read_bytes(),
+        "Parquet": np.array_equal(parquet, scores, equal_nan=True),
+        "HDF5": np.array_equal(hdf5, scores, equal_nan=True),
+    }
+
+
+def main() -> None:
+    """Run the rounds and print rows/s per writer."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--columns", type=int, default=919)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+
+    meta, scores = make_rows(args.rows, args.columns)
+    columns = [f"target_{j}" for j in range(args.columns)]
+    files = {"row TSV": "row.tsv", "TSV": "out.tsv", "Parquet": "out.parquet", "HDF5": "out.h5"}
+    best: dict[str, list[float]] = {name: [0.0, 0.0] for name in files}  # rows/s: wall, CPU
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, file in files.items():  # imports and first-use tables outside the timing
+            with (RowTSVWriter if name == "row TSV" else open_writer)(folder / file, META, columns) as w:
+                w.write(meta[:2], scores[:2])
+        for _ in range(args.rounds):
+            for name, file in files.items():
+                path = folder / file
+                writer = (
+                    RowTSVWriter(path, META, columns)
+                    if name == "row TSV"
+                    else open_writer(path, META, columns)
+                )
+                seconds = write_with(writer, meta, scores, args.batch)
+                best[name] = [max(b, args.rows / s) for b, s in zip(best[name], seconds)]
+        sizes = {name: (folder / file).stat().st_size / 2**20 for name, file in files.items()}
+        same = check(folder, scores, columns)
+    print(
+        f"{args.rows} rows x {args.columns} float32 scores + {len(META)} leading columns, "
+        f"batches of {args.batch}"
+    )
+    print(
+        f"  {'writer':8s} {'rows/s (wall)':>14s} {'x row TSV':>9s} {'rows/CPU-s':>11s} {'x row TSV':>9s} "
+        f"{'MiB':>7s}"
+    )
+    for name, (wall, cpu) in best.items():
+        verdict = "" if name not in same else ("  same values" if same[name] else "  DIFFERENT")
+        if name == "TSV":
+            verdict = "  byte-identical to row TSV" if same[name] else "  DIFFERENT BYTES"
+        ratios = wall / best["row TSV"][0], cpu / best["row TSV"][1]
+        print(
+            f"  {name:8s} {wall:14,.0f} {ratios[0]:8.1f}x {cpu:11,.0f} {ratios[1]:8.1f}x "
+            f"{sizes[name]:7.1f}{verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

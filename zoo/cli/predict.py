@@ -1,0 +1,330 @@
+"""``zoo-predict``: score FASTA records, BED intervals or VCF variants with a zoo model."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import torch
+
+from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
+from zoo.predict.contigs import ContigWarning
+from zoo.predict.errors import PredictError
+from zoo.predict.fastx import STDIN
+from zoo.predict.loading import load_predict_model, n_targets_of
+from zoo.predict.scoring import Scorer, run_job
+from zoo.predict.sources import bed_job, fasta_job
+from zoo.predict.targets import read_target_names
+from zoo.predict.tracks import write_tracks
+from zoo.predict.variants import variant_job
+from zoo.predict.vcfout import VCFWriter
+from zoo.predict.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
+
+VCF_SUFFIXES = (".vcf", ".vcf.gz")
+
+EPILOG = """examples:
+  zoo-predict --weights model.safetensors --fasta seqs.fa --out preds.tsv
+  zoo-predict --model deepsea --weights deepsea.pt --fasta long.fa --step 200 --out preds.parquet
+  zoo-predict --weights model.safetensors --genome hg.fa --bed peaks.bed --out peaks.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out effects.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --vcf calls.vcf.gz --out scored.vcf.gz
+  zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
+  zoo-predict --model deepsea.kipoi_predict --pretrained --fasta seqs.fa --targets '*K562*' --out k562.tsv
+  zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(
+        prog="zoo-predict",
+        description="Score DNA with a zoo model: one row per FASTA record (or window), BED interval or "
+        "VCF allele.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = p.add_argument_group("model")
+    m.add_argument(
+        "--model",
+        help="registry name (e.g. deepsea), or a published model (e.g. deepsea.kipoi_predict; see "
+        "zoo-pretrained list); optional when --weights is a zoo checkpoint or a zoo-train .ckpt",
+    )
+    m.add_argument(
+        "--weights",
+        help="weights file: a zoo checkpoint, a zoo-train .ckpt, a file zoo.load_weights reads, or a local "
+        "copy of a published model's file (md5 checked); required unless --pretrained",
+    )
+    m.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="download --model's published weights into the cache (once) and check their md5",
+    )
+    m.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor argument for --model (VALUE is JSON, e.g. seq_len=500 or conv_channels=[32,32,64])",
+    )
+    i = p.add_argument_group("input (one of)")
+    i.add_argument("--fasta", help="FASTA file: one row per record (or per window with --step)")
+    i.add_argument(
+        "--genome",
+        help="genome FASTA for --bed, --vcf or --regions (their contig names are matched to the genome's "
+        "across the chr1/1, chrM/MT conventions, with a warning)",
+    )
+    i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
+    i.add_argument("--vcf", help="VCF (plain, gzip or bgzip): one row per ALT allele with ref/alt scores")
+    i.add_argument(
+        "--regions",
+        action="append",
+        metavar="REGION",
+        help="genome region to make tracks of: chr:start-end (1-based, inclusive) or a BED file; "
+        "repeatable; needs --genome and --step",
+    )
+    i.add_argument(
+        "--step",
+        type=int,
+        help="cut FASTA records into model-length windows this many bp apart; with --regions, the "
+        "tracks' bin size (each bin valued by the window centred on it)",
+    )
+    o = p.add_argument_group("output")
+    o.add_argument(
+        "--out",
+        required=True,
+        help="output table: .tsv (.tsv.gz), .parquet (needs pyarrow) or .h5 (needs h5py); with --vcf "
+        "also .vcf or .vcf.gz (the input with the scores as INFO fields, tabix-indexed); with "
+        "--regions a folder for one track per target; a pipe or device such as /dev/stdout gets a "
+        "TSV (or plain VCF) streamed into it",
+    )
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even when it is a read-only file (a writable one is always replaced)",
+    )
+    o.add_argument(
+        "--track-format",
+        choices=["bigwig", "bedgraph"],
+        default="bigwig",
+        help="format of the --regions tracks (bigwig needs pyBigWig)",
+    )
+    o.add_argument(
+        "--labels",
+        help="target names, one per line (e.g. Kipoi's predictor_names.txt); default: the names the weights "
+        "record (published models, zoo files, zoo-train checkpoints), else target_0, target_1, ...",
+    )
+    o.add_argument(
+        "--targets",
+        help="comma-separated targets to keep: names, indices, globs over the names ('*K562*') or "
+        "regular expressions searched in them ('re:(?i)ctcf')",
+    )
+    o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
+    o.add_argument(
+        "--rc",
+        choices=["none", "mean", "max"],
+        default="none",
+        help="combine with the reverse complement (mean of probabilities, or max)",
+    )
+    r = p.add_argument_group("running")
+    r.add_argument("--batch-size", type=int, default=128, help="windows per model call (default 128)")
+    r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    r.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    r.add_argument(
+        "--n-value",
+        type=float,
+        help="one-hot value of N in each channel (default: what the weights record: a published model's "
+        "encoding, a zoo-train checkpoint's data; else 0.25, 0 for beluga)",
+    )
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
+    """The --model-arg options as constructor arguments (VALUE read as JSON where it parses)."""
+    try:
+        return parse_key_values(pairs, "--model-arg")
+    except ValueError as err:
+        raise PredictError(str(err)) from None
+
+
+def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
+    """Every file the run reads, by option: the output must be none of them."""
+    fasta = "/dev/stdin" if ns.fasta == STDIN else ns.fasta  # stdin may be a file: --out x < x
+    files = {"--fasta": fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
+    files |= {"--labels": ns.labels, "--weights": ns.weights}
+    if ns.genome:  # the indexes pysam reads beside the genome and the VCF
+        files |= {"genome index": f"{ns.genome}.fai", "genome block index": f"{ns.genome}.gzi"}
+    if ns.vcf:
+        files |= {"VCF index": f"{ns.vcf}.tbi", "VCF CSI index": f"{ns.vcf}.csi"}
+    files["--regions"] = next((r for r in ns.regions or () if os.path.isfile(r)), None)
+    return files
+
+
+def _refuse_input_as_output(out: str, ns: argparse.Namespace, what: str = "--out") -> None:
+    """A PredictError when writing ``out`` would replace one of the run's inputs."""
+    inputs = _input_files(ns)
+    clash = same_file_as(out, inputs)
+    if clash is not None:
+        raise PredictError(
+            f"{what} {out!r} is the same file as {clash} {inputs[clash]!r}: it would be "
+            "overwritten; write the table elsewhere"
+        )
+
+
+def _check_inputs(ns: argparse.Namespace) -> None:
+    """Refuse option combinations that name no input or two, before anything is loaded."""
+    if ns.regions:
+        if ns.fasta or ns.bed or ns.vcf:
+            raise PredictError("give --regions (with --genome and --step) without --fasta, --bed or --vcf")
+        if not ns.genome or ns.step is None:
+            raise PredictError("--regions needs --genome and --step (the bin size of the tracks)")
+        if os.path.exists(ns.out) and not os.path.isdir(ns.out):  # an input, maybe
+            raise PredictError(f"--out {ns.out!r} is a file; tracks go into a folder")
+        return  # each track is checked when the tracks are opened
+    if ns.fasta and (ns.genome or ns.bed or ns.vcf):
+        raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
+    if not ns.fasta and not (ns.genome and (ns.bed or ns.vcf)):
+        raise PredictError("nothing to score: give --fasta, or --genome with --bed or --vcf")
+    if ns.bed and ns.vcf:
+        raise PredictError("give --bed or --vcf, not both")
+    if ns.step is not None and not ns.fasta:
+        raise PredictError("--step applies to --fasta input only")
+    # before the model loads and the scoring starts
+    _refuse_input_as_output(ns.out, ns)
+    if ns.out.endswith(".vcf.gz"):  # and its index
+        _refuse_input_as_output(f"{ns.out}.tbi", ns, "the index of --out")
+    require_output_path(ns.out, ns.overwrite)
+    if ns.out.endswith(".parquet"):
+        require_pyarrow()
+    elif ns.out.endswith(HDF5_SUFFIXES):
+        require_h5py()
+    elif ns.out.endswith(VCF_SUFFIXES) and not ns.vcf:
+        raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc reuse freed memory instead of returning it to the system.
+
+    Every batch allocates activations of tens of MB; by default glibc maps each anew
+    (and unmaps it when freed), so every batch pays page faults on fresh pages. Reuse costs
+    no extra peak memory. A no-op without glibc.
+    """
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    # 32 MiB is glibc's largest mmap threshold; blocks below it come from the reusable heap.
+    ok = mallopt(m_mmap_threshold, 32 * 1024 * 1024) == 1
+    return mallopt(m_trim_threshold, 2**31 - 1) == 1 and ok
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
+    ns = build_parser().parse_args(argv)
+    try:
+        _check_inputs(ns)
+        args = _model_args(ns.model_arg)
+        progress = not ns.no_progress
+        model, _ = load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, progress=progress)
+        labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
+        targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
+        device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
+            torch.backends.cudnn.benchmark = True
+        scorer = Scorer(
+            model,
+            labels=labels,
+            targets=targets,
+            rc=ns.rc,
+            precision=ns.precision,
+            device=device,
+            # None: the value the weights record, else the model's convention (0.0 for Beluga)
+            n_value=ns.n_value,
+            batch_size=ns.batch_size,
+        )
+        if ns.regions:
+            return _tracks(ns, scorer)
+        out: Any = ns.out
+        if ns.fasta:
+            job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
+        elif ns.bed:
+            job = bed_job(ns.genome, ns.bed, scorer.seq_len)
+        else:
+            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
+            if ns.out.endswith(VCF_SUFFIXES):
+                out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
+        summary = run_job(job, scorer, out, progress=not ns.no_progress, overwrite=ns.overwrite)
+    except PredictError as err:
+        print(f"zoo-predict: error: {err}", file=sys.stderr)
+        return 1
+    if job.contigs is not None and job.contigs.match.warning:
+        print(f"zoo-predict: warning: {job.contigs.match.warning}", file=sys.stderr)
+    print(f"zoo-predict: {summary.describe(ns.out)}", file=sys.stderr)
+    return 0
+
+
+def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
+    """Write the --regions tracks; return the exit code (a PredictError propagates)."""
+    files = [r for r in ns.regions if os.path.isfile(r)]
+    if len(files) > 1:
+        raise PredictError(f"--regions takes one BED file, got {len(files)}: {', '.join(files)}")
+    strings = [r for r in ns.regions if r not in files]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ContigWarning)
+        paths, summary = write_tracks(
+            scorer,
+            ns.genome,
+            ns.out,
+            regions=strings,
+            bed=files[0] if files else None,
+            step=ns.step,
+            fmt=ns.track_format,
+            progress=not ns.no_progress,
+            overwrite=ns.overwrite,
+            inputs=_input_files(ns),
+        )
+    for w in caught:  # contig renamings as zoo-predict's own lines; anything else as usual
+        if issubclass(w.category, ContigWarning):
+            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    gaps = sum(summary.skipped.values())
+    print(
+        f"zoo-predict: wrote {len(paths)} {ns.track_format} tracks of {summary.rows} bins to {ns.out}"
+        + (f" ({gaps} bins without a value: their window runs off the contig)" if gaps else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point.
+
+    Exits without the interpreter's teardown, which is slow with torch loaded and has
+    nothing left to do: the table is written and renamed, the threads are joined. SIGINT,
+    SIGTERM and SIGHUP remove the temporary file and exit with 128 + the signal number.
+    """
+    keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
+    try:
+        with cleanup_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+            code = run(argv)
+    except Terminated as stop:
+        print(f"zoo-predict: {stop}", file=sys.stderr)
+        code = stop.exit_status
+    except OSError as err:  # writing failed (a full disk, a closed pipe); the writer named --out
+        print(f"zoo-predict: error: {err}", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

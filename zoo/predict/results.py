@@ -1,0 +1,194 @@
+"""Scores as arrays in memory instead of a file: the Python entry to zoo-predict's scoring.
+
+>>> table = score_variants(model, "hg.fa", "calls.vcf.gz", scores=["diff"], targets=[0])  # doctest: +SKIP
+>>> table.scores.shape, table.meta["pos"][:3], table.columns[:2]                     # doctest: +SKIP
+>>> frame = table.to_pandas()                                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from zoo.predict.columnar import rows_to_columns
+from zoo.predict.contigs import ContigWarning
+from zoo.predict.errors import PathLike
+from zoo.predict.loading import load_predict_model
+from zoo.predict.scoring import Job, Scorer, run_job
+from zoo.predict.sources import bed_job, fasta_job
+from zoo.predict.variants import DEFAULT_SCORES, variant_job
+from zoo.predict.writers import check_column_names
+
+
+@dataclass
+class ScoreTable:
+    """Rows of scores: ``meta`` (leading column name -> array, one value a row: ints as int64,
+    text as str), ``scores`` (rows, len(columns)) float32 (NaN where not scored) and the score
+    ``columns``' names, the same as a written table's."""
+
+    meta: dict[str, np.ndarray]
+    scores: np.ndarray
+    columns: list[str]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame: the leading columns, then one column a score."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("ScoreTable.to_pandas needs pandas: pip install pandas") from None
+        scores = pd.DataFrame(self.scores, columns=self.columns, copy=False)
+        return pd.concat([pd.DataFrame(self.meta), scores], axis=1)
+
+
+class MemoryWriter:
+    """A writer (as :func:`zoo.predict.run_job` takes) that keeps the rows in memory.
+
+    Pass the instance as ``out``: run_job calls it with the column names, writes, and
+    :meth:`table` returns what was written.
+    """
+
+    def __init__(self) -> None:
+        self.meta_columns: list[str] = []
+        self.score_columns: list[str] = []
+        self.rows = 0
+        self._meta: list[list[np.ndarray]] = []
+        self._scores: list[np.ndarray] = []
+
+    def __call__(self, meta_columns: Sequence[str], score_columns: Sequence[str]) -> MemoryWriter:
+        """Start a table with these columns (forgetting any earlier rows)."""
+        check_column_names(meta_columns, score_columns)
+        self.meta_columns, self.score_columns = list(meta_columns), list(score_columns)
+        self.rows = 0
+        self._meta = [[] for _ in self.meta_columns]
+        self._scores = []
+        return self
+
+    def __enter__(self) -> MemoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
+        """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
+        if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
+            raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
+        for parts, column in zip(self._meta, rows_to_columns(meta_rows, len(self.meta_columns))):
+            parts.append(column)
+        self._scores.append(np.asarray(scores, np.float32))
+        self.rows += len(scores)
+
+    def table(self) -> ScoreTable:
+        """Everything written, as one ScoreTable."""
+        meta = {}
+        for name, parts in zip(self.meta_columns, self._meta):
+            column = np.concatenate(parts) if parts else np.array([], dtype=object)
+            meta[name] = column.astype(np.int64) if column.dtype.kind in "iu" else column
+        empty = np.zeros((0, len(self.score_columns)), np.float32)
+        scores = np.concatenate(self._scores) if self._scores else empty
+        return ScoreTable(meta, scores, list(self.score_columns))
+
+
+def score_job(job: Job, scorer: Scorer) -> ScoreTable:
+    """Score every item of ``job`` (see :mod:`zoo.predict.sources` and :mod:`zoo.predict.variants`)
+    and return the rows a written table would hold.
+
+    Contig names the job read under another name (``chr1`` as ``1``) are named in one
+    :class:`ContigWarning`.
+    """
+    sink = MemoryWriter()
+    run_job(job, scorer, sink)
+    if job.contigs is not None and job.contigs.match.warning:
+        warnings.warn(job.contigs.match.warning, ContigWarning, stacklevel=2)
+    return sink.table()
+
+
+def _scorer(model: nn.Module | Scorer | PathLike, **options: Any) -> Scorer:
+    """``model`` as a Scorer: a Scorer as it is, a module wrapped, a path loaded (a zoo checkpoint)."""
+    if isinstance(model, Scorer):
+        ignored = sorted(k for k, v in options.items() if v is not None)
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} apply to a model, not to a Scorer, which has its own")
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        model, _ = load_predict_model(None, model)
+    return Scorer(model, **{k: v for k, v in options.items() if v is not None})
+
+
+def score_variants(
+    model: nn.Module | Scorer | PathLike,
+    genome: PathLike,
+    vcf: PathLike,
+    *,
+    scores: Sequence[str] = DEFAULT_SCORES,
+    targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
+    rc: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> ScoreTable:
+    """Variant effects of every ALT allele of ``vcf``, as zoo-predict ``--vcf`` computes them,
+    without writing a file.
+
+    ``model`` is a DNA model, a :class:`Scorer` (which carries its own targets, labels, rc,
+    batch size and device) or a zoo checkpoint's path. ``scores`` are among ref, alt, diff,
+    logfc; ``targets`` names or indices of the targets to keep (default: all). Contig names
+    that differ between the VCF and the genome only by convention (``chr1`` / ``1``, ``chrM``
+    / ``MT``) are matched, with a warning naming the renaming; a VCF none of whose contigs
+    is in the genome raises a PredictError.
+
+    Returns meta chrom, pos, id, ref, alt, status and columns ``<score>:<target>``.
+    """
+    scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
+    return score_job(variant_job(genome, vcf, scorer.seq_len, scores), scorer)
+
+
+def score_intervals(
+    model: nn.Module | Scorer | PathLike,
+    genome: PathLike,
+    bed: PathLike,
+    *,
+    targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
+    rc: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> ScoreTable:
+    """Probabilities of the model-length window centred on each interval of ``bed``, as
+    zoo-predict ``--genome --bed`` computes them, without writing a file.
+
+    ``model`` and the options as in :func:`score_variants`; contig names are matched the
+    same way. Returns meta chrom, start, end, name, status and one column a target.
+    """
+    scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
+    return score_job(bed_job(genome, bed, scorer.seq_len), scorer)
+
+
+def score_fasta(
+    model: nn.Module | Scorer | PathLike,
+    fasta: PathLike,
+    *,
+    step: int | None = None,
+    targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
+    rc: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> ScoreTable:
+    """Probabilities of each record of ``fasta`` (or of its model-length windows ``step`` bp
+    apart), as zoo-predict ``--fasta`` computes them, without writing a file.
+
+    ``model`` and the options as in :func:`score_variants`. Returns the meta columns of
+    zoo-predict's FASTA table and one column a target.
+    """
+    scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
+    return score_job(fasta_job(fasta, scorer.seq_len, step), scorer)

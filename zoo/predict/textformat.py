@@ -1,0 +1,212 @@
+"""Text tables from numpy columns without a Python call per value: ``printf("%.6g")`` for whole
+float arrays, and tab-separated rows built from byte arrays.
+
+Each value is formatted into a fixed 16-byte cell whose unused bytes are zero; joining the
+cells of a block of rows and deleting every zero byte leaves the text. The digits come from
+float64 arithmetic, which is exact enough to round correctly except within 1e-7 of a tie
+(a 7th significant digit of exactly 5); those rare values, and subnormal ones, are formatted
+by Python, so the output is the same, byte for byte, as ``"%.6g" % value``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+CELL = 16  # bytes of one formatted value; the longest, "-1.23456e-100", has 13
+_U = np.uint64
+_WORD = np.dtype("<u8")  # a cell is two words whose first byte is the first character
+_OFF = 400  # table index of decimal exponent 0
+_BLOCK_VALUES = 1 << 14  # values formatted per pass: the temporaries stay in the CPU cache
+
+
+def _pieces(c: int, group: int, rest_zero: bool, first: bool) -> bytes:
+    """The text of digits 1-3 (``first``) or 4-6 of the 6 significant digits, ``group`` being
+    their value, in a number with ``c`` digits before the decimal point (0 for 0.000ddd,
+    1 for d.ddddd and the exponent notation, up to 6 for dddddd). As %g writes them: no
+    trailing zeros after the point, and no point when no digit follows it; ``rest_zero``
+    tells digits 1-3 that digits 4-6 are all zero."""
+    digits = b"%03d" % group
+    k = c if first else c - 3  # integer digits in this group
+    if k >= 3:
+        return digits
+    if k <= 0:  # all after the point (or c == 0: after the prefix "0.000")
+        point = b"." if k == 0 and not first and digits.rstrip(b"0") else b""
+        kept = digits.rstrip(b"0") if (rest_zero or not first) else digits
+        return point + kept
+    after = digits[k:].rstrip(b"0") if (rest_zero or not first) else digits[k:]
+    return digits[:k] + (b"." + after if after else b"")
+
+
+@functools.cache
+def _tables() -> dict[str, np.ndarray]:
+    """Lookup tables of the formatter (built on first use), indexed by the decimal exponent X
+    (at X + _OFF) or by a 3-digit group and the number of digits before the point."""
+    exps = range(-_OFF, _OFF + 1)
+    # low[X + _OFF]: the smallest double that rounds (to 6 digits) to exponent X or more,
+    # i.e. the smallest double >= 9.999995e(X-1)
+    low = np.full(len(exps), np.inf)
+    for i, x in enumerate(exps):
+        if -320 < x < 309:
+            exact = Fraction(9999995) * Fraction(10) ** (x - 7)
+            d = float(exact)
+            low[i] = d if Fraction(d) >= exact else math.nextafter(d, math.inf)
+    # the text of the 6 digits (with its decimal point) is first[...] | second[...], 8 bytes
+    # at most; second starts at byte 4, and byte 3 stays empty when first has 3 bytes
+    first = np.zeros(7 * 2000, _U)  # [c * 2000 + (digits 4-6 all zero) * 1000 + digits 1-3]
+    second = np.zeros(7 * 1000, _U)  # [c * 1000 + digits 4-6]
+    for c in range(7):
+        for g in range(1000):
+            for rest_zero in (False, True):
+                first[c * 2000 + rest_zero * 1000 + g] = int.from_bytes(
+                    _pieces(c, g, rest_zero, True), "little"
+                )
+            second[c * 1000 + g] = int.from_bytes(_pieces(c, g, False, False), "little") << 32
+    # per exponent X: fixed notation for -4 <= X < 6 (0.000ddd below 1), else d.ddddde+XX
+    base, prefix, shift, suffix = (np.zeros(len(exps), np.int64) for _ in range(4))
+    for i, x in enumerate(exps):
+        fixed = -4 <= x < 6
+        c = (x + 1 if x >= 0 else 0) if fixed else 1
+        pre = b"0." + b"0" * (-x - 1) if fixed and x < 0 else b""
+        base[i] = c * 2000
+        prefix[i] = int.from_bytes(pre, "little") << 8  # byte 0 holds the sign
+        shift[i] = 8 * (1 + len(pre))
+        if not fixed:  # from byte 9: the digits may reach byte 8
+            suffix[i] = int.from_bytes(b"e%s%02d" % (b"-" if x < 0 else b"+", abs(x)), "little") << 8
+    return {
+        "first": first,
+        "second": second,
+        "scale": np.array([float(f"1e{5 - x}") for x in exps]),  # [X + _OFF]: 10**(5 - X)
+        "next_low": np.append(low[1:], np.inf),  # [X + _OFF]: low of X + 1
+        "base": base,
+        "prefix": prefix.astype(_U),
+        "shift": shift.astype(_U),
+        "unshift": (64 - shift).astype(_U),
+        "suffix": suffix.astype(_U),
+    }
+
+
+def g6_cells(values: np.ndarray, out: np.ndarray, sep: int = 0) -> None:
+    """Write ``"%.6g" % v`` for each value of the float array ``values`` into ``out``, a
+    little-endian uint64 array of shape ``values.shape + (2,)``: the 16 bytes of a value hold
+    its text, zero-padded, and the byte ``sep`` last (0: none; the text never reaches it).
+    """
+    with np.errstate(all="ignore"):  # infinities and NaNs pass through; they are replaced below
+        _finite_cells(values, out, _U(sep) << _U(56))
+
+
+def _finite_cells(values: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
+    t = _tables()
+    a = np.abs(values, dtype=np.float64)
+    e2 = a.view(np.int64) >> 52  # biased binary exponent (a is not negative)
+    # floor((e2 - 1023) * log10(2)) + _OFF: the decimal exponent, or one less, as a table index
+    x = e2 * 78913
+    x += _OFF * (1 << 18) - 1023 * 78913
+    x >>= 18
+    x += a >= t["next_low"].take(x)  # the exponent after rounding to 6 digits
+    scaled = a * t["scale"].take(x)  # in [1e5, 1e6): the 6 digits before rounding
+    r = np.rint(scaled)
+    # zeros, subnormals, numbers below 1e-278 (beyond the scale table's range), infinities, NaNs;
+    # and values within 1e-7 of a tie, where float64 cannot tell which way to round
+    e2 -= 100
+    flagged = e2.view(_U) > _U(2046 - 100)
+    scaled -= r
+    flagged |= np.abs(scaled, out=scaled) > 0.4999999
+    lo = r.astype(np.intp)  # flagged values may give garbage: take() clips
+    hi = lo // 1000
+    lo -= hi * 1000
+    hi += (lo == 0) * 1000  # digits 1-3 lose their trailing zeros too
+    row = t["base"].take(x)  # the table row of the number of digits before the point
+    hi += row
+    row >>= 1
+    lo += row
+    region = t["first"].take(hi, mode="clip")
+    region |= t["second"].take(lo, mode="clip")
+    w0 = region << t["shift"].take(x)
+    w0 |= t["prefix"].take(x)
+    w0 |= np.signbit(values).view(np.uint8) * _U(ord("-"))
+    region >>= t["unshift"].take(x)
+    region |= (t["suffix"] | sep).take(x)
+    out[..., 0] = w0  # the cells interleave the two words: written once each
+    out[..., 1] = region
+    if flagged.any():
+        _flagged_cells(values, flagged, out, sep)
+
+
+def _flagged_cells(values: np.ndarray, flagged: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
+    """Zeros, infinities and NaNs (``nan`` without a sign, as Python prints it) by table; the
+    rest of the flagged values (near-ties, subnormals) by Python."""
+    where = np.nonzero(flagged)
+    v = values[where]
+    nan, inf, zero = np.isnan(v), np.isinf(v), v == 0
+    sign = np.where(np.signbit(v) & ~nan, _U(ord("-")), _U(0))
+    out[where + (0,)] = np.select([nan, inf], [_SPECIAL["nan"], _SPECIAL["inf"]], _SPECIAL["0"]) | sign
+    out[where + (1,)] = sep
+    for i in zip(*(w[~(nan | inf | zero)] for w in where)):
+        text = format(float(values[i]), ".6g").encode()  # the same as "%.6g" %
+        out[i] = [0, sep]
+        out[i].view(np.uint8)[: len(text)] = np.frombuffer(text, np.uint8)
+
+
+_SPECIAL = {name: _U(int.from_bytes(name.encode(), "little") << 8) for name in ("nan", "inf", "0")}
+
+
+def format_g6(values: np.ndarray | Sequence[float]) -> list[str]:
+    """``["%.6g" % v for v in values]``, computed the vectorised way (for checks and small uses)."""
+    flat = np.asarray(values).ravel()
+    cells = np.zeros((flat.size, 2), _WORD)
+    g6_cells(flat if flat.dtype.kind == "f" else flat.astype(np.float64), cells)
+    return [bytes(c[c != 0]).decode("ascii") for c in cells.view(np.uint8).reshape(-1, CELL)]
+
+
+def text_column(values: Any) -> np.ndarray:
+    """A column as ``"%s"`` would print each value, UTF-8 encoded: an (n, width) uint8 array,
+    zero-padded. Integer and text columns convert without a Python call per value."""
+    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    if array.dtype.kind in "iub":
+        encoded = array.astype(np.bytes_)
+    elif array.dtype.kind == "U":
+        encoded = np.char.encode(array, "utf-8")
+    else:  # floats, objects: str() of each value (as "%s")
+        encoded = np.char.encode(np.array([str(v) for v in array.tolist()], dtype=np.str_), "utf-8")
+    width = max(encoded.dtype.itemsize, 1)
+    return np.ascontiguousarray(encoded).view(np.uint8).reshape(len(array), width)
+
+
+def tsv_rows(columns: Sequence[np.ndarray], scores: np.ndarray) -> bytes:
+    """Tab-separated lines: the ``columns`` (from :func:`text_column`), then ``scores`` (n, k)
+    as ``%.6g``; each line ends in a newline."""
+    return b"".join(tsv_blocks(columns, scores))
+
+
+def tsv_blocks(columns: Sequence[np.ndarray], scores: np.ndarray) -> Iterator[bytes]:
+    """:func:`tsv_rows` in pieces of whole lines, each from a few thousand values (to write
+    as they come, without one large copy)."""
+    n, k = scores.shape
+    texts = [c.view(np.uint8) for c in columns]
+    if not k and not texts:
+        yield b"\n" * n
+        return
+    meta_width = sum(c.shape[1] + 1 for c in texts)
+    start = -meta_width % 8  # the cells begin on an 8-byte boundary, so they can be written as words
+    width = start + meta_width + k * CELL
+    rows_per_block = max(1, _BLOCK_VALUES // max(k, 1))
+    # one buffer for every block: each block writes all of it but the zeros in front
+    buffer = np.zeros((min(n, rows_per_block), width), np.uint8)
+    for first in range(0, n, rows_per_block):
+        block = buffer[: min(n, first + rows_per_block) - first]
+        at = start
+        for c in texts:
+            block[:, at : at + c.shape[1]] = c[first : first + len(block)]
+            block[:, at + c.shape[1]] = ord("\t")
+            at += c.shape[1] + 1
+        if k:
+            cells = block[:, at:].view(_WORD).reshape(len(block), k, 2)
+            g6_cells(scores[first : first + len(block)], cells, sep=ord("\t"))
+        block[:, -1] = ord("\n")
+        yield block.tobytes().translate(None, b"\0")

@@ -1,0 +1,149 @@
+"""Published checkpoints: the catalogue, and their download into a verified local cache.
+
+>>> from zoo.pretrained import list_pretrained, locate_weights
+>>> list_pretrained()[:2]
+['basset.kipoi', 'beluga.expecto']
+>>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
+
+Each model family declares the published files its models read as data beside its
+architecture (``PUBLISHED`` in ``zoo/models/<family>.py``, a
+:class:`~zoo.models.PublishedFile` each; ``zoo.models.PUBLISHED`` gathers them); this
+package holds the machinery only: finding records by name, downloading, verifying and
+caching their files. ``zoo.create_model("deepsea.kipoi_predict", pretrained=True)`` builds
+the model from them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tarfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo import models
+from zoo.models import PublishedFile
+from zoo.pretrained.download import (
+    CACHE_ENV,
+    ArchiveError,
+    ChecksumError,
+    DownloadError,
+    cache_dir,
+    cached_md5,
+    entry_dir,
+    extract_member,
+    fetch,
+    file_md5,
+    verify,
+)
+
+__all__ = [
+    "CACHE_ENV",
+    "ArchiveError",
+    "ChecksumError",
+    "DownloadError",
+    "Located",
+    "PublishedFile",
+    "all_pretrained",
+    "cache_dir",
+    "cached_md5",
+    "entry_dir",
+    "extract_member",
+    "fetch",
+    "file_md5",
+    "get_pretrained",
+    "list_pretrained",
+    "locate_weights",
+    "verify",
+]
+
+
+def all_pretrained() -> list[PublishedFile]:
+    """Every published file the model families describe, sorted by name."""
+    return sorted(models.PUBLISHED, key=lambda entry: entry.name)
+
+
+def list_pretrained() -> list[str]:
+    """Sorted names of every published checkpoint in the catalogue (``family.source``)."""
+    return [entry.name for entry in all_pretrained()]
+
+
+def get_pretrained(name: str) -> PublishedFile:
+    """The published checkpoint ``name`` (``"deepsea.kipoi_predict"``); a registered model's
+    name alone (``"deepsea"``) gives the first file of that model. Unknown names get the
+    closest ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"pretrained name must be a str, got {type(name).__name__}")
+    entries = all_pretrained()
+    by_name = {entry.name: entry for entry in entries}
+    if name in by_name:
+        return by_name[name]
+    of_model = [entry for entry in models.PUBLISHED if entry.model == name]
+    if of_model:
+        return of_model[0]
+    if name in models.list_models():
+        raise ValueError(f"model {name!r} has no published checkpoint; those with one: {', '.join(by_name)}")
+    with_files = sorted({entry.model for entry in entries})
+    close = difflib.get_close_matches(name, [*by_name, *with_files], n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise ValueError(f"unknown pretrained model {name!r}.{hint} Known: {', '.join(by_name)}")
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an entry's weight file is, and the md5 of the file as published (the archive's
+    for an archive entry; the one seen where none was published; None when unknown)."""
+
+    path: Path
+    md5: str | None
+    checked: bool  # whether that md5 was compared with a published one
+
+
+def _entry(name: str | PublishedFile) -> PublishedFile:
+    return name if isinstance(name, PublishedFile) else get_pretrained(name)
+
+
+def locate_weights(
+    name: str | PublishedFile,
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    check_md5: bool = True,
+    progress: bool = True,
+) -> Located:
+    """The weight file of a catalogue entry: downloaded into the cache, or ``weights``.
+
+    ``weights`` is a local copy of the published file (for example on a machine without
+    internet access): it is checked against the published md5 and refused on a mismatch,
+    naming both hashes; ``check_md5=False`` turns the refusal into a warning. A local copy
+    of an archive entry's archive gives its extracted weight file, cached. Where no md5 was
+    published, a warning says so and the md5 seen is returned (and kept in the cache).
+    """
+    entry = _entry(name)
+    if weights is None:
+        path = fetch(entry, progress=progress)
+        return Located(path, cached_md5(entry), entry.md5 is not None)
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {os.fspath(weights)!r} does not exist (for {entry.name})")
+    is_archive = entry.archive_member is not None and tarfile.is_tarfile(path)
+    if entry.archive_member is not None and not is_archive:  # the member itself, extracted by hand
+        why = "no md5 was published" if entry.md5 is None else "the published md5 is the archive's"
+        warnings.warn(f"{os.fspath(path)}: used as {entry.name} unchecked ({why})", UserWarning, stacklevel=2)
+        return Located(path, None, False)
+    if check_md5:
+        seen = verify(entry, path)
+    else:  # hashed only where the md5 names the cache folder of the extracted member
+        seen = file_md5(path) if is_archive else None
+        warnings.warn(
+            f"{os.fspath(path)}: not checked against {entry.name}'s published md5 (check_md5=False)",
+            UserWarning,
+            stacklevel=2,
+        )
+    checked = check_md5 and entry.md5 is not None
+    if is_archive:  # cached under the archive's md5, so another archive never gets this member
+        assert seen is not None
+        target = entry_dir(entry) / "local" / seen / str(entry.archive_member)
+        member = target if target.is_file() else extract_member(path, str(entry.archive_member), target)
+        return Located(member, seen, checked)
+    return Located(path, seen, checked)
