@@ -1,0 +1,130 @@
+"""zoo-interpret on the tiny DeepSEA example of tests/data/predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.cli.interpret import run
+from zoo.dna import one_hot
+from zoo.interpret import attribute, ism
+from zoo.predict.loading import load_predict_model
+
+pytest.importorskip("captum")
+DATA = Path(__file__).parent / "data" / "predict"
+WEIGHTS = str(DATA / "tiny_deepsea.safetensors")
+LABELS = (DATA / "labels.txt").read_text().splitlines()
+
+
+def _fasta_records() -> list[tuple[str, str]]:
+    records, name = [], None
+    for line in (DATA / "seqs.fa").read_text().splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            records.append((name, ""))
+        elif line.strip():
+            records[-1] = (name, records[-1][1] + line.strip().upper())
+    return records
+
+
+def _index(folder: Path) -> tuple[list[str], list[list[str]]]:
+    lines = (folder / "index.tsv").read_text().splitlines()
+    assert lines[0].startswith("#targets\t")
+    return lines[0].split("\t")[1:], [line.split("\t") for line in lines[1:]]
+
+
+def test_fasta_ism_and_saliency_arrays(tmp_path: Path) -> None:
+    out = tmp_path / "interp"
+    args = ["--weights", WEIGHTS, "--labels", str(DATA / "labels.txt"), "--fasta", str(DATA / "seqs.fa")]
+    code = run([*args, "--method", "ism,saliency", "--targets", "2,0", "--out", str(out), "--no-progress"])
+    assert code == 0
+    records = _fasta_records()
+    n, length = len(records), len(records[0][1])
+    targets, rows = _index(out)
+    assert targets == [LABELS[2], LABELS[0]]
+    assert rows[0] == ["row", "name"]
+    assert [r[1] for r in rows[1:]] == [name for name, _ in records]
+    ohe = np.load(out / "ohe.npz")["arr_0"]
+    assert ohe.dtype == np.float32 and ohe.shape == (n, 4, length)
+    assert np.array_equal(ohe, one_hot([s for _, s in records]).numpy())
+    delta = np.load(out / "ism.npy")
+    assert delta.dtype == np.float32 and delta.shape == (n, length, 4, 2)
+    model, _ = load_predict_model(None, WEIGHTS)
+    expected = ism(model, [s for _, s in records], [2, 0]).delta.numpy()
+    np.testing.assert_allclose(delta, expected, atol=1e-5)
+    for k, target in enumerate([2, 0]):
+        sal = np.load(out / f"saliency.{k}.npz")["arr_0"]
+        assert sal.dtype == np.float32 and sal.shape == (n, 4, length)
+        grad = attribute(model, torch.from_numpy(ohe), target, method="saliency").hypothetical.numpy()
+        np.testing.assert_allclose(sal, grad, atol=1e-6)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary folder left
+
+
+def test_bed_and_vcf_windows(tmp_path: Path) -> None:
+    genome = ["--weights", WEIGHTS, "--genome", str(DATA / "genome.fa"), "--no-progress"]
+    bed_out, vcf_out = tmp_path / "bed", tmp_path / "vcf"
+    assert run([*genome, "--bed", str(DATA / "peaks.bed"), "--targets", "1", "--out", str(bed_out)]) == 0
+    assert run([*genome, "--vcf", str(DATA / "variants.vcf"), "--targets", "1", "--out", str(vcf_out)]) == 0
+    model, _ = load_predict_model(None, WEIGHTS)
+    fasta = {}
+    for block in (DATA / "genome.fa").read_text().split(">")[1:]:
+        head, *seq = block.splitlines()
+        fasta[head.split()[0]] = "".join(seq).upper()
+    for folder, first in ((bed_out, ["chrom", "start", "end", "name"]), (vcf_out, ["chrom", "pos", "id"])):
+        targets, rows = _index(folder)
+        assert targets == ["target_1"] and rows[0][1 : 1 + len(first)] == first
+        assert rows[0][-1] == "window_start"
+        windows = [fasta[r[1]][int(r[-1]) : int(r[-1]) + model.seq_len] for r in rows[1:]]
+        assert np.array_equal(np.load(folder / "ohe.npz")["arr_0"], one_hot(windows).numpy())
+        assert np.load(folder / "ism.npy").shape == (len(windows), model.seq_len, 4, 1)
+    # peaks.bed's last interval runs off chr2; only the VCF's scorable records, ALTs of one record together
+    assert [r[4] for r in _index(bed_out)[1][1:]] == ["peak1", "peak2", "peak3"]
+    vcf_rows = _index(vcf_out)[1][1:]
+    assert ["rs2", "A,C,T"] == vcf_rows[1][3:6:2]
+    assert all(int(r[2]) - 1 - int(r[-1]) == model.seq_len // 2 - 1 for r in vcf_rows)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--fasta", str(DATA / "seqs.fa"), "--targets", "no_such_target"], "unknown target"),
+        (["--fasta", str(DATA / "long.fa")], "the model takes"),
+        (["--fasta", str(DATA / "seqs.fa"), "--method", "ism,shap"], "--method"),
+    ],
+)
+def test_errors_exit_1_and_leave_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    out = tmp_path / "interp"
+    assert run(["--weights", WEIGHTS, *extra, "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("zoo-interpret: error:") and message in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_needs_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "interp"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    args = ["--weights", WEIGHTS, "--fasta", str(DATA / "seqs.fa"), "--targets", "0", "--no-progress"]
+    assert run([*args, "--out", str(out)]) == 1
+    assert "not empty" in capsys.readouterr().err and (out / "keep.txt").exists()
+    assert run([*args, "--out", str(out), "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["index.tsv", "ism.npy", "ohe.npz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["interp"]
+
+
+def test_deeplift_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("logomaker")
+    out = tmp_path / "interp"
+    args = ["--weights", WEIGHTS, "--labels", str(DATA / "labels.txt"), "--fasta", str(DATA / "seqs.fa")]
+    args += ["--method", "deeplift_shap,ism", "--n-shuffles", "2", "--targets", "0", "--plot", "2"]
+    assert run([*args, "--out", str(out), "--no-progress"]) == 0
+    hyp = np.load(out / "deeplift_shap.npz")["arr_0"]  # one target: the name modisco examples use
+    assert hyp.dtype == np.float32 and hyp.shape == np.load(out / "ohe.npz")["arr_0"].shape
+    pngs = sorted((out / "plots").iterdir())
+    assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert all(p.name.endswith(".png") and p.stat().st_size > 1000 for p in pngs)

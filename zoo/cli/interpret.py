@@ -1,0 +1,357 @@
+"""``zoo-interpret``: ISM and attributions of FASTA records, BED intervals or VCF variants, as arrays
+(TF-MoDISco inputs, ISM deltas) and pictures in one output folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo._files import Terminated, cleanup_on_signals, new_file_mode, tsv_field_problem
+from zoo.cli.predict import _model_args, keep_freed_memory
+from zoo.dna import one_hot
+from zoo.interpret import attribute, plot_attribution, prepare_ism, save_modisco_inputs
+from zoo.interpret.attribution import ATTRIBUTION_METHODS
+from zoo.predict.errors import PredictError
+from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of
+from zoo.predict.scoring import Item, Job
+from zoo.predict.sources import bed_job, fasta_job
+from zoo.predict.targets import check_picked_targets, default_labels, read_target_names, select_targets
+from zoo.predict.targets import unique_labels
+from zoo.predict.variants import variant_job, variant_position
+
+METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
+PROG = "zoo-interpret"
+
+EPILOG = """examples:
+  zoo-interpret --weights model.safetensors --fasta seqs.fa --method ism,deeplift_shap --out interp/
+  zoo-interpret --weights model.safetensors --genome hg.fa --bed peaks.bed --targets '*CTCF*' --out ctcf/
+  zoo-interpret --weights model.safetensors --genome hg.fa --vcf calls.vcf --method ism --plot 5 --out var/
+  modisco motifs -s interp/ohe.npz -a interp/deeplift_shap.npz -n 2000 -o modisco.h5
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Interpret a zoo DNA model on FASTA records, BED intervals or the reference windows of "
+        "VCF variants: ISM deltas, attributions (TF-MoDISco inputs) and pictures, in one folder.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = p.add_argument_group("model (as zoo-predict)")
+    m.add_argument("--model", help="registry name, or a published model (zoo-pretrained list)")
+    m.add_argument("--weights", help="weights file, as zoo-predict reads it; required unless --pretrained")
+    m.add_argument("--pretrained", action="store_true", help="download --model's published weights")
+    m.add_argument(
+        "--model-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument (JSON)"
+    )
+    i = p.add_argument_group("input (one of)")
+    i.add_argument("--fasta", help="FASTA file: each record must be the model's length")
+    i.add_argument("--genome", help="genome FASTA for --bed or --vcf")
+    i.add_argument("--bed", help="BED intervals: the model-length window centred on each")
+    i.add_argument("--vcf", help="VCF: the reference window around each variant (as zoo-predict centres it)")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", required=True, help="output folder (written whole, or not at all)")
+    o.add_argument("--overwrite", action="store_true", help="replace --out when it exists and is not empty")
+    o.add_argument(
+        "--method",
+        default="ism",
+        help=f"comma-separated, among {', '.join(METHODS)} (default ism)",
+    )
+    o.add_argument("--labels", help="target names, one per line (default: the names the weights record)")
+    o.add_argument(
+        "--targets",
+        help="comma-separated targets: names, indices, globs ('*K562*') or 're:REGEX' (default: all)",
+    )
+    o.add_argument("--plot", type=int, default=0, metavar="N", help="PNGs of the first N records x targets")
+    r = p.add_argument_group("running")
+    r.add_argument("--batch-size", type=int, default=16, help="records per batch (default 16)")
+    r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    r.add_argument("--n-value", type=float, help="one-hot value of N (default: as zoo-predict)")
+    r.add_argument("--n-shuffles", type=int, default=20, help="deeplift_shap references per record")
+    r.add_argument("--n-steps", type=int, default=50, help="integrated_gradients steps")
+    r.add_argument("--seed", type=int, default=0, help="seed of the dinucleotide shuffles")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def parse_methods(text: str) -> list[str]:
+    """The ``--method`` list, each known and listed once."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise PredictError(f"--method {text!r}: each method must be one of {', '.join(METHODS)}")
+    if len(set(names)) != len(names):
+        raise PredictError(f"--method {text!r} lists a method twice")
+    return names
+
+
+def _job(ns: argparse.Namespace, seq_len: int) -> tuple[Job, list[str]]:
+    """The zoo-predict job of the input and the columns index.tsv gives each record."""
+    if ns.fasta and (ns.genome or ns.bed or ns.vcf):
+        raise PredictError("give either --fasta, or --genome with --bed or --vcf, not both")
+    if ns.bed and ns.vcf:
+        raise PredictError("give --bed or --vcf, not both")
+    if ns.fasta:
+        job = fasta_job(ns.fasta, seq_len)
+        return job, job.meta_columns
+    if not (ns.genome and (ns.bed or ns.vcf)):
+        raise PredictError("nothing to interpret: give --fasta, or --genome with --bed or --vcf")
+    job = bed_job(ns.genome, ns.bed, seq_len) if ns.bed else variant_job(ns.genome, ns.vcf, seq_len)
+    return job, [*job.meta_columns, "window_start"]
+
+
+def _records(job: Job, bed: bool, seq_len: int, skipped: dict[str, int]) -> Iterator[tuple[tuple, str]]:
+    """(index.tsv values, window) of each record that can be scored; the others are counted in
+    ``skipped`` by reason. A VCF's ALT alleles of one record share their reference window: one row,
+    their ALTs joined by commas."""
+    last: Item | None = None
+    for item in job.items:
+        if item.status != "ok":
+            skipped[item.status] = skipped.get(item.status, 0) + 1
+            continue
+        if job.windows_per_item == 1 and not bed:  # FASTA
+            yield item.meta, item.windows[0]
+            continue
+        if bed:
+            _, start, end, _ = item.meta
+            yield (*item.meta, (start + end) // 2 - seq_len // 2), item.windows[0]
+            continue
+        if last is not None and last.meta[:4] == item.meta[:4]:
+            last.meta = (*last.meta[:4], f"{last.meta[4]},{item.meta[4]}")
+            continue
+        if last is not None:
+            yield (*last.meta, last.meta[1] - 1 - variant_position(seq_len)), last.windows[0]
+        last = item
+    if last is not None:
+        yield (*last.meta, last.meta[1] - 1 - variant_position(seq_len)), last.windows[0]
+
+
+def _batches(records: Iterator[tuple[tuple, str]], size: int) -> Iterator[list[tuple[tuple, str]]]:
+    batch: list[tuple[tuple, str]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _file_part(name: str) -> str:
+    """``name`` made safe as part of a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "target"
+
+
+class _Outputs:
+    """The arrays of every batch, gathered, and written into a folder at the end."""
+
+    def __init__(self, methods: list[str], n_targets: int) -> None:
+        self.ohe: list[np.ndarray] = []
+        self.ism: list[np.ndarray] = []
+        self.hyp: dict[str, list[list[np.ndarray]]] = {
+            m: [[] for _ in range(n_targets)] for m in methods if m != "ism"
+        }
+        self.meta: list[tuple] = []
+
+    def attribution_name(self, method: str, k: int, n_targets: int) -> str:
+        """One target: ``<method>.npz``; several: ``<method>.<k>.npz``, k its row in index.tsv's targets."""
+        return f"{method}.npz" if n_targets == 1 else f"{method}.{k}.npz"
+
+    def write(self, folder: Path, meta_columns: list[str], targets: list[str]) -> None:
+        """ohe.npz, <method>.npz (hypothetical contributions), ism.npy and index.tsv into ``folder``."""
+        ohe = np.concatenate(self.ohe)
+        for method, per_target in self.hyp.items():
+            for k, parts in enumerate(per_target):
+                name = self.attribution_name(method, k, len(targets))
+                save_modisco_inputs(ohe, np.concatenate(parts), folder / "ohe.npz", folder / name)
+        if not self.hyp:
+            np.savez_compressed(folder / "ohe.npz", ohe.astype(np.float32))
+        if self.ism:
+            np.save(folder / "ism.npy", np.concatenate(self.ism).astype(np.float32, copy=False))
+        with open(folder / "index.tsv", "w", encoding="utf-8", newline="\n") as f:
+            f.write("#targets\t" + "\t".join(targets) + "\n")
+            f.write("\t".join(["row", *meta_columns]) + "\n")
+            for row, meta in enumerate(self.meta):
+                f.write("\t".join(map(str, (row, *meta))) + "\n")
+
+
+def _interpret_batch(
+    ns: argparse.Namespace,
+    model: Any,
+    ism_fn: Any,
+    methods: list[str],
+    picked: list[int],
+    x: torch.Tensor,
+    out: _Outputs,
+) -> None:
+    """ISM and attributions of one batch of one-hot windows, appended to ``out``."""
+    out.ohe.append(x.numpy())
+    if ism_fn is not None:
+        out.ism.append(ism_fn(x).delta.numpy())
+    for method in methods:
+        if method == "ism":
+            continue
+        for k, target in enumerate(picked):
+            result = attribute(
+                model,
+                x,
+                target,
+                method=method,  # type: ignore[arg-type]
+                n_shuffles=ns.n_shuffles,
+                n_steps=ns.n_steps,
+                seed=ns.seed,
+                device=ns.device,
+            )
+            out.hyp[method][k].append(result.hypothetical.numpy())
+
+
+def _plots(folder: Path, out: _Outputs, methods: list[str], targets: list[str], n: int) -> None:
+    """PNG per (record, target) of the first ``n`` records: the first attribution's logo above the ISM."""
+    first = next((m for m in methods if m != "ism"), None)
+    ohe = np.concatenate(out.ohe[: n + 1])[:n]
+    ism = np.concatenate(out.ism)[:n] if out.ism else None
+    (folder / "plots").mkdir()
+    for row in range(len(ohe)):
+        for k, name in enumerate(targets):
+            attr = None
+            if first is not None:
+                hyp = np.concatenate(out.hyp[first][k])[row]
+                attr = hyp * ohe[row]  # each position's contribution on its own base
+            plot_attribution(
+                folder / "plots" / f"{row}_{_file_part(name)}.png",
+                attr,
+                None if ism is None else ism[row, :, :, k],
+                one_hot=ohe[row] if attr is not None else None,
+                target_name=f"{name} ({first or 'ism'}), record {row}",
+            )
+
+
+def _prepare_folder(out: str, overwrite: bool) -> Path:
+    """A new empty folder beside ``out`` to write into; refuses a non-empty ``out`` without ``overwrite``."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise PredictError(f"--out {out!r} is a file; zoo-interpret writes a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise PredictError(f"--out {out!r} exists and is not empty; pass --overwrite to replace it")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise PredictError(f"--out {out!r}: its parent folder {os.fspath(parent)!r} does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    mode = new_file_mode()
+    tmp.chmod(mode | (mode & 0o444) >> 2)  # a folder as mkdir makes it (mkdtemp's is private)
+    return tmp
+
+
+def _publish(tmp: Path, out: str) -> None:
+    """Put the finished folder ``tmp`` in place of ``out`` (an old one is removed after the swap)."""
+    target = Path(out)
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
+        target.rename(old)
+    os.rename(tmp, target)
+    if old is not None:
+        shutil.rmtree(old.parent, ignore_errors=True)
+
+
+def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[str]]:
+    """(model outputs, their unique names) of the chosen targets."""
+    n = n_targets_of(model)
+    labels = read_target_names(ns.labels, n) if ns.labels else None
+    labels = labels or getattr(model, "target_names", None) or default_labels(n)
+    if len(labels) != n:
+        raise PredictError(f"got {len(labels)} target names for a model with {n} targets")
+    wanted = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
+    columns = unique_labels(list(labels))
+    picked = select_targets(columns, wanted, list(labels))
+    check_picked_targets(list(labels), columns, wanted)
+    return picked, [columns[i] for i in picked]
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, interpret, write the folder; return the exit code (PredictError -> 1)."""
+    from tqdm import tqdm
+
+    ns = build_parser().parse_args(argv)
+    tmp: Path | None = None
+    try:
+        methods = parse_methods(ns.method)
+        for option in ("batch_size", "n_shuffles", "n_steps"):
+            if getattr(ns, option) < 1:
+                raise PredictError(f"--{option.replace('_', '-')} must be >= 1, got {getattr(ns, option)}")
+        if ns.plot < 0:
+            raise PredictError(f"--plot must be >= 0, got {ns.plot}")
+        ns.device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        progress = not ns.no_progress
+        model, _ = load_predict_model(
+            ns.model, ns.weights, _model_args(ns.model_arg), pretrained=ns.pretrained, progress=progress
+        )
+        picked, targets = _target_names(ns, model)
+        bad = next((t for t in targets if tsv_field_problem(t) is not None), None)
+        if bad is not None:
+            raise PredictError(f"target name {bad!r} {tsv_field_problem(bad)}")
+        n_value = default_n_value(model) if ns.n_value is None else ns.n_value
+        job, meta_columns = _job(ns, model.seq_len)
+        tmp = _prepare_folder(ns.out, ns.overwrite)
+        ism_fn = prepare_ism(model, picked, device=ns.device, n_value=n_value) if "ism" in methods else None
+        out = _Outputs(methods, len(picked))
+        skipped: dict[str, int] = {}
+        records = _records(job, bool(ns.bed), model.seq_len, skipped)
+        with tqdm(unit=" records", file=sys.stderr, disable=not progress, desc=PROG) as bar:
+            for batch in _batches(records, ns.batch_size):
+                x = one_hot([w for _, w in batch], n_value=n_value)
+                _interpret_batch(ns, model, ism_fn, methods, picked, x, out)
+                out.meta.extend(meta for meta, _ in batch)
+                bar.update(len(batch))
+        if not out.meta:
+            raise PredictError(job.empty_message + (" that can be scored" if skipped else ""))
+        out.write(tmp, meta_columns, targets)
+        if ns.plot:
+            _plots(tmp, out, methods, targets, ns.plot)
+        _publish(tmp, ns.out)
+        tmp = None
+    except PredictError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, ImportError) as err:  # the interpretation functions' checks, a missing extra
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if job.contigs is not None and job.contigs.match.warning:
+        print(f"{PROG}: warning: {job.contigs.match.warning}", file=sys.stderr)
+    text = f"wrote {len(out.meta)} records x {len(targets)} targets ({', '.join(methods)}) to {ns.out}"
+    if skipped:
+        text += "; not scored: " + ", ".join(f"{k}={v}" for k, v in sorted(skipped.items()))
+    print(f"{PROG}: {text}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: SIGINT, SIGTERM and SIGHUP remove the temporary folder and
+    exit with 128 + the signal number."""
+    keep_freed_memory()
+    try:
+        with cleanup_on_signals():
+            code = run(argv)
+    except Terminated as stop:
+        print(f"{PROG}: {stop}", file=sys.stderr)
+        code = stop.exit_status
+    except OSError as err:  # writing failed (a full disk)
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
