@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,8 +25,13 @@ from zoo.predict.errors import PredictError
 from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of
 from zoo.predict.scoring import Item, Job
 from zoo.predict.sources import bed_job, fasta_job
-from zoo.predict.targets import check_picked_targets, default_labels, read_target_names, select_targets
-from zoo.predict.targets import unique_labels
+from zoo.predict.targets import (
+    check_picked_targets,
+    default_labels,
+    read_target_names,
+    select_targets,
+    unique_labels,
+)
 from zoo.predict.variants import variant_job, variant_position
 
 METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
@@ -153,44 +159,94 @@ def _file_part(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "target"
 
 
-class _Outputs:
-    """The arrays of every batch, gathered, and written into a folder at the end."""
+_HEADER_BYTES = 128  # room for any (rows, L, 4, T) shape; the .npy header is rewritten at the end
 
-    def __init__(self, methods: list[str], n_targets: int) -> None:
-        self.ohe: list[np.ndarray] = []
-        self.ism: list[np.ndarray] = []
-        self.hyp: dict[str, list[list[np.ndarray]]] = {
-            m: [[] for _ in range(n_targets)] for m in methods if m != "ism"
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """A float32 .npy header (format 1.0) for ``shape``, padded to _HEADER_BYTES."""
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape!r}, }}"
+    body = _HEADER_BYTES - 10
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", body) + (text.ljust(body - 1) + "\n").encode("latin1")
+
+
+class _Rows:
+    """A float32 .npy file written batch by batch: its row count goes into the header on close."""
+
+    def __init__(self, path: Path, tail: tuple[int, ...]) -> None:
+        self.path, self.tail, self.rows = path, tail, 0
+        self.file = open(path, "wb")  # noqa: SIM115 (closed by close)
+        self.file.write(_npy_header((0, *tail)))
+
+    def append(self, array: np.ndarray) -> None:
+        """Write ``array`` (rows, *tail) after the rows so far."""
+        self.file.write(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        self.rows += len(array)
+
+    def close(self) -> np.ndarray:
+        """Finish the file; its rows, memory-mapped."""
+        self.file.seek(0)
+        self.file.write(_npy_header((self.rows, *self.tail)))
+        self.file.close()
+        return np.load(self.path, mmap_mode="r")
+
+
+class _Outputs:
+    """The arrays of every batch, streamed into the folder as they come (memory stays that of a
+    batch): ism.npy as it stays, the one-hot and attributions as .npy files made into the
+    compressed .npz files TF-MoDISco reads at the end."""
+
+    def __init__(self, folder: Path, methods: list[str], n_targets: int, seq_len: int) -> None:
+        self.folder, self.n_targets = folder, n_targets
+        self.ohe = _Rows(folder / ".ohe.npy", (4, seq_len))
+        self.ism = _Rows(folder / "ism.npy", (seq_len, 4, n_targets)) if "ism" in methods else None
+        self.hyp = {
+            m: [_Rows(folder / f".{m}.{k}.npy", (4, seq_len)) for k in range(n_targets)]
+            for m in methods
+            if m != "ism"
         }
         self.meta: list[tuple] = []
 
-    def attribution_name(self, method: str, k: int, n_targets: int) -> str:
-        """One target: ``<method>.npz``; several: ``<method>.<k>.npz``, k its row in index.tsv's targets."""
-        return f"{method}.npz" if n_targets == 1 else f"{method}.{k}.npz"
+    def attribution_name(self, method: str, k: int) -> str:
+        """One target: ``<method>.npz``; several: ``<method>.<k>.npz``, k its place in index.tsv's targets."""
+        return f"{method}.npz" if self.n_targets == 1 else f"{method}.{k}.npz"
 
-    def write(self, folder: Path, meta_columns: list[str], targets: list[str]) -> None:
-        """ohe.npz, <method>.npz (hypothetical contributions), ism.npy and index.tsv into ``folder``."""
-        ohe = np.concatenate(self.ohe)
+    def finish(self, meta_columns: list[str], targets: list[str]) -> dict[str, Any]:
+        """Complete ohe.npz, <method>.npz (hypothetical contributions), ism.npy and index.tsv; the
+        arrays (memory-mapped) by name for the plots."""
+        arrays: dict[str, Any] = {"ohe": self.ohe.close()}
+        if self.ism is not None:
+            arrays["ism"] = self.ism.close()
         for method, per_target in self.hyp.items():
-            for k, parts in enumerate(per_target):
-                name = self.attribution_name(method, k, len(targets))
-                save_modisco_inputs(ohe, np.concatenate(parts), folder / "ohe.npz", folder / name)
+            arrays[method] = []
+            for k, rows in enumerate(per_target):
+                hyp = rows.close()
+                save_modisco_inputs(
+                    arrays["ohe"],
+                    hyp,
+                    self.folder / "ohe.npz",
+                    self.folder / self.attribution_name(method, k),
+                )
+                arrays[method].append(hyp)
         if not self.hyp:
-            np.savez_compressed(folder / "ohe.npz", ohe.astype(np.float32))
-        if self.ism:
-            np.save(folder / "ism.npy", np.concatenate(self.ism).astype(np.float32, copy=False))
-        with open(folder / "index.tsv", "w", encoding="utf-8", newline="\n") as f:
+            with open(self.folder / "ohe.npz", "wb") as f:
+                np.savez_compressed(f, arrays["ohe"])
+        with open(self.folder / "index.tsv", "w", encoding="utf-8", newline="\n") as f:
             f.write("#targets\t" + "\t".join(targets) + "\n")
             f.write("\t".join(["row", *meta_columns]) + "\n")
             for row, meta in enumerate(self.meta):
                 f.write("\t".join(map(str, (row, *meta))) + "\n")
+        return arrays
+
+    def remove_staging(self) -> None:
+        """Delete the .npy files that became .npz files."""
+        for rows in [self.ohe, *(r for per_target in self.hyp.values() for r in per_target)]:
+            rows.path.unlink()
 
 
 def _interpret_batch(
     ns: argparse.Namespace,
     model: Any,
     ism_fn: Any,
-    methods: list[str],
     picked: list[int],
     x: torch.Tensor,
     out: _Outputs,
@@ -199,9 +255,7 @@ def _interpret_batch(
     out.ohe.append(x.numpy())
     if ism_fn is not None:
         out.ism.append(ism_fn(x).delta.numpy())
-    for method in methods:
-        if method == "ism":
-            continue
+    for method, per_target in out.hyp.items():
         for k, target in enumerate(picked):
             result = attribute(
                 model,
@@ -213,21 +267,17 @@ def _interpret_batch(
                 seed=ns.seed,
                 device=ns.device,
             )
-            out.hyp[method][k].append(result.hypothetical.numpy())
+            per_target[k].append(result.hypothetical.numpy())
 
 
-def _plots(folder: Path, out: _Outputs, methods: list[str], targets: list[str], n: int) -> None:
+def _plots(folder: Path, arrays: dict[str, Any], methods: list[str], targets: list[str], n: int) -> None:
     """PNG per (record, target) of the first ``n`` records: the first attribution's logo above the ISM."""
     first = next((m for m in methods if m != "ism"), None)
-    ohe = np.concatenate(out.ohe[: n + 1])[:n]
-    ism = np.concatenate(out.ism)[:n] if out.ism else None
+    ohe, ism = arrays["ohe"], arrays.get("ism")
     (folder / "plots").mkdir()
-    for row in range(len(ohe)):
+    for row in range(min(n, len(ohe))):
         for k, name in enumerate(targets):
-            attr = None
-            if first is not None:
-                hyp = np.concatenate(out.hyp[first][k])[row]
-                attr = hyp * ohe[row]  # each position's contribution on its own base
+            attr = None if first is None else arrays[first][k][row] * ohe[row]  # contribution on its base
             plot_attribution(
                 folder / "plots" / f"{row}_{_file_part(name)}.png",
                 attr,
@@ -305,20 +355,22 @@ def run(argv: Sequence[str] | None = None) -> int:
         job, meta_columns = _job(ns, model.seq_len)
         tmp = _prepare_folder(ns.out, ns.overwrite)
         ism_fn = prepare_ism(model, picked, device=ns.device, n_value=n_value) if "ism" in methods else None
-        out = _Outputs(methods, len(picked))
+        out = _Outputs(tmp, methods, len(picked), model.seq_len)
         skipped: dict[str, int] = {}
         records = _records(job, bool(ns.bed), model.seq_len, skipped)
         with tqdm(unit=" records", file=sys.stderr, disable=not progress, desc=PROG) as bar:
             for batch in _batches(records, ns.batch_size):
                 x = one_hot([w for _, w in batch], n_value=n_value)
-                _interpret_batch(ns, model, ism_fn, methods, picked, x, out)
+                _interpret_batch(ns, model, ism_fn, picked, x, out)
                 out.meta.extend(meta for meta, _ in batch)
                 bar.update(len(batch))
         if not out.meta:
             raise PredictError(job.empty_message + (" that can be scored" if skipped else ""))
-        out.write(tmp, meta_columns, targets)
+        arrays = out.finish(meta_columns, targets)
         if ns.plot:
-            _plots(tmp, out, methods, targets, ns.plot)
+            _plots(tmp, arrays, methods, targets, ns.plot)
+        del arrays  # the memory maps, before their files go
+        out.remove_staging()
         _publish(tmp, ns.out)
         tmp = None
     except PredictError as err:
