@@ -128,3 +128,16 @@ def test_deeplift_and_plots(tmp_path: Path) -> None:
     pngs = sorted((out / "plots").iterdir())
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert all(p.name.endswith(".png") and p.stat().st_size > 1000 for p in pngs)
+
+
+def test_api_takes_target_names_from_the_model() -> None:
+    model, _ = load_predict_model(None, WEIGHTS)
+    seqs = [s for _, s in _fasta_records()[:2]]
+    with pytest.raises(ValueError, match="pass target_names"):
+        ism(model, seqs, LABELS[3])
+    model.target_names = list(LABELS)  # what weights that record names give the model
+    by_name = ism(model, seqs, [LABELS[3], LABELS[1]])
+    assert by_name.targets == [3, 1] and by_name.target_names == [LABELS[3], LABELS[1]]
+    assert torch.equal(by_name.delta, ism(model, seqs, [3, 1]).delta)
+    result = attribute(model, seqs, LABELS[4], method="saliency")
+    assert result.target == 4 and result.target_name == LABELS[4]

@@ -49,6 +49,13 @@ def n_targets_of(model: nn.Module) -> int:
         return int(model.logits(probe).shape[1])
 
 
+def names_of(model: nn.Module, target_names: Sequence[str] | None) -> list[str] | None:
+    """``target_names`` if given, else the names the model carries (``model.target_names``, from
+    the catalogue or the weights file), else None."""
+    names = target_names if target_names is not None else getattr(model, "target_names", None)
+    return list(names) if names is not None else None
+
+
 def resolve_targets(
     targets: Target | Sequence[Target] | None, n_targets: int, target_names: Sequence[str] | None = None
 ) -> list[int]:

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.interpret._inputs import Seqs, Target, as_one_hot, n_targets_of, resolve_targets
+from zoo.interpret._inputs import Seqs, Target, as_one_hot, n_targets_of, names_of, resolve_targets
 from zoo.interpret.shuffle import dinucleotide_shuffle
 
 AttributionMethod = Literal["saliency", "input_x_gradient", "integrated_gradients", "deeplift_shap"]
@@ -217,7 +217,8 @@ def attribute(
 ) -> AttributionResult:
     """Attributions and hypothetical contributions (N, 4, L) of one target's logit.
 
-    ``target``: an index or a name from ``target_names``. ``references`` (integrated gradients
+    ``target``: an index or a name from ``target_names`` (default: the model's ``target_names``,
+    where it carries them). ``references`` (integrated gradients
     and DeepLIFT-SHAP): "shuffle" (``n_shuffles`` dinucleotide shuffles of each sequence, drawn
     from ``seed``), "uniform" (0.25 everywhere), "zeros", or a tensor (4, L), (S, 4, L) or
     (N, S, 4, L); by default "uniform" for integrated gradients (``n_steps`` steps) and
@@ -236,6 +237,7 @@ def attribute(
     attr_lib = _captum()
     device = torch.device(device)
     x = as_one_hot(seqs, model, n_value)
+    target_names = names_of(model, target_names)
     index = resolve_targets(target, n_targets_of(model), target_names)
     if len(index) != 1:
         raise ValueError(f"attribute takes one target, got {len(index)}: call it once per target")

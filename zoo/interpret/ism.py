@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from zoo.inference import PRECISIONS, Precision, prepare_logits
 from zoo.interpret._band import BandISM, supports_band_ism
-from zoo.interpret._inputs import Seqs, Target, as_one_hot, n_targets_of, resolve_targets
+from zoo.interpret._inputs import Seqs, Target, as_one_hot, n_targets_of, names_of, resolve_targets
 
 Method = Literal["auto", "band", "naive"]
 METHODS: tuple[str, ...] = ("auto", "band", "naive")
@@ -62,7 +62,7 @@ class ISMResult:
     reference: torch.Tensor  # (N, T) float32
     prob_delta: torch.Tensor | None  # (N, L, 4, T) float32, or None
     targets: list[int]  # the model outputs behind the T columns
-    target_names: list[str] | None  # their names, when target_names was given
+    target_names: list[str] | None  # their names (target_names, else the model's), if known
     method: str  # "band" or "naive"
     start: int = 0  # delta[:, i] is position start + i of the sequences
 
@@ -125,7 +125,8 @@ def _check_span(start: int, end: int | None, seq_len: int) -> tuple[int, int]:
 class PreparedISM:
     """ISM as a function of a batch: ``result = prepared(seqs)``, the model prepared once.
 
-    ``targets``: None (all), an index, a name (looked up in ``target_names``) or a list of them.
+    ``targets``: None (all), an index, a name (looked up in ``target_names``, by default the
+    model's ``target_names`` where it carries them) or a list of them.
     ``batch_size``: mutants per pass. ``precision="bf16"`` runs the matrix products in
     bfloat16: with the band method only the *changes* are rounded (reference activations stay
     float32), so deltas stay within 2e-2 of float32 relative to their largest value;
@@ -167,6 +168,7 @@ class PreparedISM:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device='cuda' was asked for, but torch sees no CUDA device")
         self.model = model.to(self.device).eval()
+        target_names = names_of(model, target_names)
         self.targets = resolve_targets(targets, n_targets_of(model), target_names)
         self.target_names = (
             [list(target_names)[i] for i in self.targets] if target_names is not None else None
