@@ -38,10 +38,10 @@ METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
 PROG = "zoo-interpret"
 
 EPILOG = """examples:
-  zoo-interpret --weights model.safetensors --fasta seqs.fa --method ism,deeplift_shap --out interp/
+  zoo-interpret --weights model.safetensors --fasta seqs.fa --targets 0 --method ism,deeplift_shap --out io/
   zoo-interpret --weights model.safetensors --genome hg.fa --bed peaks.bed --targets '*CTCF*' --out ctcf/
   zoo-interpret --weights model.safetensors --genome hg.fa --vcf calls.vcf --method ism --plot 5 --out var/
-  modisco motifs -s interp/ohe.npz -a interp/deeplift_shap.npz -n 2000 -o modisco.h5
+  modisco motifs -s io/ohe.npz -a io/deeplift_shap.npz -n 2000 -o modisco.h5
 """
 
 
