@@ -19,7 +19,9 @@ noisy: compare ratios within one run.
 tangermeme is a benchmark dependency only (``pip install tangermeme==1.6.0``).
 
 Wall and CPU seconds are both printed: on a CPU shared with other work, CPU seconds of a
-single-threaded run (``--threads 1``) are the steadier measure.
+single-threaded run (``--threads 1``) are the steadier measure. With more threads there, set
+OMP_WAIT_POLICY=PASSIVE: OpenMP threads that spin while they wait for a busy core make the
+band method's many small gathers and scatter-adds several times slower.
 
 Usage: python scripts/bench_ism.py [--sequences 1] [--models deepsea basset]
        [--precisions fp32 bf16] [--batch-size 256] [--threads N] [--skip-tangermeme-naive]
