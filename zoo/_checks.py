@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import torch
@@ -9,6 +11,34 @@ import torch
 
 def _shape(x: Any) -> str:
     return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def require_number(
+    value: Any,
+    name: str,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+) -> float:
+    """``value`` as a float, refused unless it is a finite real number in the given bounds.
+
+    A TypeError for what is not a number (str, None, bool, a tensor: YAML and JSON hand
+    those over as easily as numbers), a ValueError for NaN, infinities and values out of
+    bounds; both name ``name``, so a bad option is found at once.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}={value!r} is not a finite number")
+    if at_least is not None and number < at_least:
+        raise ValueError(f"{name}={value!r} must be >= {at_least}")
+    if above is not None and number <= above:
+        raise ValueError(f"{name}={value!r} must be > {above}")
+    if at_most is not None and number > at_most:
+        raise ValueError(f"{name}={value!r} must be <= {at_most}")
+    return number
 
 
 def require_tensor(x: Any, model: str, expected: str) -> torch.Tensor:
