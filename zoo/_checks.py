@@ -41,8 +41,13 @@ def require_number(
     return number
 
 
-def require_tensor(x: Any, model: str, expected: str) -> torch.Tensor:
-    """``x`` if it is a floating tensor, else a ValueError naming the expected shape."""
+def require_tensor(x: Any, model: str, expected: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``x`` if it is a floating tensor (of ``dtype``, the model's weights' dtype, when given),
+    else a ValueError naming the expected shape or dtype.
+
+    Under autocast the dtypes may differ (autocast casts inputs and weights itself), except
+    for float64, which autocast leaves as it is.
+    """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{model} expects a tensor of shape {expected}, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -50,23 +55,35 @@ def require_tensor(x: Any, model: str, expected: str) -> torch.Tensor:
             f"{model} expects a floating-point tensor of shape {expected}, got dtype {x.dtype} "
             "(one-hot encode DNA with zoo.one_hot)"
         )
+    autocast = torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64
+    if dtype is not None and x.dtype != dtype and not autocast:
+        raise ValueError(
+            f"{model} expects {dtype} input (the dtype of its weights), got {x.dtype}; "
+            f"convert it with x.to({dtype})"
+        )
     return x
 
 
-def check_shape(x: Any, model: str, expected: tuple[int | None, ...], names: tuple[str, ...]) -> torch.Tensor:
-    """Check ``x`` against ``expected`` (None = any size); errors say what was expected."""
+def check_shape(
+    x: Any,
+    model: str,
+    expected: tuple[int | None, ...],
+    names: tuple[str, ...],
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Check ``x`` against ``expected`` (None = any size) and ``dtype``; errors say what was expected."""
     spelled = "(" + ", ".join(n if size is None else f"{n}={size}" for n, size in zip(names, expected)) + ")"
-    x = require_tensor(x, model, spelled)
+    x = require_tensor(x, model, spelled, dtype)
     ok = x.dim() == len(expected) and all(size is None or size == got for size, got in zip(expected, x.shape))
     if not ok:
         raise ValueError(f"{model} expects input of shape {spelled}, got {_shape(x)}")
     return x
 
 
-def check_dna(x: Any, model: str, seq_len: int) -> torch.Tensor:
-    """Check a one-hot DNA batch (N, 4, seq_len), with advice for Kipoi-style 4-D input."""
+def check_dna(x: Any, model: str, seq_len: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Check a one-hot DNA batch (N, 4, seq_len) of ``dtype``, with advice for Kipoi-style 4-D input."""
     expected = f"(N, 4, {seq_len})"
-    x = require_tensor(x, model, expected)
+    x = require_tensor(x, model, expected, dtype)
     if x.dim() == 4 and x.shape[1] == 4 and (x.shape[2] == 1 or x.shape[3] == 1):
         axis = 2 if x.shape[2] == 1 else 3
         raise ValueError(
@@ -93,9 +110,9 @@ def check_dna(x: Any, model: str, seq_len: int) -> torch.Tensor:
     return x
 
 
-def check_latents(x: Any, model: str, in_size: int) -> torch.Tensor:
-    """A latent batch (N, in_size), also accepted as (N, in_size, 1, 1) (the DCGAN layout)."""
+def check_latents(x: Any, model: str, in_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A latent batch (N, in_size) of ``dtype``, also accepted as (N, in_size, 1, 1) (the DCGAN layout)."""
     if isinstance(x, torch.Tensor) and x.dim() == 4:
-        x = check_shape(x, model, (None, in_size, 1, 1), ("N", "in_size", "1", "1"))
+        x = check_shape(x, model, (None, in_size, 1, 1), ("N", "in_size", "1", "1"), dtype)
         return x.flatten(1)
-    return check_shape(x, model, (None, in_size), ("N", "in_size"))
+    return check_shape(x, model, (None, in_size), ("N", "in_size"), dtype)
