@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -116,3 +117,28 @@ def check_latents(x: Any, model: str, in_size: int, dtype: torch.dtype | None = 
         x = check_shape(x, model, (None, in_size, 1, 1), ("N", "in_size", "1", "1"), dtype)
         return x.flatten(1)
     return check_shape(x, model, (None, in_size), ("N", "in_size"), dtype)
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Weights hold NaN or infinite values: every output they reach will be NaN or infinite."""
+
+
+def non_finite_tensors(tensors: Mapping[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors in ``tensors`` holding NaN or infinite values.
+
+    Tensors without values to look at (on the meta device, sparse) are passed over.
+    """
+    return [
+        name
+        for name, t in tensors.items()
+        if (t.is_floating_point() or t.is_complex())
+        and t.layout == torch.strided
+        and t.device.type != "meta"
+        and not bool(torch.isfinite(t).all())
+    ]
+
+
+def list_names(names: Sequence[str], limit: int = 5) -> str:
+    """``a, b, c`` or ``a, b, c, d, e and 7 more``: names for a one-line message."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
