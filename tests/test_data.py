@@ -383,3 +383,11 @@ def test_the_table_parser_leaves_what_the_line_reader_refuses_or_reads_otherwise
     else:
         got = read_bed(table)
         assert got[0] == expected[0] == ["\ufeffchr1", "chr1"] and np.array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("n_value", [float("nan"), float("inf"), "0.25"])
+def test_dna_modules_refuse_an_n_value_that_is_not_a_finite_number(tmp_path, n_value):
+    with pytest.raises((TypeError, ValueError), match=r"data\.n_value=.* is not a (finite )?number"):
+        DnaFastaDataModule("s.fa", "l.tsv", n_value=n_value)
+    with pytest.raises((TypeError, ValueError), match=r"data\.n_value=.* is not a (finite )?number"):
+        DnaBedDataModule("g.fa", "t.bed", seq_len=10, n_value=n_value)

@@ -14,6 +14,7 @@ import pyfaidx
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from zoo._checks import require_number
 from zoo._faidx import fresh_index
 from zoo._files import CR_ONLY_ADVICE, cr_only_line_ends
 from zoo.data._errors import (
@@ -247,6 +248,7 @@ class DnaFastaDataModule(DnaDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers)
         check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
+        require_number(n_value, "data.n_value")  # NaN would make every N a NaN input
         self.save_hyperparameters()
         self.fasta, self.labels = fasta, labels
         self.seq_len, self.n_targets = seq_len, n_targets
