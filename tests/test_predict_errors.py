@@ -368,3 +368,13 @@ def test_a_checkpoint_that_stored_a_nan_n_value_is_refused(
     torch.save(saved, ckpt)
     err = _fails(tmp_path, capsys, "--weights", str(ckpt), "--fasta", FASTA)
     assert f"{ckpt} records the data's n_value=nan, not a finite number; pass --n-value" in err
+
+
+def test_a_model_arg_nested_too_deep_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    err = _fails(
+        tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--model-arg", f"hidden={deep}"
+    )
+    assert "--model-arg hidden=...: the value is nested too deep" in err
