@@ -152,3 +152,10 @@ def test_n_value_accepts_ints_and_numpy_floats():
     assert torch.equal(zoo.one_hot("ACGN", n_value=0), expected)
     assert torch.equal(zoo.one_hot("ACGN", n_value=np.float32(0.0)), expected)
     assert torch.equal(one_hot_codes(base_codes("ACGN"), np.float64(0.0)), expected)
+
+
+def test_tensor_functions_refuse_what_is_not_a_tensor():
+    with pytest.raises(TypeError, match="one_hot_codes takes uint8 codes from base_codes, got str"):
+        one_hot_codes("ACGT")
+    with pytest.raises(TypeError, match=r"reverse_complement takes a one-hot tensor \(..., 4, L\), got str"):
+        zoo.reverse_complement("ACGT")

@@ -139,6 +139,8 @@ def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
     not checked again (that would cost a pass on the device): a byte other than ACGTNacgtn,
     from anywhere but ``base_codes``, becomes a column of NaN.
     """
+    if not isinstance(codes, torch.Tensor):
+        raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got {type(codes).__name__}")
     if codes.dtype != torch.uint8:
         raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got dtype {codes.dtype}")
     n_value = require_number(n_value, "n_value")
@@ -157,6 +159,8 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
 
     Flipping the channel axis swaps A<->T and C<->G; flipping the length axis reverses.
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"reverse_complement takes a one-hot tensor (..., 4, L), got {type(x).__name__}")
     if x.dim() < 2 or x.shape[-2] != 4:
         raise ValueError(f"reverse_complement expects shape (..., 4, L), got {tuple(x.shape)}")
     return x.flip(-2, -1)
