@@ -198,12 +198,16 @@ class DnaDataModule(L.LightningDataModule):
         self.datasets = {}
 
     def _loader(self, which: str, shuffle: bool = False) -> DataLoader:
+        dataset = self.datasets[which]
+        # Workers that draw random numbers (rc_augment) start afresh each epoch, seeded from the
+        # main process's generator, which checkpoints keep: a resumed run then draws the same.
+        random_items = bool(getattr(dataset, "rc_augment", False))
         return DataLoader(
-            self.datasets[which],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.num_workers > 0 and not random_items,
         )
 
     def train_dataloader(self) -> DataLoader:
