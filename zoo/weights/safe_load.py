@@ -167,6 +167,24 @@ def checkpoint_hparams(path: PathLike, key: str) -> dict[str, Any]:
     return hparams if isinstance(hparams, dict) else {}
 
 
+def read_checkpoint(path: PathLike) -> dict[str, Any]:
+    """The dict a pickled checkpoint holds, read with ``torch.load(weights_only=True)``;
+    a WeightsFileError naming the file for anything else (empty, corrupt, not a dict).
+
+    Its tensors are memory-mapped (torch.save's zip format), so only the pickle is read.
+    """
+    path = require_weights_file(path)
+    name = os.fspath(path)
+    if path.stat().st_size == 0:
+        raise WeightsFileError(
+            f"{name}: the file is empty (0 bytes); expected a checkpoint written by torch.save"
+        )
+    obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
+    if not isinstance(obj, dict):
+        raise WeightsFileError(f"{name}: holds a {type(obj).__name__}, not a checkpoint dict")
+    return obj
+
+
 def _unwrap(obj: Any, name: str) -> StateDict:
     """The dict of tensors inside a loaded object (a state_dict or a checkpoint dict)."""
     if isinstance(obj, dict):
