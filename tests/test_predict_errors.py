@@ -378,3 +378,11 @@ def test_a_model_arg_nested_too_deep_is_one_error_line(
         tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--model-arg", f"hidden={deep}"
     )
     assert "--model-arg hidden=...: the value is nested too deep" in err
+
+
+def test_a_model_arg_too_large_for_torch_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _fails(tmp_path, capsys, "--model", "deepsea", "--weights", str(WEIGHTS), "--fasta", FASTA,
+                 "--model-arg", "seq_len=100000000000000000000000")  # fmt: skip
+    assert "model 'deepsea' with " in err and "Overflow" in err and len(err.strip().splitlines()) == 1

@@ -305,7 +305,10 @@ def test_deeply_nested_zoo_args_are_a_clear_error(tmp_path):
             '{"in_features": 4, "hidden": [' + ", ".join(["1"] * 5000) + "]}",
             r"'hidden' has 5000 entries, more than .*2 tensors",
         ),
-        ('{"in_features": 4, "hidden": [2, 2e400]}', r"stored arguments .* do not build a model"),
+        (
+            '{"in_features": 4, "hidden": [2, 2e400]}',
+            r"the arguments for 'binary_classifier' do not build a model",
+        ),
         (
             '{"in_features": 4, "n_outputs": 1, "hidden": [], "head": "sigmoid", "zzz": 3}',
             r"unknown argument 'zzz'",

@@ -201,10 +201,11 @@ def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Mo
     the meta device first, so none can make this allocate more than the file holds.
     """
     try:
-        with torch.device("meta"):  # the arguments' own errors, before the file is compared
+        with torch.device("meta"):  # the arguments' own errors (no memory), before the file is compared
             build_model(name, **model_args)
-    except (ValueError, TypeError) as err:
-        raise PredictError(str(err)) from err
+    except (ValueError, TypeError, RuntimeError, OverflowError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__  # (torch appends a C++ trace)
+        raise PredictError(f"model {name!r} with {json.dumps(model_args)}: {first}") from err
     try:
         check_buildable(name, model_args, path)
         model = build_model(name, **model_args)

@@ -39,8 +39,9 @@ def check_buildable(name: str, args: dict[str, Any], path: PathLike) -> None:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             model = build_model(name, **args)
     except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError, RecursionError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__  # (torch appends a C++ trace)
         raise WeightsFileError(
-            f"{os.fspath(path)}: its stored arguments for {name!r} do not build a model: {err}"
+            f"{os.fspath(path)}: the arguments for {name!r} do not build a model: {first}"
         ) from None
     report, _, _ = _match(model, path, lazy=True)
     if not report.complete:
