@@ -128,6 +128,10 @@ def test_input_of_another_float_dtype_names_the_expected_dtype(dtype):
         "ImageDecoder": (zoo.ImageDecoder(in_size=10, n_channels=1, ngf=4, n_layers=2), torch.randn(2, 10)),
         "ImageDiscriminator": (zoo.ImageDiscriminator(n_channels=1, ndf=4, image_size=8),
                                torch.rand(2, 1, 8, 8)),
+        "MLPDecoder": (zoo.create_model("mlp_decoder", in_size=6, hidden=(8,), image_shape=(1, 4, 4)),
+                       torch.randn(2, 6)),
+        "MLPVAE": (zoo.create_model("mlp_vae", image_shape=(1, 4, 4), hidden=8, latent_size=3),
+                   torch.rand(2, 1, 4, 4)),
     }  # fmt: skip
     for name, (model, x) in models.items():
         expected_message = (
