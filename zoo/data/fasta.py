@@ -197,17 +197,19 @@ class DnaDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.datasets = {}
 
+    def _persistent_workers(self, which: str) -> bool:
+        """Whether ``which``'s loader keeps its worker processes between epochs: not where they
+        draw random numbers (rc_augment). Those start afresh each epoch, seeded from the main
+        process's generator, which checkpoints keep: a resumed run then draws the same."""
+        return self.num_workers > 0 and not getattr(self.datasets[which], "rc_augment", False)
+
     def _loader(self, which: str, shuffle: bool = False) -> DataLoader:
-        dataset = self.datasets[which]
-        # Workers that draw random numbers (rc_augment) start afresh each epoch, seeded from the
-        # main process's generator, which checkpoints keep: a resumed run then draws the same.
-        random_items = bool(getattr(dataset, "rc_augment", False))
         return DataLoader(
-            dataset,
+            self.datasets[which],
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0 and not random_items,
+            persistent_workers=self._persistent_workers(which),
         )
 
     def train_dataloader(self) -> DataLoader:
