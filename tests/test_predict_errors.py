@@ -367,7 +367,11 @@ def test_a_checkpoint_that_stored_a_nan_n_value_is_refused(
     saved["datamodule_hyper_parameters"] = {"n_value": float("nan")}
     torch.save(saved, ckpt)
     err = _fails(tmp_path, capsys, "--weights", str(ckpt), "--fasta", FASTA)
-    assert f"{ckpt} records the data's n_value=nan, not a finite number; pass --n-value" in err
+    assert f"{ckpt}: n_value: expected a number in [0, 1], got nan" in err
+    from zoo.predict import PredictError, trained_n_value
+
+    with pytest.raises(PredictError, match=r"records the data's n_value=nan, not a finite number"):
+        trained_n_value(ckpt)
 
 
 def test_a_model_arg_nested_too_deep_is_one_error_line(

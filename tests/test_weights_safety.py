@@ -282,6 +282,17 @@ def _zoo_file_with_args(tmp_path, args: str, name: str = "binary_classifier"):
     return path
 
 
+def test_deeply_nested_zoo_targets_are_a_clear_error(tmp_path):
+    state = zoo.create_model("binary_classifier", in_features=4).state_dict()
+    path = tmp_path / "w.safetensors"
+    meta = {"zoo_model": "binary_classifier", "zoo_args": '{"in_features": 4}', "zoo_targets": "[" * 100_000}
+    save_file(state, path, metadata=meta)
+    with pytest.raises(
+        WeightsFileError, match=r"w\.safetensors: its safetensors metadata 'zoo_targets' is nested"
+    ):
+        zoo.load_model(path)
+
+
 def test_deeply_nested_zoo_args_are_a_clear_error(tmp_path):
     path = _zoo_file_with_args(tmp_path, "[" * 100_000 + "]" * 100_000)
     with pytest.raises(

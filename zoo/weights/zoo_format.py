@@ -132,4 +132,8 @@ def stored_info(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
             raise WeightsFileError(
                 f"{os.fspath(path)}: its safetensors metadata {key!r} is not valid JSON ({err})"
             ) from None
+        except RecursionError:
+            raise WeightsFileError(
+                f"{os.fspath(path)}: its safetensors metadata {key!r} is nested too deep"
+            ) from None
     return out
