@@ -383,3 +383,25 @@ def test_the_table_parser_leaves_what_the_line_reader_refuses_or_reads_otherwise
     else:
         got = read_bed(table)
         assert got[0] == expected[0] == ["\ufeffchr1", "chr1"] and np.array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("n_value", [float("nan"), float("inf"), "0.25"])
+def test_dna_modules_refuse_an_n_value_that_is_not_a_finite_number(tmp_path, n_value):
+    with pytest.raises((TypeError, ValueError), match=r"data\.n_value=.* is not a (finite )?number"):
+        DnaFastaDataModule("s.fa", "l.tsv", n_value=n_value)
+    with pytest.raises((TypeError, ValueError), match=r"data\.n_value=.* is not a (finite )?number"):
+        DnaBedDataModule("g.fa", "t.bed", seq_len=10, n_value=n_value)
+
+
+def test_loaders_restart_workers_each_epoch_only_where_items_are_random(tmp_path):
+    seqs = random_seqs(20, 30)
+    fasta, labels = write_pair(tmp_path, seqs, [f"r{i}\t{i % 2}\t0" for i in range(20)])
+    for rc_augment in (False, True):
+        dm = DnaFastaDataModule(
+            str(fasta), str(labels), num_workers=2, rc_augment=rc_augment, val_fraction=0.2
+        )
+        dm.setup("fit")
+        # rc_augment draws flips in the workers: fresh workers each epoch, seeded from the main
+        # process's generator (which checkpoints keep), so a resumed run draws the same flips
+        assert dm.train_dataloader().persistent_workers is not rc_augment
+        assert dm.val_dataloader().persistent_workers

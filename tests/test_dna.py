@@ -110,3 +110,52 @@ def test_base_codes_check_as_one_hot_does():
         TypeError, match="one_hot_codes takes uint8 codes from base_codes, got dtype torch.int64"
     ):
         one_hot_codes(torch.zeros(3, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    ("seq", "pattern"),
+    [
+        ({"ACGT": 1}, r"got dict \(its keys would be read as the sequences\)"),
+        ({"ACGT", "ACGA"}, r"got set \(which has no order; pass a list\)"),
+        (torch.zeros(4, 10), r"got Tensor \(already encoded\? one_hot takes DNA letters\)"),
+        (np.zeros((2, 10)), r"got ndarray of float64 \(one_hot takes DNA letters\)"),
+    ],
+    ids=["dict", "set", "tensor", "float-array"],
+)
+def test_one_hot_refuses_containers_it_would_misread(seq, pattern):
+    with pytest.raises(TypeError, match=r"one_hot takes a str or a list of str, " + pattern):
+        zoo.one_hot(seq)
+    with pytest.raises(TypeError, match=r"base_codes takes a str or a list of str, "):
+        base_codes(seq)
+
+
+@pytest.mark.parametrize(
+    ("n_value", "pattern"),
+    [
+        (float("nan"), r"n_value=nan is not a finite number"),
+        (float("inf"), r"n_value=inf is not a finite number"),
+        (None, r"n_value=None is not a number"),
+        ("0.25", r"n_value='0.25' is not a number"),
+        (True, r"n_value=True is not a number"),
+        (torch.tensor(0.25), r"n_value=tensor\(0.2500\) is not a number"),
+    ],
+)
+def test_n_value_must_be_a_finite_number(n_value, pattern):
+    with pytest.raises((TypeError, ValueError), match=pattern):
+        zoo.one_hot("ACGN", n_value=n_value)
+    with pytest.raises((TypeError, ValueError), match=pattern):
+        one_hot_codes(base_codes("ACGN"), n_value)
+
+
+def test_n_value_accepts_ints_and_numpy_floats():
+    expected = naive_one_hot("ACGN", 0.0)
+    assert torch.equal(zoo.one_hot("ACGN", n_value=0), expected)
+    assert torch.equal(zoo.one_hot("ACGN", n_value=np.float32(0.0)), expected)
+    assert torch.equal(one_hot_codes(base_codes("ACGN"), np.float64(0.0)), expected)
+
+
+def test_tensor_functions_refuse_what_is_not_a_tensor():
+    with pytest.raises(TypeError, match="one_hot_codes takes uint8 codes from base_codes, got str"):
+        one_hot_codes("ACGT")
+    with pytest.raises(TypeError, match=r"reverse_complement takes a one-hot tensor \(..., 4, L\), got str"):
+        zoo.reverse_complement("ACGT")

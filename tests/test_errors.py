@@ -100,3 +100,53 @@ def test_wrong_image_inputs():
 def test_decoder_needs_two_layers():
     with pytest.raises(ValueError, match="n_layers=1, expected >= 2"):
         zoo.ImageDecoder(n_layers=1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, 1.5])
+def test_dropouts_must_be_probabilities(bad):
+    with pytest.raises(
+        ValueError, match=r"deepsea: argument 'dropouts' must be|dropouts=.*each must be in \[0, 1\]"
+    ):
+        zoo.create_model("deepsea", seq_len=200, dropouts=(bad, 0.1, 0.1))
+    with pytest.raises(ValueError, match=r"DeepSEA: dropouts=.*each must be in \[0, 1\]"):
+        zoo.DeepSEA(seq_len=200, dropouts=(0.1, 0.1, bad))
+
+
+def test_non_finite_float_arguments_are_refused_by_the_registry():
+    with pytest.raises(
+        ValueError, match=r"deepsea: argument 'dropouts' must be finite, got \(nan, 0.1, 0.1\)"
+    ):
+        zoo.create_model("deepsea", seq_len=200, dropouts=(float("nan"), 0.1, 0.1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_of_another_float_dtype_names_the_expected_dtype(dtype):
+    models = {
+        "DeepSEA": (zoo.DeepSEA(seq_len=200, n_targets=3, conv_channels=(4, 4, 4), hidden=4),
+                    zoo.one_hot(["ACGT" * 50])),
+        "BinaryClassifier": (zoo.BinaryClassifier(in_features=5), torch.rand(2, 5)),
+        "ImageDecoder": (zoo.ImageDecoder(in_size=10, n_channels=1, ngf=4, n_layers=2), torch.randn(2, 10)),
+        "ImageDiscriminator": (zoo.ImageDiscriminator(n_channels=1, ndf=4, image_size=8),
+                               torch.rand(2, 1, 8, 8)),
+        "MLPDecoder": (zoo.create_model("mlp_decoder", in_size=6, hidden=(8,), image_shape=(1, 4, 4)),
+                       torch.randn(2, 6)),
+        "MLPVAE": (zoo.create_model("mlp_vae", image_shape=(1, 4, 4), hidden=8, latent_size=3),
+                   torch.rand(2, 1, 4, 4)),
+    }  # fmt: skip
+    for name, (model, x) in models.items():
+        expected_message = (
+            rf"{name} expects torch.float32 input \(the dtype of its weights\), got {dtype}; "
+            r"convert it with x.to\(torch.float32\)"
+        )
+        with pytest.raises(ValueError, match=expected_message):
+            model.eval()(x.to(dtype))
+        with torch.no_grad():
+            expected = model(x)
+            assert model.to(dtype)(x.to(dtype)).dtype == dtype  # the dtype of the weights: runs
+        model.float()
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+            if dtype == torch.float64:  # which autocast does not cast
+                with pytest.raises(ValueError, match=f"{name} expects torch.float32 input"):
+                    model(x.to(dtype))
+            else:
+                assert model(x.to(dtype)).shape == expected.shape  # autocast casts for itself

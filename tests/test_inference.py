@@ -14,6 +14,7 @@ from torch import nn
 
 import zoo
 from zoo import _onednn, inference
+from zoo._checks import NonFiniteWarning
 from zoo.inference import PRECISIONS, prepare_logits
 from zoo.models import DeepSEA
 
@@ -358,3 +359,98 @@ def test_a_model_overriding_strand_logits_takes_the_plain_path() -> None:
     with torch.no_grad():
         expected = model.logits(x.contiguous())
     torch.testing.assert_close(prepare_logits(model, "fp32")(x.contiguous()), expected, rtol=0, atol=1e-5)
+
+
+def _same_non_finite(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """NaN, +inf and -inf in exactly the same places; the finite values close."""
+    for where in (torch.isnan, torch.isposinf, torch.isneginf):
+        assert torch.equal(where(got), where(expected)), (where.__name__, got, expected)
+    finite = torch.isfinite(expected)
+    diff = (torch.sigmoid(got[finite]) - torch.sigmoid(expected[finite])).abs()
+    assert diff.numel() == 0 or diff.max().item() <= TOLERANCE["bf16"]
+
+
+_NON_FINITE_WEIGHTS = {  # (state_dict key, index into the flattened tensor, value)
+    "nan-first-conv": ("conv.0.weight", 0, float("nan")),
+    "inf-first-conv": ("conv.0.weight", 3, float("inf")),
+    "-inf-first-conv": ("conv.0.weight", 5, float("-inf")),
+    "nan-conv-bias": ("conv.4.bias", 1, float("nan")),
+    "inf-dense": ("classifier.1.weight", 2, float("inf")),
+    "inf-last-bias": ("classifier.3.bias", 0, float("inf")),
+}
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("case", sorted(_NON_FINITE_WEIGHTS))
+@pytest.mark.parametrize("key", ["deepsea", "deepsea_relu_rc"])
+def test_non_finite_weights_give_the_plain_models_nan_and_inf(key: str, case: str, precision: str) -> None:
+    # oneDNN's fused relu/hardtanh turn NaN into the floor and an integer max over float bits
+    # drops NaNs with the sign bit set: the fast path must not turn broken weights into
+    # plausible probabilities
+    model, x = _model_and_input(key)
+    name, index, value = _NON_FINITE_WEIGHTS[case]
+    with torch.no_grad():
+        model.state_dict()[name].view(-1)[index] = value
+        expected = model.logits(x)
+    assert not torch.isfinite(expected).all()  # the plain model shows the broken weight
+    with pytest.warns(NonFiniteWarning, match=rf"DeepSEA has NaN or infinite weights in {name}") as caught:
+        fn = prepare_logits(model, precision)
+    assert not [w for w in caught if "wrong on this machine" in str(w.message)]  # no bf16 fallback
+    _same_non_finite(fn(x), expected)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("key", ["deepsea", "deepsea_relu_rc", "beluga", "basset"])
+def test_non_finite_and_huge_inputs_give_the_plain_models_nan_and_inf(key: str, precision: str) -> None:
+    model, x = _model_and_input(key)
+    x = x.clone()
+    x[1, :, 10] = float("nan")  # the N value of a checkpoint that stored NaN
+    x[2, 0, 20] = float("inf")
+    x[3, 1, 30] = 3e38  # finite, but overflows in the first convolution
+    with torch.no_grad():
+        expected = model.logits(x)
+    assert torch.isfinite(expected[[0, 4]]).all() and not torch.isfinite(expected[1:4]).all()
+    _same_non_finite(prepare_logits(model, precision)(x), expected)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_weights_that_overflow_give_the_plain_models_inf_and_nan(precision: str) -> None:
+    model, x = _model_and_input("deepsea_relu_rc")
+    with torch.no_grad():
+        model.conv[0].weight[0] = 1e38  # finite weights whose sums overflow
+        expected = model.logits(x)
+    assert not torch.isfinite(expected).all()
+    _same_non_finite(prepare_logits(model, precision)(x), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_exact_max_pool_keeps_nan_of_either_sign(dtype: torch.dtype) -> None:
+    h = torch.rand(2, 8, 3).to(dtype)
+    h[0, 1, 0] = float("nan")
+    h[1, 5, 2] = -torch.tensor(float("nan"))  # sign bit set: a negative integer
+    step = inference._pool_step(nn.MaxPool1d(4), nonnegative=True)
+    expected = nn.functional.max_pool1d(h.float().transpose(1, 2), 4).transpose(1, 2).to(dtype)
+    assert torch.equal(step(h, exact=True).isnan(), expected.isnan())
+    assert expected.isnan().sum() == 2
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("key", sorted(SMALL))
+def test_an_empty_batch_gives_an_empty_result_as_the_plain_model_does(key: str, precision: str) -> None:
+    model, x = _model_and_input(key)
+    with torch.no_grad():
+        expected = model.logits(x[:0])
+    got = prepare_logits(model, precision)(x[:0])
+    assert got.shape == expected.shape and got.dtype == torch.float32
+
+
+@pytest.mark.parametrize("key", ["deepsea", "deepsea_relu_rc", "beluga", "basset"])
+def test_finite_batches_take_the_fused_steps_and_broken_ones_the_exact_steps(key: str) -> None:
+    model, x = _model_and_input(key)
+    strand_fn = inference._fast_strand_logits(model, torch.float32, torch.device("cpu"))
+    assert strand_fn.trusted(x) and strand_fn.trusted(x[:0])
+    assert not strand_fn.trusted(torch.where(x == 1, float("nan"), x))
+    assert not strand_fn.trusted(x * 1e31)
+    with torch.no_grad():
+        model.conv[0].bias[0] = float("nan")
+    assert not inference._fast_strand_logits(model, torch.float32, torch.device("cpu")).trusted(x)

@@ -323,3 +323,70 @@ def test_blank_lines_at_the_end_of_a_vcf_are_no_records(tmp_path: Path, compress
     for name, source in (("trail.tsv", vcf), ("plain.tsv", DATA / "variants.vcf")):
         assert run([*variant_argv(source), "--out", str(tmp_path / name), "--no-progress"]) == 0
     assert (tmp_path / "trail.tsv").read_text() == (tmp_path / "plain.tsv").read_text()
+
+
+def test_a_checkpoint_record_of_absurd_size_is_refused_before_allocating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = ClassificationTask(zoo.create_model("binary_classifier", in_features=4))
+    ckpt = lightning_style_checkpoint(task, tmp_path / "task.ckpt")
+    saved = torch.load(ckpt, weights_only=True)
+    saved["hyper_parameters"]["model_record"]["args"]["hidden"] = [100_000, 100_000]  # 40 GB of weights
+    torch.save(saved, ckpt)
+    err = _fails(tmp_path, capsys, "--weights", str(ckpt), "--fasta", FASTA)
+    assert "net.0.weight: shape in file [1, 4], in model [100000, 4]" in err
+    assert "Traceback" not in err
+
+
+def test_deeply_nested_zoo_args_are_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "deep.safetensors"
+    meta = {"zoo_model": "deepsea", "zoo_args": "[" * 100_000 + "]" * 100_000}
+    save_file(zoo.load_model(WEIGHTS).state_dict(), bad, metadata=meta)
+    err = _fails(tmp_path, capsys, "--weights", str(bad), "--fasta", FASTA)
+    assert "'zoo_args' is nested too deep" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_n_value_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, f"--n-value={value}")
+    assert f"--n-value {value} is not a finite number" in err
+
+
+def test_a_checkpoint_that_stored_a_nan_n_value_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = ClassificationTask(example_model())
+    ckpt = lightning_style_checkpoint(task, tmp_path / "task.ckpt")
+    saved = torch.load(ckpt, weights_only=True)
+    saved["datamodule_hyper_parameters"] = {"n_value": float("nan")}
+    torch.save(saved, ckpt)
+    err = _fails(tmp_path, capsys, "--weights", str(ckpt), "--fasta", FASTA)
+    assert f"{ckpt}: n_value: expected a number in [0, 1], got nan" in err
+    from zoo.predict import PredictError, trained_n_value
+
+    with pytest.raises(PredictError, match=r"records the data's n_value=nan, not a finite number"):
+        trained_n_value(ckpt)
+
+
+def test_a_model_arg_nested_too_deep_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    err = _fails(
+        tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--model-arg", f"hidden={deep}"
+    )
+    assert "--model-arg hidden=...: the value is nested too deep" in err
+
+
+def test_a_model_arg_too_large_for_torch_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _fails(tmp_path, capsys, "--model", "deepsea", "--weights", str(WEIGHTS), "--fasta", FASTA,
+                 "--model-arg", "seq_len=100000000000000000000000")  # fmt: skip
+    assert "model 'deepsea' with " in err and "Overflow" in err and len(err.strip().splitlines()) == 1

@@ -235,3 +235,27 @@ def test_zoo_sample_scores_into_standard_output_and_says_so_on_stderr(tmp_path):
     rows = score_images(netd.eval(), tmp_path / "digits")
     assert done.stdout.splitlines() == ["path\tprobability", *(f"{p}\t{v:.6g}" for p, v in rows)]
     assert "/dev/stdout: 3 images scored" in done.stderr
+
+
+def test_zoo_sample_refuses_a_zero_scale_or_nrow_instead_of_taking_the_default(tmp_path):
+    zoo.save_weights(tiny_generator(), tmp_path / "g.safetensors")
+    for option in ("--scale", "--nrow"):
+        with pytest.raises(SystemExit, match=r"nrow and scale must be >= 1, got .*=0"):
+            sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "out.png"), option, "0"])
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_zoo_sample_refuses_a_checkpoint_record_of_absurd_size_before_allocating(tmp_path):
+    from _checkpoints import lightning_style_checkpoint
+
+    from zoo.tasks import GANTask
+
+    generator = zoo.create_model("image_decoder", in_size=8, n_channels=1, ngf=8, n_layers=2)
+    discriminator = zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+    path = lightning_style_checkpoint(GANTask(generator, discriminator), tmp_path / "gan.ckpt")
+    saved = torch.load(path, weights_only=True)
+    saved["hyper_parameters"]["generator_record"]["args"]["ngf"] = 1_000_000  # 0.6 GB of weights
+    torch.save(saved, path)
+    with pytest.raises(SystemExit, match=r"(?s)zoo-sample: .*does not fit ImageDecoder.*main\.0\.weight"):
+        sample_main([str(path), str(tmp_path / "out.png"), "--model", "image_decoder"])
+    assert not (tmp_path / "out.png").exists()

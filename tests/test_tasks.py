@@ -199,3 +199,98 @@ def test_checkpoints_record_the_training_labels_target_names(tmp_path):
     assert task.model.target_names == names
     assert recorded_info(tmp_path / "last.ckpt")["target_names"] == names  # the checkpoint's hyperparameters
     assert ClassificationTask.load_from_checkpoint(tmp_path / "last.ckpt").model.target_names == names
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"lr": "abc"}, TypeError, r"lr='abc' is not a number"),
+        ({"lr": 0.0}, ValueError, r"lr=0.0 must be > 0"),
+        ({"lr": float("nan")}, ValueError, r"lr=nan is not a finite number"),
+        ({"weight_decay": -1.0}, ValueError, r"weight_decay=-1.0 must be >= 0"),
+        ({"pos_weight": [1.0, 2.0]}, ValueError, r"pos_weight has 2 values for a model with 3 targets"),
+        ({"pos_weight": [1.0, float("nan"), 1.0]}, ValueError, r"pos_weight\[1\]=nan is not a finite number"),
+        ({"pos_weight": "2"}, TypeError, r"pos_weight='2' is not a number"),
+        ({"focal_alpha": 1.5}, ValueError, r"focal_alpha=1.5 must be <= 1"),
+    ],
+)
+def test_classification_task_refuses_bad_arguments_naming_them(kwargs, error, message):
+    model = zoo.create_model("binary_classifier", in_features=5, n_outputs=3)
+    with pytest.raises(error, match=message):
+        ClassificationTask(model, **kwargs)
+
+
+def test_gan_and_vae_tasks_refuse_bad_arguments_naming_them():
+    generator = zoo.create_model("image_decoder", in_size=8, n_channels=1, ngf=8, n_layers=2)
+    discriminator = zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+    with pytest.raises(ValueError, match=r"betas\[1\]=1.5 must be < 1"):
+        GANTask(generator, discriminator, betas=(0.5, 1.5))
+    with pytest.raises(TypeError, match=r"lr=None is not a number"):
+        GANTask(generator, discriminator, lr=None)
+    with pytest.raises(ValueError, match=r"beta=-1 must be >= 0"):
+        VAETask(generator, beta=-1)
+
+
+def _broken(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    return model
+
+
+@pytest.mark.parametrize("kind", ["classification", "gan", "vae"])
+def test_a_non_finite_loss_stops_training_before_any_checkpoint(tmp_path, kind):
+    from zoo.tasks import NonFiniteLossError, RunCheckpoint
+
+    if kind == "classification":
+        task = ClassificationTask(_broken(zoo.create_model("binary_classifier", in_features=5, n_outputs=2)))
+        x, y = torch.randn(32, 5), (torch.rand(32, 2) < 0.5).float()
+        loaders = {"train_dataloaders": DataLoader(TensorDataset(x, y), batch_size=8)}
+        name = "train_loss"
+    else:
+        decoder = zoo.create_model(
+            "image_decoder", in_size=4, n_channels=1, ngf=8, n_layers=2, head="sigmoid"
+        )
+        discriminator = zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+        task = GANTask(decoder, discriminator) if kind == "gan" else VAETask(decoder, encoder_width=8)
+        _broken(task.discriminator if kind == "gan" else task.decoder)
+        scale = "symmetric" if kind == "gan" else "unit"
+        loaders = {"datamodule": FakeImageDataModule(n_images=32, image_size=8, n_channels=1, scale=scale,
+                                                     batch_size=8)}  # fmt: skip
+        name = "train_d_loss" if kind == "gan" else "train_loss"
+    checkpoint = RunCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    trainer = quiet_trainer(tmp_path, max_epochs=2, callbacks=[checkpoint], num_sanity_val_steps=0)
+    with pytest.raises(NonFiniteLossError, match=rf"{name} is nan at epoch 0, step 0: training diverged"):
+        trainer.fit(task, **loaders)
+    assert not (tmp_path / "ckpt").exists() or not list((tmp_path / "ckpt").iterdir())
+
+
+def test_checkpoints_keep_the_random_state_and_a_resumed_fit_puts_it_back(tmp_path):
+    from zoo.tasks._common import RNG_KEY, rng_states
+
+    task = ClassificationTask(zoo.create_model("binary_classifier", in_features=5))
+    x, y = torch.randn(16, 5), (torch.rand(16, 1) < 0.5).float()
+    trainer = quiet_trainer(tmp_path, max_epochs=1, enable_checkpointing=False)
+    trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    saved = torch.load(tmp_path / "a.ckpt", weights_only=True)[RNG_KEY]  # plain values and tensors
+    assert torch.equal(saved["torch"], rng_states()["torch"])
+    torch.manual_seed(123)  # elsewhere in the stream ...
+    ClassificationTask.load_from_checkpoint(tmp_path / "a.ckpt", weights_only=True)
+    assert not torch.equal(torch.get_rng_state(), saved["torch"])  # ... which only reading leaves alone
+
+
+def test_the_csv_logger_continues_an_existing_metrics_file(tmp_path):
+    from zoo.tasks import AppendingCSVLogger
+
+    (tmp_path / "metrics.csv").write_text("epoch,step,val_loss\n0,1,0.5\n")
+    logger = AppendingCSVLogger(tmp_path, name="", version="")
+    logger.log_metrics({"epoch": 1, "val_loss": 0.25, "val_auroc": 0.75}, step=3)
+    logger.save()
+    import csv
+
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [
+        {"epoch": "0", "step": "1", "val_auroc": "", "val_loss": "0.5"},
+        {"epoch": "1", "step": "3", "val_auroc": "0.75", "val_loss": "0.25"},
+    ]

@@ -13,7 +13,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 import zoo
-from zoo.cli.train import prepare_data, train
+from zoo.cli.train import TrainConfigError, prepare_data, train
+from zoo.tasks import NonFiniteLossError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -218,11 +219,13 @@ def test_image_checkpoints_load_into_bare_models(image_runs, experiment, attribu
         assert torch.equal(bare.state_dict()[key], value), key
 
 
-def run_cli(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, env: dict | None = None, status: int = 0
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "zoo.cli.train", *args]
     out = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == status, out.stdout[-3000:] + out.stderr[-3000:]
     return out
 
 
@@ -301,3 +304,167 @@ def test_own_fasta_and_labels_replace_the_synthetic_data(tmp_path):
     prepare_data(cfg)
     assert not (tmp_path / "data").exists()  # the generator did not run
     assert (cfg.model.seq_len, cfg.model.n_targets) == (120, 3)  # read from the files
+
+
+def _bad_checkpoint(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.ckpt"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "truncated":
+        torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "weights-only":
+        torch.save({"state_dict": {"w": torch.zeros(3)}}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("task.lr=abc", r"task\.lr='abc' is not a number"),
+        ("task.lr=-1", r"task\.lr=-1 must be > 0"),
+        ("task.lr=nan", r"task\.lr=nan is not a finite number"),
+        ("task.weight_decay=-0.1", r"task\.weight_decay=-0.1 must be >= 0"),
+        ("task.pos_weight=[1,abc]", r"task\.pos_weight\[1\]='abc' is not a number"),
+        ("task.pos_weight=0", r"task\.pos_weight=0 must be > 0"),
+        ("seed=abc", r"seed='abc' is not a whole number"),
+        ("seed=1.5", r"seed=1\.5 is not a whole number"),
+        ("torch_threads=0", r"torch_threads=0 is not a whole number >= 1"),
+        ("ckpt_path=CKPT/missing.ckpt", r"ckpt_path=.*missing\.ckpt: weights file .* does not exist"),
+        ("ckpt_path=CKPT/empty.ckpt", r"ckpt_path=.*empty\.ckpt: .*the file is empty"),
+        ("ckpt_path=CKPT/random.ckpt", r"ckpt_path=.*random\.ckpt: .*could not be read"),
+        ("ckpt_path=CKPT/truncated.ckpt", r"ckpt_path=.*truncated\.ckpt: .*(truncated|corrupt)"),
+        (
+            "ckpt_path=CKPT/weights-only.ckpt",
+            r"not a Lightning checkpoint to resume from \(it has no 'optimizer_states'",
+        ),
+    ],
+)
+def test_bad_run_options_are_refused_at_start_naming_the_key(tmp_path, override, message):
+    for kind in ("empty", "random", "truncated", "weights-only"):
+        _bad_checkpoint(tmp_path, kind)
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path),
+                       override.replace("CKPT", str(tmp_path))])  # fmt: skip
+    with pytest.raises(TrainConfigError, match=message):
+        train(cfg)
+    assert not any(tmp_path.rglob("*.fa")) and not (tmp_path / "run").exists()  # refused before any data
+
+
+def test_a_pos_weight_list_of_the_wrong_length_is_refused_before_training(tmp_path):
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path),
+                       "task.pos_weight=[1.0,2.0,3.0]"])  # fmt: skip
+    with pytest.raises(TrainConfigError, match=r"task\.pos_weight has 3 values, the model has 8 targets"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_the_tensors(classification_run, tmp_path):
+    tmp, _, _ = classification_run
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp, 200),
+                       "model.hidden=32", f"ckpt_path={tmp}/run/checkpoints/last.ckpt"])  # fmt: skip
+    with pytest.raises(TrainConfigError, match=r"its weights do not fit .*model\.classifier\.1\.bias"):
+        train(cfg)
+
+
+def test_a_diverging_run_stops_and_keeps_no_checkpoint_of_it_and_runs_no_test(tmp_path):
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+                       *TINY_STEPS, "trainer.max_epochs=3", "task.lr=1e12"])  # fmt: skip
+    with pytest.raises(
+        NonFiniteLossError, match=r"(train|val)_loss is (nan|inf) at epoch 0.*training diverged"
+    ):
+        train(cfg)
+    for path in (tmp_path / "run").rglob("*.ckpt"):  # none, or only ones of finite weights
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), path
+    rows = read_metrics(tmp_path / "run") if (tmp_path / "run" / "metrics.csv").exists() else []
+    assert not any(row.get("test_auroc") for row in rows)
+
+
+def test_last_ckpt_is_the_latest_epoch_even_when_it_was_not_the_best(tmp_path):
+    # lr=0: every epoch scores the same, so only the first is ever "best"
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+                       *TINY_STEPS, "trainer.max_epochs=3", "task.lr=1e-30", "run_test=false"])  # fmt: skip
+    train(cfg)
+    load = lambda name: torch.load(tmp_path / "run" / "checkpoints" / name, weights_only=True)  # noqa: E731
+    assert load("last.ckpt")["global_step"] == 3 * 2 and load("best.ckpt")["epoch"] == 0
+
+
+def test_a_nan_monitored_value_never_becomes_the_best_checkpoint(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from zoo.tasks import RunCheckpoint
+
+    class Trainer:
+        current_epoch = 0
+
+    nan = torch.tensor(float("nan"))
+    assert ModelCheckpoint(monitor="val_auroc", mode="max").check_monitor_top_k(Trainer(), nan)  # Lightning's
+    with pytest.warns(UserWarning, match="val_auroc=nan at epoch 0 is not finite"):
+        assert not RunCheckpoint(monitor="val_auroc", mode="max").check_monitor_top_k(Trainer(), nan)
+    assert RunCheckpoint(monitor="val_auroc", mode="max").check_monitor_top_k(Trainer(), torch.tensor(0.5))
+
+
+def _steps(epochs: int) -> list[str]:
+    return [f"trainer.max_epochs={epochs}", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2",
+            "trainer.enable_progress_bar=false", "trainer.deterministic=true", "run_test=false"]  # fmt: skip
+
+
+def test_a_resumed_deterministic_run_reproduces_the_uninterrupted_one(tmp_path):
+    # same seed: 2 epochs straight, against 1 epoch and a resume for the second into the same directory
+    base = ["experiment=deepsea_synthetic", *tiny_dna(tmp_path, 200), "data.rc_augment=true"]
+    straight = train(compose_cfg([*base, f"run_dir={tmp_path}/straight", *_steps(2)]))
+    train(compose_cfg([*base, f"run_dir={tmp_path}/resumed", *_steps(1)]))
+    last = tmp_path / "resumed" / "checkpoints" / "last.ckpt"
+    resumed = train(compose_cfg([*base, f"run_dir={tmp_path}/resumed", *_steps(2), f"ckpt_path={last}"]))
+    assert set(straight) == set(resumed)
+    for key, value in straight.items():
+        assert resumed[key] == pytest.approx(value, abs=1e-6), key
+    rows = {run: read_metrics(tmp_path / run) for run in ("straight", "resumed")}
+    assert [r["epoch"] for r in rows["resumed"]] == [r["epoch"] for r in rows["straight"]]  # epoch 0 kept
+    for a, b in zip(rows["straight"], rows["resumed"]):
+        for key in ("val_loss", "val_auroc", "train_loss_epoch"):
+            if a.get(key):
+                assert float(b[key]) == pytest.approx(float(a[key]), abs=1e-6), key
+    ckpts = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", weights_only=True)
+             for run in ("straight", "resumed")]  # fmt: skip
+    assert ckpts[0]["global_step"] == ckpts[1]["global_step"] == 6
+    for key, value in ckpts[0]["state_dict"].items():
+        torch.testing.assert_close(ckpts[1]["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
+
+
+def test_zoo_train_resumed_into_its_run_directory_keeps_the_earlier_rows_and_config(tmp_path):
+    run = tmp_path / "run"
+    args = [
+        "experiment=deepsea_synthetic",
+        f"hydra.run.dir={run}",
+        *tiny_dna(tmp_path, 200),
+        "run_test=false",
+    ]
+    run_cli([*args, *_steps(1)], cwd=tmp_path)
+    first = (run / ".hydra" / "config.yaml").read_text()
+    run_cli([*args, *_steps(2), f"ckpt_path={run}/checkpoints/last.ckpt"], cwd=tmp_path)
+    assert (run / ".hydra" / "config.yaml").read_text() == first and "max_epochs: 1" in first
+    resumed = (run / ".hydra" / "config.run-2.yaml").read_text()
+    assert "max_epochs: 2" in resumed and "last.ckpt" in resumed
+    assert "ckpt_path" in (run / ".hydra" / "overrides.run-2.yaml").read_text()
+    assert sorted({r["epoch"] for r in read_metrics(run) if r.get("val_loss")}) == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("task.lr=abc", "zoo-train: error: task.lr='abc' is not a number"),
+        ("ckpt_path=random.ckpt", "zoo-train: error: ckpt_path=random.ckpt: random.ckpt: could not be read"),
+        ("task.lr=1e12", "zoo-train: error: train_loss is"),
+    ],
+    ids=["bad-lr", "random-ckpt", "diverging"],
+)
+def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, override, message):
+    (tmp_path / "random.ckpt").write_bytes(os.urandom(4096))
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+            *TINY_STEPS, "trainer.max_epochs=3", override]  # fmt: skip
+    out = run_cli(args, cwd=tmp_path, status=1)
+    assert "Traceback" not in out.stderr and message in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("zoo-train: error: ")

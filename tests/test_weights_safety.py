@@ -8,7 +8,13 @@ from safetensors.torch import save_file
 
 import zoo
 from tests import legacy
-from zoo.weights import PartialLoadWarning, WeightsFileError, WeightsMismatchError, check_weights
+from zoo.weights import (
+    NonFiniteWarning,
+    PartialLoadWarning,
+    WeightsFileError,
+    WeightsMismatchError,
+    check_weights,
+)
 
 
 class CreatesMarker:
@@ -184,3 +190,156 @@ def test_a_directory_is_not_a_weights_file(tmp_path):
     for load in (lambda: zoo.load_weights(model, tmp_path), lambda: zoo.load_model(tmp_path)):
         with pytest.raises(IsADirectoryError, match="is a directory; expected a weights file"):
             load()
+
+
+def _exact_snapshot(model: torch.nn.Module) -> dict[str, bytes]:
+    """The bytes of every tensor: equal means bit-identical (NaN and -0.0 included)."""
+    return {
+        k: v.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
+        for k, v in model.state_dict().items()
+    }
+
+
+def _ten_tensor_model() -> torch.nn.Module:
+    return zoo.create_model(
+        "binary_classifier", in_features=4, hidden=(3, 3, 3, 3)
+    )  # net.0 ... net.8: 10 tensors
+
+
+@pytest.mark.parametrize(
+    ("last", "message"),
+    [
+        (
+            lambda t: t.to_sparse(),
+            r"net\.8\.bias: a sparse tensor \(torch\.sparse_coo\) in the file; expected a dense one",
+        ),
+        (
+            lambda t: torch.empty_like(t, device="meta"),
+            r"net\.8\.bias: a tensor without values \(on the meta device\)",
+        ),
+        (lambda t: t.long(), r"net\.8\.bias: dtype torch\.int64 in the file, torch\.float32 in the model"),
+        (lambda t: t.bool(), r"net\.8\.bias: dtype torch\.bool in the file, torch\.float32 in the model"),
+        (
+            lambda t: t.to(torch.complex64),
+            r"net\.8\.bias: dtype torch\.complex64 in the file, torch\.float32",
+        ),
+    ],
+    ids=["sparse", "meta", "int", "bool", "complex"],
+)
+def test_a_tensor_of_the_wrong_kind_is_refused_before_any_tensor_is_copied(tmp_path, last, message):
+    source = _ten_tensor_model()
+    state = source.state_dict()
+    assert list(state)[-1] == "net.8.bias" and len(state) == 10
+    state["net.8.bias"] = last(state["net.8.bias"])
+    torch.save(state, tmp_path / "w.pt")
+    model = _ten_tensor_model()
+    before = _exact_snapshot(model)
+    with pytest.raises(WeightsMismatchError, match=message):
+        zoo.load_weights(model, tmp_path / "w.pt")
+    assert _exact_snapshot(model) == before  # not one of the nine good tensors was copied
+    report = check_weights(model, tmp_path / "w.pt")
+    assert not report.complete and [k for k, _ in report.unusable] == ["net.8.bias"]
+
+
+def test_float_tensors_of_another_width_still_load(tmp_path):
+    source = _ten_tensor_model()
+    torch.save({k: v.double() for k, v in source.state_dict().items()}, tmp_path / "w.pt")
+    model = zoo.load_weights(_ten_tensor_model(), tmp_path / "w.pt")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in source.state_dict().items())
+
+
+def test_an_integer_buffer_refuses_a_float_tensor(tmp_path):
+    state = zoo.create_model("basset", seq_len=300).state_dict()
+    state["conv.1.num_batches_tracked"] = state["conv.1.num_batches_tracked"].float()
+    torch.save(state, tmp_path / "w.pt")
+    model = zoo.create_model("basset", seq_len=300)
+    before = _exact_snapshot(model)
+    with pytest.raises(
+        WeightsMismatchError,
+        match=r"conv\.1\.num_batches_tracked: dtype torch\.float32 in the file, torch\.int64",
+    ):
+        zoo.load_weights(model, tmp_path / "w.pt")
+    assert _exact_snapshot(model) == before
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_load_with_a_warning_naming_them(tmp_path, value):
+    state = _ten_tensor_model().state_dict()
+    state["net.2.weight"][1, 1] = value
+    state["net.6.bias"][0] = value
+    torch.save(state, tmp_path / "w.pt")
+    with pytest.warns(
+        NonFiniteWarning, match=r"w\.pt: NaN or infinite values in net\.2\.weight, net\.6\.bias"
+    ):
+        model = zoo.load_weights(_ten_tensor_model(), tmp_path / "w.pt")
+    torch.testing.assert_close(model.net[2].weight, state["net.2.weight"], rtol=0, atol=0, equal_nan=True)
+
+
+def _zoo_file_with_args(tmp_path, args: str, name: str = "binary_classifier"):
+    state = zoo.create_model("binary_classifier", in_features=4).state_dict()
+    path = tmp_path / "w.safetensors"
+    save_file(state, path, metadata={"zoo_model": name, "zoo_args": args})
+    return path
+
+
+def test_deeply_nested_zoo_targets_are_a_clear_error(tmp_path):
+    state = zoo.create_model("binary_classifier", in_features=4).state_dict()
+    path = tmp_path / "w.safetensors"
+    meta = {"zoo_model": "binary_classifier", "zoo_args": '{"in_features": 4}', "zoo_targets": "[" * 100_000}
+    save_file(state, path, metadata=meta)
+    with pytest.raises(
+        WeightsFileError, match=r"w\.safetensors: its safetensors metadata 'zoo_targets' is nested"
+    ):
+        zoo.load_model(path)
+
+
+def test_deeply_nested_zoo_args_are_a_clear_error(tmp_path):
+    path = _zoo_file_with_args(tmp_path, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(
+        WeightsFileError, match=r"w\.safetensors: its safetensors metadata 'zoo_args' is nested too deep"
+    ):
+        zoo.load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            '{"in_features": 4, "hidden": [100000, 100000]}',
+            r"net\.0\.weight: shape in file \[1, 4\], in model \[100000, 4\]",
+        ),
+        (
+            '{"in_features": 4000000000}',
+            r"net\.0\.weight: shape in file \[1, 4\], in model \[1, 4000000000\]",
+        ),
+        (
+            '{"in_features": 4, "hidden": [' + ", ".join(["1"] * 5000) + "]}",
+            r"'hidden' has 5000 entries, more than .*2 tensors",
+        ),
+        (
+            '{"in_features": 4, "hidden": [2, 2e400]}',
+            r"the arguments for 'binary_classifier' do not build a model",
+        ),
+        (
+            '{"in_features": 4, "n_outputs": 1, "hidden": [], "head": "sigmoid", "zzz": 3}',
+            r"unknown argument 'zzz'",
+        ),
+    ],
+    ids=["40-GB hidden", "16-GB input", "5000 layers", "inf size", "unknown argument"],
+)
+def test_absurd_stored_sizes_are_refused_before_anything_is_allocated(tmp_path, monkeypatch, args, message):
+    from zoo import models
+
+    path = _zoo_file_with_args(tmp_path, args)
+    devices = []
+    build = models.build_model
+
+    def spy(name, **kwargs):
+        devices.append(torch.get_default_device().type)
+        return build(name, **kwargs)
+
+    for module in ("zoo.create", "zoo.weights.building", "zoo.weights.convert", "zoo.predict.loading"):
+        monkeypatch.setattr(f"{module}.build_model", spy, raising=False)
+    with pytest.raises((WeightsFileError, WeightsMismatchError), match=message):
+        zoo.load_model(path)
+    assert set(devices) <= {"meta"}  # only ever built without memory

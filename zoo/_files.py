@@ -350,7 +350,8 @@ def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     """``["k=v", ...]`` as a dict, each value read as JSON where it parses (``3``, ``[1, 2]``,
     ``true``) and kept as a string otherwise (``activation=relu``).
 
-    Raises ValueError naming ``option`` and the item for one without ``=`` or a key.
+    Raises ValueError naming ``option`` and the item for one without ``=`` or a key, or
+    whose JSON value is nested too deep to parse.
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -361,4 +362,6 @@ def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
+        except RecursionError:
+            raise ValueError(f"{option} {key}=...: the value is nested too deep to be an argument") from None
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -194,6 +195,8 @@ def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
             )
         if key in hints and _is_size(hints[key]) and any(v < 1 for v in _as_tuple(value)):
             raise ValueError(f"{spec.name}: argument {key!r} must be positive, got {value!r}")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in _as_tuple(value)):
+            raise ValueError(f"{spec.name}: argument {key!r} must be finite, got {value!r}")
     kwargs = {**spec.defaults, **overrides}
     missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs]
     if missing:

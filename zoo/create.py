@@ -16,6 +16,7 @@ from zoo.weights import (
     PathLike,
     WeightsFileError,
     attach_info,
+    check_buildable,
     load_weights,
     read_metadata,
     require_weights_file,
@@ -79,7 +80,12 @@ def _catalogue_entry(name: str, pretrained: bool) -> PublishedFile | None:
 
 def load_model(path: PathLike) -> nn.Module:
     """Rebuild a model saved by :func:`save_weights` (or ``zoo-convert``), in eval mode, with the
-    target names, N value and source the file records."""
+    target names, N value and source the file records.
+
+    The stored name and arguments are checked against the file's tensors (on the meta
+    device) before the model is allocated: a corrupt record is a clear error, never an
+    allocation the file's size does not justify.
+    """
     require_weights_file(path)
     meta = read_metadata(path)
     if "zoo_model" not in meta:
@@ -88,7 +94,9 @@ def load_model(path: PathLike) -> nn.Module:
             "use zoo.create_model(name, weights=path) for files from other code, or convert it "
             "with `zoo-convert SRC DST.safetensors`"
         )
-    model = _create_uninitialised(meta["zoo_model"], stored_args(path, meta))
+    name, args = meta["zoo_model"], stored_args(path, meta)
+    check_buildable(name, args, path)  # the stored sizes are the file's before memory is allocated
+    model = _create_uninitialised(name, args)
     load_weights(model, path)  # strict: every tensor of the state dict comes from the file
     try:
         attach_info(model, **stored_info(path, meta))

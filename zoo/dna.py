@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 import torch
+
+from zoo._checks import require_number
 
 ALPHABET = "ACGT"
 
@@ -29,10 +31,11 @@ _VALID[list(_VALID_BYTES)] = True
 
 def _codes(seqs: Sequence[str]) -> np.ndarray:
     """The bytes of equal-length DNA sequences as a (N, L) uint8 array, every symbol checked."""
-    length = len(seqs[0])
     for i, s in enumerate(seqs):
         if not isinstance(s, str):
             raise TypeError(f"sequence {i} is a {type(s).__name__}, expected str")
+    length = len(seqs[0])
+    for i, s in enumerate(seqs):
         if len(s) != length:
             raise ValueError(
                 f"sequences must all have the same length: sequence 0 has {length} bases, "
@@ -62,9 +65,11 @@ def first_invalid_symbol(raw: bytes) -> int:
 
 
 def _as_list(seq: str | Sequence[str], caller: str) -> list[str]:
-    """``seq`` as a list of str; bytes and non-iterables are refused, naming ``caller``."""
-    if isinstance(seq, (bytes, bytearray)):
-        raise TypeError(f"{caller} takes a str or a list of str, got {type(seq).__name__} (decode it first)")
+    """``seq`` as a list of str; bytes, non-iterables and containers whose iteration would
+    misread them (a dict's keys, a set's arbitrary order, numbers) are refused, naming ``caller``."""
+    why = _misread(seq)
+    if why:
+        raise TypeError(f"{caller} takes a str or a list of str, got {type(seq).__name__}{why}")
     try:
         seqs = [seq] if isinstance(seq, str) else list(seq)  # list, tuple, array, Series, generator
     except TypeError:
@@ -72,6 +77,21 @@ def _as_list(seq: str | Sequence[str], caller: str) -> list[str]:
     if not seqs:
         raise ValueError(f"{caller} got an empty list of sequences")
     return seqs
+
+
+def _misread(seq: object) -> str:
+    """Why iterating ``seq`` would not give its sequences in order ("" when it would)."""
+    if isinstance(seq, (bytes, bytearray)):
+        return " (decode it first)"
+    if isinstance(seq, Mapping):
+        return " (its keys would be read as the sequences)"
+    if isinstance(seq, Set):
+        return " (which has no order; pass a list)"
+    if isinstance(seq, torch.Tensor):
+        return " (already encoded? one_hot takes DNA letters)"
+    if isinstance(seq, np.ndarray) and seq.dtype.kind not in "UO":
+        return f" of {seq.dtype} (one_hot takes DNA letters)"
+    return ""
 
 
 def _raise_bad_symbol(symbol: str, flat_pos: int, length: int, n: int) -> None:
@@ -84,8 +104,9 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
 
     Channels are A, C, G, T; case is ignored; ``N`` becomes ``n_value`` in all four
     channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
-    symbol raises ValueError naming it and its position.
+    symbol raises ValueError naming it and its position; ``n_value`` must be a finite number.
     """
+    n_value = require_number(n_value, "n_value")
     single = isinstance(seq, str)
     codes = _codes(_as_list(seq, "one_hot"))
     table = _TABLES.get(n_value)
@@ -118,8 +139,11 @@ def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
     not checked again (that would cost a pass on the device): a byte other than ACGTNacgtn,
     from anywhere but ``base_codes``, becomes a column of NaN.
     """
+    if not isinstance(codes, torch.Tensor):
+        raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got {type(codes).__name__}")
     if codes.dtype != torch.uint8:
         raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got dtype {codes.dtype}")
+    n_value = require_number(n_value, "n_value")
     key = (n_value, codes.device)
     table = _DEVICE_TABLES.get(key)
     if table is None:
@@ -135,6 +159,8 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
 
     Flipping the channel axis swaps A<->T and C<->G; flipping the length axis reverses.
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"reverse_complement takes a one-hot tensor (..., 4, L), got {type(x).__name__}")
     if x.dim() < 2 or x.shape[-2] != 4:
         raise ValueError(f"reverse_complement expects shape (..., 4, L), got {tuple(x.shape)}")
     return x.flip(-2, -1)

@@ -101,6 +101,10 @@ class HeadedModel(nn.Module):
         if config is not None and name in config and name in self.__dict__:
             config[name] = value
 
+    def input_dtype(self) -> torch.dtype | None:
+        """The dtype the model takes: that of its first floating-point weight (None without one)."""
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """The model's output before its head."""
         raise NotImplementedError

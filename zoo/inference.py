@@ -20,6 +20,13 @@ What makes it fast on CPU (scripts/bench.py times it; see README "Performance"):
   strided view of its input windows; the first dense layer's columns are reordered once
   so the channels-last features flatten without a copy.
 
+The fused clamps and the integer max are exact on finite values only (oneDNN's fused ReLU
+turns NaN into 0; a NaN with its sign bit set is the smallest integer). So each batch's
+largest magnitude is pushed through a bound of every layer (the sum of its absolute
+weights): where any activation could be NaN, infinite or near overflow (broken weights, a
+NaN in the input) the batch runs the same steps unfused, with torch's clamp and float max,
+which give NaN and infinities where the plain model does.
+
 On CUDA the same channels-last steps run on the whole batch as cuDNN convolutions
 (channels-last is what the tensor cores take), faster than the plain model on (N, C, L);
 with ``compile=True`` inductor fuses them. scripts/bench_cuda_paths.py compares the two.
@@ -36,8 +43,10 @@ model that hits such a kernel falls back to fp32 with a warning instead of wrong
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -45,7 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo import _onednn
-from zoo._checks import check_dna
+from zoo._checks import NonFiniteWarning, check_dna, list_names, non_finite_tensors
 from zoo.models._dna import DNAModel, strand_mean_logits, strand_pair
 
 Precision = Literal["fp32", "bf16"]
@@ -59,6 +68,62 @@ _MAX_THRESHOLD_SHIFT = 1e-5
 _MAX_BF16_ERROR = 0.1
 
 Step = Callable[[torch.Tensor], torch.Tensor]
+# Activations whose magnitude stays below this are finite however bf16 rounds them (both
+# float32 and bfloat16 overflow near 3.4e38): the fused steps are exact on them.
+_FINITE_LIMIT = 1e30
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One channels-last step: ``run(h, exact)``, and ``bound(m)``, a bound on the magnitude of
+    its output when that of its input is at most ``m``. A ``lossy`` step is exact only on
+    finite values unless run with ``exact=True`` (fused clamps, the integer max)."""
+
+    run: Callable[[torch.Tensor, bool], torch.Tensor]
+    bound: Callable[[float], float]
+    lossy: bool = False
+
+    def __call__(self, h: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        return self.run(h, exact)
+
+
+class _GuardedSteps:
+    """The strand logits of channels-last steps, checked per batch: the fast (fused) steps
+    where every lossy step's values are bounded far below overflow, else the exact ones."""
+
+    def __init__(self, run: Callable[[torch.Tensor, bool], torch.Tensor], steps: list[_Step]) -> None:
+        self.fast: Step = lambda x: run(x, False)
+        self.exact: Step = lambda x: run(x, True)
+        self._steps = steps
+
+    def trusted(self, x: torch.Tensor) -> bool:
+        """Whether every activation of ``x`` through the lossy steps is provably finite."""
+        if x.numel():
+            low, high = torch.aminmax(x)  # NaN when x holds one
+            m = max(-low.item(), high.item())
+        else:
+            m = 0.0
+        if not m < _FINITE_LIMIT:
+            return False
+        for step in self._steps:
+            m = step.bound(m)
+            if step.lossy and not m < _FINITE_LIMIT:  # NaN weights make m NaN: not trusted
+                return False
+        return True
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fast(x) if self.trusted(x) else self.exact(x)
+
+
+def _affine_bound(weight: torch.Tensor, bias: torch.Tensor, floor: float | None) -> Callable[[float], float]:
+    """The bound on |clamp_min(W h + b, floor)| for |h| <= m: the largest row sum of |W|
+    times m, plus the largest |b| (NaN when a weight is)."""
+    gain = weight.float().abs().flatten(1).sum(1).max().item() if weight.numel() else 0.0
+    offset = bias.float().abs().max().item() if bias.numel() else 0.0
+    if not (math.isfinite(gain) and math.isfinite(offset)):
+        return lambda m: math.nan
+    low = abs(floor) if floor is not None else 0.0
+    return lambda m: max(gain * m + offset, low)
 
 
 def prepare_logits(
@@ -73,6 +138,9 @@ def prepare_logits(
     ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (on CUDA see
     TF32 below); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of fp32).
     The model is moved to ``device`` and put in eval mode; its weights are not changed.
+    Weights holding NaN or infinities get a :class:`zoo._checks.NonFiniteWarning` naming
+    them; the function then gives NaN and infinities where ``model.logits`` does (so does
+    non-finite input). An empty batch gives an empty (0, n_targets) result.
     The function keeps its own copy of the weights as they are now: prepare again after
     changing them. bf16 is checked against fp32 once, here; where it is wrong or fails on
     this machine (no AVX-512 for oneDNN, a broken kernel) a warning says so and fp32 is used.
@@ -107,6 +175,14 @@ def prepare_logits(
             f"prepare_logits needs a zoo model with a .logits method, got {type(model).__name__}"
         )
     model = model.to(device).eval()
+    broken = non_finite_tensors(model.state_dict())
+    if broken:
+        warnings.warn(
+            f"{type(model).__name__} has NaN or infinite weights in {list_names(broken)}: "
+            "the outputs they reach are NaN or infinite",
+            NonFiniteWarning,
+            stacklevel=2,
+        )
     dtype = _DTYPES[precision]
     if precision == "bf16":  # checked uncompiled: a probe batch must not cost a compilation
         try:
@@ -140,7 +216,10 @@ def _build(
     strand_fn = _fast_strand_logits(model, dtype, device)
     if strand_fn is not None:
         if compile and device.type == "cuda":
-            strand_fn = _compiled(strand_fn)
+            if isinstance(strand_fn, _GuardedSteps):  # the per-batch check stays outside the graph
+                strand_fn.fast = _compiled(strand_fn.fast)
+            else:
+                strand_fn = _compiled(strand_fn)
         return _dna_logits_fn(model, strand_fn, dtype, device)
     run = copy.deepcopy(model).to(dtype)  # a copy: later changes to ``model`` do not leak in
     run_logits = _compiled(run.logits) if compile else run.logits
@@ -163,7 +242,8 @@ def _compiled(fn: Step) -> Step:
 def _relative_logit_error(
     model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], device: torch.device
 ) -> float:
-    """max |fn - model.logits| / max |model.logits| on two random inputs; 0 if the input is unknown.
+    """max |fn - model.logits| / max |model.logits| on two random inputs, over the finite logits
+    (inf where fn and the model disagree on which are finite); 0 if the input is unknown.
 
     bf16 rounding moves the logits by a small fraction of their range; a broken kernel by
     about all of it, so a bound between the two (``_MAX_BF16_ERROR``) tells them apart.
@@ -178,8 +258,14 @@ def _relative_logit_error(
         return 0.0
     x = x.contiguous().to(device)
     with torch.inference_mode():
-        expected = model.logits(x).float()
-        return ((fn(x) - expected).abs().max() / expected.abs().max().clamp_min(1e-6)).item()
+        expected, got = model.logits(x).float(), fn(x)
+        finite = torch.isfinite(expected)
+        if not torch.equal(finite, torch.isfinite(got)):
+            return math.inf  # NaN or infinities where fp32 has none, or the other way round
+        if not finite.any():
+            return 0.0  # nothing to compare: broken weights, which prepare_logits warns about
+        expected, got = expected[finite], got[finite]
+        return ((got - expected).abs().max() / expected.abs().max().clamp_min(1e-6)).item()
 
 
 def _dna_logits_fn(
@@ -218,24 +304,26 @@ def _fast_strand_logits(model: nn.Module, dtype: torch.dtype, device: torch.devi
     dense = _dense_steps(list(model.classifier), dtype, channels)
     if dense is None:  # a classifier of other layers: run it as it is, on (N, C, L)
         classifier = copy.deepcopy(model.classifier).to(dtype)
-        dense = [lambda h: classifier(h.transpose(1, 2))]
+        dense = [_Step(lambda h, exact: classifier(h.transpose(1, 2)), lambda m: math.inf)]
 
-    def conv_features(x: torch.Tensor) -> torch.Tensor:
+    def conv_features(x: torch.Tensor, exact: bool) -> torch.Tensor:
         h = x.transpose(1, 2).contiguous()  # (N, L, C): channels last
         for step in steps:
-            h = step(h)
+            h = step(h, exact)
         return h
 
-    def strand_fn(x: torch.Tensor) -> torch.Tensor:
+    def strand_fn(x: torch.Tensor, exact: bool) -> torch.Tensor:
         # On CPU the convolutions run on slices of _CONV_ROWS sequences, whose activations
         # stay in cache; the dense layers on the whole batch, which reads their weights once.
-        parts = [conv_features(part) for part in x.split(_CONV_ROWS)] if on_cpu else [conv_features(x)]
+        parts = (
+            [conv_features(p, exact) for p in x.split(_CONV_ROWS)] if on_cpu else [conv_features(x, exact)]
+        )
         h = parts[0] if len(parts) == 1 else torch.cat(parts)
         for step in dense:
-            h = step(h)
+            h = step(h, exact)
         return h
 
-    return strand_fn
+    return _GuardedSteps(strand_fn, steps + dense)
 
 
 def _strand_logits_are_classifier_of_conv(model: nn.Module) -> bool:
@@ -250,7 +338,7 @@ def _strand_logits_are_classifier_of_conv(model: nn.Module) -> bool:
     )
 
 
-def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> list[Step] | None:
+def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> list[_Step] | None:
     """Steps equivalent to a classifier ``Flatten, Linear, [BatchNorm1d], [activation], ...`` in
     eval mode, taking the conv features as (N, L, C); None for any other classifier.
 
@@ -262,7 +350,7 @@ def _dense_steps(layers: list[nn.Module], dtype: torch.dtype, channels: int) -> 
         return None
     if len(layers) < 2 or not isinstance(layers[1], nn.Linear) or layers[1].in_features % channels:
         return None
-    steps: list[Step] = [lambda h: h.reshape(len(h), -1)]
+    steps = [_Step(lambda h, exact: h.flatten(1), lambda m: m)]  # (a view: h is contiguous)
     i, first = 1, True
     while i < len(layers):
         layer = layers[i]
@@ -310,15 +398,26 @@ def _fold_batch_norm(
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), bias
 
 
-def _linear_step(weight: torch.Tensor, bias: torch.Tensor, floor: float | None) -> Step:
-    """``clamp_min(linear(h), floor)``, fused by oneDNN on CPU."""
-    return lambda h: _onednn.fused_linear(h, weight, bias, floor)
+def _linear_step(weight: torch.Tensor, bias: torch.Tensor, floor: float | None) -> _Step:
+    """``clamp_min(linear(h), floor)``, fused by oneDNN on CPU (unfused when ``exact``)."""
+
+    def run(h: torch.Tensor, exact: bool) -> torch.Tensor:
+        if exact:
+            return _clamp(_onednn.fused_linear(h, weight, bias, None), floor)
+        return _onednn.fused_linear(h, weight, bias, floor)
+
+    return _Step(run, _affine_bound(weight, bias, floor), lossy=floor is not None)
 
 
-def _channels_last_steps(layers: list[nn.Module], dtype: torch.dtype) -> list[Step] | None:
+def _clamp(h: torch.Tensor, floor: float | None) -> torch.Tensor:
+    """torch's ``clamp_min_``, which keeps NaN and +inf (oneDNN's fused clamps do not)."""
+    return h if floor is None else h.clamp_min_(floor)
+
+
+def _channels_last_steps(layers: list[nn.Module], dtype: torch.dtype) -> list[_Step] | None:
     """Steps on (N, L, C) tensors equivalent to ``layers`` in eval mode; None if unsupported."""
     layers = [m for m in layers if not isinstance(m, nn.Dropout)]  # identity in eval
-    steps: list[Step] = []
+    steps: list[_Step] = []
     nonnegative = False  # whether every value of h is known to be >= 0 (after a clamp at >= 0)
     i = 0
     while i < len(layers):
@@ -367,16 +466,18 @@ def _activation_floor(layer: nn.Module) -> float | None:
     return None
 
 
-def _clamp_step(floor: float) -> Step:
-    return lambda h: h.clamp_min_(floor)
+def _clamp_step(floor: float) -> _Step:
+    return _Step(lambda h, exact: _clamp(h, floor), lambda m: max(m, abs(floor)))
 
 
-def _pool_step(pool: nn.MaxPool1d, nonnegative: bool = False) -> Step | None:
+def _pool_step(pool: nn.MaxPool1d, nonnegative: bool = False) -> _Step | None:
     """Non-overlapping max-pool over L of (N, L, C): a reshape and a vectorised max over rows.
 
     On ``nonnegative`` input the max runs on the float bits read as integers: for floats
     >= 0 the bit patterns order as the values do, and an integer max is faster than a
-    bfloat16 one, which converts every element to float32.
+    bfloat16 one, which converts every element to float32. A NaN with its sign bit set
+    reads as a negative integer and would be lost: ``exact`` takes the float max, which
+    keeps NaN as max-pooling does.
     """
     k = _single(pool.kernel_size)
     if (
@@ -388,15 +489,15 @@ def _pool_step(pool: nn.MaxPool1d, nonnegative: bool = False) -> Step | None:
     ):
         return None
 
-    def step(h: torch.Tensor) -> torch.Tensor:
+    def step(h: torch.Tensor, exact: bool) -> torch.Tensor:
         n, length, c = h.shape
         out = length // k
-        bits = _SAME_SIZE_INT.get(h.dtype) if nonnegative else None
+        bits = _SAME_SIZE_INT.get(h.dtype) if nonnegative and not exact else None
         if bits is None:
             return h[:, : out * k].reshape(n, out, k, c).amax(2)
         return h.view(bits)[:, : out * k].reshape(n, out, k, c).amax(2).view(h.dtype)
 
-    return step
+    return _Step(step, lambda m: m, lossy=nonnegative)
 
 
 _SAME_SIZE_INT = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32}
@@ -404,9 +505,10 @@ _SAME_SIZE_INT = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch
 
 def _conv_step(
     conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype, floor: float | None
-) -> Step | None:
+) -> _Step | None:
     """A valid, unit-stride Conv1d (+ eval batch norm, + ``clamp_min(floor)``) as a channels-last
-    Conv2d on (N, L, C); on CPU through oneDNN with the weights packed once and the clamp fused."""
+    Conv2d on (N, L, C); on CPU through oneDNN with the weights packed once and the clamp fused
+    (``exact``: clamped by torch afterwards, which keeps NaN and infinities)."""
     if (
         conv.groups != 1
         or _single(conv.stride) != 1
@@ -429,23 +531,26 @@ def _conv_step(
     weight_2d = weight.squeeze(2).permute(0, 2, 1).reshape(len(weight), -1).contiguous()
     packed: list[torch.Tensor] = []
 
-    def step(h: torch.Tensor) -> torch.Tensor:
+    def step(h: torch.Tensor, exact: bool) -> torch.Tensor:
         n, length, c = h.shape
         onednn = _onednn.applies_to(h)
+        fused = None if exact else floor
         if onednn and length - k + 1 < _MIN_CONV_POSITIONS:
             # Few output positions leave oneDNN's conv tiles part empty: as one matmul over
             # (N * positions) rows of k * C_in inputs (a strided view of h, no im2col loop).
             h = h.contiguous()  # (a no-op here: steps make contiguous outputs)
             windows = h.as_strided((n, length - k + 1, k * c), (length * c, c, 1))
-            return _onednn.fused_linear(windows, weight_2d, bias, floor)
-        # (N, L, C) contiguous is (N, C, 1, L) in channels-last strides: oneDNN's own layout
-        x = h.transpose(1, 2).unsqueeze(2)
-        if onednn and not packed:  # oneDNN's blocked weight layout, made once instead of on every call
-            packed.append(_onednn.pack_conv_weight(weight, x.shape))
-        out = _onednn.conv_pointwise(x, packed[0] if onednn else weight, bias, floor)
-        return out.squeeze(2).transpose(1, 2)
+            out = _onednn.fused_linear(windows, weight_2d, bias, fused)
+        else:
+            # (N, L, C) contiguous is (N, C, 1, L) in channels-last strides: oneDNN's own layout
+            x = h.transpose(1, 2).unsqueeze(2)
+            if onednn and not packed:  # oneDNN's blocked weight layout, made once instead of on every call
+                packed.append(_onednn.pack_conv_weight(weight, x.shape))
+            out = _onednn.conv_pointwise(x, packed[0] if onednn else weight, bias, fused)
+            out = out.squeeze(2).transpose(1, 2)
+        return _clamp(out, floor) if exact else out
 
-    return step
+    return _Step(step, _affine_bound(weight_2d, bias, floor), lossy=floor is not None)
 
 
 # Below this many output positions oneDNN's convolution tiles stay partly empty and one

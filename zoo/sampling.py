@@ -150,8 +150,8 @@ def sample_grid(
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     images = generate(model, latents(latent_size(model), n, seed))
-    scale = scale or default_scale(images.shape[-1])
-    return image_grid(images, nrow or math.ceil(math.sqrt(n)), scale)
+    scale = default_scale(images.shape[-1]) if scale is None else scale  # (0 is refused, not a default)
+    return image_grid(images, math.ceil(math.sqrt(n)) if nrow is None else nrow, scale)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -186,7 +186,7 @@ def interpolate(
     """A uint8 picture (C, H, W) with one row per latent pair: ``steps`` images along the
     spherical interpolation between the pair (see :func:`interpolation_latents`)."""
     images = generate(model, interpolation_latents(latent_size(model), pairs, steps, seed))
-    return image_grid(images, steps, scale or default_scale(images.shape[-1]))
+    return image_grid(images, steps, default_scale(images.shape[-1]) if scale is None else scale)
 
 
 def save_grid_png(grid: torch.Tensor, path: str | os.PathLike[str], overwrite: bool = False) -> Path:

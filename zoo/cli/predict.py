@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import math
 import os
 import sys
 import warnings
@@ -196,6 +197,8 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("give --bed or --vcf, not both")
     if ns.step is not None and not ns.fasta:
         raise PredictError("--step applies to --fasta input only")
+    if ns.n_value is not None and not math.isfinite(ns.n_value):
+        raise PredictError(f"--n-value {ns.n_value} is not a finite number")
     # before the model loads and the scoring starts
     _refuse_input_as_output(ns.out, ns)
     if ns.out.endswith(".vcf.gz"):  # and its index

@@ -33,7 +33,14 @@ from zoo._files import (
 from zoo.create import create_model, load_model
 from zoo.models import list_models
 from zoo.sampling import interpolate, sample_grid, save_grid_png, score_images, write_scores
-from zoo.weights import read_metadata, read_model_records, records_named, require_weights_file, stored_args
+from zoo.weights import (
+    check_buildable,
+    read_metadata,
+    read_model_records,
+    records_named,
+    require_weights_file,
+    stored_args,
+)
 
 EPILOG = """examples:
   zoo-sample runs/gan/checkpoints/last.ckpt samples.png --model image_decoder -n 64 --seed 0
@@ -67,7 +74,9 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
                 "(and --model-arg for a file from other code)"
             )
         name = next(iter(stored))
-    return create_model(name, weights=path, **{**stored.get(name, {}), **model_args}).eval()
+    args = {**stored.get(name, {}), **model_args}
+    check_buildable(name, args, path)  # a recorded size is the file's before memory is allocated
+    return create_model(name, weights=path, **args).eval()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"zoo-sample: {err}; pass --overwrite to replace it") from None
     except (OSError, ValueError, TypeError) as err:
         raise SystemExit(f"zoo-sample: {err}") from None
+    except (RuntimeError, MemoryError) as err:  # e.g. -n too large for memory; torch appends a C++ trace
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SystemExit(f"zoo-sample: {first}") from None
     # OUT may be standard output itself (/dev/stdout): the description goes to stderr then
     print(described, file=sys.stderr if is_stdout(args.out) else sys.stdout)
 

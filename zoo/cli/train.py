@@ -7,21 +7,41 @@
 Configs live in the repository's conf/ (installed as the package ``zoo.conf``). The run
 directory (``hydra.run.dir``) receives the composed config (.hydra/), metrics.csv,
 hparams.yaml, checkpoints/ (last.ckpt, best.ckpt) and images/.
+
+Resuming into the same run directory (``ckpt_path=RUN_DIR/checkpoints/last.ckpt``) keeps
+what is there: metrics.csv gets the new rows after the earlier ones, and the new run's
+composed config goes beside the first as .hydra/config.run-2.yaml (and so on). The
+checkpoints hold the random generators' states, so a resumed run continues as the
+uninterrupted one would have (with ``trainer.deterministic=true``, to the same metrics).
+
+A bad option, a bad file or a diverged run (a NaN or infinite loss) ends the command with
+one line ``zoo-train: error: ...`` and exit status 1; a diverged run saves no checkpoint of
+its broken weights and is not tested.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from zoo._checks import require_number
+from zoo._files import atomic_path
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
+from zoo.data._errors import DataFileError
 from zoo.data.arrays import FILE_OPTIONS
+from zoo.tasks import NonFiniteLossError
+from zoo.weights import WeightsFileError, read_checkpoint
 
 _CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
 # From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
@@ -76,6 +96,10 @@ _TRAINER_INTS = (
 _TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "val_check_interval")
 
 
+class TrainConfigError(ValueError):
+    """An option of the composed run that cannot work, named with its key."""
+
+
 def check_trainer_config(trainer: DictConfig) -> None:
     """Refuse a trainer count that is not a whole number (or a fraction that is not a number)
     before data is built, naming the key: ``trainer.max_epochs=abc`` would fail mid-fit."""
@@ -86,18 +110,107 @@ def check_trainer_config(trainer: DictConfig) -> None:
         wanted = int if key in _TRAINER_INTS else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted):
             kind = "a whole number" if key in _TRAINER_INTS else "a number (a count or a fraction)"
-            raise ValueError(f"trainer.{key}={value!r} is not {kind}")
+            raise TrainConfigError(f"trainer.{key}={value!r} is not {kind}")
+
+
+# Task arguments that Adam or the loss would only reject mid-fit: (lower bound, bound included).
+_TASK_NUMBERS = {
+    "lr": (0.0, False), "weight_decay": (0.0, True), "beta": (0.0, True),
+    "focal_alpha": (0.0, True), "focal_gamma": (0.0, True),
+}  # fmt: skip
+
+
+def check_run_config(cfg: DictConfig) -> None:
+    """Refuse, before any data is made, the options that would only fail (or silently do
+    something else) deep inside the run: the trainer's counts, ``seed``, ``torch_threads``,
+    the task's rates and weights, and a ``ckpt_path`` that is no Lightning checkpoint."""
+    check_trainer_config(cfg.trainer)
+    seed = cfg.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TrainConfigError(f"seed={seed!r} is not a whole number")
+    threads = cfg.get("torch_threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise TrainConfigError(f"torch_threads={threads!r} is not a whole number >= 1")
+    task = cfg.get("task") or {}
+    try:
+        for key, (low, included) in _TASK_NUMBERS.items():
+            if key in task:
+                bound = {"at_least": low} if included else {"above": low}
+                require_number(task[key], f"task.{key}", **bound)
+        weights = task.get("pos_weight")
+        if OmegaConf.is_list(weights):
+            for i, w in enumerate(weights):
+                require_number(w, f"task.pos_weight[{i}]", above=0.0)
+        elif weights is not None:
+            require_number(weights, "task.pos_weight", above=0.0)
+    except (TypeError, ValueError) as err:
+        raise TrainConfigError(str(err)) from None
+    if cfg.get("ckpt_path"):
+        check_resume_checkpoint(cfg.ckpt_path)
+
+
+def check_pos_weight(cfg: DictConfig) -> None:
+    """A ``task.pos_weight`` list has one value per target (the model's ``n_targets``, which
+    the data files give: call after :func:`prepare_data`)."""
+    weights = OmegaConf.select(cfg, "task.pos_weight")
+    n_targets = OmegaConf.select(cfg, "model.n_targets")
+    if OmegaConf.is_list(weights) and isinstance(n_targets, int) and len(weights) not in (1, n_targets):
+        raise TrainConfigError(
+            f"task.pos_weight has {len(weights)} values, the model has {n_targets} targets; "
+            "give one value, or one per target"
+        )
+
+
+# What trainer.fit needs in a checkpoint to resume from it (Lightning's own keys).
+_RESUME_KEYS = ("state_dict", "optimizer_states", "loops", "pytorch-lightning_version")
+
+
+def check_resume_checkpoint(path: str) -> None:
+    """``ckpt_path`` is a readable Lightning checkpoint with what resuming needs."""
+    try:
+        ckpt = read_checkpoint(path)
+    except (OSError, ValueError) as err:  # missing, a folder, empty, corrupt, unsafe
+        raise TrainConfigError(f"ckpt_path={path}: {err}") from None
+    missing = [k for k in _RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise TrainConfigError(
+            f"ckpt_path={path}: not a Lightning checkpoint to resume from (it has no "
+            f"{', '.join(map(repr, missing))}); pass RUN_DIR/checkpoints/last.ckpt of a zoo-train run"
+        )
+
+
+def check_checkpoint_fits(path: str, task: L.LightningModule) -> None:
+    """``ckpt_path``'s weights have the task's keys and shapes (another run's model would fail
+    inside Lightning's load with a long traceback)."""
+    saved = read_checkpoint(path)["state_dict"]
+    wanted = task.state_dict()
+    differ = sorted(set(saved) ^ set(wanted)) + sorted(
+        k for k in set(saved) & set(wanted) if tuple(saved[k].shape) != tuple(wanted[k].shape)
+    )
+    if differ:
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        raise TrainConfigError(
+            f"ckpt_path={path}: its weights do not fit this run's {type(task).__name__} ({len(differ)} "
+            f"tensors differ in name or shape: {shown}); resume with the config that wrote it"
+        )
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics."""
-    check_trainer_config(cfg.trainer)
+    """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics.
+
+    A bad option raises a TrainConfigError naming its key before any data is made; a
+    non-finite loss stops the run with a NonFiniteLossError (nothing is tested then).
+    """
+    check_run_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     prepare_data(cfg)
+    check_pos_weight(cfg)
     datamodule = instantiate(cfg.data)
     task = instantiate(cfg.task)
+    if cfg.ckpt_path:
+        check_checkpoint_fits(cfg.ckpt_path, task)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
     loggers = [instantiate(c) for c in cfg.logger.values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
@@ -105,15 +218,64 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
     if cfg.run_test and not trainer.fast_dev_run:
         best = "best" if cfg.monitor.metric else None
-        for result in trainer.test(task, datamodule=datamodule, ckpt_path=best):
-            metrics.update(result)
+        checkpoint = trainer.checkpoint_callback
+        if best and checkpoint is not None and not checkpoint.best_model_path:
+            rank_zero_warn(f"no finite {cfg.monitor.metric} in any epoch: no best checkpoint, so no test")
+        else:
+            for result in trainer.test(task, datamodule=datamodule, ckpt_path=best):
+                metrics.update(result)
     return {k: float(v) for k, v in metrics.items()}
+
+
+def save_run_config(cfg: DictConfig) -> Path | None:
+    """Write the run's composed config, Hydra's config and the overrides to RUN_DIR/.hydra as
+    Hydra would (it is told not to: it overwrites them), each as ``NAME.yaml``, or beside an
+    earlier run's as ``NAME.run-N.yaml`` (N = 2, 3, ...); on global rank 0 only.
+
+    Returns the folder, or None where nothing is written.
+    """
+    if rank_zero_only.rank != 0 or not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.instance().cfg
+    folder = Path(hydra_cfg.hydra.runtime.output_dir) / ".hydra"
+    files = {"config": cfg, "hydra": hydra_cfg, "overrides": hydra_cfg.hydra.overrides.task}
+    suffix, n = "", 1
+    while any((folder / f"{name}{suffix}.yaml").exists() for name in files):
+        n += 1
+        suffix = f".run-{n}"
+    for name, node in files.items():
+        with atomic_path(folder / f"{name}{suffix}.yaml", suffix=".yaml") as tmp:
+            tmp.write_text(OmegaConf.to_yaml(node), encoding="utf-8")
+    return folder
+
+
+# The failures that are the input's, told in one line: a traceback would only bury the message.
+_REPORTED = (
+    TrainConfigError, WeightsFileError, DataFileError, NonFiniteLossError, FileNotFoundError,
+    IsADirectoryError, InstantiationException, OmegaConfBaseException,
+)  # fmt: skip
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err``; for Hydra's instantiate errors, the cause with the config key."""
+    if isinstance(err, InstantiationException) and err.__cause__ is not None:
+        key = next(
+            (ln.split(":", 1)[1].strip() for ln in str(err).splitlines() if ln.startswith("full_key:")), ""
+        )
+        return (f"{key}: " if key else "") + str(err.__cause__)
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the monitored metric (for sweepers)."""
-    metrics = train(cfg)
+    """Hydra entry point; returns the monitored metric (for sweepers). A failure of the
+    input (an option, a file, a diverged run) exits with status 1 and one line on stderr."""
+    save_run_config(cfg)
+    try:
+        metrics = train(cfg)
+    except _REPORTED as err:
+        print(f"zoo-train: error: {_one_line(err)}", file=sys.stderr)
+        raise SystemExit(1) from None
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
 

@@ -701,7 +701,7 @@ class ArrayDataModule(DnaDataModule):
             batch_size=None,
             collate_fn=_keep if hp.float_on_device else None,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self._persistent_workers(which),
         )
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

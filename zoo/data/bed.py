@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo._checks import require_number
 from zoo._files import whole_number
 from zoo.data._errors import DataFileError, require_nonempty, text_lines
 from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths
@@ -144,6 +145,7 @@ class DnaBedDataModule(DnaDataModule):
         n_value: float = 0.25,
     ) -> None:
         super().__init__(batch_size, num_workers)
+        require_number(n_value, "data.n_value")  # NaN would make every N a NaN input
         self.save_hyperparameters()
         self.genome, self.table, self.seq_len, self.n_targets = genome, table, seq_len, n_targets
 

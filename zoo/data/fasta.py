@@ -14,6 +14,7 @@ import pyfaidx
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from zoo._checks import require_number
 from zoo._faidx import fresh_index
 from zoo._files import CR_ONLY_ADVICE, cr_only_line_ends
 from zoo.data._errors import (
@@ -196,13 +197,19 @@ class DnaDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.datasets = {}
 
+    def _persistent_workers(self, which: str) -> bool:
+        """Whether ``which``'s loader keeps its worker processes between epochs: not where they
+        draw random numbers (rc_augment). Those start afresh each epoch, seeded from the main
+        process's generator, which checkpoints keep: a resumed run then draws the same."""
+        return self.num_workers > 0 and not getattr(self.datasets[which], "rc_augment", False)
+
     def _loader(self, which: str, shuffle: bool = False) -> DataLoader:
         return DataLoader(
             self.datasets[which],
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self._persistent_workers(which),
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -247,6 +254,7 @@ class DnaFastaDataModule(DnaDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers)
         check_fractions(val_fraction=val_fraction, test_fraction=test_fraction)
+        require_number(n_value, "data.n_value")  # NaN would make every N a NaN input
         self.save_hyperparameters()
         self.fasta, self.labels = fasta, labels
         self.seq_len, self.n_targets = seq_len, n_targets

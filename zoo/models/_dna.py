@@ -56,7 +56,7 @@ class DNAModel(HeadedModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, n_targets) logits; with ``rc_average`` those of the mean strand probability."""
-        x = check_dna(x, type(self).__name__, self.seq_len)
+        x = check_dna(x, type(self).__name__, self.seq_len, self.input_dtype())
         if not self.rc_average:
             return self.strand_logits(x)
         return strand_mean_logits(*strand_pair(self.strand_logits, x))

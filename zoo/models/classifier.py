@@ -54,7 +54,9 @@ class BinaryClassifier(HeadedModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_features) -> (N, n_outputs) before the head."""
-        x = check_shape(x, "BinaryClassifier", (None, self.in_features), ("N", "in_features"))
+        x = check_shape(
+            x, "BinaryClassifier", (None, self.in_features), ("N", "in_features"), self.input_dtype()
+        )
         return self.net(x)
 
 

@@ -93,7 +93,7 @@ class ImageDecoder(HeadedModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_size) or (N, in_size, 1, 1) -> (N, n_channels, S, S) before the head."""
-        return self.main(check_latents(x, "ImageDecoder", self.in_size)[:, :, None, None])
+        return self.main(check_latents(x, "ImageDecoder", self.in_size, self.input_dtype())[:, :, None, None])
 
 
 def halvings(image_size: int, final: str) -> int:
@@ -165,7 +165,8 @@ class ImageDiscriminator(HeadedModel):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, n_channels, S, S) -> (N,) before the head."""
         s = self.image_size
-        x = check_shape(x, "ImageDiscriminator", (None, self.n_channels, s, s), ("N", "C", "H", "W"))
+        names = ("N", "C", "H", "W")
+        x = check_shape(x, "ImageDiscriminator", (None, self.n_channels, s, s), names, self.input_dtype())
         return self.main(x).flatten()
 
 

@@ -55,6 +55,8 @@ class DeepSEA(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        if not all(0.0 <= p <= 1.0 for p in dropouts):  # NaN too, which nn.Dropout lets through
+            raise ValueError(f"DeepSEA: dropouts={tuple(dropouts)!r}, each must be in [0, 1]")
         c1, c2, c3 = conv_channels
         k, p = kernel_size, pool_size
         positions = positions_after_convs(

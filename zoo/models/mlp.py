@@ -25,12 +25,15 @@ from zoo.models.classifier import linear_weights, sequential_renames
 ImageShape = tuple[int, int, int]
 
 
-def flat_images(x: torch.Tensor, model: str, image_shape: ImageShape) -> torch.Tensor:
-    """Images (N, C, H, W) of ``image_shape``, or already flat (N, C * H * W), as (N, C * H * W)."""
+def flat_images(
+    x: torch.Tensor, model: str, image_shape: ImageShape, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Images (N, C, H, W) of ``image_shape`` (and ``dtype``), or already flat (N, C * H * W),
+    as (N, C * H * W)."""
     n_features = math.prod(image_shape)
     if isinstance(x, torch.Tensor) and x.dim() == 2:
-        return check_shape(x, model, (None, n_features), ("N", "C*H*W"))
-    return check_shape(x, model, (None, *image_shape), ("N", "C", "H", "W")).flatten(1)
+        return check_shape(x, model, (None, n_features), ("N", "C*H*W"), dtype)
+    return check_shape(x, model, (None, *image_shape), ("N", "C", "H", "W"), dtype).flatten(1)
 
 
 class MLPDecoder(HeadedModel):
@@ -60,7 +63,7 @@ class MLPDecoder(HeadedModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_size) or (N, in_size, 1, 1) -> (N, C, H, W) before the head."""
-        x = check_latents(x, "MLPDecoder", self.in_size)
+        x = check_latents(x, "MLPDecoder", self.in_size, self.input_dtype())
         return self.net(x).view(x.shape[0], *self.image_shape)
 
 
@@ -93,12 +96,12 @@ class MLPVAE(HeadedModel):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log-variance), each (N, latent_size), of q(z | x) for images ``x``."""
-        h = F.relu(self.fc1(flat_images(x, "MLPVAE", self.image_shape)))
+        h = F.relu(self.fc1(flat_images(x, "MLPVAE", self.image_shape, self.input_dtype())))
         return self.fc21(h), self.fc22(h)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (N, latent_size) -> images (N, C, H, W) before the head."""
-        z = check_latents(z, "MLPVAE", self.latent_size)
+        z = check_latents(z, "MLPVAE", self.latent_size, self.input_dtype())
         return self.fc4(F.relu(self.fc3(z))).view(z.shape[0], *self.image_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ published checkpoint of the catalogue; its target names and the one-hot value of
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from zoo.models import build_model, list_models, spec_for_class
 from zoo.predict.errors import PathLike, PredictError
 from zoo.weights import (
     attach_info,
+    check_buildable,
     describe_records,
     fitting_info,
     load_weights,
@@ -47,11 +49,18 @@ def default_n_value(model: nn.Module) -> float:
 
 def trained_n_value(weights: PathLike) -> float | None:
     """The one-hot value of N a zoo-train checkpoint's model learned with (its data module's
-    ``n_value``); None for other files, which get the model's convention instead."""
+    ``n_value``); None for other files, which get the model's convention instead. A stored
+    value that is not finite is a PredictError."""
     try:
-        return recorded_info(weights).get("n_value")
+        value = recorded_info(weights).get("n_value")
     except (OSError, ValueError):  # load_predict_model reports unreadable files
         return None
+    if value is not None and not math.isfinite(value):  # NaN in every N column: NaN scores
+        raise PredictError(
+            f"{os.fspath(weights)} records the data's n_value={value!r}, not a finite number; "
+            "pass --n-value (0.25, or 0 for beluga)"
+        )
+    return value
 
 
 def is_catalogue_name(name: str | None) -> bool:
@@ -186,12 +195,20 @@ def _load_zoo_file(path: Path) -> nn.Module:
 
 
 def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Module:
-    """build_model(name, **model_args) with ``path`` loaded, failures as PredictErrors."""
+    """build_model(name, **model_args) with ``path`` loaded, failures as PredictErrors.
+
+    The arguments (perhaps a checkpoint's record) are checked against the file's tensors on
+    the meta device first, so none can make this allocate more than the file holds.
+    """
     try:
+        with torch.device("meta"):  # the arguments' own errors (no memory), before the file is compared
+            build_model(name, **model_args)
+    except (ValueError, TypeError, RuntimeError, OverflowError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__  # (torch appends a C++ trace)
+        raise PredictError(f"model {name!r} with {json.dumps(model_args)}: {first}") from err
+    try:
+        check_buildable(name, model_args, path)
         model = build_model(name, **model_args)
-    except (ValueError, TypeError) as err:
-        raise PredictError(str(err)) from err
-    try:
         load_weights(model, path)
     except Exception as err:  # size mismatch, missing keys, unreadable file
         args = json.dumps(model_args) if model_args else "paper defaults"

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoo._checks import require_number
 from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
@@ -71,7 +72,10 @@ class Scorer:
         check_picked_targets(all_labels, columns, wanted)
         self.seq_len: int = model.seq_len
         self.columns = [columns[i] for i in picked]
-        self.n_value = default_n_value(model) if n_value is None else n_value
+        try:
+            self.n_value = default_n_value(model) if n_value is None else require_number(n_value, "n_value")
+        except (TypeError, ValueError) as err:
+            raise PredictError(str(err)) from None
         self.rc, self.batch_size = rc, batch_size
         try:
             self.device = torch.device(device)

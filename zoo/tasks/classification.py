@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -19,7 +18,8 @@ from torchmetrics.classification import (
 )
 from torchvision.ops import sigmoid_focal_loss
 
-from zoo.tasks._common import adam, describe_model, rebuild, run_dir
+from zoo._checks import require_number
+from zoo.tasks._common import ZooTask, adam, describe_model, rebuild, run_dir
 from zoo.tasks.plots import save_target_scores_png
 
 
@@ -41,7 +41,7 @@ class TargetCounts(Metric):
         return self.positives, self.negatives
 
 
-class ClassificationTask(L.LightningModule):
+class ClassificationTask(ZooTask):
     """Train any zoo classifier on ``model.logits`` with BCE-with-logits or sigmoid focal loss.
 
     Logs ``train_loss`` per step; per epoch ``val_loss``, ``val_auroc`` and ``val_auprc``
@@ -53,6 +53,10 @@ class ClassificationTask(L.LightningModule):
     ``target_names`` name the outputs; left out, they are taken from the data module's
     ``target_names`` (the labels' header) when training starts and saved in the checkpoint's
     hyperparameters.
+
+    ``lr``, ``weight_decay``, ``pos_weight`` (> 0: one value, or one per target) and the
+    focal parameters are checked here, naming the argument. A non-finite loss stops the run
+    (see :class:`zoo.tasks._common.ZooTask`).
 
     ``compile=True`` runs ``model.logits`` through ``torch.compile`` in the training and
     evaluation steps (the weights and checkpoints are the model's own, uncompiled): worth it
@@ -75,6 +79,10 @@ class ClassificationTask(L.LightningModule):
         super().__init__()
         if loss not in ("bce", "focal"):
             raise ValueError(f"loss={loss!r} is not one of ['bce', 'focal']")
+        require_number(lr, "lr", above=0.0)
+        require_number(weight_decay, "weight_decay", at_least=0.0)
+        require_number(focal_alpha, "focal_alpha", at_least=0.0, at_most=1.0)
+        require_number(focal_gamma, "focal_gamma", at_least=0.0)
         self.model = rebuild(model, model_record, "model")
         # Saved as plain values (save_hyperparameters reads these locals): rebuilds the model on load.
         model_record = describe_model(self.model)
@@ -84,7 +92,7 @@ class ClassificationTask(L.LightningModule):
         self._n_targets = n_targets
         self._name_targets(target_names)
         self._compiled_logits: Callable[[torch.Tensor], torch.Tensor] | None = None
-        self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
+        self.pos_weight = None if pos_weight is None else _pos_weight(pos_weight, n_targets)
         self._single_target = n_targets == 1  # torchmetrics' multilabel metrics need 2 labels or more
         self.metrics = nn.ModuleDict(
             {
@@ -146,13 +154,16 @@ class ClassificationTask(L.LightningModule):
         """Loss on one batch; logged per step."""
         x, y = batch
         loss = self.loss(self._logits(x), y)
+        self.require_finite("train_loss", loss)  # before the optimizer applies it
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
     def _eval_step(self, split: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         x, y = batch
         logits = self._logits(x)
-        self.log(f"{split}_loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
+        loss = self.loss(logits, y)
+        self.require_finite(f"{split}_loss", loss)  # before the epoch's checkpoint is saved
+        self.log(f"{split}_loss", loss, on_epoch=True, sync_dist=True)
         metrics = self.metrics[split]
         scores, target = (logits[:, 0], y[:, 0].long()) if self._single_target else (logits, y.long())
         metrics["auroc"].update(scores, target)
@@ -207,3 +218,16 @@ class ClassificationTask(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over the model's parameters."""
         return adam(self, self.model.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+def _pos_weight(value: Any, n_targets: int) -> torch.Tensor:
+    """``pos_weight`` as a tensor: one positive number, or one per target."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    for i, v in enumerate(values):
+        require_number(v, "pos_weight" if len(values) == 1 else f"pos_weight[{i}]", above=0.0)
+    if len(values) not in (1, n_targets):
+        raise ValueError(
+            f"pos_weight has {len(values)} values for a model with {n_targets} targets; "
+            "give one value, or one per target"
+        )
+    return torch.tensor(values if len(values) > 1 else values[0], dtype=torch.float32)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchvision.utils import save_image
 
+from zoo._checks import require_number
 from zoo.models import dcgan_init as dcgan_init_fn
 from zoo.sampling import discriminator_image_shape, discriminator_logits
-from zoo.tasks._common import adam, describe_model, rebuild, run_dir
+from zoo.tasks._common import ZooTask, adam, describe_model, rebuild, run_dir
 
 
-class GANTask(L.LightningModule):
+class GANTask(ZooTask):
     """Non-saturating GAN: the discriminator is trained on its logits with BCE-with-logits.
 
     The discriminator must read the generator's images: an ImageDiscriminator of the same
@@ -43,6 +43,13 @@ class GANTask(L.LightningModule):
         discriminator_record: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        require_number(lr, "lr", above=0.0)
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ValueError(f"betas={betas!r} must be two numbers in [0, 1)")
+        for i, beta in enumerate(betas):
+            require_number(beta, f"betas[{i}]", at_least=0.0)
+            if beta >= 1:
+                raise ValueError(f"betas[{i}]={beta!r} must be < 1")
         self.automatic_optimization = False
         self.generator = rebuild(generator, generator_record, "generator")
         self.discriminator = rebuild(discriminator, discriminator_record, "discriminator")
@@ -80,11 +87,13 @@ class GANTask(L.LightningModule):
         d_loss = F.binary_cross_entropy_with_logits(
             self.discriminate(real), ones
         ) + F.binary_cross_entropy_with_logits(self.discriminate(fake.detach()), zeros)
+        self.require_finite("train_d_loss", d_loss)
         opt_d.zero_grad()
         self.manual_backward(d_loss)
         opt_d.step()
 
         g_loss = F.binary_cross_entropy_with_logits(self.discriminate(fake), ones)
+        self.require_finite("train_g_loss", g_loss)
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         opt_g.step()
@@ -106,7 +115,8 @@ class GANTask(L.LightningModule):
         return images
 
     def on_train_epoch_end(self) -> None:
-        """Write the fixed-latent sample grid for this epoch."""
+        """Check the weights are finite, then write the fixed-latent sample grid for this epoch."""
+        super().on_train_epoch_end()
         if self.trainer.is_global_zero:
             path = run_dir(self) / "images" / f"samples_epoch{self.current_epoch:03d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)

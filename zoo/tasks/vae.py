@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchvision.utils import save_image
 
+from zoo._checks import require_number
 from zoo.sampling import decode, decode_logits, latent_size
-from zoo.tasks._common import adam, describe_model, rebuild, run_dir
+from zoo.tasks._common import ZooTask, adam, describe_model, rebuild, run_dir
 from zoo.tasks.encoder import ConvEncoder
 
 
@@ -21,7 +21,7 @@ def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     return -0.5 * (1 + log_var - mean.pow(2) - log_var.exp()).sum(1)
 
 
-class VAETask(L.LightningModule):
+class VAETask(ZooTask):
     """Variational autoencoder on images in [0, 1]; the decoder's logits give Bernoulli pixels.
 
     ``decoder`` is a decoder of latents (``image_decoder``, ``mlp_decoder``), which gets a
@@ -46,6 +46,8 @@ class VAETask(L.LightningModule):
         decoder_record: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        require_number(lr, "lr", above=0.0)
+        require_number(beta, "beta", at_least=0.0)
         self.decoder = rebuild(decoder, decoder_record, "decoder")
         decoder_record = describe_model(self.decoder)  # plain values, read by save_hyperparameters
         self.save_hyperparameters(ignore=["decoder"])
@@ -76,6 +78,7 @@ class VAETask(L.LightningModule):
         """Negative ELBO (with ``beta`` on the KL), mean over the batch."""
         recon, kl, _ = self.elbo_terms(batch[0])
         loss = (recon + self.hparams.beta * kl).mean()
+        self.require_finite("train_loss", loss)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
@@ -85,6 +88,7 @@ class VAETask(L.LightningModule):
         recon, kl, mean = self.elbo_terms(x)
         recon_bce = F.binary_cross_entropy_with_logits(decode_logits(self.decoder, mean), x)
         elbo = -(recon + kl).mean()
+        self.require_finite("val_loss", elbo)
         values = {"val_loss": -elbo, "val_elbo": elbo, "val_kl": kl.mean(), "val_recon_bce": recon_bce}
         self.log_dict(values, on_epoch=True, prog_bar=True, sync_dist=True)
         if batch_idx == 0:

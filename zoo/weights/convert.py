@@ -19,6 +19,7 @@ import torch
 
 from zoo._files import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
+from zoo.weights.building import check_buildable
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.matching import load_weights, readings, views
 from zoo.weights.records import read_model_records, recorded_info, records_named
@@ -134,6 +135,7 @@ def convert(
         )
     name, args, where = choices[0]
     args = {**args, **(overrides or {})}
+    check_buildable(name, args, src)  # a stored record's sizes are the file's before memory is allocated
     net = build_model(name, **args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from zoo import layouts
+from zoo._checks import NonFiniteWarning, list_names, non_finite_tensors
 from zoo.layouts import Layout
 from zoo.models import args_from_state, layouts_for_keys, model_args, spec_for_class
 from zoo.weights.errors import LayoutWarning
@@ -42,18 +43,20 @@ class LoadReport:
     missing: list[tuple[str, Shape]] = field(default_factory=list)  # in the model, not in the file
     unexpected: list[tuple[str, Shape]] = field(default_factory=list)  # in the file, not in the model
     mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)  # key, file shape, model shape
+    unusable: list[tuple[str, str]] = field(default_factory=list)  # key, why (sparse, no values, dtype)
     hint: str = ""  # the overrides that would fit, when they can be told
     fitting_args: dict[str, Any] = field(default_factory=dict)  # those overrides as values
 
     @property
     def complete(self) -> bool:
         """True when every tensor of the model and of the file matched."""
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched or self.unusable)
 
     def describe(self) -> str:
         """The hint, then every offending key with its shapes, one per line."""
         lines = [self.hint] if self.hint else []
         lines += [f"  {k}: shape in file {list(f)}, in model {list(m)}" for k, f, m in self.mismatched]
+        lines += [f"  {k}: {why}" for k, why in self.unusable]
         lines += [f"  {k}: missing from the file (model expects {list(s)})" for k, s in self.missing]
         lines += [
             f"  {k}: unexpected (in the file with shape {list(s)}, not in the model)"
@@ -118,18 +121,45 @@ def readings(view: StateDict) -> tuple[list[tuple[Layout, StateDict]], list[tupl
     return fitting, failing
 
 
+def _unusable(tensor: torch.Tensor, target: torch.Tensor) -> str:
+    """Why ``tensor`` cannot be copied into ``target`` ("" when it can): a layout other than
+    dense, no values, or a dtype that copying would cast across kinds (int into float...)."""
+    if tensor.layout != torch.strided:
+        return f"a sparse tensor ({tensor.layout}) in the file; expected a dense one"
+    if tensor.device.type == "meta":
+        return "a tensor without values (on the meta device) in the file"
+    if tensor.is_quantized or _kind(tensor) != _kind(target):
+        return f"dtype {tensor.dtype} in the file, {target.dtype} in the model"
+    return ""
+
+
+def _kind(t: torch.Tensor) -> str:
+    if t.is_quantized:
+        return "quantized"
+    if t.is_complex():
+        return "complex"
+    if t.is_floating_point():
+        return "float"
+    return "bool" if t.dtype == torch.bool else "integer"
+
+
 def _compare(
-    path: str, cand: _Candidate, wanted: dict[str, torch.Tensor]
+    path: str, cand: _Candidate, wanted: dict[str, torch.Tensor], lazy: bool = False
 ) -> tuple[LoadReport, dict[str, torch.Tensor]]:
+    """The report of ``cand`` against the model's tensors ``wanted``, and the tensors that fit
+    (``lazy``: the file's tensors are meta tensors of its shapes and dtypes, checked by shape)."""
     report = LoadReport(path, cand.layout, cand.prefix)
     fits = {}
     for key, target in wanted.items():
-        if key not in cand.state:
+        tensor = cand.state.get(key)
+        if tensor is None:
             report.missing.append((key, tuple(target.shape)))
-        elif cand.state[key].shape != target.shape:
-            report.mismatched.append((key, tuple(cand.state[key].shape), tuple(target.shape)))
+        elif tensor.shape != target.shape:
+            report.mismatched.append((key, tuple(tensor.shape), tuple(target.shape)))
+        elif not lazy and _unusable(tensor, target):
+            report.unusable.append((key, _unusable(tensor, target)))
         else:
-            fits[key] = cand.state[key]
+            fits[key] = tensor
     report.unexpected = [(k, tuple(v.shape)) for k, v in cand.state.items() if k not in wanted]
     report.loaded = sorted(fits)
     return report, fits
@@ -212,15 +242,18 @@ def _differing(implied: dict[str, Any], current: dict[str, Any]) -> dict[str, An
     return {k: v for k, v in implied.items() if k in current and _norm(current[k]) != _norm(v)}
 
 
-def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torch.Tensor], _Candidate | None]:
+def _match(
+    model: nn.Module, path: PathLike, lazy: bool = False
+) -> tuple[LoadReport, dict[str, torch.Tensor], _Candidate | None]:
     """Read ``path`` and find the view of it that fits ``model`` best; nothing is loaded.
 
     Of several complete fits (layouts that differ only in what no tensor records), the one
     whose original model ran with ``model``'s arguments wins; with none, the first (and
-    :func:`load_weights` warns that the original ran with other arguments)."""
+    :func:`load_weights` warns that the original ran with other arguments). ``lazy`` reads
+    no tensor data (:func:`read_state_dict`), for checking shapes only."""
     _require_module(model, path)
     name = os.fspath(path)
-    state = read_state_dict(path)
+    state = read_state_dict(path, lazy=lazy)
     meta = read_metadata(path)
     model_name = _registered_name(model)
     wanted = model.state_dict()
@@ -229,7 +262,7 @@ def _match(model: nn.Module, path: PathLike) -> tuple[LoadReport, dict[str, torc
     complete: list[tuple[LoadReport, dict, _Candidate]] = []
     best: list[tuple[tuple[int, int], LoadReport, dict, _Candidate]] = []  # the best score, ties kept
     for cand in _candidates(state, model_name, foreign, _own_prefixes(path, state, meta)):
-        report, fits = _compare(name, cand, wanted)
+        report, fits = _compare(name, cand, wanted, lazy)
         if report.complete:
             complete.append((report, fits, cand))
             continue
@@ -285,6 +318,18 @@ def _registered_name(model: nn.Module) -> str | None:
         return None
 
 
+def mismatch_error(
+    path: PathLike, name: str, report: LoadReport, strict: bool = True
+) -> WeightsMismatchError:
+    """The error of a load whose ``report`` is not complete: every offending key, one per line."""
+    why = "strict load" if strict else "nothing fits"
+    return WeightsMismatchError(
+        f"{os.fspath(path)} does not fit {name} ({why}; layout {report.layout!r}"
+        f"{', prefix ' + repr(report.prefix) if report.prefix else ''}):\n{report.describe()}",
+        report,
+    )
+
+
 def check_weights(model: nn.Module, path: PathLike) -> LoadReport:
     """What :func:`load_weights` would load from ``path`` into ``model``, without loading it."""
     return _match(model, path)[0]
@@ -305,16 +350,27 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     report, fits, cand = _match(model, path)
     name = type(model).__name__
     if not report.complete and (strict or not fits):
-        why = "strict load" if strict else "nothing fits"
-        raise WeightsMismatchError(
-            f"{os.fspath(path)} does not fit {name} ({why}; layout {report.layout!r}"
-            f"{', prefix ' + repr(report.prefix) if report.prefix else ''}):\n{report.describe()}",
-            report,
-        )
+        raise mismatch_error(path, name, report, strict)
     full = model.state_dict()
-    full.update(fits)
+    unallocated = [k for k, v in full.items() if v.device.type == "meta"]
+    if unallocated:
+        raise ValueError(
+            f"{name} has tensors on the meta device ({list_names(unallocated)}), which hold no values to "
+            "load into; allocate them first (model.to_empty(device='cpu'))"
+        )
+    # Converted to each tensor's dtype and device before any is copied: a failure here
+    # (memory, a device) leaves the model as it was, and the copies below cannot fail.
+    full.update({k: v.to(device=full[k].device, dtype=full[k].dtype) for k, v in fits.items()})
+    broken = non_finite_tensors(fits)
     model.load_state_dict(full, strict=True)
     assert cand is not None  # a candidate fitted, or fits would be empty
+    if broken:
+        warnings.warn(
+            f"{os.fspath(path)}: NaN or infinite values in {list_names(broken)}; the outputs they reach "
+            "will be NaN or infinite",
+            NonFiniteWarning,
+            stacklevel=2,
+        )
     if cand.warning:
         warnings.warn(f"{os.fspath(path)}: {cand.warning}", LayoutWarning, stacklevel=2)
     current = model_args(model) if cand.implied else {}

@@ -79,23 +79,50 @@ def require_weights_file(path: PathLike) -> Path:
         raise IsADirectoryError(f"{err}; expected a weights file") from None
 
 
-def read_state_dict(path: PathLike) -> StateDict:
+def read_state_dict(path: PathLike, *, lazy: bool = False) -> StateDict:
     """The tensors of a .safetensors or pickled (.pt/.pth/.ckpt) file, read safely.
 
     Checkpoint dicts are unwrapped to their ``state_dict``; prefixes are left as they are.
+    ``lazy=True`` reads no tensor data, for checking shapes before anything is built: a
+    safetensors file gives meta tensors of its header's shapes and dtypes, a zip pickle
+    (torch.save's format) memory-mapped tensors.
     """
     path = require_weights_file(path)
     name = os.fspath(path)
     if path.stat().st_size == 0:
         raise WeightsFileError(f"{name}: the file is empty (0 bytes); {_EXPECTED}")
     if _is_safetensors(path):
-        from safetensors.torch import load_file
-
         try:
-            return load_file(name)
+            return _safetensors_shapes(name) if lazy else _safetensors_tensors(name)
         except Exception as err:  # truncated or corrupt header/data
             raise WeightsFileError(f"{name}: not a readable safetensors file ({err}); {_EXPECTED}") from None
-    return _unwrap(_load_pickled(path), name)
+    return _unwrap(_load_pickled(path, mmap=lazy and zipfile.is_zipfile(path)), name)
+
+
+def _safetensors_tensors(name: str) -> StateDict:
+    from safetensors.torch import load_file
+
+    return load_file(name)
+
+
+def _safetensors_shapes(name: str) -> StateDict:
+    """Meta tensors of the shapes and dtypes in a safetensors header (no data is read)."""
+    from safetensors import safe_open
+
+    out: StateDict = {}
+    with safe_open(name, framework="pt") as f:
+        for key in f.keys():
+            part = f.get_slice(key)
+            dtype = _SAFETENSORS_DTYPES.get(part.get_dtype(), torch.uint8)
+            out[key] = torch.empty(part.get_shape(), dtype=dtype, device="meta")
+    return out
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool, "C64": torch.complex64,
+}  # fmt: skip
 
 
 def _load_pickled(path: Path, mmap: bool = False) -> Any:
@@ -138,6 +165,24 @@ def checkpoint_hparams(path: PathLike, key: str) -> dict[str, Any]:
     obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
     hparams = obj.get(key) if isinstance(obj, dict) else None
     return hparams if isinstance(hparams, dict) else {}
+
+
+def read_checkpoint(path: PathLike) -> dict[str, Any]:
+    """The dict a pickled checkpoint holds, read with ``torch.load(weights_only=True)``;
+    a WeightsFileError naming the file for anything else (empty, corrupt, not a dict).
+
+    Its tensors are memory-mapped (torch.save's zip format), so only the pickle is read.
+    """
+    path = require_weights_file(path)
+    name = os.fspath(path)
+    if path.stat().st_size == 0:
+        raise WeightsFileError(
+            f"{name}: the file is empty (0 bytes); expected a checkpoint written by torch.save"
+        )
+    obj = _load_pickled(path, mmap=zipfile.is_zipfile(path))
+    if not isinstance(obj, dict):
+        raise WeightsFileError(f"{name}: holds a {type(obj).__name__}, not a checkpoint dict")
+    return obj
 
 
 def _unwrap(obj: Any, name: str) -> StateDict:

@@ -56,6 +56,11 @@ def stored_args(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
             f"{os.fspath(path)}: its safetensors metadata 'zoo_args' is not valid JSON ({err}); expected "
             "the JSON object of constructor arguments that zoo.save_weights writes"
         ) from None
+    except RecursionError:
+        raise WeightsFileError(
+            f"{os.fspath(path)}: its safetensors metadata 'zoo_args' is nested too deep to be the JSON "
+            "object of constructor arguments that zoo.save_weights writes"
+        ) from None
     if not isinstance(args, dict):
         raise WeightsFileError(
             f"{os.fspath(path)}: its safetensors metadata 'zoo_args' holds a {type(args).__name__}; "
@@ -126,5 +131,9 @@ def stored_info(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
         except json.JSONDecodeError as err:
             raise WeightsFileError(
                 f"{os.fspath(path)}: its safetensors metadata {key!r} is not valid JSON ({err})"
+            ) from None
+        except RecursionError:
+            raise WeightsFileError(
+                f"{os.fspath(path)}: its safetensors metadata {key!r} is nested too deep"
             ) from None
     return out

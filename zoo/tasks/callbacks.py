@@ -1,0 +1,96 @@
+"""Lightning's checkpoint callback and CSV logger, made safe for diverged and resumed runs."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+from fsspec.implementations.local import LocalFileSystem
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_warn
+
+from zoo._files import atomic_path
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint for zoo-train runs, with two changes:
+
+    - A NaN or infinite monitored value never makes a checkpoint "best": Lightning ranks
+      NaN last, but still saves it as best while it has fewer than ``save_top_k``, and
+      ``ckpt_path="best"`` then tests it.
+    - ``save_last`` keeps ``last.ckpt`` at the latest epoch: Lightning rewrites it only when
+      it saves a best checkpoint, so after an epoch that was not the best it was stale,
+      and a resumed run repeated epochs.
+    """
+
+    def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
+        """Lightning's decision, with non-finite values never among the best."""
+        if current is not None and not bool(torch.isfinite(torch.as_tensor(current)).all()):
+            rank_zero_warn(
+                f"{self.monitor}={float(current)} at epoch {trainer.current_epoch} is not finite: "
+                "not a candidate for the best checkpoint"
+            )
+            return False
+        return super().check_monitor_top_k(trainer, current)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lightning's saving, then last.ckpt where nothing was saved (runs without validation)."""
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_stale(trainer)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lightning's saving, then last.ckpt where nothing was saved."""
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_stale(trainer)
+
+    def _save_last_if_stale(self, trainer: Trainer) -> None:
+        # skipped where a checkpoint was saved at this step already (and while sanity checking)
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer continuing an existing metrics.csv (Lightning's deletes it,
+    so resuming into the run directory lost the earlier epochs' rows)."""
+
+    def _check_log_dir_exists(self) -> None:
+        if not self._fs.isfile(self.metrics_file_path):
+            return
+        with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+            header = next(csv.reader(f), [])
+        # Lightning writes its columns sorted; the rows appended next use that order too.
+        self.metrics_keys = sorted(k for k in header if k)
+        if header != self.metrics_keys:
+            self._rewrite_with_new_header(self.metrics_keys)
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        """The earlier rows under the widened header, written whole or not at all."""
+        if not isinstance(self._fs, LocalFileSystem):
+            return super()._rewrite_with_new_header(fieldnames)
+        with open(self.metrics_file_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with atomic_path(self.metrics_file_path, suffix=".csv") as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+        return None
+
+
+class AppendingCSVLogger(CSVLogger):
+    """Lightning's CSVLogger whose metrics.csv is continued, never deleted, when the run
+    directory already has one (a resumed run adds its rows to the earlier epochs')."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        """The writer, made on first use (on global rank 0; other ranks log nothing)."""
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
