@@ -56,7 +56,10 @@ def require_tensor(x: Any, model: str, expected: str, dtype: torch.dtype | None 
             f"{model} expects a floating-point tensor of shape {expected}, got dtype {x.dtype} "
             "(one-hot encode DNA with zoo.one_hot)"
         )
-    autocast = torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64
+    try:
+        autocast = torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64
+    except RuntimeError:  # a device type autocast does not know (meta: shapes only)
+        autocast = False
     if dtype is not None and x.dtype != dtype and not autocast:
         raise ValueError(
             f"{model} expects {dtype} input (the dtype of its weights), got {x.dtype}; "
