@@ -150,3 +150,11 @@ def test_input_of_another_float_dtype_names_the_expected_dtype(dtype):
                     model(x.to(dtype))
             else:
                 assert model(x.to(dtype)).shape == expected.shape  # autocast casts for itself
+
+
+def test_the_dtype_check_works_on_the_meta_device():
+    with torch.device("meta"):
+        model = zoo.BinaryClassifier(in_features=5)
+        assert model(torch.empty(2, 5)).shape == (2, 1)
+        with pytest.raises(ValueError, match="expects torch.float32 input"):
+            model(torch.empty(2, 5, dtype=torch.float16))

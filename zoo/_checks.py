@@ -56,16 +56,22 @@ def require_tensor(x: Any, model: str, expected: str, dtype: torch.dtype | None 
             f"{model} expects a floating-point tensor of shape {expected}, got dtype {x.dtype} "
             "(one-hot encode DNA with zoo.one_hot)"
         )
-    try:
-        autocast = torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64
-    except RuntimeError:  # a device type autocast does not know (meta: shapes only)
-        autocast = False
-    if dtype is not None and x.dtype != dtype and not autocast:
+    if dtype is not None and x.dtype != dtype and not _autocast_casts(x):
         raise ValueError(
             f"{model} expects {dtype} input (the dtype of its weights), got {x.dtype}; "
             f"convert it with x.to({dtype})"
         )
     return x
+
+
+def _autocast_casts(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device and casts ``x`` (it leaves float64 alone)."""
+    if x.dtype == torch.float64:
+        return False
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except RuntimeError:  # a device type autocast does not know (meta)
+        return False
 
 
 def check_shape(
