@@ -59,7 +59,7 @@ class TargetCurve:
     recall: torch.Tensor
 
 
-def target_names(names: list[str] | None, n_targets: int) -> list[str]:
+def row_names(names: list[str] | None, n_targets: int) -> list[str]:
     """``names`` when there is one per target, else ``target_0``, ``target_1``, ..."""
     if names is not None and len(names) == n_targets:
         return list(names)
@@ -92,7 +92,7 @@ def score_targets(
             else:
                 auroc = multilabel_auroc(logits, target, n_targets, average=None)
                 auprc = multilabel_average_precision(logits, target, n_targets, average=None)
-    names = target_names(names, n_targets)
+    names = row_names(names, n_targets)
     table = []
     for i in range(n_targets):
         pos, neg = int(positives[i]), int(negatives[i])
