@@ -1,4 +1,4 @@
-"""Lightning tasks: classification on logits, DCGAN, VAE.
+"""Lightning tasks: classification on logits, DCGAN, VAE; the per-epoch log line and stop reason.
 
 Importing this package imports Lightning; ``import zoo`` does not import it.
 """
@@ -6,6 +6,7 @@ Importing this package imports Lightning; ``import zoo`` does not import it.
 from zoo.tasks.classification import ClassificationTask
 from zoo.tasks.encoder import ConvEncoder
 from zoo.tasks.gan import GANTask
+from zoo.tasks.progress import EpochLog, stop_reason
 from zoo.tasks.vae import VAETask
 
-__all__ = ["ClassificationTask", "ConvEncoder", "GANTask", "VAETask"]
+__all__ = ["ClassificationTask", "ConvEncoder", "EpochLog", "GANTask", "VAETask", "stop_reason"]
