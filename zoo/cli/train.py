@@ -5,12 +5,18 @@
     zoo-train -m experiment=deepsea_synthetic task.lr=1e-3,1e-4
 
 Configs live in the repository's conf/ (installed as the package ``zoo.conf``). The run
-directory (``hydra.run.dir``) receives the composed config (.hydra/), metrics.csv,
-hparams.yaml, checkpoints/ (last.ckpt, best.ckpt) and images/.
+directory (``hydra.run.dir``) receives the composed config (.hydra/), train.log (the log
+lines, with the closing summary), csv/metrics.csv, checkpoints/ (last.ckpt, best.ckpt),
+images/ and, for classification, test_targets.csv.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +24,19 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from zoo.cli._hydra import CONFIG_PATH
+from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data.arrays import FILE_OPTIONS
+from zoo.tasks import EpochLog, stop_reason
+from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
 
-_CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
-# From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
-CONFIG_PATH = (
-    str(_CLONE_CONF)
-    if (_CLONE_CONF / "config.yaml").is_file() and (_CLONE_CONF.parent / "pyproject.toml").is_file()
-    else "pkg://zoo.conf"
-)
+__all__ = ["CONFIG_PATH", "ConfigError", "main", "prepare_data", "train"]
+
+log = logging.getLogger("zoo.train")
 
 
 def _array_dim(which: str, _parent_: DictConfig) -> int:
@@ -47,18 +54,25 @@ def _array_dim(which: str, _parent_: DictConfig) -> int:
 def register_resolvers() -> None:
     """``${zoo.fasta_seq_len:F}``, ``${zoo.label_count:T}``, ``${zoo.bed_target_count:T}``,
     ``${zoo.array_dims:seq_len}`` / ``${zoo.array_dims:n_targets}`` (in a data config: its
-    training array files): sizes read from data files so they flow into the model config."""
+    training array files): sizes read from data files so they flow into the model config;
+    ``${zoo.stdout_is_terminal:}`` for the progress bar (drawn on a terminal, left out of logs
+    written to a file)."""
     resolvers = {
         "zoo.fasta_seq_len": lambda path: fasta_seq_len(path),
         "zoo.label_count": lambda path: count_targets(path),
         "zoo.bed_target_count": lambda path: count_bed_targets(path),
         "zoo.array_dims": _array_dim,
+        "zoo.stdout_is_terminal": lambda: sys.stdout.isatty(),
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)
 
 
 register_resolvers()
+
+
+class ConfigError(ValueError):
+    """A config value zoo-train refuses before building anything; the CLI prints it in one line."""
 
 
 def prepare_data(cfg: DictConfig) -> None:
@@ -86,34 +100,151 @@ def check_trainer_config(trainer: DictConfig) -> None:
         wanted = int if key in _TRAINER_INTS else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted):
             kind = "a whole number" if key in _TRAINER_INTS else "a number (a count or a fraction)"
-            raise ValueError(f"trainer.{key}={value!r} is not {kind}")
+            raise ConfigError(f"trainer.{key}={value!r} is not {kind}")
+
+
+# Logger class -> (modules any of which it needs, the pyproject extra that installs one).
+LOGGER_PACKAGES = {
+    "lightning.pytorch.loggers.TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "lightning.pytorch.loggers.MLFlowLogger": (("mlflow",), "mlflow"),
+    "lightning.pytorch.loggers.WandbLogger": (("wandb",), "wandb"),
+}
+
+
+def check_loggers(loggers: DictConfig | None) -> None:
+    """Refuse a configured logger whose library is not installed, naming the pip command
+    (before any data is made; Lightning would fail at the logger's construction)."""
+    for name, conf in (loggers or {}).items():
+        target = conf.get("_target_") if conf is not None else None
+        if target not in LOGGER_PACKAGES:
+            continue
+        modules, extra = LOGGER_PACKAGES[target]
+        if not any(importlib.util.find_spec(m) for m in modules):
+            raise ConfigError(
+                f"logger.{name} ({target.rsplit('.', 1)[1]}) needs {modules[0]}: "
+                f'pip install "sigmoid-zoo[{extra}]"'
+            )
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it is below it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _logger_places(trainer: L.Trainer) -> list[str]:
+    """Where each logger writes (MLflow: its store and run id); fast_dev_run's stand-in has no place."""
+    places = []
+    for logger in trainer.loggers:
+        kind = type(logger).__name__.removesuffix("Logger")
+        if kind == "MLFlow":
+            store = f" {_shown(logger.save_dir)}" if logger.save_dir else ""  # None for a tracking server
+            places.append(f"MLflow{store} (run {logger.run_id})")
+        elif kind == "Wandb":
+            places.append(f"W&B {_shown(logger.experiment.dir)}")
+        elif kind == "CSV":
+            places.append(f"metrics {_shown(Path(logger.log_dir) / 'metrics.csv')}")
+        elif getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None):
+            places.append(f"{kind} {_shown(getattr(logger, 'log_dir', None) or logger.save_dir)}")
+    return places
+
+
+def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
+    """Lines on the fit just ended: why it stopped, and its checkpoints (read before a test
+    restores the checkpoint callback's state from the tested file)."""
+    epochs = trainer.current_epoch  # epochs finished (a time limit can stop one midway)
+    lines = [f"training stopped after {epochs} epoch(s), {format_duration(seconds)}: {reason}"]
+    ckpt = trainer.checkpoint_callback
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path:
+        epoch_log = next((c for c in trainer.callbacks if isinstance(c, EpochLog)), None)
+        best = epoch_log.best() if epoch_log is not None else None
+        at = f" at epoch {best[0]}" if best is not None else ""
+        score = f"{ckpt.monitor} {format_value(float(ckpt.best_model_score))}"
+        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)} ({score}{at})")
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.last_model_path:
+        lines.append(f"last checkpoint: {_shown(ckpt.last_model_path)}")
+    return lines
+
+
+def results_summary(
+    trainer: L.Trainer, task: L.LightningModule, tested: dict[str, float] | None
+) -> list[str]:
+    """Lines on the test (figures, per-target table and pictures) and on where everything went."""
+    lines = []
+    if tested is not None:
+        figures = ", ".join(f"{k} {format_value(v)}" for k, v in epoch_metrics(tested).items())
+        used = Path(trainer.ckpt_path).name if trainer.ckpt_path else "the last weights"
+        lines.append(f"test ({used}): {figures}")
+        outputs = getattr(task, "test_outputs", [])
+        if outputs:
+            lines.append("per-target results: " + ", ".join(_shown(p) for p in outputs))
+    run = Path(trainer.default_root_dir)
+    images = run / "images"
+    if images.is_dir():
+        lines.append(f"pictures: {_shown(images)}/ ({', '.join(sorted(p.name for p in images.iterdir()))})")
+    places = _logger_places(trainer)
+    lines.append(f"run folder: {_shown(run)}" + (f" ({'; '.join(places)})" if places else ""))
+    return lines
+
+
+def allow_mlflow_file_store(loggers: DictConfig | None) -> None:
+    """MLflow 3 refuses a ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE`` is set (the store
+    is in maintenance mode, and the database store needs the full mlflow with SQLAlchemy):
+    a run configured with one opts in, unless the variable is already set."""
+    for conf in (loggers or {}).values():
+        if conf is not None and conf.get("_target_") == "lightning.pytorch.loggers.MLFlowLogger":
+            if str(conf.get("tracking_uri") or "file:").startswith("file:"):
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics."""
+    """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics.
+
+    Logs one line per epoch and, at the end, why training stopped and where the results went.
+    """
     check_trainer_config(cfg.trainer)
+    check_loggers(cfg.get("logger"))
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
+    allow_mlflow_file_store(cfg.get("logger"))
     prepare_data(cfg)
     datamodule = instantiate(cfg.data)
     task = instantiate(cfg.task)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
-    loggers = [instantiate(c) for c in cfg.logger.values() if c is not None]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    log_line(trainer, f"run folder: {_shown(trainer.default_root_dir)}")
+    started = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    seconds = time.monotonic() - started
+    reason = stop_reason(trainer)
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
-    if cfg.run_test and not trainer.fast_dev_run:
+    summary = fit_summary(trainer, reason, seconds)
+    tested = None
+    if cfg.run_test and not trainer.fast_dev_run and not trainer.interrupted:
         best = "best" if cfg.monitor.metric else None
-        for result in trainer.test(task, datamodule=datamodule, ckpt_path=best):
-            metrics.update(result)
+        tested = {}
+        for result in trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False):
+            tested.update({k: float(v) for k, v in result.items()})
+        metrics.update(tested)
+    for line in summary + results_summary(trainer, task, tested):
+        log_line(trainer, line)
     return {k: float(v) for k, v in metrics.items()}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the monitored metric (for sweepers)."""
-    metrics = train(cfg)
+    route_logging()
+    try:
+        metrics = train(cfg)
+    except ConfigError as err:
+        log.error("zoo-train: %s", err)
+        raise SystemExit(2) from None
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
 
