@@ -363,7 +363,8 @@ def test_plain_zoo_train_says_in_one_line_what_to_choose_and_leaves_nothing_behi
 def test_help_shows_the_examples_a_user_needs(tmp_path):
     out = run_cli(["--help"], cwd=tmp_path)
     assert "zoo-train experiment=deepsea_synthetic data.fasta=seqs.fa data.labels=labels.tsv" in out.stdout
-    assert "experiment: basset, beluga, danq, deepsea, deepsea_synthetic" in out.stdout
+    (groups,) = [line for line in out.stdout.splitlines() if line.startswith("experiment: ")]
+    assert set(EXPERIMENTS) <= set(groups.removeprefix("experiment: ").split(", "))  # every recipe listed
     assert "logger: csv, mlflow, tensorboard, wandb" in out.stdout and "zoo-evaluate" in out.stdout
     assert list(tmp_path.iterdir()) == []
 
@@ -545,10 +546,18 @@ def test_zoo_evaluate_scores_every_record_of_other_files_as_sklearn_does(classif
 def test_zoo_evaluate_refuses_what_it_cannot_score(classification_run, image_runs, tmp_path):
     from zoo.cli.evaluate import main as evaluate
 
-    tmp, _, _, _ = classification_run
+    tmp, cfg, _, _ = classification_run
     ckpt = str(tmp / "run" / "checkpoints" / "best.ckpt")
     gan = str(image_runs["image_decoder_gan_digits"] / "checkpoints" / "last.ckpt")
+    header, *rows = Path(cfg.synthetic.labels).read_text().splitlines()
+    names = header.split("\t")
+    swapped = tmp_path / "swapped.tsv"  # the same targets in another order: output 1 is CTCF, not GATA1
+    swapped.write_text("\n".join(["\t".join([names[0], names[2], names[1], *names[3:]]), *rows]) + "\n")
     cases = [
+        (
+            [ckpt, "--fasta", cfg.synthetic.fasta, "--labels", str(swapped), "--out", str(tmp_path / "s")],
+            "column 1 is 'GATA1', the model's output 1 is 'CTCF'",
+        ),
         ([gan, "--out", str(tmp_path / "g")], "is not a zoo-train classification checkpoint"),
         ([ckpt, "--fasta", "x.fa", "--out", str(tmp_path / "f")], "give --fasta and --labels together"),
         ([ckpt, "--out", str(tmp / "run")], "already holds an evaluation"),  # never overwrites results
@@ -556,4 +565,4 @@ def test_zoo_evaluate_refuses_what_it_cannot_score(classification_run, image_run
     for args, message in cases:
         with pytest.raises(SystemExit, match=message):
             evaluate(args)
-    assert not (tmp_path / "g").exists() and not (tmp_path / "f").exists()
+    assert not any((tmp_path / name).exists() for name in ("g", "f", "s"))

@@ -118,7 +118,15 @@ def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     dataset = datamodule.datasets["train" if split == "all" else split]
     if len(dataset) == 0:
         raise EvaluateError(f"the {split} split of {what} has no records")
-    task.target_names = list(datamodule.target_names)  # the names of the labels scored here
+    names = [str(n) for n in datamodule.target_names]
+    trained = task.hparams.get("target_names")
+    if trained and list(trained) != names:  # output i is scored against label column i
+        first = next(i for i, (a, b) in enumerate(zip(trained, names)) if a != b)  # as many: checked
+        raise EvaluateError(
+            f"the labels' targets are not the ones {ns.checkpoint} was trained on, in its order: "
+            f"column {first + 1} is {names[first]!r}, the model's output {first + 1} is {trained[first]!r}"
+        )
+    task.hparams.target_names = names  # the table's row names
     task.test_label = f"{what}, {split} ({len(dataset)} records)"
     loader = DataLoader(dataset, batch_size=ns.batch_size, num_workers=ns.num_workers)
     trainer = L.Trainer(
