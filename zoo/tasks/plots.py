@@ -96,7 +96,8 @@ def save_target_scores_png(path: str | Path, table: Sequence[TargetScore], title
         ax.set_xlabel(f"{label} (axis from {lo:.2f})" if lo > 0 else label)
         if values:
             mean, median = sum(values) / len(values), sorted(values)[len(values) // 2]
-            summary = f"{label}: mean {mean:.3f}, median {median:.3f}, min {min(values):.3f}"
+            d = 4 if min(values) >= 0.99 else 3  # near 1, three decimals would all read 1.000
+            summary = f"{label}: mean {mean:.{d}f}, median {median:.{d}f}, min {min(values):.{d}f}"
         else:
             summary = f"{label}: no target has both classes"
         extra = f"; {len(left_out)} of {n} targets with one class only" if left_out else f" over {n} targets"
