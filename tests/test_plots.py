@@ -64,14 +64,14 @@ def test_a_failed_draw_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_image_grids_are_upscaled_by_whole_factors_without_smoothing() -> None:
-    images = torch.rand(16, 1, 8, 8)
-    grid = image_grid(images, nrow=8)
-    assert grid.dtype == torch.uint8 and grid.shape == (3, 2 * 8 + 3 * 2, 8 * 8 + 9 * 2)  # C, H, W
-    big = upscale(grid)
-    factor = math.ceil(MIN_GRID_PIXELS / grid.shape[2])
-    assert big.shape == (3, grid.shape[1] * factor, grid.shape[2] * factor)
-    assert torch.equal(big[:, ::factor, ::factor], grid.float())  # each pixel became a block
-    assert torch.equal(big[:, 1::factor, 1::factor], grid.float())
+    grey = image_grid(torch.rand(16, 1, 8, 8), nrow=8)
+    assert grey.dtype == torch.uint8 and grey.shape == (1, 2 * 8 + 3 * 2, 8 * 8 + 9 * 2)  # C, H, W
+    assert image_grid(torch.rand(3, 3, 8, 8)).shape == (3, 12, 3 * 8 + 4 * 2)  # RGB stays RGB
+    big = upscale(grey)
+    factor = math.ceil(MIN_GRID_PIXELS / grey.shape[2])
+    assert big.shape == (1, grey.shape[1] * factor, grey.shape[2] * factor)
+    for dy, dx in ((0, 0), (1, 1), (factor - 1, factor - 1)):  # each pixel became a block
+        assert torch.equal(big[:, dy::factor, dx::factor], grey)
 
 
 def test_epochs_picked_across_training() -> None:
@@ -81,17 +81,39 @@ def test_epochs_picked_across_training() -> None:
 
 
 def test_gallery_keeps_the_latest_and_a_thinned_history(tmp_path: Path) -> None:
-    gallery = Gallery("samples", keep=8)
+    gallery = Gallery("samples", keep=8, every_s=0)
     for epoch in range(30):
         latest = gallery.add(tmp_path, epoch, torch.full((4, 1, 8, 8), epoch / 29))
     assert latest == tmp_path / "samples_latest.png" and len(gallery.grids) <= 8
     assert {0, 29} <= set(gallery.grids)  # never the first or the latest dropped
+    gaps = [b - a for a, b in zip(sorted(gallery.grids), sorted(gallery.grids)[1:])]
+    assert max(gaps) <= 2 * 29 / 7  # the kept epochs stay spread out: no gap twice the even one
     factor = math.ceil(MIN_GRID_PIXELS / (4 * 8 + 5 * 2))  # one row of 4 images, 2-pixel padding
     with Image.open(latest) as image:
-        assert image.size == ((4 * 8 + 5 * 2) * factor, (8 + 2 * 2) * factor)
+        assert image.mode == "L" and image.size == ((4 * 8 + 5 * 2) * factor, (8 + 2 * 2) * factor)
         inside = (5 * factor, 5 * factor)  # within the first image, past its padding
-        assert image.getpixel(inside)[0] == 255 and gallery.grids[0][0, 5, 5] == 0  # the latest epoch's
+        assert image.getpixel(inside) == 255 and gallery.grids[0][0, 5, 5] == 0  # the latest epoch's
     progress = gallery.save_progress(tmp_path, "samples")
     assert progress == tmp_path / "samples_progress.png"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["samples_latest.png", "samples_progress.png"]
     assert Gallery("empty").save_progress(tmp_path, "t") is None
+
+
+def test_the_progress_picture_shows_epochs_near_the_quarters_of_training(tmp_path: Path) -> None:
+    gallery = Gallery("samples", every_s=3600)
+    for epoch in range(100):
+        gallery.add(tmp_path, epoch, torch.rand(4, 1, 8, 8))
+    picked = pick_epochs(sorted(gallery.grids))
+    assert picked[0] == 0 and picked[-1] == 99
+    assert all(abs(got - want) <= 2 for got, want in zip(picked, (0, 24.75, 49.5, 74.25, 99)))
+
+
+def test_fast_epochs_write_the_latest_picture_every_few_seconds_and_at_the_end(tmp_path: Path) -> None:
+    gallery = Gallery("samples", every_s=3600)
+    written = [gallery.add(tmp_path, epoch, torch.full((4, 1, 8, 8), epoch / 9)) for epoch in range(10)]
+    assert written[0] == tmp_path / "samples_latest.png" and written[1:] == [None] * 9
+    with Image.open(written[0]) as image:
+        assert image.getpixel((5 * 13, 5 * 13)) == 0  # still epoch 0's
+    gallery.save_progress(tmp_path, "samples")
+    with Image.open(written[0]) as image:
+        assert image.getpixel((5 * 13, 5 * 13)) == 255  # the end wrote the last epoch's
