@@ -289,7 +289,7 @@ def test_fast_dev_run_of_each_new_architecture(tmp_path, overrides):
 
     cfg = compose_cfg([*overrides, f"run_dir={tmp_path}/run", "trainer=cpu", "+trainer.fast_dev_run=true"])
     train(cfg)
-    assert (tmp_path / "run" / "images" / "samples_epoch000.png").is_file()
+    assert (tmp_path / "run" / "images" / "samples_latest.png").is_file()
 
 
 @pytest.fixture(scope="module")

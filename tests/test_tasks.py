@@ -16,6 +16,8 @@ import zoo
 from zoo.data import FakeImageDataModule
 from zoo.tasks import ClassificationTask, ConvEncoder, GANTask, VAETask
 from zoo.tasks._common import adam
+from zoo.tasks.evaluation import read_target_table
+from zoo.tasks.plots import MIN_GRID_PIXELS
 
 
 def quiet_trainer(tmp_path, **kwargs) -> Trainer:
@@ -102,8 +104,11 @@ def test_gan_trains_both_networks_on_logits_and_writes_a_sample_grid(tmp_path):
     assert all(not torch.equal(a, b) for a, b in zip(before, after))
     from PIL import Image
 
-    grid = Image.open(tmp_path / "images" / "samples_epoch000.png")
-    assert grid.size == (8 * 8 + 9 * 2, 2 * 8 + 3 * 2)  # 16 images, 8 per row, 2-pixel padding
+    grid = Image.open(tmp_path / "images" / "samples_latest.png")
+    width, height = 8 * 8 + 9 * 2, 2 * 8 + 3 * 2  # 16 images, 8 per row, 2-pixel padding
+    factor = -(-MIN_GRID_PIXELS // width)  # upscaled by a whole factor to be seen
+    assert grid.size == (width * factor, height * factor)
+    assert (tmp_path / "images" / "samples_progress.png").is_file()  # drawn when training ended
     assert ckpt["hyper_parameters"]["generator_record"]["args"]["head"] == "tanh"
     rebuilt = GANTask(**ckpt["hyper_parameters"])
     rebuilt.load_state_dict(ckpt["state_dict"])
@@ -116,7 +121,8 @@ def test_vae_logs_heldout_terms_and_writes_grids(tmp_path):
     dm = FakeImageDataModule(n_images=48, image_size=8, n_channels=1, scale="unit", batch_size=8)
     ckpt = fit_fast(tmp_path, task, dm)
     images = sorted(p.name for p in (tmp_path / "images").iterdir())
-    assert images == ["reconstructions_epoch000.png", "samples_epoch000.png"]
+    assert images == ["reconstructions_latest.png", "reconstructions_progress.png", "samples_latest.png",
+                      "samples_progress.png"]  # fmt: skip
     x = torch.stack([dm.datasets["val"][i][0] for i in range(8)])
     (result,) = quiet_trainer(tmp_path).validate(
         task, DataLoader(TensorDataset(x), batch_size=8), verbose=False
@@ -167,7 +173,7 @@ def test_compiled_task_trains_like_the_eager_one_and_keeps_plain_checkpoint_keys
 
 def test_tasks_step_with_the_fused_adam_where_torch_has_it(tmp_path):
     model = zoo.create_model("binary_classifier", in_features=3)
-    assert ClassificationTask(model).configure_optimizers().defaults["fused"] is True
+    assert ClassificationTask(model).configure_optimizers()["optimizer"].defaults["fused"] is True
     on_meta = [torch.nn.Parameter(torch.empty(2, device="meta"))]  # no fused kernel: torch's default
     assert not adam(ClassificationTask(model), on_meta, lr=1e-3).defaults["fused"]
     # Lightning cannot clip a fused optimizer's gradients under mixed precision: a clipping run trains
@@ -294,3 +300,84 @@ def test_the_csv_logger_continues_an_existing_metrics_file(tmp_path):
         {"epoch": "0", "step": "1", "val_auroc": "", "val_loss": "0.5"},
         {"epoch": "1", "step": "3", "val_auroc": "0.75", "val_loss": "0.25"},
     ]
+
+
+def test_test_writes_the_per_target_table_of_sklearn_scores_and_the_pictures(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(80, 5)
+    y = (torch.rand(80, 3) < 0.4).float()
+    y[:, 1] = 0  # one class only: no scores, still counted
+    model = zoo.create_model("binary_classifier", in_features=5, n_outputs=3)
+    task = ClassificationTask(model, target_names=["CTCF", "empty", "GATA1"])
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    (result,) = quiet_trainer(tmp_path).test(task, loader, verbose=False)
+    with torch.no_grad():
+        probs = torch.sigmoid(model.logits(x)).numpy()
+    table = read_target_table(tmp_path / "test_targets.csv")
+    assert [r.name for r in table] == ["CTCF", "empty", "GATA1"]
+    for t in (0, 2):
+        assert table[t].auroc == pytest.approx(roc_auc_score(y[:, t], probs[:, t]), abs=1e-6)
+        assert table[t].auprc == pytest.approx(average_precision_score(y[:, t], probs[:, t]), abs=1e-6)
+        assert (table[t].positives, table[t].negatives) == (int(y[:, t].sum()), 80 - int(y[:, t].sum()))
+    assert np.isnan(table[1].auroc) and (table[1].positives, table[1].negatives) == (0, 80)
+    assert result["test_auroc"] == pytest.approx((table[0].auroc + table[2].auroc) / 2, abs=1e-6)
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["test_curves.png", "test_targets.png"]
+    assert task.test_outputs[0] == tmp_path / "test_targets.csv"
+
+
+def test_checkpoints_loaded_for_testing_say_which_epoch_their_weights_are_from(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    x, y = torch.randn(32, 4), (torch.rand(32, 2) < 0.5).float()
+    task = ClassificationTask(zoo.create_model("binary_classifier", in_features=4, n_outputs=2))
+    saver = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    quiet_trainer(tmp_path, max_epochs=2, callbacks=[saver]).fit(
+        task, DataLoader(TensorDataset(x, y), batch_size=8)
+    )
+    assert task.weights_epoch == 1  # epochs 0 and 1 ran
+    loaded = ClassificationTask.load_from_checkpoint(tmp_path / "last.ckpt", weights_only=True)
+    assert loaded.weights_epoch == 1
+    quiet_trainer(tmp_path).test(loaded, DataLoader(TensorDataset(x, y), batch_size=8), verbose=False)
+    assert loaded.test_outputs == [tmp_path / "test_targets.csv", tmp_path / "images" / "test_targets.png",
+                                   tmp_path / "images" / "test_curves.png"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["classification", "gan", "vae"])
+def test_tasks_train_in_float16_with_a_gradient_scaler(tmp_path, name):
+    """16-mixed runs on GPUs only; on the CPU the same plugin (float16 autocast + GradScaler) is
+    given explicitly. The scaler starts so high that the first float16 gradients overflow: those
+    steps must be skipped (the scale drops) and training go on with finite weights."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    torch.manual_seed(0)
+    if name == "classification":
+        task = ClassificationTask(
+            zoo.create_model("binary_classifier", in_features=6, n_outputs=2, hidden=[8])
+        )
+        x, y = torch.randn(96, 6), (torch.rand(96, 2) < 0.5).float()
+        data = {"train_dataloaders": DataLoader(TensorDataset(x, y), batch_size=8)}
+    else:
+        decoder = zoo.create_model("image_decoder", in_size=8, n_channels=1, ngf=8, n_layers=2,
+                                   head="tanh" if name == "gan" else "sigmoid")  # fmt: skip
+        if name == "gan":
+            task = GANTask(
+                decoder, zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+            )
+        else:
+            task = VAETask(decoder, encoder_width=8)
+        scale = "symmetric" if name == "gan" else "unit"
+        data = {
+            "datamodule": FakeImageDataModule(
+                n_images=120, image_size=8, n_channels=1, scale=scale, batch_size=8
+            )
+        }
+    start = {k: v.clone() for k, v in task.state_dict().items() if v.is_floating_point()}
+    plugin = MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu", init_scale=2.0**24))
+    trainer = quiet_trainer(
+        tmp_path, max_steps=24, plugins=[plugin], enable_checkpointing=False, limit_val_batches=1
+    )
+    trainer.fit(task, **data)
+    assert plugin.scaler.get_scale() < 2.0**24  # overflowing steps were found and skipped
+    state = task.state_dict()
+    assert all(torch.isfinite(state[k]).all() for k in start)
+    assert any(not torch.equal(state[k], v) for k, v in start.items())  # later steps trained

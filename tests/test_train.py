@@ -2,18 +2,24 @@
 resume, multirun and two-process DDP work; checkpoints load into bare models."""
 
 import csv
+import importlib.util
+import json
+import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 import zoo
-from zoo.cli.train import TrainConfigError, prepare_data, train
+from zoo.cli.train import ConfigError, prepare_data, train
 from zoo.tasks import NonFiniteLossError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +47,32 @@ def tiny_dna(tmp_path: Path, seq_len: int | None = None) -> list[str]:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv") as f:
+    with open(run_dir / "csv" / "metrics.csv") as f:
         return list(csv.DictReader(f))
+
+
+class Collect(logging.Handler):
+    """The messages of the zoo.train logger while a run is made (Hydra would print them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def train_logged(cfg) -> tuple[dict[str, float], list[str]]:
+    """train(cfg) and the lines it logged."""
+    logger, handler = logging.getLogger("zoo.train"), Collect()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return train(cfg), handler.lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -78,10 +108,13 @@ def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
     assert cfg.data.n_value == N_VALUE_BY_MODEL.get(cfg.model.name, 0.25)
 
 
-@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp", "ddp_cpu"])
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "gpu_fp16", "ddp", "ddp_cpu"])
 def test_trainer_configs_compose(tmp_path, trainer):
     cfg = compose_cfg([f"trainer={trainer}", f"run_dir={tmp_path}"])
     assert cfg.trainer.default_root_dir == str(tmp_path)
+    precision = {"gpu": "bf16-mixed", "gpu_fp16": "16-mixed", "ddp": "bf16-mixed"}.get(trainer)
+    assert cfg.trainer.get("precision") == precision
+    assert cfg.trainer.enable_progress_bar is False  # pytest captures stdout: not a terminal
     if trainer == "ddp_cpu":
         built = instantiate(cfg.trainer)
         assert built.num_devices == 2 and type(built.strategy).__name__ == "DDPStrategy"
@@ -111,12 +144,25 @@ def classification_run(tmp_path_factory):
     cfg = compose_cfg(
         ["experiment=deepsea_synthetic", f"run_dir={tmp}/run", *tiny_dna(tmp, 200), *TINY_STEPS]
     )
-    metrics = train(cfg)
-    return tmp, cfg, metrics
+    metrics, lines = train_logged(cfg)
+    return tmp, cfg, metrics, lines
+
+
+def test_classification_recipes_stop_early_on_val_auroc_within_a_time_budget():
+    for name in DNA_EXPERIMENTS:
+        cfg = compose_cfg([f"experiment={name}"])
+        stopper = cfg.callbacks.early_stopping
+        assert (stopper.monitor, stopper.mode) == (
+            "val_auroc",
+            "max",
+        ) and stopper.patience > cfg.task.lr_patience
+        assert cfg.trainer.max_time and cfg.trainer.max_epochs >= 100  # the epoch count is only a cap
+    cfg = compose_cfg([])  # the base config is a classification run too
+    assert cfg.callbacks.early_stopping.monitor == "val_auroc" and cfg.trainer.max_time
 
 
 def test_classification_run_writes_metrics_checkpoints_and_tests(classification_run):
-    tmp, cfg, metrics = classification_run
+    tmp, cfg, metrics, _ = classification_run
     run = tmp / "run"
     rows = read_metrics(run)
     names = set(rows[0])
@@ -126,14 +172,71 @@ def test_classification_run_writes_metrics_checkpoints_and_tests(classification_
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["model_record"]["args"]["seq_len"] == 200
-    epochs = {int(r["epoch"]) for r in rows if r.get("val_auroc")}
-    pictures = {p.name for p in (run / "images").iterdir()}
-    assert pictures >= {f"val_targets_epoch{e:03d}.png" for e in epochs} and epochs
-    assert any(name.startswith("test_targets_epoch") for name in pictures)
+    assert {p.name for p in (run / "images").iterdir()} == {"val_targets.png", "test_targets.png",
+                                                             "test_curves.png"}  # fmt: skip
+    assert (run / "test_targets.csv").is_file() and not list(run.glob("*.tmp*"))
+
+
+def test_the_test_table_holds_sklearn_scores_of_the_best_checkpoint_on_the_test_split(classification_run):
+    from zoo.data.synthetic import MOTIFS
+    from zoo.tasks import ClassificationTask
+    from zoo.tasks.evaluation import read_target_table
+
+    tmp, cfg, metrics, _ = classification_run
+    table = read_target_table(tmp / "run" / "test_targets.csv")
+    task = ClassificationTask.load_from_checkpoint(
+        tmp / "run" / "checkpoints" / "best.ckpt", weights_only=True
+    )
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("test")
+    x, y = next(iter(datamodule.test_dataloader()))  # limit_test_batches=1: the first batch was tested
+    with torch.no_grad():
+        probs = torch.sigmoid(task.eval().model.logits(x)).numpy()
+    assert [r.name for r in table] == list(MOTIFS)[:8]  # the label file's header
+    for t, row in enumerate(table):
+        assert (row.positives, row.negatives) == (int(y[:, t].sum()), len(y) - int(y[:, t].sum()))
+        if row.scored:
+            assert row.auroc == pytest.approx(roc_auc_score(y[:, t], probs[:, t]), abs=1e-6)
+            assert row.auprc == pytest.approx(average_precision_score(y[:, t], probs[:, t]), abs=1e-6)
+        else:
+            assert np.isnan(row.auroc)
+    assert metrics["test_auroc"] == pytest.approx(np.nanmean([r.auroc for r in table]), abs=1e-6)
+
+
+def test_the_closing_lines_say_why_training_stopped_and_where_everything_is(classification_run):
+    tmp, _, metrics, lines = classification_run
+    run = tmp / "run"
+    assert lines[0] == f"run folder: {run}"
+    assert lines[1] == "training stops at the first of: val_auroc not improving (by more than 0.001) for 6 " \
+        "epochs; max_time 0:30:00; max_epochs 1"  # fmt: skip
+    assert lines[2].startswith("epoch 0: train_loss ")
+    closing = lines[3:]
+    assert closing[0].startswith("training stopped after 1 epoch(s), ")
+    assert closing[0].endswith(": max_epochs reached (1 epochs)")
+    assert closing[1].startswith(f"best checkpoint: {run}/checkpoints/best.ckpt (val_auroc ")
+    assert closing[1].endswith(" at epoch 0)")
+    assert closing[2] == f"last checkpoint: {run}/checkpoints/last.ckpt"
+    assert closing[3].startswith("test (best.ckpt): test_loss ") and "test_auroc" in closing[3]
+    assert closing[4] == f"per-target results: {run}/test_targets.csv, {run}/images/test_targets.png, " \
+        f"{run}/images/test_curves.png"  # fmt: skip
+    assert closing[-1] == f"run folder: {run} (metrics {run}/csv/metrics.csv)"
+
+
+def test_early_stopping_ends_the_run_and_says_so(tmp_path):
+    # No AUROC can improve by more than 1: epoch 0 sets the best, epoch 1 fails, patience 1 stops.
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+                       *TINY_STEPS, "trainer.max_epochs=20", "callbacks.early_stopping.min_delta=1.0",
+                       "callbacks.early_stopping.patience=1", "run_test=false"])  # fmt: skip
+    _, lines = train_logged(cfg)
+    assert {row["epoch"] for row in read_metrics(tmp_path / "run")} == {"0", "1"}
+    stopped = next(line for line in lines if line.startswith("training stopped"))
+    assert stopped.startswith("training stopped after 2 epoch(s), ")
+    reason = r"val_auroc did not improve by more than 1 for 1 epochs \(patience 1; best 0\.\d+\)"
+    assert re.search(f": early stopping: {reason}$", stopped)
 
 
 def test_classification_checkpoint_loads_into_the_bare_model(classification_run):
-    tmp, cfg, _ = classification_run
+    tmp, cfg, _, _ = classification_run
     path = tmp / "run" / "checkpoints" / "last.ckpt"
     record = torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"]["model_record"]
     bare = zoo.create_model(record["name"], **record["args"]).eval()
@@ -147,7 +250,7 @@ def test_classification_checkpoint_loads_into_the_bare_model(classification_run)
 
 
 def test_resume_from_checkpoint_continues_the_epoch_count(classification_run, tmp_path):
-    tmp, _, _ = classification_run
+    tmp, _, _, _ = classification_run
     last = tmp / "run" / "checkpoints" / "last.ckpt"
     before = torch.load(last, map_location="cpu", weights_only=True)
     overrides = [
@@ -178,16 +281,17 @@ def image_runs(tmp_path_factory):
 def test_gan_run_logs_both_losses_and_saves_a_sample_grid(image_runs):
     run = image_runs["image_decoder_gan_digits"]
     assert {"train_d_loss_epoch", "train_g_loss_epoch"} <= set(read_metrics(run)[0])
-    assert (run / "images" / "samples_epoch000.png").is_file()
+    assert {p.name for p in (run / "images").iterdir()} == {"samples_latest.png", "samples_progress.png"}
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"}
 
 
 def test_vae_run_logs_heldout_loss_and_elbo_and_saves_grids(image_runs):
     run = image_runs["image_decoder_vae_digits"]
     assert {"val_recon_bce", "val_elbo", "val_loss", "train_loss_epoch"} <= set(read_metrics(run)[0])
-    assert {"reconstructions_epoch000.png", "samples_epoch000.png"} <= {
-        p.name for p in (run / "images").iterdir()
+    grids = {
+        f"{kind}_{which}.png" for kind in ("reconstructions", "samples") for which in ("latest", "progress")
     }
+    assert {p.name for p in (run / "images").iterdir()} == grids
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
 
 
@@ -222,11 +326,96 @@ def test_image_checkpoints_load_into_bare_models(image_runs, experiment, attribu
 def run_cli(
     args: list[str], cwd: Path, env: dict | None = None, status: int = 0
 ) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     command = [sys.executable, "-m", "zoo.cli.train", *args]
-    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
+    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == status, out.stdout[-3000:] + out.stderr[-3000:]
     return out
+
+
+def test_a_cli_run_logs_each_epoch_and_its_summary_to_train_log_without_bars_or_false_warnings(tmp_path):
+    run = tmp_path / "run"
+    out = run_cli(["experiment=deepsea_synthetic", f"hydra.run.dir={run}", *tiny_dna(tmp_path, 200),
+                   *TINY_STEPS[:-1], "trainer.max_epochs=2"], cwd=tmp_path)  # fmt: skip
+    console = out.stdout + out.stderr
+    assert "exists and is not empty" not in console  # a brand-new run folder deletes nothing
+    assert "it/s]" not in console and "Validation DataLoader" not in console  # no progress bar in a file
+    assert "Tip:" not in console
+    log = (run / "train.log").read_text()
+    for text in ("epoch 0: train_loss", "epoch 1: train_loss", "training stopped after 2 epoch(s)",
+                 "max_epochs reached (2 epochs)", "best checkpoint: run/checkpoints/best.ckpt",
+                 "test (best.ckpt): test_loss", "GPU available: False"):  # fmt: skip
+        assert text in log and text in out.stdout, text  # paths below the working directory are relative
+    assert out.stdout.rstrip().splitlines()[-1] == "run folder: run (metrics run/csv/metrics.csv)"
+
+
+def test_plain_zoo_train_says_in_one_line_what_to_choose_and_leaves_nothing_behind(tmp_path):
+    out = run_cli([], cwd=tmp_path, status=2)
+    (line,) = out.stderr.strip().splitlines()
+    assert "no data chosen (data.fasta, data.labels not set)" in line
+    assert (
+        "`zoo-train experiment=deepsea_synthetic`" in line
+        and "data.fasta=SEQS.fa data.labels=LABELS.tsv" in line
+    )
+    assert "image_decoder_vae_digits" in line  # the recipes are listed
+    assert list(tmp_path.iterdir()) == []  # no run folder
+
+
+def test_help_shows_the_examples_a_user_needs(tmp_path):
+    out = run_cli(["--help"], cwd=tmp_path)
+    assert "zoo-train experiment=deepsea_synthetic data.fasta=seqs.fa data.labels=labels.tsv" in out.stdout
+    (groups,) = [line for line in out.stdout.splitlines() if line.startswith("experiment: ")]
+    assert set(EXPERIMENTS) <= set(groups.removeprefix("experiment: ").split(", "))  # every recipe listed
+    assert "logger: csv, mlflow, tensorboard, wandb" in out.stdout and "zoo-evaluate" in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_logger_whose_library_is_missing_names_the_pip_command(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
+    cfg = compose_cfg(["experiment=deepsea_synthetic", "logger=mlflow", f"run_dir={tmp_path}/run",
+                       *tiny_dna(tmp_path)])  # fmt: skip
+    with pytest.raises(
+        ConfigError, match=r'logger.mlflow \(MLFlowLogger\) needs mlflow: pip install "sigmoid-zoo\[mlflow\]"'
+    ):
+        train(cfg)
+    assert not (tmp_path / "data").exists()  # refused before any data was made
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason='needs mlflow: pip install "sigmoid-zoo[mlflow]"'
+)
+def test_mlflow_logger_writes_a_local_file_store(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    store = f"file:{tmp_path}/mlruns"
+    cfg = compose_cfg(["experiment=deepsea_synthetic", "logger=mlflow", f"logger.mlflow.tracking_uri={store}",
+                       f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200), *TINY_STEPS])  # fmt: skip
+    metrics = train(cfg)
+    client = MlflowClient(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("zoo-train").experiment_id])
+    assert run.data.metrics["val_auroc"] == pytest.approx(metrics["val_auroc"])
+    assert run.data.metrics["test_auroc"] == pytest.approx(metrics["test_auroc"])
+    assert run.data.tags["run_dir"] == f"{tmp_path}/run" and run.data.params["lr"] == "0.001"
+    assert read_metrics(tmp_path / "run")  # the CSV log as always
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("wandb") is None, reason='needs wandb: pip install "sigmoid-zoo[wandb]"'
+)
+def test_wandb_logger_runs_offline_into_the_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))  # not the user's settings
+    cfg = compose_cfg(["experiment=deepsea_synthetic", "logger=wandb", f"run_dir={tmp_path}/run",
+                       *tiny_dna(tmp_path, 200), *TINY_STEPS])  # fmt: skip
+    train(cfg)
+    import wandb
+
+    wandb.finish()
+    (offline,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    assert list(offline.glob("run-*.wandb")) and read_metrics(tmp_path / "run")
 
 
 def test_multirun_sweeps_two_jobs(tmp_path):
@@ -270,7 +459,7 @@ def test_fast_dev_run_each_task(tmp_path, experiment, extra):
         assert cfg.model.name == "deepsea" and "conv_channels" not in cfg.model  # paper size
         assert {"train_loss_step", "val_auroc"} <= set(metrics)
     else:
-        assert list((tmp_path / "run" / "images").glob("samples_epoch000.png"))
+        assert (tmp_path / "run" / "images" / "samples_latest.png").is_file()
 
 
 def test_sei_recipe_composes_at_paper_size_and_fast_dev_runs_narrow(tmp_path):
@@ -284,7 +473,7 @@ def test_sei_recipe_composes_at_paper_size_and_fast_dev_runs_narrow(tmp_path):
 
 
 def test_same_seed_gives_the_same_weights(classification_run, tmp_path):
-    tmp, _, _ = classification_run
+    tmp, _, _, _ = classification_run
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/again", *tiny_dna(tmp, 200),
                        *TINY_STEPS, "run_test=false"])  # fmt: skip
     train(cfg)
@@ -347,7 +536,7 @@ def test_bad_run_options_are_refused_at_start_naming_the_key(tmp_path, override,
         _bad_checkpoint(tmp_path, kind)
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path),
                        override.replace("CKPT", str(tmp_path))])  # fmt: skip
-    with pytest.raises(TrainConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         train(cfg)
     assert not any(tmp_path.rglob("*.fa")) and not (tmp_path / "run").exists()  # refused before any data
 
@@ -355,16 +544,16 @@ def test_bad_run_options_are_refused_at_start_naming_the_key(tmp_path, override,
 def test_a_pos_weight_list_of_the_wrong_length_is_refused_before_training(tmp_path):
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path),
                        "task.pos_weight=[1.0,2.0,3.0]"])  # fmt: skip
-    with pytest.raises(TrainConfigError, match=r"task\.pos_weight has 3 values, the model has 8 targets"):
+    with pytest.raises(ConfigError, match=r"task\.pos_weight has 3 values, the model has 8 targets"):
         train(cfg)
     assert not (tmp_path / "run").exists()
 
 
 def test_a_checkpoint_of_another_model_is_refused_naming_the_tensors(classification_run, tmp_path):
-    tmp, _, _ = classification_run
+    tmp, _, _, _ = classification_run
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp, 200),
                        "model.hidden=32", f"ckpt_path={tmp}/run/checkpoints/last.ckpt"])  # fmt: skip
-    with pytest.raises(TrainConfigError, match=r"its weights do not fit .*model\.classifier\.1\.bias"):
+    with pytest.raises(ConfigError, match=r"its weights do not fit .*model\.classifier\.1\.bias"):
         train(cfg)
 
 
@@ -378,7 +567,7 @@ def test_a_diverging_run_stops_and_keeps_no_checkpoint_of_it_and_runs_no_test(tm
     for path in (tmp_path / "run").rglob("*.ckpt"):  # none, or only ones of finite weights
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), path
-    rows = read_metrics(tmp_path / "run") if (tmp_path / "run" / "metrics.csv").exists() else []
+    rows = read_metrics(tmp_path / "run") if (tmp_path / "run" / "csv" / "metrics.csv").exists() else []
     assert not any(row.get("test_auroc") for row in rows)
 
 
@@ -468,3 +657,77 @@ def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, overrid
     out = run_cli(args, cwd=tmp_path, status=1)
     assert "Traceback" not in out.stderr and message in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("zoo-train: error: ")
+
+
+def test_zoo_evaluate_rescores_the_runs_test_split_like_the_run(classification_run, tmp_path, capsys):
+    from zoo.cli.evaluate import main as evaluate
+    from zoo.tasks.evaluation import read_target_table
+
+    tmp, _, metrics, _ = classification_run
+    evaluate([str(tmp / "run" / "checkpoints" / "best.ckpt"), "--out", str(tmp_path / "eval")])
+    again, before = (
+        read_target_table(tmp_path / "eval" / "test_targets.csv"),
+        read_target_table(tmp / "run" / "test_targets.csv"),
+    )
+    for a, b in zip(again, before, strict=True):
+        assert (a.name, a.positives, a.negatives) == (b.name, b.positives, b.negatives)
+        assert a.auroc == pytest.approx(b.auroc, abs=1e-6, nan_ok=True)
+    assert {p.name for p in (tmp_path / "eval" / "images").iterdir()} == {
+        "test_targets.png",
+        "test_curves.png",
+    }
+    summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert summary["split"] == "test" and summary["metrics"]["test_auroc"] == pytest.approx(
+        metrics["test_auroc"]
+    )
+    assert "per-target results:" in capsys.readouterr().out
+
+
+def test_zoo_evaluate_scores_every_record_of_other_files_as_sklearn_does(classification_run, tmp_path):
+    from zoo.cli.evaluate import main as evaluate
+    from zoo.data import read_labels
+    from zoo.tasks import ClassificationTask
+    from zoo.tasks.evaluation import read_target_table
+
+    tmp, cfg, _, _ = classification_run
+    fasta, labels = cfg.synthetic.fasta, cfg.synthetic.labels
+    ckpt = tmp / "run" / "checkpoints" / "best.ckpt"
+    evaluate([str(ckpt), "--fasta", fasta, "--labels", labels, "--out", str(tmp_path / "all")])
+    names, targets, y, _ = read_labels(labels)
+    sequences = dict(line.split("\n", 1) for line in Path(fasta).read_text().lstrip(">").split("\n>"))
+    task = ClassificationTask.load_from_checkpoint(ckpt, weights_only=True).eval()
+    with torch.no_grad():
+        probs = torch.sigmoid(task.model.logits(zoo.one_hot([sequences[n].strip() for n in names]))).numpy()
+    table = read_target_table(tmp_path / "all" / "test_targets.csv")
+    assert [r.name for r in table] == targets and sum(
+        table[0].__dict__[k] for k in ("positives", "negatives")
+    ) == 64
+    for t, row in enumerate(table):
+        assert row.auroc == pytest.approx(roc_auc_score(y[:, t], probs[:, t]), abs=1e-5)
+        assert row.auprc == pytest.approx(average_precision_score(y[:, t], probs[:, t]), abs=1e-5)
+    assert json.loads((tmp_path / "all" / "evaluation.json").read_text())["records"] == 64
+
+
+def test_zoo_evaluate_refuses_what_it_cannot_score(classification_run, image_runs, tmp_path):
+    from zoo.cli.evaluate import main as evaluate
+
+    tmp, cfg, _, _ = classification_run
+    ckpt = str(tmp / "run" / "checkpoints" / "best.ckpt")
+    gan = str(image_runs["image_decoder_gan_digits"] / "checkpoints" / "last.ckpt")
+    header, *rows = Path(cfg.synthetic.labels).read_text().splitlines()
+    names = header.split("\t")
+    swapped = tmp_path / "swapped.tsv"  # the same targets in another order: output 1 is CTCF, not GATA1
+    swapped.write_text("\n".join(["\t".join([names[0], names[2], names[1], *names[3:]]), *rows]) + "\n")
+    cases = [
+        (
+            [ckpt, "--fasta", cfg.synthetic.fasta, "--labels", str(swapped), "--out", str(tmp_path / "s")],
+            "column 1 is 'GATA1', the model's output 1 is 'CTCF'",
+        ),
+        ([gan, "--out", str(tmp_path / "g")], "is not a zoo-train classification checkpoint"),
+        ([ckpt, "--fasta", "x.fa", "--out", str(tmp_path / "f")], "give --fasta and --labels together"),
+        ([ckpt, "--out", str(tmp / "run")], "already holds an evaluation"),  # never overwrites results
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit, match=message):
+            evaluate(args)
+    assert not any((tmp_path / name).exists() for name in ("g", "f", "s"))

@@ -5,11 +5,12 @@
     zoo-train -m experiment=deepsea_synthetic task.lr=1e-3,1e-4
 
 Configs live in the repository's conf/ (installed as the package ``zoo.conf``). The run
-directory (``hydra.run.dir``) receives the composed config (.hydra/), metrics.csv,
-hparams.yaml, checkpoints/ (last.ckpt, best.ckpt) and images/.
+directory (``hydra.run.dir``) receives the composed config (.hydra/), train.log (the log
+lines, with the closing summary), csv/metrics.csv, checkpoints/ (last.ckpt, best.ckpt),
+images/ and, for classification, test_targets.csv.
 
 Resuming into the same run directory (``ckpt_path=RUN_DIR/checkpoints/last.ckpt``) keeps
-what is there: metrics.csv gets the new rows after the earlier ones, and the new run's
+what is there: csv/metrics.csv gets the new rows after the earlier ones, and the new run's
 composed config goes beside the first as .hydra/config.run-2.yaml (and so on). The
 checkpoints hold the random generators' states, so a resumed run continues as the
 uninterrupted one would have (with ``trainer.deterministic=true``, to the same metrics).
@@ -21,7 +22,10 @@ its broken weights and is not tested.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +35,24 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
 from zoo._files import atomic_path
+from zoo.cli._hydra import CONFIG_PATH
+from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data._errors import DataFileError
 from zoo.data.arrays import FILE_OPTIONS
-from zoo.tasks import NonFiniteLossError
+from zoo.tasks import EpochLog, NonFiniteLossError, stop_reason
+from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
 from zoo.weights import WeightsFileError, read_checkpoint
 
-_CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
-# From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
-CONFIG_PATH = (
-    str(_CLONE_CONF)
-    if (_CLONE_CONF / "config.yaml").is_file() and (_CLONE_CONF.parent / "pyproject.toml").is_file()
-    else "pkg://zoo.conf"
-)
+__all__ = ["CONFIG_PATH", "ConfigError", "main", "prepare_data", "train"]
 
 
 def _array_dim(which: str, _parent_: DictConfig) -> int:
@@ -67,18 +70,25 @@ def _array_dim(which: str, _parent_: DictConfig) -> int:
 def register_resolvers() -> None:
     """``${zoo.fasta_seq_len:F}``, ``${zoo.label_count:T}``, ``${zoo.bed_target_count:T}``,
     ``${zoo.array_dims:seq_len}`` / ``${zoo.array_dims:n_targets}`` (in a data config: its
-    training array files): sizes read from data files so they flow into the model config."""
+    training array files): sizes read from data files so they flow into the model config;
+    ``${zoo.stdout_is_terminal:}`` for the progress bar (drawn on a terminal, left out of logs
+    written to a file)."""
     resolvers = {
         "zoo.fasta_seq_len": lambda path: fasta_seq_len(path),
         "zoo.label_count": lambda path: count_targets(path),
         "zoo.bed_target_count": lambda path: count_bed_targets(path),
         "zoo.array_dims": _array_dim,
+        "zoo.stdout_is_terminal": lambda: sys.stdout.isatty(),
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)
 
 
 register_resolvers()
+
+
+class ConfigError(ValueError):
+    """A config value zoo-train refuses before building anything; the CLI prints it in one line."""
 
 
 def prepare_data(cfg: DictConfig) -> None:
@@ -96,10 +106,6 @@ _TRAINER_INTS = (
 _TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "val_check_interval")
 
 
-class TrainConfigError(ValueError):
-    """An option of the composed run that cannot work, named with its key."""
-
-
 def check_trainer_config(trainer: DictConfig) -> None:
     """Refuse a trainer count that is not a whole number (or a fraction that is not a number)
     before data is built, naming the key: ``trainer.max_epochs=abc`` would fail mid-fit."""
@@ -110,7 +116,7 @@ def check_trainer_config(trainer: DictConfig) -> None:
         wanted = int if key in _TRAINER_INTS else (int, float)
         if isinstance(value, bool) or not isinstance(value, wanted):
             kind = "a whole number" if key in _TRAINER_INTS else "a number (a count or a fraction)"
-            raise TrainConfigError(f"trainer.{key}={value!r} is not {kind}")
+            raise ConfigError(f"trainer.{key}={value!r} is not {kind}")
 
 
 # Task arguments that Adam or the loss would only reject mid-fit: (lower bound, bound included).
@@ -123,14 +129,16 @@ _TASK_NUMBERS = {
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse, before any data is made, the options that would only fail (or silently do
     something else) deep inside the run: the trainer's counts, ``seed``, ``torch_threads``,
-    the task's rates and weights, and a ``ckpt_path`` that is no Lightning checkpoint."""
+    the task's rates and weights, a logger whose library is missing, and a ``ckpt_path`` that
+    is no Lightning checkpoint."""
     check_trainer_config(cfg.trainer)
+    check_loggers(cfg.get("logger"))
     seed = cfg.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TrainConfigError(f"seed={seed!r} is not a whole number")
+        raise ConfigError(f"seed={seed!r} is not a whole number")
     threads = cfg.get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise TrainConfigError(f"torch_threads={threads!r} is not a whole number >= 1")
+        raise ConfigError(f"torch_threads={threads!r} is not a whole number >= 1")
     task = cfg.get("task") or {}
     try:
         for key, (low, included) in _TASK_NUMBERS.items():
@@ -144,7 +152,7 @@ def check_run_config(cfg: DictConfig) -> None:
         elif weights is not None:
             require_number(weights, "task.pos_weight", above=0.0)
     except (TypeError, ValueError) as err:
-        raise TrainConfigError(str(err)) from None
+        raise ConfigError(str(err)) from None
     if cfg.get("ckpt_path"):
         check_resume_checkpoint(cfg.ckpt_path)
 
@@ -155,7 +163,7 @@ def check_pos_weight(cfg: DictConfig) -> None:
     weights = OmegaConf.select(cfg, "task.pos_weight")
     n_targets = OmegaConf.select(cfg, "model.n_targets")
     if OmegaConf.is_list(weights) and isinstance(n_targets, int) and len(weights) not in (1, n_targets):
-        raise TrainConfigError(
+        raise ConfigError(
             f"task.pos_weight has {len(weights)} values, the model has {n_targets} targets; "
             "give one value, or one per target"
         )
@@ -170,10 +178,10 @@ def check_resume_checkpoint(path: str) -> None:
     try:
         ckpt = read_checkpoint(path)
     except (OSError, ValueError) as err:  # missing, a folder, empty, corrupt, unsafe
-        raise TrainConfigError(f"ckpt_path={path}: {err}") from None
+        raise ConfigError(f"ckpt_path={path}: {err}") from None
     missing = [k for k in _RESUME_KEYS if k not in ckpt]
     if missing:
-        raise TrainConfigError(
+        raise ConfigError(
             f"ckpt_path={path}: not a Lightning checkpoint to resume from (it has no "
             f"{', '.join(map(repr, missing))}); pass RUN_DIR/checkpoints/last.ckpt of a zoo-train run"
         )
@@ -189,22 +197,121 @@ def check_checkpoint_fits(path: str, task: L.LightningModule) -> None:
     )
     if differ:
         shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
-        raise TrainConfigError(
+        raise ConfigError(
             f"ckpt_path={path}: its weights do not fit this run's {type(task).__name__} ({len(differ)} "
             f"tensors differ in name or shape: {shown}); resume with the config that wrote it"
         )
 
 
+# Logger class -> (modules any of which it needs, the pyproject extra that installs one).
+LOGGER_PACKAGES = {
+    "lightning.pytorch.loggers.TensorBoardLogger": (("tensorboard", "tensorboardX"), "tensorboard"),
+    "lightning.pytorch.loggers.MLFlowLogger": (("mlflow",), "mlflow"),
+    "lightning.pytorch.loggers.WandbLogger": (("wandb",), "wandb"),
+}
+
+
+def check_loggers(loggers: DictConfig | None) -> None:
+    """Refuse a configured logger whose library is not installed, naming the pip command
+    (before any data is made; Lightning would fail at the logger's construction)."""
+    for name, conf in (loggers or {}).items():
+        target = conf.get("_target_") if conf is not None else None
+        if target not in LOGGER_PACKAGES:
+            continue
+        modules, extra = LOGGER_PACKAGES[target]
+        if not any(importlib.util.find_spec(m) for m in modules):
+            raise ConfigError(
+                f"logger.{name} ({target.rsplit('.', 1)[1]}) needs {modules[0]}: "
+                f'pip install "sigmoid-zoo[{extra}]"'
+            )
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it is below it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _logger_places(trainer: L.Trainer) -> list[str]:
+    """Where each logger writes (MLflow: its store and run id); fast_dev_run's stand-in has no place."""
+    places = []
+    for logger in trainer.loggers:
+        kind = type(logger).__name__.removesuffix("Logger")
+        if kind == "MLFlow":
+            store = f" {_shown(logger.save_dir)}" if logger.save_dir else ""  # None for a tracking server
+            places.append(f"MLflow{store} (run {logger.run_id})")
+        elif kind == "Wandb":
+            places.append(f"W&B {_shown(logger.experiment.dir)}")
+        elif isinstance(logger, CSVLogger):  # AppendingCSVLogger included
+            places.append(f"metrics {_shown(Path(logger.log_dir) / 'metrics.csv')}")
+        elif getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None):
+            places.append(f"{kind} {_shown(getattr(logger, 'log_dir', None) or logger.save_dir)}")
+    return places
+
+
+def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
+    """Lines on the fit just ended: why it stopped, and its checkpoints (read before a test
+    restores the checkpoint callback's state from the tested file)."""
+    epochs = trainer.current_epoch  # epochs finished (a time limit can stop one midway)
+    lines = [f"training stopped after {epochs} epoch(s), {format_duration(seconds)}: {reason}"]
+    ckpt = trainer.checkpoint_callback
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path:
+        epoch_log = next((c for c in trainer.callbacks if isinstance(c, EpochLog)), None)
+        best = epoch_log.best() if epoch_log is not None else None
+        at = f" at epoch {best[0]}" if best is not None else ""
+        score = f"{ckpt.monitor} {format_value(float(ckpt.best_model_score))}"
+        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)} ({score}{at})")
+    if isinstance(ckpt, ModelCheckpoint) and ckpt.last_model_path:
+        lines.append(f"last checkpoint: {_shown(ckpt.last_model_path)}")
+    return lines
+
+
+def results_summary(
+    trainer: L.Trainer, task: L.LightningModule, tested: dict[str, float] | None
+) -> list[str]:
+    """Lines on the test (figures, per-target table and pictures) and on where everything went."""
+    lines = []
+    if tested is not None:
+        figures = ", ".join(f"{k} {format_value(v)}" for k, v in epoch_metrics(tested).items())
+        used = Path(trainer.ckpt_path).name if trainer.ckpt_path else "the last weights"
+        lines.append(f"test ({used}): {figures}")
+        outputs = getattr(task, "test_outputs", [])
+        if outputs:
+            lines.append("per-target results: " + ", ".join(_shown(p) for p in outputs))
+    run = Path(trainer.default_root_dir)
+    images = run / "images"
+    if images.is_dir():
+        lines.append(f"pictures: {_shown(images)}/ ({', '.join(sorted(p.name for p in images.iterdir()))})")
+    places = _logger_places(trainer)
+    lines.append(f"run folder: {_shown(run)}" + (f" ({'; '.join(places)})" if places else ""))
+    return lines
+
+
+def allow_mlflow_file_store(loggers: DictConfig | None) -> None:
+    """MLflow 3 refuses a ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE`` is set (the store
+    is in maintenance mode, and the database store needs the full mlflow with SQLAlchemy):
+    a run configured with one opts in, unless the variable is already set."""
+    for conf in (loggers or {}).values():
+        if conf is not None and conf.get("_target_") == "lightning.pytorch.loggers.MLFlowLogger":
+            if str(conf.get("tracking_uri") or "file:").startswith("file:"):
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics.
 
-    A bad option raises a TrainConfigError naming its key before any data is made; a
-    non-finite loss stops the run with a NonFiniteLossError (nothing is tested then).
+    Logs one line per epoch and, at the end, why training stopped and where the results went.
+    A bad option raises a ConfigError naming its key before any data is made; a non-finite
+    loss stops the run with a NonFiniteLossError (nothing is tested then).
     """
     check_run_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
+    allow_mlflow_file_store(cfg.get("logger"))
     prepare_data(cfg)
     check_pos_weight(cfg)
     datamodule = instantiate(cfg.data)
@@ -212,18 +319,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.ckpt_path:
         check_checkpoint_fits(cfg.ckpt_path, task)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
-    loggers = [instantiate(c) for c in cfg.logger.values() if c is not None]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    log_line(trainer, f"run folder: {_shown(trainer.default_root_dir)}")
+    started = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    seconds = time.monotonic() - started
+    reason = stop_reason(trainer)
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
-    if cfg.run_test and not trainer.fast_dev_run:
+    summary = fit_summary(trainer, reason, seconds)
+    tested = None
+    if cfg.run_test and not trainer.fast_dev_run and not trainer.interrupted:
         best = "best" if cfg.monitor.metric else None
         checkpoint = trainer.checkpoint_callback
         if best and checkpoint is not None and not checkpoint.best_model_path:
             rank_zero_warn(f"no finite {cfg.monitor.metric} in any epoch: no best checkpoint, so no test")
         else:
-            for result in trainer.test(task, datamodule=datamodule, ckpt_path=best):
-                metrics.update(result)
+            tested = {}
+            for result in trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False):
+                tested.update({k: float(v) for k, v in result.items()})
+            metrics.update(tested)
+    for line in summary + results_summary(trainer, task, tested):
+        log_line(trainer, line)
     return {k: float(v) for k, v in metrics.items()}
 
 
@@ -251,7 +368,7 @@ def save_run_config(cfg: DictConfig) -> Path | None:
 
 # The failures that are the input's, told in one line: a traceback would only bury the message.
 _REPORTED = (
-    TrainConfigError, WeightsFileError, DataFileError, NonFiniteLossError, FileNotFoundError,
+    ConfigError, WeightsFileError, DataFileError, NonFiniteLossError, FileNotFoundError,
     IsADirectoryError, InstantiationException, OmegaConfBaseException,
 )  # fmt: skip
 
@@ -270,6 +387,7 @@ def _one_line(err: BaseException) -> str:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the monitored metric (for sweepers). A failure of the
     input (an option, a file, a diverged run) exits with status 1 and one line on stderr."""
+    route_logging()
     save_run_config(cfg)
     try:
         metrics = train(cfg)

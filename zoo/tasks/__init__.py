@@ -1,4 +1,4 @@
-"""Lightning tasks: classification on logits, DCGAN, VAE.
+"""Lightning tasks: classification on logits, DCGAN, VAE; the per-epoch log line and stop reason.
 
 Importing this package imports Lightning; ``import zoo`` does not import it.
 """
@@ -8,15 +8,18 @@ from zoo.tasks.callbacks import AppendingCSVLogger, RunCheckpoint
 from zoo.tasks.classification import ClassificationTask
 from zoo.tasks.encoder import ConvEncoder
 from zoo.tasks.gan import GANTask
+from zoo.tasks.progress import EpochLog, stop_reason
 from zoo.tasks.vae import VAETask
 
 __all__ = [
     "AppendingCSVLogger",
     "ClassificationTask",
     "ConvEncoder",
-    "RunCheckpoint",
+    "EpochLog",
     "GANTask",
     "NonFiniteLossError",
+    "RunCheckpoint",
     "VAETask",
     "ZooTask",
+    "stop_reason",
 ]

@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.utils import save_image
 
 from zoo._checks import require_number
 from zoo.models import dcgan_init as dcgan_init_fn
 from zoo.sampling import discriminator_image_shape, discriminator_logits
 from zoo.tasks._common import ZooTask, adam, describe_model, rebuild, run_dir
+from zoo.tasks.plots import Gallery
 
 
 class GANTask(ZooTask):
@@ -24,10 +24,15 @@ class GANTask(ZooTask):
     gets them flattened (the MLP GAN). ``dcgan_init`` re-initialises convolutions and batch
     norms only; an MLP's Linear layers keep torch's initialisation, as in the MLP GAN.
 
-    Logs ``train_d_loss`` and ``train_g_loss``; after every training epoch writes
-    ``images/samples_epoch{E}.png``, the generator's images for one fixed latent batch.
-    The generator's head sets the image range: tanh -> [-1, 1] (mapped to [0, 1] for the
-    PNG), sigmoid -> [0, 1].
+    Logs ``train_d_loss`` and ``train_g_loss``. After every training epoch the generator's
+    images for one fixed latent batch go to ``images/samples_latest.png`` (upscaled); at the
+    end of training ``images/samples_progress.png`` shows them at about five epochs from
+    first to last. The generator's head sets the image range: tanh -> [-1, 1] (mapped to
+    [0, 1] for the PNG), sigmoid -> [0, 1].
+
+    Both steps go through ``manual_backward`` and the Lightning optimizers, so ``16-mixed``
+    precision scales each loss and unscales, checks and steps each optimizer with the
+    trainer's gradient scaler (a step with inf/NaN gradients is skipped).
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class GANTask(ZooTask):
         self.latent_dim = int(generator_record["args"]["in_size"])
         fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
         self.register_buffer("fixed_z", fixed, persistent=False)  # not in the state_dict
+        self.samples = Gallery("samples")
 
     def to_unit(self, images: torch.Tensor) -> torch.Tensor:
         """Generator output mapped to [0, 1] for saving."""
@@ -115,12 +121,16 @@ class GANTask(ZooTask):
         return images
 
     def on_train_epoch_end(self) -> None:
-        """Check the weights are finite, then write the fixed-latent sample grid for this epoch."""
+        """Check the weights are finite, then write the fixed-latent sample grid for this epoch
+        as the latest."""
         super().on_train_epoch_end()
         if self.trainer.is_global_zero:
-            path = run_dir(self) / "images" / f"samples_epoch{self.current_epoch:03d}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_image(self.sample(), path, nrow=8)
+            self.samples.add(run_dir(self) / "images", self.current_epoch, self.sample())
+
+    def on_train_end(self) -> None:
+        """Draw the samples at a few epochs across training."""
+        if self.trainer.is_global_zero:
+            self.samples.save_progress(run_dir(self) / "images", "GAN samples (fixed latents)")
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """Adam for the generator, then Adam for the discriminator (DCGAN's betas)."""

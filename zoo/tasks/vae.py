@@ -8,12 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.utils import save_image
 
 from zoo._checks import require_number
 from zoo.sampling import decode, decode_logits, latent_size
 from zoo.tasks._common import ZooTask, adam, describe_model, rebuild, run_dir
 from zoo.tasks.encoder import ConvEncoder
+from zoo.tasks.plots import Gallery
 
 
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -31,8 +31,11 @@ class VAETask(ZooTask):
     Logs ``train_loss`` (negative ELBO per image, nats), and on held-out data ``val_loss``
     (the same), ``val_elbo`` (its negative), ``val_kl`` and ``val_recon_bce`` (binary
     cross-entropy per pixel of the reconstruction from the posterior mean). After every
-    validation epoch writes ``images/reconstructions_epoch{E}.png`` (held-out images on odd
-    rows, reconstructions below them) and ``images/samples_epoch{E}.png`` (fixed latents).
+    validation epoch writes ``images/reconstructions_latest.png`` (held-out images on odd
+    rows, reconstructions below them) and ``images/samples_latest.png`` (fixed latents),
+    upscaled; at the end of training ``images/{samples,reconstructions}_progress.png`` show
+    them at about five epochs from first to last. The ELBO terms are computed in float32,
+    also under mixed precision (``exp`` of a half-precision log-variance overflows early).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class VAETask(ZooTask):
         fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
         self.register_buffer("fixed_z", fixed, persistent=False)
         self._shown: torch.Tensor | None = None
+        self.galleries = {name: Gallery(name) for name in ("samples", "reconstructions")}
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log-variance) of q(z | x)."""
@@ -68,10 +72,10 @@ class VAETask(ZooTask):
 
     def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstruction BCE summed over pixels, KL, posterior mean) per image, one z sample."""
-        mean, log_var = self.encode(x)
+        mean, log_var = (t.float() for t in self.encode(x))
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
-        logits = decode_logits(self.decoder, z)
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        logits = decode_logits(self.decoder, z).float()
+        recon = F.binary_cross_entropy_with_logits(logits, x.float(), reduction="none").flatten(1).sum(1)
         return recon, gaussian_kl(mean, log_var), mean
 
     def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> torch.Tensor:
@@ -86,7 +90,7 @@ class VAETask(ZooTask):
         """Held-out ELBO and reconstruction BCE per pixel."""
         x = batch[0]
         recon, kl, mean = self.elbo_terms(x)
-        recon_bce = F.binary_cross_entropy_with_logits(decode_logits(self.decoder, mean), x)
+        recon_bce = F.binary_cross_entropy_with_logits(decode_logits(self.decoder, mean).float(), x.float())
         elbo = -(recon + kl).mean()
         self.require_finite("val_loss", elbo)
         values = {"val_loss": -elbo, "val_elbo": elbo, "val_kl": kl.mean(), "val_recon_bce": recon_bce}
@@ -104,17 +108,22 @@ class VAETask(ZooTask):
         """Write reconstruction and sample grids."""
         if not self.trainer.is_global_zero or self._shown is None or self.trainer.sanity_checking:
             return
-        folder = run_dir(self) / "images"
-        folder.mkdir(parents=True, exist_ok=True)
-        shown = self._shown
+        folder, epoch, shown = run_dir(self) / "images", self.current_epoch, self._shown
         pairs = []
         for start in range(0, len(shown), 8):  # originals on one row, their reconstructions below
             chunk = shown[start : start + 8]
             pairs += [chunk, self.reconstruct(chunk)]
-        save_image(torch.cat(pairs), folder / f"reconstructions_epoch{self.current_epoch:03d}.png", nrow=8)
-        save_image(
-            decode(self.decoder, self.fixed_z), folder / f"samples_epoch{self.current_epoch:03d}.png", nrow=8
-        )
+        self.galleries["reconstructions"].add(folder, epoch, torch.cat(pairs))
+        self.galleries["samples"].add(folder, epoch, decode(self.decoder, self.fixed_z))
+
+    def on_train_end(self) -> None:
+        """Draw samples and reconstructions at a few epochs across training."""
+        if self.trainer.is_global_zero:
+            folder = run_dir(self) / "images"
+            self.galleries["samples"].save_progress(folder, "VAE samples (fixed latents)")
+            self.galleries["reconstructions"].save_progress(
+                folder, "VAE: held-out images (odd rows) and their reconstructions"
+            )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over encoder and decoder."""
