@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of zoo-evaluate."""
     p = argparse.ArgumentParser(
         prog="zoo-evaluate",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1].replace("\n", " "),
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
