@@ -8,8 +8,8 @@ In one run, in alternating rounds (ratios within a run carry the claims on a noi
   model loading, FASTA reading, encoding, scoring and TSV writing), with their peak RSS.
 
 Then the accuracy of the TSVs: fp32 against ``sigmoid(model.logits(one_hot(seq)))`` computed
-here, bf16 against fp32; and the output writers alone (TSV, Parquet), which bound how fast
-zoo-predict can go on any device when every one of the 919 columns is written.
+here, bf16 against fp32. The output writers alone have their own benchmark,
+``scripts/bench_writers.py``.
 
 Usage: python scripts/bench_predict.py [--records 5000] [--batch-size 256] [--rounds 2]
 """
@@ -17,7 +17,6 @@ Usage: python scripts/bench_predict.py [--records 5000] [--batch-size 256] [--ro
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import subprocess
 import sys
@@ -29,7 +28,6 @@ import numpy as np
 import torch
 
 import zoo
-from zoo.predict import open_writer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.legacy
 from tests.legacy import kipoi_deepsea_cpu  # noqa: E402
@@ -90,22 +88,6 @@ def read_scores(path: Path) -> np.ndarray:
     return np.loadtxt(path, delimiter="\t", skiprows=1, usecols=range(1, 920), dtype=np.float64, ndmin=2)
 
 
-def writer_rates(n_rows: int, n_cols: int, folder: Path) -> dict[str, float]:
-    """Rows/s of zoo-predict's TSV and Parquet writers alone, on random scores, batches of 256."""
-    scores = np.random.default_rng(0).random((n_rows, n_cols), dtype=np.float32)
-    meta = [(f"r{i}",) for i in range(n_rows)]
-    columns = [f"target_{j}" for j in range(n_cols)]
-    formats = ["tsv"] + (["parquet"] if importlib.util.find_spec("pyarrow") else [])
-    rates = {}
-    for ext in formats:
-        start = time.perf_counter()
-        with open_writer(folder / f"writer.{ext}", ["name"], columns) as writer:
-            for i in range(0, n_rows, 256):
-                writer.write(meta[i : i + 256], scores[i : i + 256])
-        rates[ext] = n_rows / (time.perf_counter() - start)
-    return rates
-
-
 def main() -> None:
     """Run the rounds and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -144,7 +126,6 @@ def main() -> None:
         n_check = min(512, args.records)
         with torch.inference_mode():
             direct = torch.sigmoid(model.logits(zoo.one_hot(seqs[:n_check]))).double().numpy()
-        writers = writer_rates(args.records, 919, tmp)
 
     n = args.records
     ref_rate = n / best["reference"][0]
@@ -165,8 +146,6 @@ def main() -> None:
             f"| {n / seconds / ref_rate:.2f} | {rss:.0f} | {diffs[precision]:.1e} |"
         )
     print("max abs diff: fp32 TSV vs sigmoid(model.logits) computed here; bf16 TSV vs fp32 TSV")
-    rates = ", ".join(f"{ext} {rate:.0f} rows/s" for ext, rate in writers.items())
-    print(f"output writers alone, {n} rows x 919 scores, one thread: {rates}")
 
 
 if __name__ == "__main__":

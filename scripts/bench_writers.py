@@ -13,7 +13,12 @@ the process's CPU time (all threads; steadier on a machine shared with other wor
 that the TSV is byte for byte the row TSV's and that Parquet and HDF5 read back equal to
 the scores.
 
-Usage: python scripts/bench_writers.py [--rows 50000] [--columns 919] [--rounds 2]
+Each round writes to a new file (an old one is deleted first, outside the timing). On a disk,
+the kernel writes the files back while the next ones are written: on a 2-core machine that
+takes CPU time and makes the figures vary from run to run; ``--dir /dev/shm`` measures the
+writers alone.
+
+Usage: python scripts/bench_writers.py [--rows 50000] [--columns 919] [--rounds 2] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -103,13 +108,19 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=919)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="folder to write in (default: the system's temporary folder); /dev/shm keeps the "
+        "disk and the kernel's writeback out of the figures",
+    )
     args = parser.parse_args()
 
     meta, scores = make_rows(args.rows, args.columns)
     columns = [f"target_{j}" for j in range(args.columns)]
     files = {"row TSV": "row.tsv", "TSV": "out.tsv", "Parquet": "out.parquet", "HDF5": "out.h5"}
     best: dict[str, list[float]] = {name: [0.0, 0.0] for name in files}  # rows/s: wall, CPU
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         for name, file in files.items():  # imports and first-use tables outside the timing
             with (RowTSVWriter if name == "row TSV" else open_writer)(folder / file, META, columns) as w:
@@ -117,6 +128,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, file in files.items():
                 path = folder / file
+                path.unlink(missing_ok=True)  # replacing a file costs the file system, not the writer
                 writer = (
                     RowTSVWriter(path, META, columns)
                     if name == "row TSV"

@@ -53,6 +53,17 @@ def test_format_g6_equals_percent_format() -> None:
     assert format_g6(as_float32) == [printf("%.6g", v) for v in as_float32.tolist()]
 
 
+@pytest.mark.parametrize(
+    "low, high",
+    [(0.0, 1.0), (1e-4, 1e6), (-1.0, 0.0), (1e-9, 1e-5), (1e6, 1e9)],
+    ids=["sigmoid outputs", "fixed notation", "negative", "small exponents", "large exponents"],
+)
+def test_format_g6_blocks_of_one_kind(low: float, high: float) -> None:
+    """Blocks whose numbers all share a notation or a sign take shortcuts; the text stays %.6g."""
+    values = np.random.default_rng(3).uniform(low, high, 30000).astype(np.float32)
+    assert format_g6(values) == [printf("%.6g", v) for v in values.tolist()]
+
+
 def test_tsv_rows_equal_row_by_row_formatting() -> None:
     rng = np.random.default_rng(2)
     scores = (rng.standard_normal((40, 7)) * 10.0 ** rng.integers(-6, 6, (40, 7))).astype(np.float32)
@@ -123,6 +134,57 @@ def test_parquet_round_trips_in_several_row_groups(tmp_path: Path) -> None:
         assert table["id"].to_pylist() == [m[2] for m in meta]
         assert table["status"].to_pylist() == [m[3] for m in meta]
     assert pq.ParquetFile(tmp_path / "small.parquet").metadata.num_row_groups == 6
+
+
+def test_parquet_row_groups_written_in_the_background_keep_their_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group is written while the next fills the other buffer: a slow write must not see
+    its buffer refilled."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    write_table = pq.ParquetWriter.write_table
+
+    def slow_write_table(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
+        time.sleep(0.05)
+        write_table(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", slow_write_table)
+    meta, scores = _rows(95, 4)
+    sink = ParquetSink(tmp_path / "out.parquet", META, [f"t{j}" for j in range(4)], rows_per_group=10)
+    for i in range(0, 95, 3):
+        sink.write([np.array(c) for c in zip(*meta[i : i + 3])], scores[i : i + 3])
+    sink.close(ok=True)
+    table = pq.read_table(tmp_path / "out.parquet")
+    np.testing.assert_array_equal(np.stack([table[f"t{j}"].to_numpy() for j in range(4)], axis=1), scores)
+    assert table["id"].to_pylist() == [m[2] for m in meta]
+
+
+def test_parquet_background_write_error_names_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails on the background thread (a full disk) fails the run and leaves no file."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    calls = []
+
+    def full_disk(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    meta, scores = _rows(40, 3)
+    writer = ParquetWriter(tmp_path / "out.parquet", META, ["a", "b", "c"])
+    writer._open = lambda tmp: ParquetSink(tmp, META, ["a", "b", "c"], rows_per_group=8)  # type: ignore[method-assign]
+    with pytest.raises(OSError, match=r"cannot write --out .*out\.parquet: No space left on device"):
+        with writer:
+            for i in range(0, 40, 4):
+                writer.write(meta[i : i + 4], scores[i : i + 4])
+    assert calls and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("batches", [[5, 1, 7, 20, 3, 12], [8, 8], [3]])

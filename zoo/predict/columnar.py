@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import numpy as np
@@ -74,6 +75,8 @@ class ParquetSink:
     Score columns are float32 without nulls (NaN marks a row that was not scored), stored
     plain (no dictionary, no compression: model outputs hardly compress) and without min/max
     statistics; the leading columns are dictionary-encoded, snappy-compressed, with statistics.
+    A full row group is written on a background thread (pyarrow lets go of the GIL) while the
+    next one fills a second buffer, so gathering rows and encoding pages overlap.
     """
 
     def __init__(
@@ -92,10 +95,13 @@ class ParquetSink:
         default = min(_MAX_ROWS_PER_GROUP, max(1024, _CELLS_PER_GROUP // max(k, 1)))
         self._rows_per_group = rows_per_group or default
         self._buffer = np.empty((k, self._rows_per_group), np.float32)  # one row per score column
+        self._spare: np.ndarray | None = None  # the other buffer, made when a second group starts
         self._meta: list[list[np.ndarray]] = [[] for _ in self.meta_columns]
         self._buffered = 0
         self._writer: Any = None
         self._schema: Any = None
+        self._background: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None  # the row group being written
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
@@ -111,14 +117,16 @@ class ParquetSink:
             self._buffered += n
             done += n
             if self._buffered == self._rows_per_group:
-                self._flush()
+                self._flush(last=False)
 
-    def _flush(self) -> None:
+    def _flush(self, last: bool) -> None:
+        """Start writing the buffered rows as a row group (``last``: write them now, in this
+        thread), and switch to the other buffer once the previous group is written."""
         import pyarrow as pa
 
         n = self._buffered
         meta = [pa.array(np.concatenate(parts) if parts else []) for parts in self._meta]
-        scores = [pa.array(self._buffer[j, :n]) for j in range(len(self.score_columns))]
+        scores = [pa.array(self._buffer[j, :n]) for j in range(len(self.score_columns))]  # no copies
         if self._schema is None:
             fields = [pa.field(name, a.type) for name, a in zip(self.meta_columns, meta)]
             fields += [pa.field(name, pa.float32(), nullable=False) for name in self.score_columns]
@@ -131,20 +139,44 @@ class ParquetSink:
                 compression={name: "snappy" if is_meta else "none" for name, is_meta in self._kinds()},
             )
         table = pa.Table.from_arrays([*meta, *scores], schema=self._schema)  # later blocks: same types
-        self._writer.write_table(table, row_group_size=n)
         self._meta = [[] for _ in self.meta_columns]
         self._buffered = 0
+        self._wait()  # the previous group is written: its buffer is free again
+        if last:
+            self._writer.write_table(table, row_group_size=n)
+            return
+        if self._background is None:
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+        self._pending = self._background.submit(self._writer.write_table, table, row_group_size=n)
+        if self._spare is None:
+            self._spare = np.empty_like(self._buffer)
+        self._buffer, self._spare = self._spare, self._buffer
+
+    def _wait(self) -> None:
+        """Wait for the row group being written; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _kinds(self) -> list[tuple[str, bool]]:
         """(name, whether it is a leading column) of each column."""
         return [(name, True) for name in self.meta_columns] + [(name, False) for name in self.score_columns]
 
     def close(self, ok: bool) -> None:
-        """Write the rows left (and an empty table when there were none), then close."""
-        if ok and (self._buffered or self._writer is None):
-            self._flush()
-        if self._writer is not None:
-            self._writer.close()
+        """Write the rows left (and an empty table when there were none), then close; after an
+        error (not ``ok``), only wait for the background write and release the file."""
+        try:
+            if ok and (self._buffered or self._writer is None):
+                self._flush(last=True)
+            elif ok:
+                self._wait()
+        finally:
+            if not ok and self._pending is not None:
+                self._pending.exception()  # waits; the error that stopped the run is the one raised
+            if self._background is not None:
+                self._background.shutdown()
+            if self._writer is not None:
+                self._writer.close()
 
 
 class HDF5Sink:

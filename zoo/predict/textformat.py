@@ -58,36 +58,45 @@ def _tables() -> dict[str, np.ndarray]:
             low[i] = d if Fraction(d) >= exact else math.nextafter(d, math.inf)
     # the text of the 6 digits (with its decimal point) is first[...] | second[...], 8 bytes
     # at most; second starts at byte 4, and byte 3 stays empty when first has 3 bytes
-    first = np.zeros(7 * 2000, _U)  # [c * 2000 + (digits 4-6 all zero) * 1000 + digits 1-3]
-    second = np.zeros(7 * 1000, _U)  # [c * 1000 + digits 4-6]
+    first = np.zeros((7, 2, 1000), _U)  # [c, digits 4-6 all zero, digits 1-3]
+    second = np.zeros((7, 1000), _U)  # [c, digits 4-6]
     for c in range(7):
         for g in range(1000):
             for rest_zero in (False, True):
-                first[c * 2000 + rest_zero * 1000 + g] = int.from_bytes(
-                    _pieces(c, g, rest_zero, True), "little"
-                )
-            second[c * 1000 + g] = int.from_bytes(_pieces(c, g, False, False), "little") << 32
-    # per exponent X: fixed notation for -4 <= X < 6 (0.000ddd below 1), else d.ddddde+XX
-    base, prefix, shift, suffix = (np.zeros(len(exps), np.int64) for _ in range(4))
+                first[c, int(rest_zero), g] = int.from_bytes(_pieces(c, g, rest_zero, True), "little")
+            second[c, g] = int.from_bytes(_pieces(c, g, False, False), "little") << 32
+    # Each exponent X belongs to one of 11 notations: fixed for -4 <= X < 6 (notation X + 4;
+    # 0.000ddd below 1), else d.ddddde+XX (notation 10). A notation fixes the digits before
+    # the point and the prefix ("0.0..." below 1), so the digit tables can hold the cell's
+    # two words already shifted into place behind the sign byte and the prefix.
+    notation = np.full(len(exps), 10, np.int64)
+    suffix = np.zeros(len(exps), _U)
     for i, x in enumerate(exps):
-        fixed = -4 <= x < 6
-        c = (x + 1 if x >= 0 else 0) if fixed else 1
-        pre = b"0." + b"0" * (-x - 1) if fixed and x < 0 else b""
-        base[i] = c * 2000
-        prefix[i] = int.from_bytes(pre, "little") << 8  # byte 0 holds the sign
-        shift[i] = 8 * (1 + len(pre))
-        if not fixed:  # from byte 9: the digits may reach byte 8
+        if -4 <= x < 6:
+            notation[i] = x + 4
+        else:  # from byte 9: the digits may reach byte 8
             suffix[i] = int.from_bytes(b"e%s%02d" % (b"-" if x < 0 else b"+", abs(x)), "little") << 8
+    word0_first, word1_first = np.zeros((11, 2, 1000), _U), np.zeros((11, 2, 1000), _U)
+    word0_second, word1_second = np.zeros((11, 1000), _U), np.zeros((11, 1000), _U)
+    for k in range(11):
+        x = k - 4 if k < 10 else 0
+        c = (x + 1 if x >= 0 else 0) if k < 10 else 1
+        prefix = b"0." + b"0" * (-x - 1) if k < 10 and x < 0 else b""
+        shift, unshift = _U(8 * (1 + len(prefix))), _U(64 - 8 * (1 + len(prefix)))  # byte 0: the sign
+        word0_first[k] = (first[c] << shift) | _U(int.from_bytes(prefix, "little") << 8)
+        word1_first[k] = first[c] >> unshift
+        word0_second[k] = second[c] << shift
+        word1_second[k] = second[c] >> unshift
     return {
-        "first": first,
-        "second": second,
         "scale": np.array([float(f"1e{5 - x}") for x in exps]),  # [X + _OFF]: 10**(5 - X)
         "next_low": np.append(low[1:], np.inf),  # [X + _OFF]: low of X + 1
-        "base": base,
-        "prefix": prefix.astype(_U),
-        "shift": shift.astype(_U),
-        "unshift": (64 - shift).astype(_U),
-        "suffix": suffix.astype(_U),
+        "row": notation * 2000,  # [X + _OFF]: the notation's row of the *_first tables (20000: exponent)
+        "suffix": suffix,  # [X + _OFF]: "e-XX" in word 1, or nothing for fixed notation
+        # [notation * 2000 + (digits 4-6 all zero) * 1000 + digits 1-3], [notation * 1000 + digits 4-6]
+        "word0_first": word0_first.ravel(),
+        "word1_first": word1_first.ravel(),
+        "word0_second": word0_second.ravel(),
+        "word1_second": word1_second.ravel(),
     }
 
 
@@ -118,20 +127,24 @@ def _finite_cells(values: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
     scaled -= r
     flagged |= np.abs(scaled, out=scaled) > 0.4999999
     lo = r.astype(np.intp)  # flagged values may give garbage: take() clips
-    hi = lo // 1000
+    hi = lo * 536871  # lo // 1000 for 0 <= lo <= 10**6, without a division
+    hi >>= 29
     lo -= hi * 1000
-    hi += (lo == 0) * 1000  # digits 1-3 lose their trailing zeros too
-    row = t["base"].take(x)  # the table row of the number of digits before the point
+    hi[lo == 0] += 1000  # digits 1-3 lose their trailing zeros too (rare: a masked add)
+    row = t["row"].take(x)
+    exponent_notation = (row == 20000).any()  # notation 10 (zeros and NaNs land there too)
     hi += row
     row >>= 1
     lo += row
-    region = t["first"].take(hi, mode="clip")
-    region |= t["second"].take(lo, mode="clip")
-    w0 = region << t["shift"].take(x)
-    w0 |= t["prefix"].take(x)
-    w0 |= np.signbit(values).view(np.uint8) * _U(ord("-"))
-    region >>= t["unshift"].take(x)
-    region |= (t["suffix"] | sep).take(x)
+    w0 = t["word0_first"].take(hi, mode="clip")
+    w0 |= t["word0_second"].take(lo, mode="clip")
+    if (values < 0).any():
+        w0 |= np.signbit(values).view(np.uint8) * _U(ord("-"))
+    region = t["word1_first"].take(hi, mode="clip")
+    region |= t["word1_second"].take(lo, mode="clip")
+    if exponent_notation:
+        region |= t["suffix"].take(x)
+    region |= sep
     out[..., 0] = w0  # the cells interleave the two words: written once each
     out[..., 1] = region
     if flagged.any():
@@ -171,7 +184,10 @@ def text_column(values: Any) -> np.ndarray:
     if array.dtype.kind in "iub":
         encoded = array.astype(np.bytes_)
     elif array.dtype.kind == "U":
-        encoded = np.char.encode(array, "utf-8")
+        try:  # ASCII text (contig names, ids, alleles): numpy's own conversion, several times faster
+            encoded = array.astype(np.bytes_)
+        except UnicodeEncodeError:
+            encoded = np.char.encode(array, "utf-8")
     else:  # floats, objects: str() of each value (as "%s")
         encoded = np.char.encode(np.array([str(v) for v in array.tolist()], dtype=np.str_), "utf-8")
     width = max(encoded.dtype.itemsize, 1)
@@ -196,8 +212,10 @@ def tsv_blocks(columns: Sequence[np.ndarray], scores: np.ndarray) -> Iterator[by
     start = -meta_width % 8  # the cells begin on an 8-byte boundary, so they can be written as words
     width = start + meta_width + k * CELL
     rows_per_block = max(1, _BLOCK_VALUES // max(k, 1))
-    # one buffer for every block: each block writes all of it but the zeros in front
-    buffer = np.zeros((min(n, rows_per_block), width), np.uint8)
+    # one buffer for every block: each block writes all of it but the zeros in front; a
+    # bytearray, so that its zero bytes are deleted without copying it to bytes first
+    raw = bytearray(min(n, rows_per_block) * width)
+    buffer = np.frombuffer(raw, np.uint8).reshape(-1, width)
     for first in range(0, n, rows_per_block):
         block = buffer[: min(n, first + rows_per_block) - first]
         at = start
@@ -209,4 +227,5 @@ def tsv_blocks(columns: Sequence[np.ndarray], scores: np.ndarray) -> Iterator[by
             cells = block[:, at:].view(_WORD).reshape(len(block), k, 2)
             g6_cells(scores[first : first + len(block)], cells, sep=ord("\t"))
         block[:, -1] = ord("\n")
-        yield block.tobytes().translate(None, b"\0")
+        whole = len(block) == len(buffer)
+        yield (raw if whole else raw[: block.nbytes]).translate(None, b"\0")
