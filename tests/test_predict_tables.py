@@ -136,6 +136,25 @@ def test_parquet_round_trips_in_several_row_groups(tmp_path: Path) -> None:
     assert pq.ParquetFile(tmp_path / "small.parquet").metadata.num_row_groups == 6
 
 
+@pytest.mark.parametrize("rows", [0, 10, 20])
+def test_parquet_whole_row_groups_only(tmp_path: Path, rows: int) -> None:
+    """Rows that fill their last row group exactly leave no empty group behind; no rows at all
+    give an empty table with the columns."""
+    import pyarrow.parquet as pq
+
+    meta, scores = _rows(rows, 2)
+    sink = ParquetSink(tmp_path / "out.parquet", META, ["a", "b"], rows_per_group=10)
+    for i in range(0, rows, 5):
+        sink.write([np.array(c) for c in zip(*meta[i : i + 5])], scores[i : i + 5])
+    if rows == 0:
+        sink.write([np.array([], dtype=object) for _ in META], scores)
+    sink.close(ok=True)
+    file = pq.ParquetFile(tmp_path / "out.parquet")
+    assert file.metadata.num_rows == rows
+    assert file.metadata.num_row_groups == max(1, rows // 10)
+    assert file.schema_arrow.names == [*META, "a", "b"]
+
+
 def test_parquet_row_groups_written_in_the_background_keep_their_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,8 +75,8 @@ class ParquetSink:
     Score columns are float32 without nulls (NaN marks a row that was not scored), stored
     plain (no dictionary, no compression: model outputs hardly compress) and without min/max
     statistics; the leading columns are dictionary-encoded, snappy-compressed, with statistics.
-    A full row group is written on a background thread (pyarrow lets go of the GIL) while the
-    next one fills a second buffer, so gathering rows and encoding pages overlap.
+    A full row group is converted and written on a background thread (pyarrow lets go of the
+    GIL) while the next one fills a second buffer, so gathering rows and encoding pages overlap.
     """
 
     def __init__(
@@ -120,13 +120,29 @@ class ParquetSink:
                 self._flush(last=False)
 
     def _flush(self, last: bool) -> None:
-        """Start writing the buffered rows as a row group (``last``: write them now, in this
-        thread), and switch to the other buffer once the previous group is written."""
+        """Write the buffered rows as a row group: on the background thread, switching to the
+        other buffer once the previous group is written; ``last``: here, and wait for it."""
+        group = (self._meta, self._buffer, self._buffered)
+        self._meta = [[] for _ in self.meta_columns]
+        self._buffered = 0
+        self._wait()  # the previous group is written: its buffer is free again
+        if last:
+            self._write_group(*group)
+            return
+        if self._background is None:
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+        self._pending = self._background.submit(self._write_group, *group)
+        if self._spare is None:
+            self._spare = np.empty_like(self._buffer)
+        self._buffer, self._spare = self._spare, self._buffer
+
+    def _write_group(self, meta_parts: list[list[np.ndarray]], buffer: np.ndarray, n: int) -> None:
+        """Write the first ``n`` rows of ``buffer`` and their leading columns as one row group
+        (the first one opens the file, its leading columns' types making the schema)."""
         import pyarrow as pa
 
-        n = self._buffered
-        meta = [pa.array(np.concatenate(parts) if parts else []) for parts in self._meta]
-        scores = [pa.array(self._buffer[j, :n]) for j in range(len(self.score_columns))]  # no copies
+        meta = [pa.array(np.concatenate(parts) if parts else []) for parts in meta_parts]
+        scores = [pa.array(buffer[j, :n]) for j in range(len(self.score_columns))]  # no copies
         if self._schema is None:
             fields = [pa.field(name, a.type) for name, a in zip(self.meta_columns, meta)]
             fields += [pa.field(name, pa.float32(), nullable=False) for name in self.score_columns]
@@ -139,18 +155,7 @@ class ParquetSink:
                 compression={name: "snappy" if is_meta else "none" for name, is_meta in self._kinds()},
             )
         table = pa.Table.from_arrays([*meta, *scores], schema=self._schema)  # later blocks: same types
-        self._meta = [[] for _ in self.meta_columns]
-        self._buffered = 0
-        self._wait()  # the previous group is written: its buffer is free again
-        if last:
-            self._writer.write_table(table, row_group_size=n)
-            return
-        if self._background is None:
-            self._background = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
-        self._pending = self._background.submit(self._writer.write_table, table, row_group_size=n)
-        if self._spare is None:
-            self._spare = np.empty_like(self._buffer)
-        self._buffer, self._spare = self._spare, self._buffer
+        self._writer.write_table(table, row_group_size=max(n, 1))  # (0: an empty table)
 
     def _wait(self) -> None:
         """Wait for the row group being written; raise its error."""
@@ -166,10 +171,10 @@ class ParquetSink:
         """Write the rows left (and an empty table when there were none), then close; after an
         error (not ``ok``), only wait for the background write and release the file."""
         try:
-            if ok and (self._buffered or self._writer is None):
-                self._flush(last=True)
-            elif ok:
-                self._wait()
+            if ok:
+                self._wait()  # the file is open once the first group is written
+                if self._buffered or self._writer is None:
+                    self._flush(last=True)
         finally:
             if not ok and self._pending is not None:
                 self._pending.exception()  # waits; the error that stopped the run is the one raised
