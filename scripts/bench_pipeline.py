@@ -7,12 +7,14 @@ reading, encoding and writing set its pace? It times, in this order:
   on the device (what the device can do);
 - each stage of the pipeline alone, on one CPU thread: reading the FASTA records,
   ``Scorer.encode`` (base codes for CUDA, one-hot for the CPU), and the table writer;
-- ``zoo-predict`` in this process (``zoo.cli.predict.run``) on all of the records and on a
-  quarter of them: the whole run's rate, and the rate of the extra records (the difference
-  of the two runs, which leaves out what every run pays once: loading the model, preparing
-  it, the first batches' kernel choice).
+- zoo-predict's scoring loop (``run_job``: reading, encoding, scoring, writing, on the
+  threads zoo-predict uses), once with a reader thread and once with a reader process, on all
+  of the records and on a quarter of them: the rate of the extra records (the difference of
+  the two runs leaves out what every run pays once, such as starting the reader process);
+- the ``zoo-predict`` command in this process (``zoo.cli.predict.run``) on all of them,
+  loading the model included.
 
-The ratio of the last rate to the model alone is the figure of merit. The table format is
+The scoring loop's rate against the model alone's is the figure of merit. The table format is
 Parquet where pyarrow is installed, else HDF5 where h5py is, else TSV.
 
 Usage: python scripts/bench_pipeline.py [--device cuda] [--records 200000] [--batch-size 2048]
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, be
 import zoo  # noqa: E402
 from zoo.cli.predict import run as zoo_predict  # noqa: E402
 from zoo.inference import prepare_logits  # noqa: E402
-from zoo.predict import Scorer, open_writer  # noqa: E402
+from zoo.predict import Scorer, fasta_job, open_writer, run_job  # noqa: E402
 from zoo.predict.fastx import read_records  # noqa: E402
 
 
@@ -54,11 +56,6 @@ def write_fasta(path: Path, n: int, seq_len: int) -> None:
             f.write(b"".join(b">seq%d\n%s" % (first + i, row.tobytes()) for i, row in enumerate(lines)))
 
 
-def rate(count: int, seconds: float) -> float:
-    """Items per second."""
-    return count / seconds if seconds > 0 else float("inf")
-
-
 def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, calls: int) -> float:
     """Sequences/s of the prepared model on one-hot batches already on the device."""
     fn = prepare_logits(model, precision, device)  # type: ignore[arg-type]
@@ -72,21 +69,22 @@ def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, 
     for _ in range(calls):
         fn(x)
     sync()
-    return rate(batch * calls, time.perf_counter() - start)
+    return batch * calls / (time.perf_counter() - start)
 
 
-def time_stages(fasta: Path, scorer: Scorer, out_suffix: str, n: int, folder: Path) -> dict[str, float]:
-    """Rates of reading, encoding and writing alone, on this thread."""
+def time_stages(
+    fasta: Path, scorer: Scorer, out_suffix: str, n: int, folder: Path
+) -> dict[str, tuple[int, float]]:
+    """(items, seconds) of reading, encoding and writing alone, on this thread."""
     start = time.perf_counter()
     seqs = [record.sequence for record in read_records(fasta)]
-    rates = {"reading the FASTA": rate(len(seqs), time.perf_counter() - start)}
+    timed = {"reading the FASTA": (len(seqs), time.perf_counter() - start)}
     batch = scorer.batch_size
     start = time.perf_counter()
     for i in range(0, len(seqs), batch):
         scorer.encode(seqs[i : i + batch])
-    rates[f"encoding ({'base codes, pinned' if scorer.device.type == 'cuda' else 'one-hot'})"] = rate(
-        len(seqs), time.perf_counter() - start
-    )
+    encoding = "base codes, pinned" if scorer.device.type == "cuda" else "one-hot"
+    timed[f"encoding ({encoding})"] = (len(seqs), time.perf_counter() - start)
     scores = np.random.default_rng(0).random((min(n, 8 * batch), len(scorer.columns)), dtype=np.float32)
     meta = [(f"seq{i}",) for i in range(n)]
     with open_writer(folder / f"warm-up{out_suffix}", ["name"], scorer.columns) as writer:
@@ -96,8 +94,8 @@ def time_stages(fasta: Path, scorer: Scorer, out_suffix: str, n: int, folder: Pa
         for i in range(0, n, batch):
             rows = meta[i : i + batch]
             writer.write(rows, scores[: len(rows)])
-    rates[f"writing {out_suffix} ({len(scorer.columns)} columns)"] = rate(n, time.perf_counter() - start)
-    return rates
+    timed[f"writing {out_suffix} ({len(scorer.columns)} columns)"] = (n, time.perf_counter() - start)
+    return timed
 
 
 def main() -> None:
@@ -111,6 +109,8 @@ def main() -> None:
     args = p.parse_args()
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True  # as zoo-predict sets it on CUDA
+    if args.records < 64:
+        p.error("--records: at least 64, so that a quarter-size run has something to leave out")
     installed = {name: importlib.util.find_spec(name) is not None for name in ("pyarrow", "h5py")}
     suffix = ".parquet" if installed["pyarrow"] else ".h5" if installed["h5py"] else ".tsv"
     model = zoo.create_model(args.model).eval()
@@ -119,38 +119,53 @@ def main() -> None:
         f"{args.model} ({model.seq_len} bp), {args.precision}, batch {args.batch_size}, {args.device}, "
         f"{n} records, output {suffix}"
     )
-    calls = max(3, n // args.batch_size)
-    model_rate = time_model(model, args.precision, args.device, args.batch_size, calls)
+    print("| what | records/s | x model alone |")
+    print("| --- | ---: | ---: |", flush=True)
+    model_rate = time_model(model, args.precision, args.device, args.batch_size, max(3, n // args.batch_size))
+
+    def row(what: str, count: int, seconds: float) -> None:  # printed as measured: a cut run keeps them
+        if seconds <= 0:
+            print(f"| {what} | too fast to time: give more --records | - |", flush=True)
+            return
+        print(f"| {what} | {count / seconds:,.0f} | {count / seconds / model_rate:.2f} |", flush=True)
+
+    row("model alone: prepare_logits on one-hot batches on the device", 1, 1 / model_rate)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, count in (("all.fa", n), ("quarter.fa", quarter)):
             write_fasta(folder / name, count, model.seq_len)
         zoo.save_weights(model, folder / "model.safetensors")  # zoo-predict scores with these weights
         scorer = Scorer(model, precision=args.precision, device=args.device, batch_size=args.batch_size)
-        stages = time_stages(folder / "all.fa", scorer, suffix, n, folder)
+        for what, (count, seconds_taken) in time_stages(folder / "all.fa", scorer, suffix, n, folder).items():
+            row(f"{what}, one thread", count, seconds_taken)
+        for in_process in (False, True):  # the scoring loop alone: the extra records' rate
+            seconds = {}
+            for name, count in (("quarter.fa", quarter), ("all.fa", n)):
+                out = folder / f"out{suffix}"
+                out.unlink(missing_ok=True)
+                start = time.perf_counter()
+                run_job(fasta_job(folder / name, scorer.seq_len), scorer, out, read_in_process=in_process)
+                seconds[count] = time.perf_counter() - start
+            reader = "a reader process" if in_process else "a reader thread"
+            extra = f"the {n - quarter} records beyond a quarter-size run"
+            row(
+                f"zoo-predict's scoring loop with {reader}: {extra}",
+                n - quarter,
+                seconds[n] - seconds[quarter],
+            )
         del scorer
-        seconds = {}
-        for name, count in (("quarter.fa", quarter), ("all.fa", n)):
-            argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / name)]
-            argv += ["--out", str(folder / f"out{suffix}")]
-            argv += ["--precision", args.precision, "--device", args.device]
-            argv += ["--batch-size", str(args.batch_size), "--no-progress"]
-            start = time.perf_counter()
-            if zoo_predict(argv) != 0:
-                raise SystemExit("zoo-predict failed")
-            seconds[count] = time.perf_counter() - start
-    whole = rate(n, seconds[n])
-    extra = rate(n - quarter, seconds[n] - seconds[quarter])
-    print("| what | records/s | x model alone |")
-    print("| --- | ---: | ---: |")
-    print(f"| model alone: prepare_logits on one-hot batches on the device | {model_rate:,.0f} | 1.00 |")
-    for what, value in stages.items():
-        print(f"| {what}, one thread | {value:,.0f} | {value / model_rate:.2f} |")
-    print(f"| zoo-predict, whole run ({n} records, {seconds[n]:.1f} s) | {whole:,.0f} | ", end="")
-    print(f"{whole / model_rate:.2f} |")
-    print(
-        f"| zoo-predict, the {n - quarter} records beyond a quarter-size run | {extra:,.0f} | "
-        f"{extra / model_rate:.2f} |"
+        argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / "all.fa")]
+        argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
+        argv += ["--precision", args.precision, "--device", args.device]
+        argv += ["--batch-size", str(args.batch_size), "--no-progress"]
+        start = time.perf_counter()
+        if zoo_predict(argv) != 0:
+            raise SystemExit("zoo-predict failed")
+        seconds_all = time.perf_counter() - start
+    row(
+        f"the zoo-predict command in this process ({n} records, {seconds_all:.1f} s, loading included)",
+        n,
+        seconds_all,
     )
 
 

@@ -1,26 +1,19 @@
 #!/usr/bin/env bash
-# The GPU benchmarks as one prepared run (four commands, each capped by timeout), from the repo root:
+# The GPU benchmarks as one prepared run (three commands, each capped by timeout), from the repo root:
 #   bash scripts/gpu_check.sh            # logs in $OUT when set, else ./gpu_check_out
 # Uses the machine's own torch, lightning and torchmetrics; the zoo runs from this checkout.
-# zoo-predict end to end comes first, then the short inference-path check and the targets, so a
-# run cut short still has them. DEVICE, BATCHES, RECORDS and PYTHON override the defaults (a
-# smoke test on CPU: DEVICE=cpu BATCHES="4 8" RECORDS=512 PYTHON=.venv/bin/python).
+# The short inference-path check and the targets come first, so a run cut short still has them. DEVICE, BATCHES and PYTHON override
+# the defaults (a smoke test on CPU: DEVICE=cpu BATCHES="4 8" PYTHON=.venv/bin/python).
 set -uo pipefail
 out=${OUT:-gpu_check_out}
 device=${DEVICE:-cuda}
 batches=${BATCHES:-2048}
-records=${RECORDS:-400000}
 py=${PYTHON:-python3}
 mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
 $py -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)" \
     2>&1 | tee -a "$out/gpu.txt"
-# 0. zoo-predict end to end (FASTA in, a 919-column table out: Parquet with pyarrow, else HDF5
-#    with h5py, else TSV) against the model alone, DeepSEA bf16.
-# shellcheck disable=SC2086
-timeout 240 $py scripts/bench_pipeline.py --device "$device" --records "$records" --batch-size ${batches%% *} \
-    2>&1 | tee "$out/pipeline.log"
 # 1. The inference paths: the plain model against the channels-last steps, fp32 (TF32 on/off), bf16
 #    and bf16 compiled (Beluga, the slowest to time, is left to the grid).
 # shellcheck disable=SC2086  # $batches is a list of numbers

@@ -274,3 +274,36 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, name: str) -> None:
             writer.write(meta[:20], scores[:20])
             raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_after_a_failed_row_group_every_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that catches the error and writes on gets the error again, never a table with
+    a hole where the lost row group was."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    write_table = pq.ParquetWriter.write_table
+    calls = []
+
+    def fails_once(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        write_table(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", fails_once)
+    meta, scores = _rows(24, 2)
+    sink = ParquetSink(tmp_path / "out.parquet", META, ["a", "b"], rows_per_group=4)
+    failures = 0
+    for i in range(0, 24, 4):
+        try:
+            sink.write([np.array(c) for c in zip(*meta[i : i + 4])], scores[i : i + 4])
+        except OSError as err:
+            assert err.errno == errno.EIO
+            failures += 1
+    with pytest.raises(OSError, match="Input/output error"):
+        sink.close(ok=True)
+    assert failures >= 4  # the failure surfaced once the next group was flushed, then at every write

@@ -102,9 +102,12 @@ class ParquetSink:
         self._schema: Any = None
         self._background: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None  # the row group being written
+        self._error: BaseException | None = None  # the failure of a row group's write
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
+        if self._error is not None:
+            raise self._error
         done = 0
         while done < len(scores):
             n = min(len(scores) - done, self._rows_per_group - self._buffered)
@@ -158,10 +161,17 @@ class ParquetSink:
         self._writer.write_table(table, row_group_size=max(n, 1))  # (0: an empty table)
 
     def _wait(self) -> None:
-        """Wait for the row group being written; raise its error."""
+        """Wait for the row group being written; raise its error, now and at every later
+        write (rows written after a lost row group would make a table with a hole)."""
+        if self._error is not None:
+            raise self._error
         pending, self._pending = self._pending, None
         if pending is not None:
-            pending.result()
+            try:
+                pending.result()
+            except BaseException as err:
+                self._error = err
+                raise
 
     def _kinds(self) -> list[tuple[str, bool]]:
         """(name, whether it is a leading column) of each column."""

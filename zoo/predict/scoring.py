@@ -8,6 +8,7 @@ in logit space so that probabilities and log fold changes both come from logits:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +27,7 @@ from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.loading import default_n_value, n_targets_of
+from zoo.predict.processes import ProcessBatches
 from zoo.predict.targets import check_picked_targets, default_labels, select_targets, unique_labels
 from zoo.predict.threads import Consumer, Prefetcher
 from zoo.predict.writers import open_writer
@@ -111,6 +113,13 @@ class Scorer:
             return strand_mean_logits(forward, reverse)
         return torch.maximum(forward, reverse)
 
+    def from_codes(self, codes: np.ndarray) -> torch.Tensor:
+        """What :meth:`logits` takes, from the checked base codes (N, seq_len) of
+        :func:`zoo.dna.base_codes` made elsewhere (pinned for CUDA; the CPU one-hot encodes
+        them in :meth:`logits`, as the GPU does)."""
+        x = torch.from_numpy(codes)
+        return x.pin_memory() if self.device.type == "cuda" else x
+
     def predict(self, seqs: Sequence[str]) -> np.ndarray:
         """Probabilities (N, T) of the selected targets for sequences of exactly seq_len bases."""
         outs = [
@@ -136,7 +145,8 @@ class Job:
     ``values`` maps strand-combined logits (n, windows_per_item, T) to the row values
     (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
     ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
-    ``match.warning`` is for the user once the run is done).
+    ``match.warning`` is for the user once the run is done). ``reader``, where set, makes the
+    same items in another process: a module-level function and its (picklable) arguments.
     """
 
     meta_columns: list[str]
@@ -147,6 +157,7 @@ class Job:
     with_status: bool = False
     empty_message: str = "the input has no records"
     contigs: ContigMatcher | None = None
+    reader: tuple[Callable[..., Iterable[Item]], tuple[Any, ...]] | None = None
 
 
 @dataclass
@@ -201,12 +212,30 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
     return _Batch(items, scored, x)
 
 
+@contextlib.contextmanager
+def _batches_from_process(job: Job, scorer: Scorer) -> Iterator[Iterator[_Batch]]:
+    """The batches of ``job``, read and checked in a child process (:mod:`zoo.predict.processes`)."""
+    assert job.reader is not None
+    make_items, args = job.reader
+    per_batch = max(1, scorer.batch_size // job.windows_per_item)
+    with ProcessBatches(make_items, args, per_batch) as batches:
+        yield (
+            _Batch(
+                [Item(meta, (), status) for meta, status in zip(metas, statuses)],
+                [i for i, status in enumerate(statuses) if status == "ok"],
+                None if codes is None else scorer.from_codes(codes),
+            )
+            for metas, statuses, codes in batches
+        )
+
+
 def run_job(
     job: Job,
     scorer: Scorer,
     out: PathLike | Callable[[list[str], list[str]], Any],
     progress: bool = False,
     overwrite: bool = False,
+    read_in_process: bool | None = None,
 ) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out``: a file name (.tsv,
     .parquet, .h5), or a function that opens a writer given the leading and the score column
@@ -214,6 +243,8 @@ def run_job(
 
     The output appears only when every row is written; an error leaves no file behind
     (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
+    ``read_in_process`` reads a job that can be read elsewhere (``job.reader``) in a child
+    process; the default (None) does so on CUDA, where one reader thread cannot keep up.
     """
     from tqdm import tqdm
 
@@ -225,7 +256,7 @@ def run_job(
     with (
         opener(meta_columns, value_columns) as writer,
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
-        Prefetcher(_batches(job, scorer)) as batches,
+        _batch_source(job, scorer, read_in_process) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,
     ):
         for batch in batches:
@@ -241,6 +272,17 @@ def run_job(
             raise PredictError(job.empty_message)
     summary.rows = writer.rows
     return summary
+
+
+def _batch_source(
+    job: Job, scorer: Scorer, read_in_process: bool | None
+) -> contextlib.AbstractContextManager[Iterable[_Batch]]:
+    """The batches of ``job``: from a child process, or from a background thread."""
+    if read_in_process is None:
+        read_in_process = scorer.device.type == "cuda"
+    if read_in_process and job.reader is not None:
+        return _batches_from_process(job, scorer)
+    return Prefetcher(_batches(job, scorer))
 
 
 def _emit(

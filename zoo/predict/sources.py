@@ -69,6 +69,8 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
         value_columns=list,
         values=probabilities,
         empty_message=f"{describe_source(path)} has no records",
+        # standard input is this process's own; a file or pipe by name can be read by another
+        reader=None if os.fspath(path) == STDIN else (fasta_windows, (os.fspath(path), seq_len, step)),
     )
 
 

@@ -200,7 +200,7 @@ def tsv_rows(columns: Sequence[np.ndarray], scores: np.ndarray) -> bytes:
     return b"".join(tsv_blocks(columns, scores))
 
 
-def tsv_blocks(columns: Sequence[np.ndarray], scores: np.ndarray) -> Iterator[bytes]:
+def tsv_blocks(columns: Sequence[np.ndarray], scores: np.ndarray) -> Iterator[bytes | bytearray]:
     """:func:`tsv_rows` in pieces of whole lines, each from a few thousand values (to write
     as they come, without one large copy)."""
     n, k = scores.shape
