@@ -42,6 +42,15 @@ def rows_to_columns(rows: Sequence[tuple[Any, ...]], n_columns: int) -> list[np.
     return [as_column(list(column)) for column in zip(*rows)]
 
 
+def _arrow_input(parts: list[np.ndarray]) -> Any:
+    """One leading column for ``pa.array``: numbers as an array (no copy), text as a list of
+    str (pyarrow converts numpy's fixed-width text many times slower, per value)."""
+    if not parts:
+        return []
+    column = np.concatenate(parts)
+    return column.tolist() if column.dtype.kind == "U" else column
+
+
 class TSVSink:
     """Tab-separated text with a header line (gzip-compressed when ``compress``); scores as
     ``%.6g`` and ``nan`` where not scored, leading columns as ``%s`` would print them."""
@@ -144,7 +153,7 @@ class ParquetSink:
         (the first one opens the file, its leading columns' types making the schema)."""
         import pyarrow as pa
 
-        meta = [pa.array(np.concatenate(parts) if parts else []) for parts in meta_parts]
+        meta = [pa.array(_arrow_input(parts)) for parts in meta_parts]
         scores = [pa.array(buffer[j, :n]) for j in range(len(self.score_columns))]  # no copies
         if self._schema is None:
             fields = [pa.field(name, a.type) for name, a in zip(self.meta_columns, meta)]
