@@ -13,10 +13,10 @@ the process's CPU time (all threads; steadier on a machine shared with other wor
 that the TSV is byte for byte the row TSV's and that Parquet and HDF5 read back equal to
 the scores.
 
-Each round writes to a new file (an old one is deleted first, outside the timing). On a disk,
-the kernel writes the files back while the next ones are written: on a 2-core machine that
-takes CPU time and makes the figures vary from run to run; ``--dir /dev/shm`` measures the
-writers alone.
+Each round writes to a new file; the old one is deleted first and the files written before
+are synced to the disk, outside the timing. A writer's own file may still be written back
+while it is timed: on a 2-core machine that takes CPU time and makes the figures vary from
+run to run; ``--dir /dev/shm`` keeps the disk out of them.
 
 Usage: python scripts/bench_writers.py [--rows 50000] [--columns 919] [--rounds 2] [--dir DIR]
 """
@@ -24,6 +24,7 @@ Usage: python scripts/bench_writers.py [--rows 50000] [--columns 919] [--rounds 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -129,6 +130,7 @@ def main() -> None:
             for name, file in files.items():
                 path = folder / file
                 path.unlink(missing_ok=True)  # replacing a file costs the file system, not the writer
+                os.sync()  # the other writers' files go to the disk now, not while this one is timed
                 writer = (
                     RowTSVWriter(path, META, columns)
                     if name == "row TSV"

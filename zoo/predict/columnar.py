@@ -22,6 +22,7 @@ from zoo.predict.textformat import text_column, tsv_blocks
 
 _CELLS_PER_GROUP = 1 << 24  # a Parquet row group holds about this many scores (64 MiB)
 _MAX_ROWS_PER_GROUP = 1 << 20
+_WRITE_BUFFER = 1 << 22  # bytes of Parquet gathered before each write to the file
 _CHUNK_BYTES = 1 << 20  # an HDF5 chunk of the score matrix: whole rows, about 1 MiB
 _TRANSPOSE_ROWS = 256  # rows transposed at a time: the block stays in the CPU cache
 _META_ROWS = 1 << 14  # HDF5: leading-column rows written (and chunked) together
@@ -112,6 +113,7 @@ class ParquetSink:
         self._background: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None  # the row group being written
         self._error: BaseException | None = None  # the failure of a row group's write
+        self._stream: Any = None  # the buffered file the writer writes to
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
@@ -159,8 +161,11 @@ class ParquetSink:
             fields = [pa.field(name, a.type) for name, a in zip(self.meta_columns, meta)]
             fields += [pa.field(name, pa.float32(), nullable=False) for name in self.score_columns]
             self._schema = pa.schema(fields)
+            # pyarrow writes each page with its own call: gathered into a few MiB, the file
+            # system sees a few large writes instead of two small ones per column and group
+            self._stream = pa.BufferedOutputStream(pa.OSFile(self._path, "wb"), buffer_size=_WRITE_BUFFER)
             self._writer = self._pq.ParquetWriter(
-                self._path,
+                self._stream,
                 self._schema,
                 use_dictionary=self.meta_columns,
                 write_statistics=self.meta_columns,  # min/max of the scores: 20% of the time
@@ -199,8 +204,12 @@ class ParquetSink:
                 self._pending.exception()  # waits; the error that stopped the run is the one raised
             if self._background is not None:
                 self._background.shutdown()
-            if self._writer is not None:
-                self._writer.close()
+            try:
+                if self._writer is not None:
+                    self._writer.close()  # the footer
+            finally:
+                if self._stream is not None:
+                    self._stream.close()  # the buffered bytes, then the file
 
 
 class HDF5Sink:
