@@ -22,7 +22,7 @@ from zoo.predict.textformat import text_column, tsv_blocks
 
 _CELLS_PER_GROUP = 1 << 24  # a Parquet row group holds about this many scores (64 MiB)
 _MAX_ROWS_PER_GROUP = 1 << 20
-_WRITE_BUFFER = 1 << 22  # bytes of Parquet gathered before each write to the file
+_WRITE_BUFFER = 1 << 20  # bytes of Parquet gathered before each write (larger: slower, out of cache)
 _CHUNK_BYTES = 1 << 20  # an HDF5 chunk of the score matrix: whole rows, about 1 MiB
 _TRANSPOSE_ROWS = 256  # rows transposed at a time: the block stays in the CPU cache
 _META_ROWS = 1 << 14  # HDF5: leading-column rows written (and chunked) together
@@ -161,7 +161,7 @@ class ParquetSink:
             fields = [pa.field(name, a.type) for name, a in zip(self.meta_columns, meta)]
             fields += [pa.field(name, pa.float32(), nullable=False) for name in self.score_columns]
             self._schema = pa.schema(fields)
-            # pyarrow writes each page with its own call: gathered into a few MiB, the file
+            # pyarrow writes each page with its own call: gathered into 1 MiB, the file
             # system sees a few large writes instead of two small ones per column and group
             self._stream = pa.BufferedOutputStream(pa.OSFile(self._path, "wb"), buffer_size=_WRITE_BUFFER)
             self._writer = self._pq.ParquetWriter(
