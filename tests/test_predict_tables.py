@@ -64,6 +64,34 @@ def test_format_g6_blocks_of_one_kind(low: float, high: float) -> None:
     assert format_g6(values) == [printf("%.6g", v) for v in values.tolist()]
 
 
+def test_tsv_rows_of_float32_without_a_sign_bit_equal_printf() -> None:
+    """Model outputs as TSV: any float32 bit pattern without its sign bit, the longest texts,
+    decade round-ups, ties, zeros, NaN and infinity keep their text, and so does a -0.0 in
+    a block of them (the only one with a sign)."""
+    rng = np.random.default_rng(4)
+    awkward = np.array(
+        [0.000123457, 9.99999e-5, 9.999995e-5, 1e-4, 0.000999999, 1.17549e-38, 3.4028235e38,
+         1.4e-45, 1e-30, 1e30, 999999.5, 123456.5, 0.5, 0.0, np.inf, np.nan, 1.0, 100000.0],
+        dtype=np.float32,
+    )  # fmt: skip
+    bits = rng.integers(0, 2**31, 40000, dtype=np.uint32).view(np.float32)
+    values = np.concatenate([awkward, bits, rng.random(40000, dtype=np.float32), awkward])
+    k = 37
+    scores = values[: len(values) // k * k].reshape(-1, k)
+    names = [f"r{i}" for i in range(len(scores))]
+
+    def expected() -> bytes:
+        with np.errstate(invalid="ignore"):
+            rows = zip(names, scores.tolist())
+            return "".join(
+                "\t".join([n, *(printf("%.6g", v) for v in row)]) + "\n" for n, row in rows
+            ).encode()
+
+    assert tsv_rows([text_column(names)], scores) == expected()
+    scores[len(scores) // 2, 3] = -0.0
+    assert b"\t-0\t" in expected() and tsv_rows([text_column(names)], scores) == expected()
+
+
 def test_tsv_rows_equal_row_by_row_formatting() -> None:
     rng = np.random.default_rng(2)
     scores = (rng.standard_normal((40, 7)) * 10.0 ** rng.integers(-6, 6, (40, 7))).astype(np.float32)
