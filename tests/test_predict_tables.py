@@ -335,3 +335,25 @@ def test_parquet_after_a_failed_row_group_every_write_fails(
     with pytest.raises(OSError, match="Input/output error"):
         sink.close(ok=True)
     assert failures >= 4  # the failure surfaced once the next group was flushed, then at every write
+
+
+@pytest.mark.parametrize("name", ["out.parquet", "out.h5"])
+def test_leading_columns_are_the_callers_at_the_time_of_the_call(tmp_path: Path, name: str) -> None:
+    """Leading columns wait in the writer until their rows are written; a caller that reuses
+    its arrays for the next rows must not change the rows already given."""
+    meta, scores = _rows(6, 2)
+    pos = np.array([m[1] for m in meta[:3]])
+    with open_writer(tmp_path / name, ["pos"], ["a", "b"]) as writer:
+        writer.write_columns({"pos": pos}, scores[:3])
+        pos[:] = [m[1] for m in meta[3:]]  # the same array, the next rows
+        writer.write_columns({"pos": pos}, scores[3:])
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        written = pq.read_table(tmp_path / name)["pos"].to_pylist()
+    else:
+        import h5py
+
+        with h5py.File(tmp_path / name) as f:
+            written = f["meta/pos"][:].tolist()
+    assert written == [m[1] for m in meta]

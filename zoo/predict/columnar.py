@@ -123,7 +123,7 @@ class ParquetSink:
         while done < len(scores):
             n = min(len(scores) - done, self._rows_per_group - self._buffered)
             for j, column in enumerate(columns):
-                self._meta[j].append(as_column(column)[done : done + n])
+                self._meta[j].append(as_column(column)[done : done + n].copy())  # the caller's may change
             for first in range(done, done + n, _TRANSPOSE_ROWS):
                 last = min(done + n, first + _TRANSPOSE_ROWS)
                 at = self._buffered + first - done
@@ -258,7 +258,7 @@ class HDF5Sink:
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
         for parts, column in zip(self._meta, columns):
-            parts.append(as_column(column))
+            parts.append(as_column(column).copy())  # kept until written: the caller's may change
         scores = np.asarray(scores, np.float32)
         done = 0
         while done < len(scores):
