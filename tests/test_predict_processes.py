@@ -61,9 +61,47 @@ def test_a_consumer_that_stops_early_stops_the_child() -> None:
     assert batches._process.poll() is not None  # stopped at once, though it had windows left to send
 
 
-def test_standard_input_is_read_in_this_process() -> None:
-    assert fasta_job("-", 200).reader is None
-    assert fasta_job(DATA / "seqs.fa", 200).reader is not None
+def test_only_regular_files_are_read_by_another_process(tmp_path: Path) -> None:
+    """Standard input, /dev/stdin, /dev/fd/N and pipes are this process's own to read."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for own in ("-", "/dev/stdin", fifo):
+        assert fasta_job(own, 200).reader is None, own
+    job = fasta_job(DATA / "seqs.fa", 200)
+    assert job.reader is not None and job.input_bytes == (DATA / "seqs.fa").stat().st_size
+
+
+def test_on_cuda_large_inputs_go_to_a_process_small_ones_to_a_thread() -> None:
+    import torch
+
+    from zoo.predict.scoring import _PROCESS_READ_BYTES, _batch_source
+    from zoo.predict.threads import Prefetcher
+
+    class OnCuda:
+        device = torch.device("cuda")
+
+    job = fasta_job(DATA / "seqs.fa", 200)
+    source = _batch_source(job, OnCuda(), None)  # type: ignore[arg-type]
+    assert isinstance(source, Prefetcher)
+    source.close()
+    job.input_bytes = _PROCESS_READ_BYTES
+    assert not isinstance(_batch_source(job, OnCuda(), None), Prefetcher)  # type: ignore[arg-type]
+    job.input_bytes = 0
+    assert not isinstance(_batch_source(job, OnCuda(), True), Prefetcher)  # type: ignore[arg-type]
+
+
+def test_a_child_that_dies_is_an_error_naming_its_exit_status() -> None:
+    with pytest.raises(ChildProcessError, match=r"stopped without finishing \(exit status 3"):
+        with ProcessBatches(_dies, (), per_batch=2) as batches:
+            list(batches)
+
+
+def _dies() -> list[object]:
+    import os
+
+    os._exit(3)
 
 
 def test_an_unpicklable_error_arrives_as_its_message() -> None:
@@ -77,6 +115,23 @@ def test_an_unpicklable_error_arrives_as_its_message() -> None:
 class _Unpicklable(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("no pickling")
+
+
+class _TwoArguments(Exception):
+    """Pickles, but does not unpickle (its __init__ wants two arguments)."""
+
+    def __init__(self, what: str, where: str) -> None:
+        super().__init__(f"{what} at {where}")
+
+
+def _fails_with_two_arguments() -> list[object]:
+    raise _TwoArguments("an error", "a place")
+
+
+def test_an_error_that_does_not_unpickle_arrives_as_its_message() -> None:
+    with pytest.raises(RuntimeError, match="_TwoArguments: an error at a place"):
+        with ProcessBatches(_fails_with_two_arguments, (), per_batch=2) as batches:
+            list(batches)
 
 
 def _fails_unpicklably() -> list[object]:
@@ -104,3 +159,17 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "scored\n"
     assert (tmp_path / "out.tsv").read_text().count("\n") > 1
+
+
+def test_the_child_ends_when_the_parent_goes(tmp_path: Path) -> None:
+    """A child waiting on input that never comes (a silent pipe) ends once the parent closes its
+    end of the child's standard input, as it does when it dies."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    batches = ProcessBatches(fasta_windows, (str(fifo), 200, None), per_batch=2)
+    assert batches._process.stdin is not None
+    batches._process.stdin.close()
+    assert batches._process.wait(timeout=60) == 0
+    batches.close()

@@ -6,19 +6,22 @@ Python call per record would set the pace. :class:`ProcessBatches` runs the read
 child process instead, which sends each batch as its rows' leading values and statuses and
 the checked base codes of its windows (1 byte a base), in order, through a pipe.
 
-The child is a fresh interpreter running :func:`_child_main`, not a ``fork`` (the
-parent holds threads and maybe a CUDA context) nor a ``multiprocessing`` spawn (which runs
-the caller's main script again: a script without a ``__main__`` guard would score twice).
-It ignores Ctrl-C (the parent stops it) and ends when the parent stops reading.
+The child is a fresh interpreter running :func:`_serve`, not a ``fork`` (the parent holds
+threads and maybe a CUDA context) nor a ``multiprocessing`` spawn (which runs the caller's
+main script again: a script without a ``__main__`` guard would score twice). It imports
+from the parent's import path, sends its batches through a pipe of their own (nothing it
+prints can mix with them), sits in a session of its own (Ctrl-C is for the parent, which
+stops it), and ends when the parent closes its standard input or dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -63,21 +66,36 @@ def _send_batches(
         return
     except BaseException as err:  # raised again in the parent
         try:
-            pickle.dumps(err)
-        except Exception:  # the error itself does not pickle: send what it says
+            pickle.loads(pickle.dumps(err))
+        except Exception:  # the error itself does not cross a pipe: send what it says
             err = RuntimeError(f"{type(err).__name__}: {err}")
         send((_FAILED, err))
 
 
-def _child_main() -> None:
-    """The child: its task on standard input (the parent's import path, then what to read),
-    its batches on standard output; anything printed goes to standard error."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the batches
+# The child's first lines, before it imports anything: Ctrl-C is the parent's to handle, and the
+# import path is the parent's, exactly (no current folder in front: a zoo.py there must not
+# shadow the package). Then it reads its task from standard input and serves it.
+_BOOTSTRAP = """
+import os, pickle, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.path[:] = pickle.load(sys.stdin.buffer)
+from zoo.predict.processes import _serve
+_serve(int(sys.argv[1]))
+"""
+
+
+def _serve(fd: int) -> None:
+    """The child: read the task from standard input, send the batches to file descriptor
+    ``fd``, and exit when done, or as soon as the parent closes standard input or dies."""
     task = sys.stdin.buffer
-    sys.path[:0] = pickle.load(task)  # the parent's, so its functions unpickle here
     make_items, args, per_batch = pickle.load(task)
+    out = os.fdopen(fd, "wb")
+
+    def exit_with_parent() -> None:
+        task.read()  # returns at end of file: the parent closed its end, or is gone
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
         _send_batches(make_items, args, per_batch, out)
         out.close()
@@ -86,13 +104,17 @@ def _child_main() -> None:
     os._exit(0)  # nothing to tear down
 
 
-def _messages(pipe: IO[bytes]) -> Iterator[tuple[Any, ...]]:
+def _messages(pipe: IO[bytes], process: subprocess.Popen[bytes]) -> Iterator[tuple[Any, ...]]:
     """The child's messages, until it is done or fails (an early end is an error)."""
     while True:
         try:
             message = pickle.load(pipe)
-        except EOFError:
-            raise RuntimeError("the reader process ended without a word") from None
+        except (EOFError, pickle.UnpicklingError) as err:
+            status = process.wait()
+            raise ChildProcessError(
+                f"the process reading the input stopped without finishing (exit status {status}"
+                f"{'' if isinstance(err, EOFError) else f'; {err}'}); any message of its own is above"
+            ) from None
         yield message
         if message[0] != _BATCH:
             return
@@ -108,26 +130,33 @@ class ProcessBatches:
         self, make_items: Callable[..., Any], args: tuple[Any, ...], per_batch: int, depth: int = 4
     ) -> None:
         package_root = str(Path(__file__).resolve().parents[2])  # the folder holding zoo/
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
-        }
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "from zoo.predict.processes import _child_main; _child_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert self._process.stdin is not None and self._process.stdout is not None
+        path = [package_root, *(p for p in sys.path if isinstance(p, str) and p)]
+        read_end, write_end = os.pipe()
         try:
-            pickle.dump([p for p in sys.path if isinstance(p, str)], self._process.stdin)
+            self._process = subprocess.Popen(
+                # -I: no current folder on the path, no PYTHON* variables before the path is set
+                [sys.executable, "-I", "-c", _BOOTSTRAP, str(write_end)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,  # a stray print is lost, never mixed into the batches
+                pass_fds=(write_end,),
+                start_new_session=True,  # Ctrl-C in the terminal is for the parent, which stops it
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self._pipe = os.fdopen(read_end, "rb")
+        assert self._process.stdin is not None
+        try:
+            pickle.dump(path, self._process.stdin)
             pickle.dump((make_items, args, per_batch), self._process.stdin)
-            self._process.stdin.close()
+            self._process.stdin.flush()  # kept open: the child ends when it closes
         except BaseException:
             self.close()
             raise
         # a thread unpickles ahead, so the copy out of the pipe overlaps with the caller's work
-        self._prefetcher = Prefetcher(_messages(self._process.stdout), depth=depth)
+        self._prefetcher: Prefetcher | None = Prefetcher(_messages(self._pipe, self._process), depth=depth)
 
     def __iter__(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
         for message in self._prefetcher:
@@ -139,14 +168,16 @@ class ProcessBatches:
 
     def close(self) -> None:
         """Stop the child (at once when it has not finished) and wait for it."""
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
         prefetcher = getattr(self, "_prefetcher", None)
         if prefetcher is not None:
             prefetcher.close(timeout=Prefetcher.ABANDON_AFTER)
-        if self._process.stdout is not None:
-            self._process.stdout.close()
+        self._pipe.close()
 
     def __enter__(self) -> ProcessBatches:
         return self

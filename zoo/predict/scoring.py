@@ -33,6 +33,7 @@ from zoo.predict.threads import Consumer, Prefetcher
 from zoo.predict.writers import open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
+_PROCESS_READ_BYTES = 64 << 20  # on CUDA, inputs this large are read in a child process
 
 
 class Scorer:
@@ -146,7 +147,8 @@ class Job:
     (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
     ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
     ``match.warning`` is for the user once the run is done). ``reader``, where set, makes the
-    same items in another process: a module-level function and its (picklable) arguments.
+    same items in another process: a module-level function and its (picklable) arguments;
+    ``input_bytes`` is the size of what it reads.
     """
 
     meta_columns: list[str]
@@ -158,6 +160,7 @@ class Job:
     empty_message: str = "the input has no records"
     contigs: ContigMatcher | None = None
     reader: tuple[Callable[..., Iterable[Item]], tuple[Any, ...]] | None = None
+    input_bytes: int = 0
 
 
 @dataclass
@@ -244,7 +247,8 @@ def run_job(
     The output appears only when every row is written; an error leaves no file behind
     (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
     ``read_in_process`` reads a job that can be read elsewhere (``job.reader``) in a child
-    process; the default (None) does so on CUDA, where one reader thread cannot keep up.
+    process; the default (None) does so on CUDA for inputs of 64 MiB or more, where one
+    reader thread cannot keep up and the child's start-up (a second or two) pays off.
     """
     from tqdm import tqdm
 
@@ -279,7 +283,7 @@ def _batch_source(
 ) -> contextlib.AbstractContextManager[Iterable[_Batch]]:
     """The batches of ``job``: from a child process, or from a background thread."""
     if read_in_process is None:
-        read_in_process = scorer.device.type == "cuda"
+        read_in_process = scorer.device.type == "cuda" and job.input_bytes >= _PROCESS_READ_BYTES
     if read_in_process and job.reader is not None:
         return _batches_from_process(job, scorer)
     return Prefetcher(_batches(job, scorer))

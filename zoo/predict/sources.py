@@ -8,6 +8,7 @@ access (pysam, through the .fai index).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 
 import torch
@@ -62,6 +63,7 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
     """
     if os.fspath(path) != STDIN:
         require_file(path, "FASTA file", stream_ok=True)
+    size = _regular_file_size(path)
     return Job(
         meta_columns=["name"] if step is None else ["name", "start"],
         items=fasta_windows(path, seq_len, step),
@@ -69,9 +71,25 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
         value_columns=list,
         values=probabilities,
         empty_message=f"{describe_source(path)} has no records",
-        # standard input is this process's own; a file or pipe by name can be read by another
-        reader=None if os.fspath(path) == STDIN else (fasta_windows, (os.fspath(path), seq_len, step)),
+        reader=(fasta_windows, (os.fspath(path), seq_len, step)) if size is not None else None,
+        input_bytes=size or 0,
     )
+
+
+def _regular_file_size(path: PathLike) -> int | None:
+    """The size of ``path`` if another process opening it reads what this one would: a regular
+    file named outside /dev and /proc (not standard input, a pipe, or a descriptor of this
+    process such as /dev/stdin or /dev/fd/63); else None."""
+    name = os.path.abspath(os.fspath(path))
+    if os.fspath(path) == STDIN or any(
+        p.startswith(("/dev/", "/proc/")) for p in (name, os.path.realpath(name))
+    ):
+        return None
+    try:
+        info = os.stat(name)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 class Genome:
