@@ -10,8 +10,9 @@ The child is a fresh interpreter running :func:`_serve`, not a ``fork`` (the par
 threads and maybe a CUDA context) nor a ``multiprocessing`` spawn (which runs the caller's
 main script again: a script without a ``__main__`` guard would score twice). It imports
 from the parent's import path, sends its batches through a pipe of their own (nothing it
-prints can mix with them), sits in a session of its own (Ctrl-C is for the parent, which
-stops it), and ends when the parent closes its standard input or dies.
+prints can mix with them), runs in a process group of its own (Ctrl-C in the terminal
+reaches only the parent, which stops it), and ends when the parent closes its standard
+input or dies.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from zoo.dna import base_codes
 from zoo.predict.threads import Prefetcher
 
 _DONE = "done"
@@ -35,7 +37,7 @@ _BATCH = "batch"
 _FAILED = "failed"
 
 
-def _encode(chunk: list[Any], base_codes: Callable[[list[str]], Any]) -> tuple[Any, ...]:
+def _encode(chunk: list[Any]) -> tuple[Any, ...]:
     """A batch message: leading values, statuses, and the codes of the scored items' windows."""
     windows = [w for item in chunk if item.status == "ok" for w in item.windows]
     codes = base_codes(windows).numpy() if windows else None
@@ -46,7 +48,6 @@ def _send_batches(
     make_items: Callable[..., Any], args: tuple[Any, ...], per_batch: int, out: IO[bytes]
 ) -> None:
     """Read the items of ``make_items(*args)`` and send them ``per_batch`` at a time to ``out``."""
-    from zoo.dna import base_codes
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -57,10 +58,10 @@ def _send_batches(
         for item in make_items(*args):
             chunk.append(item)
             if len(chunk) == per_batch:
-                send(_encode(chunk, base_codes))
+                send(_encode(chunk))
                 chunk = []
         if chunk:
-            send(_encode(chunk, base_codes))
+            send(_encode(chunk))
         send((_DONE,))
     except BrokenPipeError:  # the parent stopped reading: nothing is waiting for the rest
         return
@@ -76,7 +77,7 @@ def _send_batches(
 # import path is the parent's, exactly (no current folder in front: a zoo.py there must not
 # shadow the package). Then it reads its task from standard input and serves it.
 _BOOTSTRAP = """
-import os, pickle, signal, sys
+import pickle, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 sys.path[:] = pickle.load(sys.stdin.buffer)
 from zoo.predict.processes import _serve
@@ -156,7 +157,7 @@ class ProcessBatches:
             self.close()
             raise
         # a thread unpickles ahead, so the copy out of the pipe overlaps with the caller's work
-        self._prefetcher: Prefetcher | None = Prefetcher(_messages(self._pipe, self._process), depth=depth)
+        self._prefetcher = Prefetcher(_messages(self._pipe, self._process), depth=depth)
 
     def __iter__(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
         for message in self._prefetcher:
