@@ -200,10 +200,9 @@ class ParquetSink:
                 if self._buffered or self._writer is None:
                     self._flush(last=True)
         finally:
-            if not ok and self._pending is not None:
-                self._pending.exception()  # waits; the error that stopped the run is the one raised
             if self._background is not None:
-                self._background.shutdown()
+                self._background.shutdown()  # waits for a group still being written (its error is
+                # not raised: after a failure, the error that stopped the run is the one raised)
             try:
                 if self._writer is not None:
                     self._writer.close()  # the footer
