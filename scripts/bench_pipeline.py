@@ -7,10 +7,12 @@ reading, encoding and writing set its pace? It times, in this order:
   on the device (what the device can do);
 - each stage of the pipeline alone, on one CPU thread: reading the FASTA records,
   ``Scorer.encode`` (base codes for CUDA, one-hot for the CPU), and the table writer;
+- reading and checking the records in 1 and in several reader processes (zoo-predict's
+  ``ProcessBatches``), the batches taken as they come;
 - zoo-predict's scoring loop (``run_job``: reading, encoding, scoring, writing, on the
-  threads zoo-predict uses), once with a reader thread and once with a reader process, on all
+  threads zoo-predict uses), with a reader thread, one reader process and several, on all
   of the records and on a quarter of them: the rate of the extra records (the difference of
-  the two runs leaves out what every run pays once, such as starting the reader process);
+  the two runs leaves out what every run pays once, such as starting the reader processes);
 - the ``zoo-predict`` command in this process (``zoo.cli.predict.run``) on all of them,
   loading the model included.
 
@@ -18,7 +20,7 @@ The scoring loop's rate against the model alone's is the figure of merit. The ta
 Parquet where pyarrow is installed, else HDF5 where h5py is, else TSV.
 
 Usage: python scripts/bench_pipeline.py [--device cuda] [--records 200000] [--batch-size 2048]
-       [--precision bf16] [--model deepsea]
+       [--precision bf16] [--model deepsea] [--stages-only]
 A smoke test on CPU: python scripts/bench_pipeline.py --device cpu --records 1024 --batch-size 128
 """
 
@@ -41,6 +43,9 @@ from zoo.cli.predict import run as zoo_predict  # noqa: E402
 from zoo.inference import prepare_logits  # noqa: E402
 from zoo.predict import Scorer, fasta_job, open_writer, run_job  # noqa: E402
 from zoo.predict.fastx import read_records  # noqa: E402
+from zoo.predict.items import fasta_window_groups  # noqa: E402
+from zoo.predict.processes import ProcessBatches  # noqa: E402
+from zoo.predict.scoring import default_reader_processes  # noqa: E402
 
 
 def write_fasta(path: Path, n: int, seq_len: int) -> None:
@@ -106,6 +111,12 @@ def main() -> None:
     p.add_argument("--records", type=int, default=200_000)
     p.add_argument("--batch-size", type=int, default=2048)
     p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    p.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="time the model on 3 batches and the stages, not the scoring loop nor the command "
+        "(on a CPU, where the model would take hours over a file large enough to time the readers)",
+    )
     args = p.parse_args()
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True  # as zoo-predict sets it on CUDA
@@ -121,7 +132,8 @@ def main() -> None:
     )
     print("| what | records/s | x model alone |")
     print("| --- | ---: | ---: |", flush=True)
-    model_rate = time_model(model, args.precision, args.device, args.batch_size, max(3, n // args.batch_size))
+    calls = 3 if args.stages_only else max(3, n // args.batch_size)
+    model_rate = time_model(model, args.precision, args.device, args.batch_size, calls)
 
     def row(what: str, count: int, seconds: float) -> None:  # printed as measured: a cut run keeps them
         if seconds <= 0:
@@ -138,15 +150,25 @@ def main() -> None:
         scorer = Scorer(model, precision=args.precision, device=args.device, batch_size=args.batch_size)
         for what, (count, seconds_taken) in time_stages(folder / "all.fa", scorer, suffix, n, folder).items():
             row(f"{what}, one thread", count, seconds_taken)
-        for in_process in (False, True):  # the scoring loop alone: the extra records' rate
+        several = max(2, default_reader_processes())  # what zoo-predict takes on CUDA (2 at least)
+        for processes in (1, several):
+            start = time.perf_counter()
+            reading = (str(folder / "all.fa"), scorer.seq_len, None)
+            with ProcessBatches(fasta_window_groups, reading, scorer.batch_size, processes) as batches:
+                count = sum(len(metas) for metas, _, _ in batches)
+            row(f"reading and checking in {processes} reader process(es), start-up included", count,
+                time.perf_counter() - start)  # fmt: skip
+        if args.stages_only:
+            return
+        for processes in (0, 1, several):  # the scoring loop alone: the extra records' rate
             seconds = {}
             for name, count in (("quarter.fa", quarter), ("all.fa", n)):
                 out = folder / f"out{suffix}"
                 out.unlink(missing_ok=True)
                 start = time.perf_counter()
-                run_job(fasta_job(folder / name, scorer.seq_len), scorer, out, read_in_process=in_process)
+                run_job(fasta_job(folder / name, scorer.seq_len), scorer, out, reader_processes=processes)
                 seconds[count] = time.perf_counter() - start
-            reader = "a reader process" if in_process else "a reader thread"
+            reader = f"{processes} reader process(es)" if processes else "a reader thread"
             extra = f"the {n - quarter} records beyond a quarter-size run"
             row(
                 f"zoo-predict's scoring loop with {reader}: {extra}",

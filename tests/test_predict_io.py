@@ -138,7 +138,7 @@ def test_fastq_records_whose_quality_starts_with_an_at_sign(tmp_path: Path) -> N
 
     fastq = tmp_path / "r.fq"
     fastq.write_bytes(b"@r1 x\nACGT\nAC\n+\n@III\nII\n\n@r2\nGGNN\n+r2\nIIII\n")
-    assert [tuple(r) for r in read_records(fastq)] == [("r1", "ACGTAC", 1), ("r2", "GGNN", 8)]
+    assert [tuple(r) for r in read_records(fastq)] == [("r1", "ACGTAC", 1, 0), ("r2", "GGNN", 8, 1)]
 
 
 @pytest.mark.parametrize("out", ["out.tsv", "out.parquet"])

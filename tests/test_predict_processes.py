@@ -10,8 +10,9 @@ import pytest
 from _predict_support import DATA, example_model, read_fasta
 
 from zoo.predict import PredictError, Scorer, fasta_job, run_job
+from zoo.predict.fastx import Shard, read_records
+from zoo.predict.items import fasta_window_groups
 from zoo.predict.processes import ProcessBatches
-from zoo.predict.sources import fasta_windows
 
 LONG = read_fasta(DATA / "long.fa")["long1"]  # 650 bp
 
@@ -22,15 +23,50 @@ def scorer() -> Scorer:
 
 
 @pytest.mark.parametrize("step", [None, 150])
-def test_a_child_process_reads_the_rows_the_reader_thread_reads(
-    tmp_path: Path, scorer: Scorer, step: int | None
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_child_processes_read_the_rows_the_reader_thread_reads(
+    tmp_path: Path, scorer: Scorer, step: int | None, processes: int
 ) -> None:
-    fasta = DATA / ("seqs.fa" if step is None else "long.fa")
-    for name, in_process in (("thread.tsv", False), ("process.tsv", True)):
-        run_job(fasta_job(fasta, scorer.seq_len, step), scorer, tmp_path / name, read_in_process=in_process)
-    thread, process = ((tmp_path / n).read_bytes() for n in ("thread.tsv", "process.tsv"))
+    fasta = DATA / "seqs.fa"  # 8 records: groups of 3 records, a batch each
+    if step is not None:  # records of 1 to 4 windows, so that groups end inside batches
+        fasta = tmp_path / "tiled.fa"
+        fasta.write_text("".join(f">r{i}\n{LONG[i : i + 200 + 150 * (i % 4)]}\n" for i in range(11)))
+    for name, readers in (("thread.tsv", 0), ("processes.tsv", processes)):
+        run_job(fasta_job(fasta, scorer.seq_len, step), scorer, tmp_path / name, reader_processes=readers)
+    thread, process = ((tmp_path / n).read_bytes() for n in ("thread.tsv", "processes.tsv"))
     assert process == thread
-    assert len(process.splitlines()) > 1 + scorer.batch_size  # more than one batch went across
+    assert len(process.splitlines()) > 1 + 2 * scorer.batch_size  # three groups or more went across
+
+
+def test_shards_split_the_records_between_them(tmp_path: Path) -> None:
+    """Each record in exactly one shard, with its own line number and place in the file; FASTQ too."""
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(
+        "\n" + "".join(f">r{i} about r{i}\n{LONG[:60]}\n{LONG[60 : 60 + i]}\n" for i in range(10))
+    )
+    fastq = tmp_path / "x.fq"
+    fastq.write_text("".join(f"@q{i}\n{LONG[: 5 + i]}\n+\n{'I' * (5 + i)}\n" for i in range(10)))
+    for path in (fasta, fastq):
+        whole = list(read_records(path))
+        assert [r.index for r in whole] == list(range(10))
+        for count, group_records in ((2, 1), (3, 2), (4, 3)):
+            shards = [list(read_records(path, Shard(i, count, group_records))) for i in range(count)]
+            for i, records in enumerate(shards):
+                assert all(r.index // group_records % count == i for r in records)
+            assert sorted((r for records in shards for r in records), key=lambda r: r.index) == whole
+
+
+def test_compressed_fasta_and_fastq_are_read_by_one_process(tmp_path: Path) -> None:
+    """Several readers would each decompress a gzip file whole, or find FASTQ records line by line."""
+    import gzip
+
+    text = (DATA / "seqs.fa").read_bytes()
+    (tmp_path / "x.fa.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "x.fq").write_text(f"@q\n{LONG[:200]}\n+\n{'I' * 200}\n")
+    (tmp_path / "bom.fa").write_bytes(b"\xef\xbb\xbf\n" + text)
+    assert fasta_job(DATA / "seqs.fa", 200).shardable and fasta_job(tmp_path / "bom.fa", 200).shardable
+    assert not fasta_job(tmp_path / "x.fa.gz", 200).shardable
+    assert not fasta_job(tmp_path / "x.fq", 200).shardable
 
 
 def test_the_child_s_errors_are_raised_as_the_reader_thread_raises_them(
@@ -41,24 +77,24 @@ def test_the_child_s_errors_are_raised_as_the_reader_thread_raises_them(
     records.insert(5, f">broken\n{LONG[:99]}-{LONG[100:200]}\n")
     fasta.write_text("".join(records))
     messages = []
-    for in_process in (False, True):
+    for processes in (0, 1, 2):
         with pytest.raises(PredictError) as caught:
             run_job(
-                fasta_job(fasta, scorer.seq_len), scorer, tmp_path / "out.tsv", read_in_process=in_process
+                fasta_job(fasta, scorer.seq_len), scorer, tmp_path / "out.tsv", reader_processes=processes
             )
         messages.append(str(caught.value))
-    assert messages[0] == messages[1]
-    assert re.search(r"record 'broken': byte '-' at position 99", messages[1])
+    assert messages[0] == messages[1] == messages[2]
+    assert re.search(r"line 11: record 'broken': byte '-' at position 99", messages[1])
     assert list(tmp_path.iterdir()) == [fasta]  # no table, no temporary file
 
 
 def test_a_consumer_that_stops_early_stops_the_child() -> None:
-    batches = ProcessBatches(fasta_windows, (str(DATA / "long.fa"), 200, 10), per_batch=2, depth=1)
+    batches = ProcessBatches(fasta_window_groups, (str(DATA / "long.fa"), 200, 10), per_batch=2, depth=1)
     with batches:
         metas, statuses, codes = next(iter(batches))
         assert metas == [("long1", 0), ("long1", 10)] and statuses == ["ok", "ok"]
         assert codes is not None and codes.shape == (2, 200) and bytes(codes[1]) == LONG[10:210].encode()
-    assert batches._process.poll() is not None  # stopped at once, though it had windows left to send
+    assert batches._children[0].process.poll() is not None  # stopped at once, though it had windows left
 
 
 def test_only_regular_files_are_read_by_another_process(tmp_path: Path) -> None:
@@ -89,7 +125,7 @@ def test_on_cuda_large_inputs_go_to_a_process_small_ones_to_a_thread() -> None:
     job.input_bytes = _PROCESS_READ_BYTES
     assert not isinstance(_batch_source(job, OnCuda(), None), Prefetcher)  # type: ignore[arg-type]
     job.input_bytes = 0
-    assert not isinstance(_batch_source(job, OnCuda(), True), Prefetcher)  # type: ignore[arg-type]
+    assert not isinstance(_batch_source(job, OnCuda(), 1), Prefetcher)  # type: ignore[arg-type]
 
 
 def test_a_child_that_dies_is_an_error_naming_its_exit_status() -> None:
@@ -98,7 +134,7 @@ def test_a_child_that_dies_is_an_error_naming_its_exit_status() -> None:
             list(batches)
 
 
-def _dies() -> list[object]:
+def _dies(shard: object) -> list[object]:
     import os
 
     os._exit(3)
@@ -124,7 +160,7 @@ class _TwoArguments(Exception):
         super().__init__(f"{what} at {where}")
 
 
-def _fails_with_two_arguments() -> list[object]:
+def _fails_with_two_arguments(shard: object) -> list[object]:
     raise _TwoArguments("an error", "a place")
 
 
@@ -134,7 +170,7 @@ def test_an_error_that_does_not_unpickle_arrives_as_its_message() -> None:
             list(batches)
 
 
-def _fails_unpicklably() -> list[object]:
+def _fails_unpicklably(shard: object) -> list[object]:
     raise _Unpicklable("an error that does not pickle")
 
 
@@ -152,7 +188,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
         "from zoo.predict import Scorer, fasta_job, run_job\n"
         f"scorer = Scorer(zoo.load_model({str(WEIGHTS)!r}), batch_size=3)\n"
         f"run_job(fasta_job({str(DATA / 'seqs.fa')!r}, 200), scorer, {str(tmp_path / 'out.tsv')!r}, "
-        "read_in_process=True)\n"
+        "reader_processes=1)\n"
         "print('scored')\n"
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
@@ -168,8 +204,70 @@ def test_the_child_ends_when_the_parent_goes(tmp_path: Path) -> None:
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    batches = ProcessBatches(fasta_windows, (str(fifo), 200, None), per_batch=2)
-    assert batches._process.stdin is not None
-    batches._process.stdin.close()
-    assert batches._process.wait(timeout=60) == 0
+    batches = ProcessBatches(fasta_window_groups, (str(fifo), 200, None), per_batch=2)
+    process = batches._children[0].process
+    assert process.stdin is not None
+    process.stdin.close()
+    assert process.wait(timeout=60) == 0
     batches.close()
+
+
+def test_batches_cut_at_group_ends_are_joined_into_whole_batches() -> None:
+    """The model sees the batches one reader would make, whatever the groups: the same bits."""
+    import numpy as np
+
+    from zoo.predict.processes import _rebatched
+
+    # 2 windows per scored item; items 3 and 6 not scored; pieces as group ends cut them
+    statuses = ["ok" if i not in (3, 6) else "missing_contig" for i in range(11)]
+    windows = {i: np.full((2, 4), i, np.uint8) for i in range(11) if statuses[i] == "ok"}
+
+    def batch(items: range) -> tuple[list[object], list[str], np.ndarray | None]:
+        codes = [windows[i] for i in items if i in windows]
+        return [(i,) for i in items], [statuses[i] for i in items], np.concatenate(codes) if codes else None
+
+    pieces = [
+        batch(range(0, 2)),
+        batch(range(2, 4)),
+        batch(range(4, 8)),
+        batch(range(8, 9)),
+        batch(range(9, 11)),
+    ]
+    got = list(_rebatched(iter(pieces), 4))
+    want = [batch(range(0, 4)), batch(range(4, 8)), batch(range(8, 11))]
+    assert [(m, s) for m, s, _ in got] == [(m, s) for m, s, _ in want]
+    for (_, _, codes), (_, _, expected) in zip(got, want):
+        assert codes is not None and expected is not None and np.array_equal(codes, expected)
+
+
+def test_zoo_predict_takes_the_number_of_reader_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from _predict_support import WEIGHTS, predict_fails
+
+    from zoo.cli.predict import run
+
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--batch-size", "2", "--no-progress"]
+    assert run([*argv, "--out", str(tmp_path / "thread.tsv")]) == 0
+    assert run([*argv, "--out", str(tmp_path / "three.tsv"), "--reader-processes", "3"]) == 0
+    assert (tmp_path / "three.tsv").read_bytes() == (tmp_path / "thread.tsv").read_bytes()
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    capsys.readouterr()
+    err = predict_fails(folder, capsys, *argv[:4], "--reader-processes", "-1")
+    assert "--reader-processes must be >= 0, got -1" in err
+
+
+def test_a_reader_process_starts_without_torch() -> None:
+    """What a child imports (the bootstrap's module, then the FASTA reader it unpickles) leaves
+    torch out: the child starts in a fraction of a second instead of the seconds torch takes."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import zoo.predict.processes, zoo.predict.items; "
+        "print(sorted(m for m in ('torch', 'pysam', 'pyarrow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"

@@ -7,9 +7,19 @@ from collections.abc import Mapping, Sequence, Set
 import numpy as np
 import torch
 
+from zoo._bases import ALPHABET, checked_codes, first_invalid_symbol
 from zoo._checks import require_number
 
-ALPHABET = "ACGT"
+__all__ = [
+    "ALPHABET",
+    "ambiguity_as_n",
+    "base_codes",
+    "first_invalid_symbol",
+    "one_hot",
+    "one_hot_codes",
+    "reverse_complement",
+    "reverse_complement_str",
+]
 
 
 def _lookup_table(n_value: float) -> np.ndarray:
@@ -24,44 +34,6 @@ def _lookup_table(n_value: float) -> np.ndarray:
 
 
 _TABLES: dict[float, np.ndarray] = {}
-_VALID = np.zeros(256, dtype=bool)
-_VALID_BYTES = b"ACGTNacgtn"
-_VALID[list(_VALID_BYTES)] = True
-
-
-def _codes(seqs: Sequence[str]) -> np.ndarray:
-    """The bytes of equal-length DNA sequences as a (N, L) uint8 array, every symbol checked."""
-    for i, s in enumerate(seqs):
-        if not isinstance(s, str):
-            raise TypeError(f"sequence {i} is a {type(s).__name__}, expected str")
-    length = len(seqs[0])
-    for i, s in enumerate(seqs):
-        if len(s) != length:
-            raise ValueError(
-                f"sequences must all have the same length: sequence 0 has {length} bases, "
-                f"sequence {i} has {len(s)}"
-            )
-    joined = "".join(seqs)
-    try:
-        raw = joined.encode("ascii")
-    except UnicodeEncodeError as err:
-        _raise_bad_symbol(joined[err.start], err.start, length, len(seqs))
-    flat = first_invalid_symbol(raw)
-    if flat >= 0:
-        _raise_bad_symbol(chr(raw[flat]), flat, length, len(seqs))
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(seqs), length)
-
-
-def first_invalid_symbol(raw: bytes) -> int:
-    """The index of the first byte of ``raw`` that is not A, C, G, T or N (either case), else -1.
-
-    What every reader checks DNA bytes with, so that no byte (a NUL, a control byte, a stray
-    CR) is dropped or let through silently.
-    """
-    # bytes.translate deleting the valid symbols runs at GB/s; numpy finds the culprit only on failure
-    if not raw.translate(None, _VALID_BYTES):
-        return -1
-    return int(np.flatnonzero(~_VALID[np.frombuffer(raw, dtype=np.uint8)])[0])
 
 
 def _as_list(seq: str | Sequence[str], caller: str) -> list[str]:
@@ -94,11 +66,6 @@ def _misread(seq: object) -> str:
     return ""
 
 
-def _raise_bad_symbol(symbol: str, flat_pos: int, length: int, n: int) -> None:
-    where = f"position {flat_pos % length}" + (f" of sequence {flat_pos // length}" if n > 1 else "")
-    raise ValueError(f"invalid DNA symbol {symbol!r} at {where}; expected A, C, G, T or N")
-
-
 def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
     """One-hot encode DNA: a str gives (4, L), a list of equal-length str gives (N, 4, L).
 
@@ -108,7 +75,7 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
     """
     n_value = require_number(n_value, "n_value")
     single = isinstance(seq, str)
-    codes = _codes(_as_list(seq, "one_hot"))
+    codes = checked_codes(_as_list(seq, "one_hot"))
     table = _TABLES.get(n_value)
     if table is None:
         table = _TABLES.setdefault(n_value, np.ascontiguousarray(_lookup_table(n_value).T))
@@ -128,7 +95,7 @@ def base_codes(seq: str | Sequence[str]) -> torch.Tensor:
     send to a GPU, which then encodes them with :func:`one_hot_codes`.
     """
     single = isinstance(seq, str)
-    codes = _codes(_as_list(seq, "base_codes")).copy()  # a copy: frombuffer's array is read-only
+    codes = checked_codes(_as_list(seq, "base_codes")).copy()  # a copy: frombuffer's array is read-only
     return torch.from_numpy(codes[0] if single else codes)
 
 

@@ -143,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="one-hot value of N in each channel (default: what the weights record: a published model's "
         "encoding, a zoo-train checkpoint's data; else 0.25, 0 for beluga)",
     )
+    r.add_argument(
+        "--reader-processes",
+        type=int,
+        metavar="N",
+        help="read and check a --fasta file in N processes (0: a thread of this one; gzip and FASTQ "
+        "take one); default: a thread, but on CUDA for files of 64 MiB or more, one per 4 CPU cores, "
+        "up to 4",
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
 
@@ -267,7 +275,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
             if ns.out.endswith(VCF_SUFFIXES):
                 out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
-        summary = run_job(job, scorer, out, progress=not ns.no_progress, overwrite=ns.overwrite)
+        summary = run_job(
+            job,
+            scorer,
+            out,
+            progress=not ns.no_progress,
+            overwrite=ns.overwrite,
+            reader_processes=ns.reader_processes,
+        )
     except PredictError as err:
         print(f"zoo-predict: error: {err}", file=sys.stderr)
         return 1

@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
+from zoo._bases import first_invalid_symbol
 from zoo._files import open_bytes
-from zoo.dna import first_invalid_symbol
 from zoo.predict.errors import PathLike, PredictError
 
 STDIN = "-"  # the --fasta name of standard input
@@ -27,11 +27,32 @@ _CONTROL = bytes(b for b in range(0x20) if b != ord("\t")) + b"\x7f"  # CR among
 
 
 class Record(NamedTuple):
-    """One record: its name (the header up to the first blank), checked bases, header line."""
+    """One record: its name (the header up to the first blank), checked bases, header line,
+    and its place among the file's records (0 for the first)."""
 
     name: str
     sequence: str
     line: int
+    index: int
+
+
+class Shard(NamedTuple):
+    """One of ``count`` readers' share of a file's records, for reading a file in several
+    processes at once: the groups of ``group_records`` consecutive records numbered ``index``,
+    ``index + count``, ``index + 2 * count``, ... Every reader goes through the whole file (a
+    split into records, in C), but checks and returns only the records of its own groups."""
+
+    index: int
+    count: int
+    group_records: int
+
+    def group_of(self, record: int) -> int:
+        """The group of the record at place ``record``."""
+        return record // self.group_records
+
+    def owns(self, record: int) -> bool:
+        """Whether the record at place ``record`` is this reader's."""
+        return self.group_of(record) % self.count == self.index
 
 
 def describe_source(path: PathLike) -> str:
@@ -39,8 +60,9 @@ def describe_source(path: PathLike) -> str:
     return "FASTA on standard input" if os.fspath(path) == STDIN else f"FASTA file {os.fspath(path)!r}"
 
 
-def read_records(path: PathLike) -> Iterator[Record]:
-    """The records of a FASTA or FASTQ file (plain, gzip or bgzip; ``-`` is standard input).
+def read_records(path: PathLike, shard: Shard | None = None) -> Iterator[Record]:
+    """The records of a FASTA or FASTQ file (plain, gzip or bgzip; ``-`` is standard input);
+    with a ``shard``, only that shard's records (FASTA: the others are not checked).
 
     Raises PredictError naming the input and line for text before the first header, a header
     that is not UTF-8, holds a control byte or has no name, a carriage return that ends no
@@ -53,7 +75,7 @@ def read_records(path: PathLike) -> Iterator[Record]:
     except OSError as err:
         raise PredictError(f"{where}: cannot open it ({err.strerror or err})") from None
     try:
-        yield from _records(f, path, where)
+        yield from _records(f, path, where, shard)
     finally:
         if f is not source:  # standard input itself stays open
             f.close()
@@ -72,7 +94,7 @@ def _reading(f: IO[bytes], where: str) -> Iterator[None]:
         raise PredictError(f"{where}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
 
 
-def _records(f: IO[bytes], path: PathLike, where: str) -> Iterator[Record]:
+def _records(f: IO[bytes], path: PathLike, where: str, shard: Shard | None) -> Iterator[Record]:
     """Find the first header (after blank lines and a byte-order mark), then read FASTA or FASTQ."""
     number = 0
     while True:
@@ -86,9 +108,10 @@ def _records(f: IO[bytes], path: PathLike, where: str) -> Iterator[Record]:
         if line.strip():
             break
     if line.startswith(b">"):
-        yield from _fasta(f, where, number, line[1:])
+        yield from _fasta(f, where, number, line[1:], shard)
     elif line.startswith(b"@"):
-        yield from _fastq(f, where, number, line)
+        fastq = _fastq(f, where, number, line)
+        yield from fastq if shard is None else (r for r in fastq if shard.owns(r.index))
     else:
         first = line.rstrip(b"\r\n")[:20].decode("utf-8", errors="replace")
         raise PredictError(
@@ -99,11 +122,12 @@ def _records(f: IO[bytes], path: PathLike, where: str) -> Iterator[Record]:
 _BLOCK = 1 << 22  # bytes read at a time: records are cut out of blocks by bytes.split, in C
 
 
-def _fasta(f: IO[bytes], where: str, number: int, pending: bytes) -> Iterator[Record]:
-    """The records from header line ``number`` on; ``pending`` is the text after its '>'.
+def _fasta(f: IO[bytes], where: str, number: int, pending: bytes, shard: Shard | None) -> Iterator[Record]:
+    """The records (of ``shard``) from header line ``number`` on; ``pending`` is the text after its '>'.
 
     Every record boundary is a newline followed by '>', so whole blocks are split at once.
     """
+    index = 0
     parts = [pending]
     read = getattr(f, "read1", f.read)  # what has arrived: records from a slow pipe go on at once
     while True:
@@ -118,19 +142,22 @@ def _fasta(f: IO[bytes], where: str, number: int, pending: bytes) -> Iterator[Re
         joined = b"".join([*parts, block])
         cut += len(joined) - len(block) - 1
         for piece in joined[:cut].split(b"\n>"):
-            yield _piece(where, number, piece, ended=True)
+            if shard is None or shard.owns(index):
+                yield _piece(where, number, index, piece, ended=True)
             number += piece.count(b"\n") + 1
+            index += 1
         parts = [joined[cut + 2 :]]
-    yield _piece(where, number, b"".join(parts), ended=False)
+    if shard is None or shard.owns(index):
+        yield _piece(where, number, index, b"".join(parts), ended=False)
 
 
-def _piece(where: str, number: int, piece: bytes, ended: bool) -> Record:
-    """The record of ``piece`` (its header line without '>', then its sequence lines); ``ended``:
-    a newline, which the split removed, followed it."""
+def _piece(where: str, number: int, index: int, piece: bytes, ended: bool) -> Record:
+    """The record of ``piece`` (its header line without '>', then its sequence lines), the
+    ``index``-th of the file; ``ended``: a newline, which the split removed, followed it."""
     header, _, body = piece.partition(b"\n")
     if ended and body.endswith(b"\r"):
         body = body[:-1]  # the CR of the CRLF that the split removed the LF of
-    return _checked(where, number, _header_name(where, number, header), body)
+    return _checked(where, number, index, _header_name(where, number, header), body)
 
 
 def _fastq(f: IO[bytes], where: str, number: int, header: bytes) -> Iterator[Record]:
@@ -147,6 +174,7 @@ def _fastq(f: IO[bytes], where: str, number: int, header: bytes) -> Iterator[Rec
             yield n, line
 
     numbered = lines()
+    index = 0
     while True:
         name = _header_name(where, number, header[1:])
         body = []
@@ -156,7 +184,7 @@ def _fastq(f: IO[bytes], where: str, number: int, header: bytes) -> Iterator[Rec
             body.append(line)
         else:
             raise PredictError(f"{where} line {number}: record {name!r}: the FASTQ record has no '+' line")
-        record = _checked(where, number, name, b"".join(body))
+        record = _checked(where, number, index, name, b"".join(body))
         quality = 0
         while quality < len(record.sequence):
             line = next(numbered, (0, b""))[1]
@@ -164,6 +192,7 @@ def _fastq(f: IO[bytes], where: str, number: int, header: bytes) -> Iterator[Rec
                 raise PredictError(f"{where} line {number}: record {name!r}: the quality line is cut short")
             quality += len(line.rstrip(b"\r\n"))
         yield record
+        index += 1
         number, header = next(((n, line) for n, line in numbered if line.strip()), (0, b""))
         if not header:
             return
@@ -199,7 +228,7 @@ def _header_name(where: str, number: int, header: bytes) -> str:
     return text.split(None, 1)[0].decode("utf-8")
 
 
-def _checked(where: str, number: int, name: str, body: bytes) -> Record:
+def _checked(where: str, number: int, index: int, name: str, body: bytes) -> Record:
     """The record whose sequence lines (after header line ``number``) are ``body``, every byte checked."""
     if b"\r" in body:
         if body.count(b"\r") != body.count(b"\r\n"):
@@ -216,7 +245,7 @@ def _checked(where: str, number: int, name: str, body: bytes) -> Record:
             f"{where} line {number}: record {name!r}: byte {shown} at position {bad} "
             f"(line {_line_of(body, bad, number + 1)}) is not a DNA symbol; expected A, C, G, T or N"
         )
-    return Record(name, seq.decode("ascii"), number)
+    return Record(name, seq.decode("ascii"), number, index)
 
 
 def _line_of(body: bytes, position: int, first: int) -> int:

@@ -1,18 +1,21 @@
-"""Reading and encoding in a worker process, for a device faster than one Python thread can feed.
+"""Reading and encoding in worker processes, for a device faster than one Python thread can feed.
 
 zoo-predict's reader thread shares the interpreter lock with the thread that drives the
 model and the one that writes rows; on a GPU, reading and checking FASTA records at one
-Python call per record would set the pace. :class:`ProcessBatches` runs the reading in a
-child process instead, which sends each batch as its rows' leading values and statuses and
-the checked base codes of its windows (1 byte a base), in order, through a pipe.
+Python call per record would set the pace. :class:`ProcessBatches` runs the reading in
+child processes instead. Each child reads a share of the records (a
+:class:`~zoo.predict.fastx.Shard`: every n-th group of consecutive records) and sends each
+batch as its rows' leading values and statuses and the checked base codes of its windows
+(1 byte a base) through a pipe, with a mark at the end of each group; the parent takes the
+groups from the children in turn, so the rows come out in the file's order.
 
-The child is a fresh interpreter running :func:`_serve`, not a ``fork`` (the parent holds
+A child is a fresh interpreter running :func:`_serve`, not a ``fork`` (the parent holds
 threads and maybe a CUDA context) nor a ``multiprocessing`` spawn (which runs the caller's
 main script again: a script without a ``__main__`` guard would score twice). It imports
-from the parent's import path, sends its batches through a pipe of their own (nothing it
-prints can mix with them), runs in a process group of its own (Ctrl-C in the terminal
-reaches only the parent, which stops it), and ends when the parent closes its standard
-input or dies.
+from the parent's import path, without torch (a fraction of a second), sends its batches
+through a pipe of its own (nothing it prints can mix with them), runs in a process group of
+its own (Ctrl-C in the terminal reaches only the parent, which stops it), and ends when the
+parent closes its standard input or dies.
 """
 
 from __future__ import annotations
@@ -29,39 +32,54 @@ from typing import IO, Any
 
 import numpy as np
 
-from zoo.dna import base_codes
+from zoo._bases import checked_codes
+from zoo.predict.fastx import Shard
 from zoo.predict.threads import Prefetcher
 
-_DONE = "done"
-_BATCH = "batch"
+_BATCH = "batch"  # a batch of one group's items
+_END = "end"  # a group's last batch has been sent
+_DONE = "done"  # no more groups
 _FAILED = "failed"
 
 
 def _encode(chunk: list[Any]) -> tuple[Any, ...]:
     """A batch message: leading values, statuses, and the codes of the scored items' windows."""
     windows = [w for item in chunk if item.status == "ok" for w in item.windows]
-    codes = base_codes(windows).numpy() if windows else None
+    codes = checked_codes(windows).copy() if windows else None  # writable: it arrives writable
     return (_BATCH, [item.meta for item in chunk], [item.status for item in chunk], codes)
 
 
 def _send_batches(
-    make_items: Callable[..., Any], args: tuple[Any, ...], per_batch: int, out: IO[bytes]
+    make_groups: Callable[..., Any], args: tuple[Any, ...], per_batch: int, out: IO[bytes]
 ) -> None:
-    """Read the items of ``make_items(*args)`` and send them ``per_batch`` at a time to ``out``."""
+    """Read the ``(group, item)`` pairs of ``make_groups(*args)`` and send the items to
+    ``out``, ``per_batch`` at a time and never two groups in a batch, each group followed by
+    its end mark."""
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
+    def end(group: int) -> None:
+        if chunk:
+            send(_encode(chunk))
+        send((_END, group))
+
     try:
         chunk: list[Any] = []
-        for item in make_items(*args):
+        current: int | None = None
+        for group, item in make_groups(*args):
+            if group != current:
+                if current is not None:
+                    end(current)
+                    chunk = []
+                current = group
             chunk.append(item)
             if len(chunk) == per_batch:
                 send(_encode(chunk))
                 chunk = []
-        if chunk:
-            send(_encode(chunk))
+        if current is not None:
+            end(current)
         send((_DONE,))
     except BrokenPipeError:  # the parent stopped reading: nothing is waiting for the rest
         return
@@ -89,7 +107,7 @@ def _serve(fd: int) -> None:
     """The child: read the task from standard input, send the batches to file descriptor
     ``fd``, and exit when done, or as soon as the parent closes standard input or dies."""
     task = sys.stdin.buffer
-    make_items, args, per_batch = pickle.load(task)
+    make_groups, args, per_batch = pickle.load(task)
     out = os.fdopen(fd, "wb")
 
     def exit_with_parent() -> None:
@@ -98,7 +116,7 @@ def _serve(fd: int) -> None:
 
     threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
-        _send_batches(make_items, args, per_batch, out)
+        _send_batches(make_groups, args, per_batch, out)
         out.close()
     except BrokenPipeError:
         pass
@@ -117,24 +135,17 @@ def _messages(pipe: IO[bytes], process: subprocess.Popen[bytes]) -> Iterator[tup
                 f"{'' if isinstance(err, EOFError) else f'; {err}'}); any message of its own is above"
             ) from None
         yield message
-        if message[0] != _BATCH:
+        if message[0] in (_DONE, _FAILED):
             return
 
 
-class ProcessBatches:
-    """Iterates over ``(metas, statuses, codes)`` batches that a child process reads from
-    ``make_items(*args)`` (a picklable module-level function and its arguments), ``per_batch``
-    items each, ``depth`` batches ahead. ``codes`` is the (windows, length) uint8 array of the
-    scored items' windows, or None. An error of the child is raised here, as it was raised."""
+class _Child:
+    """One reader process and the thread that unpickles its messages, ``depth`` ahead."""
 
-    def __init__(
-        self, make_items: Callable[..., Any], args: tuple[Any, ...], per_batch: int, depth: int = 4
-    ) -> None:
-        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding zoo/
-        path = [package_root, *(p for p in sys.path if isinstance(p, str) and p)]
+    def __init__(self, task: tuple[Any, ...], path: list[str], depth: int) -> None:
         read_end, write_end = os.pipe()
         try:
-            self._process = subprocess.Popen(
+            self.process = subprocess.Popen(
                 # -I: no current folder on the path, no PYTHON* variables before the path is set
                 [sys.executable, "-I", "-c", _BOOTSTRAP, str(write_end)],
                 stdin=subprocess.PIPE,
@@ -148,40 +159,129 @@ class ProcessBatches:
         finally:
             os.close(write_end)
         self._pipe = os.fdopen(read_end, "rb")
-        assert self._process.stdin is not None
+        self._prefetcher: Prefetcher | None = None
+        assert self.process.stdin is not None
         try:
-            pickle.dump(path, self._process.stdin)
-            pickle.dump((make_items, args, per_batch), self._process.stdin)
-            self._process.stdin.flush()  # kept open: the child ends when it closes
+            pickle.dump(path, self.process.stdin)
+            pickle.dump(task, self.process.stdin)
+            self.process.stdin.flush()  # kept open: the child ends when it closes
         except BaseException:
             self.close()
             raise
         # a thread unpickles ahead, so the copy out of the pipe overlaps with the caller's work
-        self._prefetcher = Prefetcher(_messages(self._pipe, self._process), depth=depth)
-
-    def __iter__(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
-        for message in self._prefetcher:
-            if message[0] == _FAILED:
-                raise message[1]
-            if message[0] == _DONE:
-                return
-            yield message[1], message[2], message[3]
+        self._prefetcher = Prefetcher(_messages(self._pipe, self.process), depth=depth)
+        self.messages = iter(self._prefetcher)
 
     def close(self) -> None:
         """Stop the child (at once when it has not finished) and wait for it."""
-        if self._process.stdin is not None:
+        if self.process.stdin is not None:
             with contextlib.suppress(OSError):
-                self._process.stdin.close()
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
-        prefetcher = getattr(self, "_prefetcher", None)
-        if prefetcher is not None:
-            prefetcher.close(timeout=Prefetcher.ABANDON_AFTER)
+                self.process.stdin.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self._prefetcher is not None:
+            self._prefetcher.close(timeout=Prefetcher.ABANDON_AFTER)
         self._pipe.close()
+
+
+class ProcessBatches:
+    """Iterates over ``(metas, statuses, codes)`` batches that ``processes`` child processes
+    read, in order: ``make_groups(*args, shard)`` (a picklable module-level function) yields
+    the ``(group, item)`` pairs of a :class:`~zoo.predict.fastx.Shard` of ``group_records``
+    records a group (default ``per_batch``), which go out ``per_batch`` items a batch, each
+    child ``depth`` batches ahead. ``codes`` is the (windows, length) uint8 array of the
+    scored items' windows, or None. An error of a child is raised here, as it was raised,
+    when the rows before it have been given."""
+
+    def __init__(
+        self,
+        make_groups: Callable[..., Any],
+        args: tuple[Any, ...],
+        per_batch: int,
+        processes: int = 1,
+        group_records: int | None = None,
+        depth: int = 4,
+    ) -> None:
+        if processes < 1:
+            raise ValueError(f"processes must be >= 1, got {processes}")
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding zoo/
+        path = [package_root, *(p for p in sys.path if isinstance(p, str) and p)]
+        group_records = group_records or per_batch
+        self._per_batch = per_batch
+        self._children: list[_Child] = []
+        try:
+            for index in range(processes):
+                shard = Shard(index, processes, group_records)
+                self._children.append(_Child((make_groups, (*args, shard), per_batch), path, depth))
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
+        return _rebatched(self._in_order(), self._per_batch)
+
+    def _in_order(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
+        """The children's batches in the file's order (a group's last one may be short)."""
+        group = 0
+        while True:  # group g is child g % n's
+            for message in self._children[group % len(self._children)].messages:
+                if message[0] == _BATCH:
+                    yield message[1], message[2], message[3]
+                    continue
+                if message[0] == _FAILED:
+                    raise message[1]
+                if message[0] == _DONE:  # the file has no group g: every group has been given
+                    return
+                assert message == (_END, group), (message, group)
+                break
+            else:  # (a child's messages end only with done or failed)
+                raise AssertionError(f"the reader of group {group} sent no end mark")
+            group += 1
+
+    def close(self) -> None:
+        """Stop the children (at once when they have not finished) and wait for them."""
+        for child in self._children:
+            child.close()
 
     def __enter__(self) -> ProcessBatches:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rebatched(
+    batches: Iterator[tuple[list[Any], list[str], np.ndarray | None]], per_batch: int
+) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
+    """``batches`` joined and cut again into ``per_batch`` items each (the last: the rest), as
+    one reader makes them: the model then sees the same batches, and gives the same bits."""
+    metas: list[Any] = []
+    statuses: list[str] = []
+    codes: list[np.ndarray] = []
+    for batch in batches:
+        if not metas and len(batch[0]) == per_batch:  # the common case: a whole batch as it is
+            yield batch
+            continue
+        metas += batch[0]
+        statuses += batch[1]
+        codes += [] if batch[2] is None else [batch[2]]
+        while len(metas) >= per_batch:
+            yield _cut(metas, statuses, codes, per_batch)
+    if metas:
+        yield _cut(metas, statuses, codes, len(metas))
+
+
+def _cut(
+    metas: list[Any], statuses: list[str], codes: list[np.ndarray], n: int
+) -> tuple[list[Any], list[str], np.ndarray | None]:
+    """The first ``n`` items of the gathered ones (which lose them) and their windows' codes."""
+    scored, total = statuses[:n].count("ok"), statuses.count("ok")
+    all_codes = np.concatenate(codes) if len(codes) > 1 else (codes[0] if codes else None)
+    # every scored item of a job has the same number of windows
+    rows = 0 if all_codes is None or total == 0 else len(all_codes) * scored // total
+    taken = None if all_codes is None or rows == 0 else all_codes[:rows]
+    codes[:] = [] if all_codes is None or rows == len(all_codes) else [all_codes[rows:]]
+    batch = metas[:n], statuses[:n], taken
+    del metas[:n], statuses[:n]
+    return batch

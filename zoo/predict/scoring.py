@@ -26,6 +26,7 @@ from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError
+from zoo.predict.items import Item
 from zoo.predict.loading import default_n_value, n_targets_of
 from zoo.predict.processes import ProcessBatches
 from zoo.predict.targets import check_picked_targets, default_labels, select_targets, unique_labels
@@ -33,7 +34,7 @@ from zoo.predict.threads import Consumer, Prefetcher
 from zoo.predict.writers import open_writer
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
-_PROCESS_READ_BYTES = 64 << 20  # on CUDA, inputs this large are read in a child process
+_PROCESS_READ_BYTES = 64 << 20  # on CUDA, inputs this large are read in child processes
 
 
 class Scorer:
@@ -131,15 +132,6 @@ class Scorer:
 
 
 @dataclass
-class Item:
-    """One output row: its leading column values and the windows to score (none: not scored)."""
-
-    meta: tuple[Any, ...]
-    windows: tuple[str, ...] = ()
-    status: str = "ok"
-
-
-@dataclass
 class Job:
     """What to score and how its rows look.
 
@@ -147,8 +139,10 @@ class Job:
     (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
     ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
     ``match.warning`` is for the user once the run is done). ``reader``, where set, makes the
-    same items in another process: a module-level function and its (picklable) arguments;
-    ``input_bytes`` is the size of what it reads.
+    same items in other processes: a module-level function and its (picklable) arguments,
+    which with a :class:`zoo.predict.fastx.Shard` more yields the shard's ``(group, item)``
+    pairs; ``input_bytes`` is the size of what it reads; ``shardable``: several processes
+    may share the reading (one shard each), not just one.
     """
 
     meta_columns: list[str]
@@ -159,8 +153,9 @@ class Job:
     with_status: bool = False
     empty_message: str = "the input has no records"
     contigs: ContigMatcher | None = None
-    reader: tuple[Callable[..., Iterable[Item]], tuple[Any, ...]] | None = None
+    reader: tuple[Callable[..., Iterable[tuple[int, Item]]], tuple[Any, ...]] | None = None
     input_bytes: int = 0
+    shardable: bool = False
 
 
 @dataclass
@@ -181,8 +176,9 @@ class RunSummary:
 
 @dataclass
 class _Batch:
-    items: list[Item]
-    scored: list[int]  # positions of the items whose windows are in x
+    metas: list[tuple[Any, ...]]  # the rows' leading values
+    statuses: list[str]
+    scored: list[int]  # positions of the rows whose windows are in x
     x: torch.Tensor | None
 
 
@@ -201,8 +197,9 @@ def _batches(job: Job, scorer: Scorer) -> Iterator[_Batch]:
 def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
     scored = [i for i, item in enumerate(items) if item.status == "ok"]
     windows = [w for i in scored for w in items[i].windows]
+    metas, statuses = [item.meta for item in items], [item.status for item in items]
     if not windows:
-        return _Batch(items, scored, None)
+        return _Batch(metas, statuses, scored, None)
     try:
         x = scorer.encode(windows)
     except ValueError:
@@ -212,19 +209,20 @@ def _encode_batch(items: list[Item], scorer: Scorer) -> _Batch:
             except ValueError as err:
                 raise PredictError(f"record {items[i].meta}: {err}") from None
         raise
-    return _Batch(items, scored, x)
+    return _Batch(metas, statuses, scored, x)
 
 
 @contextlib.contextmanager
-def _batches_from_process(job: Job, scorer: Scorer) -> Iterator[Iterator[_Batch]]:
-    """The batches of ``job``, read and checked in a child process (:mod:`zoo.predict.processes`)."""
+def _batches_from_processes(job: Job, scorer: Scorer, processes: int) -> Iterator[Iterator[_Batch]]:
+    """The batches of ``job``, read and checked in child processes (:mod:`zoo.predict.processes`)."""
     assert job.reader is not None
-    make_items, args = job.reader
+    make_groups, args = job.reader
     per_batch = max(1, scorer.batch_size // job.windows_per_item)
-    with ProcessBatches(make_items, args, per_batch) as batches:
+    with ProcessBatches(make_groups, args, per_batch, processes if job.shardable else 1) as batches:
         yield (
             _Batch(
-                [Item(meta, (), status) for meta, status in zip(metas, statuses)],
+                metas,
+                statuses,
                 [i for i, status in enumerate(statuses) if status == "ok"],
                 None if codes is None else scorer.from_codes(codes),
             )
@@ -238,7 +236,7 @@ def run_job(
     out: PathLike | Callable[[list[str], list[str]], Any],
     progress: bool = False,
     overwrite: bool = False,
-    read_in_process: bool | None = None,
+    reader_processes: int | None = None,
 ) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out``: a file name (.tsv,
     .parquet, .h5), or a function that opens a writer given the leading and the score column
@@ -246,9 +244,10 @@ def run_job(
 
     The output appears only when every row is written; an error leaves no file behind
     (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
-    ``read_in_process`` reads a job that can be read elsewhere (``job.reader``) in a child
-    process; the default (None) does so on CUDA for inputs of 64 MiB or more, where one
-    reader thread cannot keep up and the child's start-up (a second or two) pays off.
+    ``reader_processes`` reads a job that can be read elsewhere (``job.reader``) in that
+    many child processes (0: a thread of this process; a job that is not ``shardable`` takes
+    one). The default (None) is a thread, except on CUDA for inputs of 64 MiB or more,
+    where one reader thread cannot keep up: there a process per 4 CPU cores, up to 4.
     """
     from tqdm import tqdm
 
@@ -260,7 +259,7 @@ def run_job(
     with (
         opener(meta_columns, value_columns) as writer,
         tqdm(unit=" rows", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
-        _batch_source(job, scorer, read_in_process) as batches,
+        _batch_source(job, scorer, reader_processes) as batches,
         Consumer(partial(_emit, writer=writer, summary=summary, status=job.with_status, bar=bar)) as emit,
     ):
         for batch in batches:
@@ -279,14 +278,27 @@ def run_job(
 
 
 def _batch_source(
-    job: Job, scorer: Scorer, read_in_process: bool | None
+    job: Job, scorer: Scorer, reader_processes: int | None
 ) -> contextlib.AbstractContextManager[Iterable[_Batch]]:
-    """The batches of ``job``: from a child process, or from a background thread."""
-    if read_in_process is None:
-        read_in_process = scorer.device.type == "cuda" and job.input_bytes >= _PROCESS_READ_BYTES
-    if read_in_process and job.reader is not None:
-        return _batches_from_process(job, scorer)
+    """The batches of ``job``: from child processes, or from a background thread."""
+    if reader_processes is None:
+        large = scorer.device.type == "cuda" and job.input_bytes >= _PROCESS_READ_BYTES
+        reader_processes = default_reader_processes() if large else 0
+    if reader_processes < 0:
+        raise PredictError(f"--reader-processes must be >= 0, got {reader_processes}")
+    if reader_processes and job.reader is not None:
+        return _batches_from_processes(job, scorer, reader_processes)
     return Prefetcher(_batches(job, scorer))
+
+
+def default_reader_processes() -> int:
+    """Reader processes for a large input on a GPU: one per 4 CPU cores this process may use,
+    at least 1 and at most 4 (the rest run the model's thread, the writer and the pipes)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores // 4))
 
 
 def _emit(
@@ -298,15 +310,18 @@ def _emit(
     status: bool,
     bar: Any,
 ) -> None:
-    table = np.full((len(batch.items), len(writer.score_columns)), np.nan, dtype=np.float32)
-    if values is not None:
-        table[batch.scored] = values.float().cpu().numpy()
-    if status:
-        meta = [(*item.meta, item.status) for item in batch.items]
-        for item in batch.items:
-            if item.status != "ok":
-                summary.skipped[item.status] = summary.skipped.get(item.status, 0) + 1
+    n = len(batch.metas)
+    if values is not None and len(batch.scored) == n:  # every row scored: no copy
+        table = values.float().cpu().numpy()
     else:
-        meta = [item.meta for item in batch.items]
+        table = np.full((n, len(writer.score_columns)), np.nan, dtype=np.float32)
+        if values is not None:
+            table[batch.scored] = values.float().cpu().numpy()
+    meta = batch.metas
+    if status:
+        meta = [(*m, s) for m, s in zip(batch.metas, batch.statuses)]
+        for s in batch.statuses:
+            if s != "ok":
+                summary.skipped[s] = summary.skipped.get(s, 0) + 1
     writer.write(meta, table)
-    bar.update(len(batch.items))
+    bar.update(n)

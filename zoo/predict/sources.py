@@ -18,42 +18,14 @@ from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
 from zoo.dna import ambiguity_as_n, first_invalid_symbol
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
-from zoo.predict.fastx import STDIN, describe_source, read_records
-from zoo.predict.scoring import Item, Job
+from zoo.predict.fastx import STDIN, describe_source
+from zoo.predict.items import Item, fasta_window_groups, fasta_windows
+from zoo.predict.scoring import Job
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """(n, 1, T) logits of one window per row -> (n, T) probabilities."""
     return torch.sigmoid(logits[:, 0])
-
-
-def fasta_windows(path: PathLike, seq_len: int, step: int | None) -> Iterator[Item]:
-    """One item per record (``step`` None: every record must be seq_len long), else one per
-    window at 0, step, 2*step, ..., plus a last window ending at the record's end when the
-    steps do not reach it."""
-    if step is not None and step < 1:
-        raise PredictError(f"--step must be >= 1, got {step}")
-    where = describe_source(path)
-    for record in read_records(path):
-        name, seq = record.name, record.sequence
-        if step is None:
-            if len(seq) != seq_len:
-                raise PredictError(
-                    f"{where} line {record.line}: record {name!r} has {len(seq)} bp, the model takes "
-                    f"{seq_len} bp; pass --step to cut longer records into windows"
-                )
-            yield Item((name,), (seq,))
-            continue
-        if len(seq) < seq_len:
-            raise PredictError(
-                f"{where} line {record.line}: record {name!r} has {len(seq)} bp, shorter than the "
-                f"model's {seq_len} bp window"
-            )
-        starts = list(range(0, len(seq) - seq_len + 1, step))
-        if starts[-1] + seq_len < len(seq):
-            starts.append(len(seq) - seq_len)
-        for start in starts:
-            yield Item((name, start), (seq[start : start + seq_len],))
 
 
 def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
@@ -71,9 +43,22 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
         value_columns=list,
         values=probabilities,
         empty_message=f"{describe_source(path)} has no records",
-        reader=(fasta_windows, (os.fspath(path), seq_len, step)) if size is not None else None,
+        reader=(fasta_window_groups, (os.fspath(path), seq_len, step)) if size is not None else None,
         input_bytes=size or 0,
+        shardable=size is not None and _plain_fasta(path),
     )
+
+
+def _plain_fasta(path: PathLike) -> bool:
+    """Whether the file starts as uncompressed FASTA (its first text a '>' header): then
+    several processes can split its records between them at little cost (not so for gzip,
+    which each would decompress whole, nor for FASTQ, whose records are found line by line)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(1 << 16)
+    except OSError:  # the reader will say what is wrong
+        return False
+    return start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b">")
 
 
 def _regular_file_size(path: PathLike) -> int | None:
