@@ -88,6 +88,36 @@ def test_the_child_s_errors_are_raised_as_the_reader_thread_raises_them(
     assert list(tmp_path.iterdir()) == [fasta]  # no table, no temporary file
 
 
+@pytest.mark.parametrize("processes", [2, 3, 4])
+def test_the_first_bad_record_in_the_file_is_the_one_reported(
+    tmp_path: Path, scorer: Scorer, processes: int
+) -> None:
+    """A later record's child may fail first; its error waits for the groups before it."""
+    records = [LONG[:200]] * 15
+    records[3] = LONG[:50] + "-" + LONG[51:200]  # group 1 (3 records a group): child 1
+    records[3 + 3 * (processes - 1)] = LONG[:100]  # wrong length, in child 0's next group
+    fasta = tmp_path / "two_bad.fa"
+    fasta.write_text("".join(f">r{i}\n{seq}\n" for i, seq in enumerate(records)))
+    messages = []
+    for readers in (0, processes):
+        with pytest.raises(PredictError) as caught:
+            run_job(fasta_job(fasta, 200), scorer, tmp_path / "out.tsv", reader_processes=readers)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "line 7: record 'r3': byte '-' at position 50" in messages[1]
+
+
+@pytest.mark.parametrize("processes", [1, 2, 5])
+def test_every_batch_before_an_error_arrives_first(tmp_path: Path, processes: int) -> None:
+    fasta = tmp_path / "late_error.fa"
+    fasta.write_text("".join(f">r{i}\n{LONG[:200]}\n" for i in range(5)) + ">r5\nAC>GT\n")
+    got = []
+    with pytest.raises(PredictError, match="line 11: record 'r5'"):
+        with ProcessBatches(fasta_window_groups, (str(fasta), 200, None), 1, processes) as batches:
+            got.extend(metas for metas, _, _ in batches)
+    assert got == [[(f"r{i}",)] for i in range(5)]
+
+
 def test_a_consumer_that_stops_early_stops_the_child() -> None:
     batches = ProcessBatches(fasta_window_groups, (str(DATA / "long.fa"), 200, 10), per_batch=2, depth=1)
     with batches:
@@ -240,6 +270,29 @@ def test_batches_cut_at_group_ends_are_joined_into_whole_batches() -> None:
         assert codes is not None and expected is not None and np.array_equal(codes, expected)
 
 
+def test_gzip_and_fastq_files_are_read_by_one_process_whatever_is_asked(
+    tmp_path: Path, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    import zoo.predict.scoring as scoring
+
+    started = []
+
+    def counting(*args: object, **kwargs: object) -> ProcessBatches:
+        batches = ProcessBatches(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(len(batches._children))
+        return batches
+
+    monkeypatch.setattr(scoring, "ProcessBatches", counting)
+    (tmp_path / "x.fa.gz").write_bytes(gzip.compress((DATA / "seqs.fa").read_bytes()))
+    (tmp_path / "x.fq").write_text(f"@q\n{LONG[:200]}\n+\n{'I' * 200}\n")
+    for name in ("x.fa.gz", "x.fq"):
+        run_job(fasta_job(tmp_path / name, 200), scorer, tmp_path / f"{name}.tsv", reader_processes=3)
+    run_job(fasta_job(DATA / "seqs.fa", 200), scorer, tmp_path / "plain.tsv", reader_processes=3)
+    assert started == [1, 1, 3]
+
+
 def test_zoo_predict_takes_the_number_of_reader_processes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,3 +324,16 @@ def test_a_reader_process_starts_without_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+def test_the_package_loads_each_name_and_submodule_on_first_use() -> None:
+    import importlib
+
+    import zoo.predict
+
+    for name in zoo.predict.__all__:
+        module = importlib.import_module(f"zoo.predict.{zoo.predict._EXPORTS[name]}")
+        assert getattr(zoo.predict, name) is getattr(module, name)
+    assert zoo.predict.sources is importlib.import_module("zoo.predict.sources")
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        zoo.predict.no_such_name  # noqa: B018

@@ -19,6 +19,7 @@ process, which needs only the FASTA reader, starts without torch.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 # public name -> module of this package that defines it
@@ -78,6 +79,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: zoo.predict.sources
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'zoo.predict' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"zoo.predict.{module}"), name)
     globals()[name] = value

@@ -40,7 +40,8 @@ class Shard(NamedTuple):
     """One of ``count`` readers' share of a file's records, for reading a file in several
     processes at once: the groups of ``group_records`` consecutive records numbered ``index``,
     ``index + count``, ``index + 2 * count``, ... Every reader goes through the whole file (a
-    split into records, in C), but checks and returns only the records of its own groups."""
+    split into records, in C), but checks and returns only the records of its own groups.
+    The unit is the record: a few long records tiled into many windows share out unevenly."""
 
     index: int
     count: int
@@ -157,7 +158,18 @@ def _piece(where: str, number: int, index: int, piece: bytes, ended: bool) -> Re
     header, _, body = piece.partition(b"\n")
     if ended and body.endswith(b"\r"):
         body = body[:-1]  # the CR of the CRLF that the split removed the LF of
-    return _checked(where, number, index, _header_name(where, number, header), body)
+    try:
+        return _checked(where, number, index, _header_name(where, number, header), body)
+    except PredictError as err:
+        raise in_record(err, index) from None
+
+
+def in_record(err: PredictError, index: int) -> PredictError:
+    """``err`` marked as the fault of the record at place ``index``, as ``err.record_index``:
+    a reader of one :class:`Shard` among several reports it in that record's place, after
+    the records before it that other readers hold."""
+    err.record_index = index  # type: ignore[attr-defined]
+    return err
 
 
 def _fastq(f: IO[bytes], where: str, number: int, header: bytes) -> Iterator[Record]:

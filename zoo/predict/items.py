@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.fastx import Shard, describe_source, read_records
+from zoo.predict.fastx import Shard, describe_source, in_record, read_records
 
 
 @dataclass
@@ -45,17 +45,19 @@ def fasta_window_groups(
         name, seq, group = record.name, record.sequence, group_of(record.index)
         if step is None:
             if len(seq) != seq_len:
-                raise PredictError(
+                message = (
                     f"{where} line {record.line}: record {name!r} has {len(seq)} bp, the model takes "
                     f"{seq_len} bp; pass --step to cut longer records into windows"
                 )
+                raise in_record(PredictError(message), record.index)
             yield group, Item((name,), (seq,))
             continue
         if len(seq) < seq_len:
-            raise PredictError(
+            message = (
                 f"{where} line {record.line}: record {name!r} has {len(seq)} bp, shorter than the "
                 f"model's {seq_len} bp window"
             )
+            raise in_record(PredictError(message), record.index)
         starts = list(range(0, len(seq) - seq_len + 1, step))
         if starts[-1] + seq_len < len(seq):
             starts.append(len(seq) - seq_len)

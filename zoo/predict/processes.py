@@ -50,28 +50,30 @@ def _encode(chunk: list[Any]) -> tuple[Any, ...]:
 
 
 def _send_batches(
-    make_groups: Callable[..., Any], args: tuple[Any, ...], per_batch: int, out: IO[bytes]
+    make_groups: Callable[..., Any], args: tuple[Any, ...], shard: Shard, per_batch: int, out: IO[bytes]
 ) -> None:
-    """Read the ``(group, item)`` pairs of ``make_groups(*args)`` and send the items to
+    """Read the ``(group, item)`` pairs of ``make_groups(*args, shard)`` and send the items to
     ``out``, ``per_batch`` at a time and never two groups in a batch, each group followed by
-    its end mark."""
+    its end mark. An error goes with the group of the record it is about (``record_index``),
+    if it names one."""
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
-    def end(group: int) -> None:
-        if chunk:
-            send(_encode(chunk))
+    def end(group: int, rest: list[Any]) -> None:
+        """The group's last items, then its end mark."""
+        if rest:
+            send(_encode(rest))
         send((_END, group))
 
     try:
         chunk: list[Any] = []
         current: int | None = None
-        for group, item in make_groups(*args):
+        for group, item in make_groups(*args, shard):
             if group != current:
                 if current is not None:
-                    end(current)
+                    end(current, chunk)
                     chunk = []
                 current = group
             chunk.append(item)
@@ -79,16 +81,17 @@ def _send_batches(
                 send(_encode(chunk))
                 chunk = []
         if current is not None:
-            end(current)
+            end(current, chunk)
         send((_DONE,))
     except BrokenPipeError:  # the parent stopped reading: nothing is waiting for the rest
         return
     except BaseException as err:  # raised again in the parent
+        index = getattr(err, "record_index", None)
         try:
             pickle.loads(pickle.dumps(err))
         except Exception:  # the error itself does not cross a pipe: send what it says
             err = RuntimeError(f"{type(err).__name__}: {err}")
-        send((_FAILED, err))
+        send((_FAILED, err, None if index is None else shard.group_of(index)))
 
 
 # The child's first lines, before it imports anything: Ctrl-C is the parent's to handle, and the
@@ -107,7 +110,7 @@ def _serve(fd: int) -> None:
     """The child: read the task from standard input, send the batches to file descriptor
     ``fd``, and exit when done, or as soon as the parent closes standard input or dies."""
     task = sys.stdin.buffer
-    make_groups, args, per_batch = pickle.load(task)
+    make_groups, args, shard, per_batch = pickle.load(task)
     out = os.fdopen(fd, "wb")
 
     def exit_with_parent() -> None:
@@ -116,7 +119,7 @@ def _serve(fd: int) -> None:
 
     threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
-        _send_batches(make_groups, args, per_batch, out)
+        _send_batches(make_groups, args, shard, per_batch, out)
         out.close()
     except BrokenPipeError:
         pass
@@ -160,6 +163,7 @@ class _Child:
             os.close(write_end)
         self._pipe = os.fdopen(read_end, "rb")
         self._prefetcher: Prefetcher | None = None
+        self.failure: tuple[BaseException, int | None] | None = None  # its error, and the error's group
         assert self.process.stdin is not None
         try:
             pickle.dump(path, self.process.stdin)
@@ -213,7 +217,7 @@ class ProcessBatches:
         try:
             for index in range(processes):
                 shard = Shard(index, processes, group_records)
-                self._children.append(_Child((make_groups, (*args, shard), per_batch), path, depth))
+                self._children.append(_Child((make_groups, args, shard, per_batch), path, depth))
         except BaseException:
             self.close()
             raise
@@ -222,22 +226,28 @@ class ProcessBatches:
         return _rebatched(self._in_order(), self._per_batch)
 
     def _in_order(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
-        """The children's batches in the file's order (a group's last one may be short)."""
+        """The children's batches in the file's order (a group's last one may be short). A
+        child's error is raised in the place of its record's group: a child that fails on the
+        first record of its next group has not yet marked the end of the group before it."""
         group = 0
         while True:  # group g is child g % n's
-            for message in self._children[group % len(self._children)].messages:
+            child = self._children[group % len(self._children)]
+            while child.failure is None:
+                message = next(child.messages)
                 if message[0] == _BATCH:
                     yield message[1], message[2], message[3]
-                    continue
-                if message[0] == _FAILED:
-                    raise message[1]
-                if message[0] == _DONE:  # the file has no group g: every group has been given
+                elif message[0] == _FAILED:
+                    child.failure = message[1], message[2]
+                elif message[0] == _DONE:  # the file has no group g: every group has been given
                     return
-                assert message == (_END, group), (message, group)
-                break
-            else:  # (a child's messages end only with done or failed)
-                raise AssertionError(f"the reader of group {group} sent no end mark")
-            group += 1
+                else:
+                    assert message == (_END, group), (message, group)
+                    break
+            if child.failure is not None:
+                error, failed_group = child.failure
+                if failed_group is None or failed_group <= group:
+                    raise error
+            group += 1  # (a child that failed in a later group has sent all of this one)
 
     def close(self) -> None:
         """Stop the children (at once when they have not finished) and wait for them."""

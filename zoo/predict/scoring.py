@@ -136,7 +136,8 @@ class Job:
     """What to score and how its rows look.
 
     ``values`` maps strand-combined logits (n, windows_per_item, T) to the row values
-    (n, len(value_columns)); ``value_columns`` names them from the scorer's target names.
+    (n, len(value_columns)), a new tensor (the writer may keep it); ``value_columns`` names
+    them from the scorer's target names.
     ``contigs`` is the matcher that read a BED's or VCF's contig names as the genome's (its
     ``match.warning`` is for the user once the run is done). ``reader``, where set, makes the
     same items in other processes: a module-level function and its (picklable) arguments,
