@@ -22,8 +22,9 @@ from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism, save_modisco_inputs
 from zoo.interpret.attribution import ATTRIBUTION_METHODS
 from zoo.predict.errors import PredictError
+from zoo.predict.items import Item
 from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of
-from zoo.predict.scoring import Item, Job
+from zoo.predict.scoring import Job
 from zoo.predict.sources import bed_job, fasta_job
 from zoo.predict.targets import (
     check_picked_targets,

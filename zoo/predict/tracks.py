@@ -29,7 +29,8 @@ from zoo._files import same_file_as
 from zoo.predict.columnar import rows_to_columns
 from zoo.predict.contigs import ContigMatcher, ContigWarning
 from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.scoring import Item, Job, RunSummary, Scorer, run_job
+from zoo.predict.items import Item
+from zoo.predict.scoring import Job, RunSummary, Scorer, run_job
 from zoo.predict.sources import Genome, bed_intervals, genome_contigs, probabilities
 from zoo.predict.staged import StagedWriter, stage_path
 from zoo.predict.textformat import text_column, tsv_blocks

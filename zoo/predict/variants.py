@@ -31,7 +31,8 @@ import torch
 from zoo._files import GZIP_MAGIC, open_bytes, whole_number
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
-from zoo.predict.scoring import Item, Job
+from zoo.predict.items import Item
+from zoo.predict.scoring import Job
 from zoo.predict.sources import Genome, contig_matcher
 
 SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc")
