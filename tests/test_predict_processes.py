@@ -337,3 +337,23 @@ def test_the_package_loads_each_name_and_submodule_on_first_use() -> None:
     assert zoo.predict.sources is importlib.import_module("zoo.predict.sources")
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         zoo.predict.no_such_name  # noqa: B018
+
+
+def test_fasta_input_needs_no_pysam(tmp_path: Path) -> None:
+    """GPU machines often lack pysam (htslib): scoring FASTA, in reader processes too, does not use it."""
+    import subprocess
+    import sys
+
+    from _predict_support import WEIGHTS
+
+    out = tmp_path / "out.tsv"
+    code = (
+        "import sys; sys.modules['pysam'] = None\n"  # import pysam now raises ImportError
+        "from zoo.cli.predict import run\n"
+        f"argv = ['--weights', {str(WEIGHTS)!r}, '--fasta', {str(DATA / 'seqs.fa')!r}]\n"
+        f"argv += ['--out', {str(out)!r}]\n"
+        "sys.exit(run([*argv, '--batch-size', '3', '--reader-processes', '2', '--no-progress']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().count("\n") == 1 + 8
