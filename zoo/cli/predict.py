@@ -148,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="read and check a --fasta file in N processes (0: a thread of this one; gzip and FASTQ "
-        "take one); default: a thread, but on CUDA for files of 64 MiB or more, one per 4 CPU cores, "
-        "up to 4",
+        "take one, standard input and pipes a thread); default: a thread, but on CUDA for files of "
+        "64 MiB or more, one per 4 CPU cores, up to 4",
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
