@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
@@ -109,46 +110,85 @@ def g6_cells(values: np.ndarray, out: np.ndarray, sep: int = 0) -> None:
         _finite_cells(values, out, _U(sep) << _U(56))
 
 
+class _Work:
+    """The formatter's work arrays for up to ``size`` values, kept between calls (one set a
+    thread). Fresh temporaries of a block's size come from mmap and go back to the system
+    when freed, depending on the allocator's history: their page faults then cost more than
+    the formatting itself (twice the time, measured)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.a, self.scaled, self.r, self.gathered = (np.empty(size) for _ in range(4))
+        self.e2, self.x, self.lo, self.hi, self.row, self.product = (
+            np.empty(size, np.int64) for _ in range(6)
+        )
+        self.w0, self.region, self.word = (np.empty(size, _U) for _ in range(3))
+        self.flagged, self.mask = np.empty(size, bool), np.empty(size, bool)
+
+
+_WORK = threading.local()
+
+
+def _work(n: int) -> _Work:
+    """This thread's work arrays, for ``n`` values (a larger call gets arrays of its own)."""
+    work: _Work | None = getattr(_WORK, "arrays", None)
+    if work is not None and work.size >= n:
+        return work
+    if n > 4 * _BLOCK_VALUES:  # not kept: a large one-off call would hold its memory for good
+        return _Work(n)
+    _WORK.arrays = _Work(max(n, _BLOCK_VALUES))
+    return _WORK.arrays
+
+
 def _finite_cells(values: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
     t = _tables()
-    a = np.abs(values, dtype=np.float64)
-    e2 = a.view(np.int64) >> 52  # biased binary exponent (a is not negative)
+    n = values.size
+    w = _work(n)
+    v = values.reshape(n)
+    a, scaled, r, gathered = w.a[:n], w.scaled[:n], w.r[:n], w.gathered[:n]
+    e2, x, lo, hi, row, product = w.e2[:n], w.x[:n], w.lo[:n], w.hi[:n], w.row[:n], w.product[:n]
+    w0, region, word, flagged, mask = w.w0[:n], w.region[:n], w.word[:n], w.flagged[:n], w.mask[:n]
+    np.abs(v, out=a)  # as float64
+    np.right_shift(a.view(np.int64), 52, out=e2)  # biased binary exponent (a is not negative)
     # floor((e2 - 1023) * log10(2)) + _OFF: the decimal exponent, or one less, as a table index
-    x = e2 * 78913
+    np.multiply(e2, 78913, out=x)
     x += _OFF * (1 << 18) - 1023 * 78913
     x >>= 18
-    x += a >= t["next_low"].take(x)  # the exponent after rounding to 6 digits
-    scaled = a * t["scale"].take(x)  # in [1e5, 1e6): the 6 digits before rounding
-    r = np.rint(scaled)
+    t["next_low"].take(x, out=gathered, mode="clip")
+    x += np.greater_equal(a, gathered, out=mask)  # the exponent after rounding to 6 digits
+    t["scale"].take(x, out=gathered, mode="clip")
+    np.multiply(a, gathered, out=scaled)  # in [1e5, 1e6): the 6 digits before rounding
+    np.rint(scaled, out=r)
     # zeros, subnormals, numbers below 1e-278 (beyond the scale table's range), infinities, NaNs;
     # and values within 1e-7 of a tie, where float64 cannot tell which way to round
     e2 -= 100
-    flagged = e2.view(_U) > _U(2046 - 100)
+    np.greater(e2.view(_U), _U(2046 - 100), out=flagged)
     scaled -= r
-    flagged |= np.abs(scaled, out=scaled) > 0.4999999
-    lo = r.astype(np.intp)  # flagged values may give garbage: take() clips
-    hi = lo * 536871  # lo // 1000 for 0 <= lo <= 10**6, without a division
+    flagged |= np.greater(np.abs(scaled, out=scaled), 0.4999999, out=mask)
+    np.copyto(lo, r, casting="unsafe")  # flagged values may give garbage: take() clips
+    np.multiply(lo, 536871, out=hi)  # lo // 1000 for 0 <= lo <= 10**6, without a division
     hi >>= 29
-    lo -= hi * 1000
-    hi[lo == 0] += 1000  # digits 1-3 lose their trailing zeros too (rare: a masked add)
-    row = t["row"].take(x)
-    exponent_notation = (row == 20000).any()  # notation 10 (zeros and NaNs land there too)
+    lo -= np.multiply(hi, 1000, out=product)
+    # digits 1-3 lose their trailing zeros too (rare: an add where the mask is set)
+    np.add(hi, 1000, out=hi, where=np.equal(lo, 0, out=mask))
+    t["row"].take(x, out=row, mode="clip")
+    exponent_notation = np.equal(row, 20000, out=mask).any()  # notation 10 (zeros and NaNs too)
     hi += row
     row >>= 1
     lo += row
-    w0 = t["word0_first"].take(hi, mode="clip")
-    w0 |= t["word0_second"].take(lo, mode="clip")
-    if (values < 0).any():
-        w0 |= np.signbit(values).view(np.uint8) * _U(ord("-"))
-    region = t["word1_first"].take(hi, mode="clip")
-    region |= t["word1_second"].take(lo, mode="clip")
+    t["word0_first"].take(hi, out=w0, mode="clip")
+    w0 |= t["word0_second"].take(lo, out=word, mode="clip")
+    if np.less(v, 0, out=mask).any():
+        w0 |= np.multiply(np.signbit(v, out=mask), _U(ord("-")), out=word)
+    t["word1_first"].take(hi, out=region, mode="clip")
+    region |= t["word1_second"].take(lo, out=word, mode="clip")
     if exponent_notation:
-        region |= t["suffix"].take(x)
+        region |= t["suffix"].take(x, out=word, mode="clip")
     region |= sep
-    out[..., 0] = w0  # the cells interleave the two words: written once each
-    out[..., 1] = region
+    out[..., 0] = w0.reshape(values.shape)  # the cells interleave the two words: written once each
+    out[..., 1] = region.reshape(values.shape)
     if flagged.any():
-        _flagged_cells(values, flagged, out, sep)
+        _flagged_cells(values, flagged.reshape(values.shape), out, sep)
 
 
 def _flagged_cells(values: np.ndarray, flagged: np.ndarray, out: np.ndarray, sep: np.uint64) -> None:
