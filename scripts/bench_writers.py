@@ -6,6 +6,8 @@ Writes the same rows (variant-table leading columns chrom, pos, id, ref, alt, st
 - ``row TSV``: the row-by-row writer the columnar TSV writer replaced (one ``%``-format of
   the whole row per row), kept here as the reference;
 - ``TSV``, ``Parquet``, ``HDF5``: zoo.predict.writers.open_writer's writers;
+- ``arrow CSV``: pyarrow's compiled CSV writer, tab-separated, for comparison (zoo-predict does
+  not use it: it writes a float as the shortest text that reads back, not as ``%.6g``);
 
 in batches of 256 rows through ``write`` (as run_job calls them), in alternating rounds; each
 writer's best round counts. Rates are given per second of wall-clock time and per second of
@@ -59,6 +61,31 @@ class RowTSVWriter(TableWriter):
         self._sink.close()
 
 
+class ArrowCSVWriter(TableWriter):
+    """pyarrow.csv.CSVWriter, tab-separated, fed the same row batches as the other writers."""
+
+    def _open(self, tmp: str) -> Any:
+        self._csv: Any = None
+        return open(tmp, "wb")  # noqa: SIM115 (closed in _close)
+
+    def _write(self, meta_rows: Any, scores: np.ndarray) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pc
+
+        meta = [list(column) for column in zip(*meta_rows)]
+        arrays = [pa.array(c) for c in meta] + [pa.array(scores[:, j]) for j in range(scores.shape[1])]
+        table = pa.Table.from_arrays(arrays, names=self.meta_columns + self.score_columns)
+        if self._csv is None:
+            options = pc.WriteOptions(delimiter="\t", quoting_style="none")
+            self._csv = pc.CSVWriter(self._sink, table.schema, write_options=options)
+        self._csv.write_table(table)
+
+    def _close(self, ok: bool) -> None:
+        if self._csv is not None:
+            self._csv.close()
+        self._sink.close()
+
+
 def make_rows(n: int, k: int) -> tuple[list[tuple[Any, ...]], np.ndarray]:
     """``n`` variant rows and their (n, k) scores; one row in 50 unscored (NaN)."""
     rng = np.random.default_rng(0)
@@ -89,16 +116,20 @@ def write_with(
 def check(folder: Path, scores: np.ndarray, columns: list[str]) -> dict[str, bool]:
     """Whether each file holds the scores (the TSV: the row TSV's bytes)."""
     import h5py
+    import pyarrow.csv as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(folder / "out.parquet")
     parquet = np.stack([table[c].to_numpy() for c in columns], axis=1)
     with h5py.File(folder / "out.h5") as f:
         hdf5 = f["data"][:]
+    text = pc.read_csv(folder / "arrow.tsv", parse_options=pc.ParseOptions(delimiter="\t"))
+    arrow = np.stack([text[c].to_numpy().astype(np.float32) for c in columns], axis=1)
     return {
         "TSV": (folder / "out.tsv").read_bytes() == (folder / "row.tsv").read_bytes(),
         "Parquet": np.array_equal(parquet, scores, equal_nan=True),
         "HDF5": np.array_equal(hdf5, scores, equal_nan=True),
+        "arrow CSV": np.array_equal(arrow, scores, equal_nan=True),
     }
 
 
@@ -119,23 +150,26 @@ def main() -> None:
 
     meta, scores = make_rows(args.rows, args.columns)
     columns = [f"target_{j}" for j in range(args.columns)]
-    files = {"row TSV": "row.tsv", "TSV": "out.tsv", "Parquet": "out.parquet", "HDF5": "out.h5"}
+    files = {
+        "row TSV": "row.tsv",
+        "TSV": "out.tsv",
+        "Parquet": "out.parquet",
+        "HDF5": "out.h5",
+        "arrow CSV": "arrow.tsv",
+    }
+    reference = {"row TSV": RowTSVWriter, "arrow CSV": ArrowCSVWriter}  # the writers zoo-predict does not use
     best: dict[str, list[float]] = {name: [0.0, 0.0] for name in files}  # rows/s: wall, CPU
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         for name, file in files.items():  # imports and first-use tables outside the timing
-            with (RowTSVWriter if name == "row TSV" else open_writer)(folder / file, META, columns) as w:
+            with reference.get(name, open_writer)(folder / file, META, columns) as w:
                 w.write(meta[:2], scores[:2])
         for _ in range(args.rounds):
             for name, file in files.items():
                 path = folder / file
                 path.unlink(missing_ok=True)  # replacing a file costs the file system, not the writer
                 os.sync()  # the other writers' files go to the disk now, not while this one is timed
-                writer = (
-                    RowTSVWriter(path, META, columns)
-                    if name == "row TSV"
-                    else open_writer(path, META, columns)
-                )
+                writer = reference.get(name, open_writer)(path, META, columns)
                 seconds = write_with(writer, meta, scores, args.batch)
                 best[name] = [max(b, args.rows / s) for b, s in zip(best[name], seconds)]
         sizes = {name: (folder / file).stat().st_size / 2**20 for name, file in files.items()}
