@@ -23,6 +23,7 @@ from zoo.predict.textformat import text_column, tsv_blocks
 _CELLS_PER_GROUP = 1 << 24  # a Parquet row group holds about this many scores (64 MiB)
 _MAX_ROWS_PER_GROUP = 1 << 20
 _WRITE_BUFFER = 1 << 20  # bytes of Parquet gathered before each write (larger: slower, out of cache)
+_WRITE_BATCH = 1 << 16  # values pyarrow encodes at a time (its default, 1024, took a fifth longer)
 _CHUNK_BYTES = 1 << 20  # an HDF5 chunk of the score matrix: whole rows, about 1 MiB
 _TRANSPOSE_ROWS = 256  # rows transposed at a time: the block stays in the CPU cache
 _META_ROWS = 1 << 14  # HDF5: leading-column rows written (and chunked) together
@@ -170,6 +171,7 @@ class ParquetSink:
                 use_dictionary=self.meta_columns,
                 write_statistics=self.meta_columns,  # min/max of the scores: 20% of the time
                 compression={name: "snappy" if is_meta else "none" for name, is_meta in self._kinds()},
+                write_batch_size=_WRITE_BATCH,
             )
         table = pa.Table.from_arrays([*meta, *scores], schema=self._schema)  # later blocks: same types
         self._writer.write_table(table, row_group_size=max(n, 1))  # (0: an empty table)
