@@ -118,6 +118,29 @@ def test_every_batch_before_an_error_arrives_first(tmp_path: Path, processes: in
     assert got == [[(f"r{i}",)] for i in range(5)]
 
 
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_the_rows_before_an_error_are_those_one_reader_gives(tmp_path: Path, processes: int) -> None:
+    """With --step a group's windows rarely fill its last batch; when the next group's first
+    record fails, that last batch still goes out before the rows of the groups after it."""
+    from itertools import islice
+
+    from zoo.predict.items import fasta_windows
+
+    fasta = tmp_path / "tiled.fa"
+    lengths = [10, 13, 13, 13, 13, 13, 13, 13, 5]  # 1 or 2 windows of 10 at step 3; r8 too short
+    fasta.write_text("".join(f">r{i}\n{LONG[:n]}\n" for i, n in enumerate(lengths)))
+    one_reader, items = [], fasta_windows(fasta, 10, 3)
+    with pytest.raises(PredictError, match="record 'r8' has 5 bp"):
+        while batch := list(islice(items, 4)):
+            one_reader.append([item.meta for item in batch])
+    got = []
+    with pytest.raises(PredictError, match="record 'r8' has 5 bp"):
+        with ProcessBatches(fasta_window_groups, (str(fasta), 10, 3), 4, processes) as batches:
+            got.extend(metas for metas, _, _ in batches)
+    assert got == one_reader
+    assert len(got) >= 3
+
+
 def test_a_consumer_that_stops_early_stops_the_child() -> None:
     batches = ProcessBatches(fasta_window_groups, (str(DATA / "long.fa"), 200, 10), per_batch=2, depth=1)
     with batches:

@@ -67,9 +67,9 @@ def _send_batches(
             send(_encode(rest))
         send((_END, group))
 
+    chunk: list[Any] = []
+    current: int | None = None
     try:
-        chunk: list[Any] = []
-        current: int | None = None
         for group, item in make_groups(*args, shard):
             if group != current:
                 if current is not None:
@@ -87,11 +87,14 @@ def _send_batches(
         return
     except BaseException as err:  # raised again in the parent
         index = getattr(err, "record_index", None)
+        failed = None if index is None else shard.group_of(index)
+        if failed is not None and current is not None and failed != current:
+            end(current, chunk)  # the record of a later group failed: this group is whole
         try:
             pickle.loads(pickle.dumps(err))
         except Exception:  # the error itself does not cross a pipe: send what it says
             err = RuntimeError(f"{type(err).__name__}: {err}")
-        send((_FAILED, err, None if index is None else shard.group_of(index)))
+        send((_FAILED, err, failed))
 
 
 # The child's first lines, before it imports anything: Ctrl-C is the parent's to handle, and the
@@ -227,8 +230,8 @@ class ProcessBatches:
 
     def _in_order(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
         """The children's batches in the file's order (a group's last one may be short). A
-        child's error is raised in the place of its record's group: a child that fails on the
-        first record of its next group has not yet marked the end of the group before it."""
+        child's error is raised in the place of its record's group, once the groups before it
+        (the other children's too) have been given."""
         group = 0
         while True:  # group g is child g % n's
             child = self._children[group % len(self._children)]
@@ -247,7 +250,7 @@ class ProcessBatches:
                 error, failed_group = child.failure
                 if failed_group is None or failed_group <= group:
                     raise error
-            group += 1  # (a child that failed in a later group has sent all of this one)
+            group += 1
 
     def close(self) -> None:
         """Stop the children (at once when they have not finished) and wait for them."""
