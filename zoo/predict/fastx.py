@@ -82,6 +82,18 @@ def read_records(path: PathLike, shard: Shard | None = None) -> Iterator[Record]
             f.close()
 
 
+def plain_fasta(path: PathLike) -> bool:
+    """Whether the file starts as uncompressed FASTA (its first text a '>' header): then
+    several readers can split its records between them at little cost (not so for gzip,
+    which each would decompress whole, nor for FASTQ, whose records are found line by line)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(1 << 16)
+    except OSError:  # the reader will say what is wrong
+        return False
+    return start.removeprefix(_BOM).lstrip().startswith(b">")
+
+
 @contextlib.contextmanager
 def _reading(f: IO[bytes], where: str) -> Iterator[None]:
     """Read and decompression failures of ``f`` as PredictErrors naming the input."""

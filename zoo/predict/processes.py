@@ -54,8 +54,8 @@ def _send_batches(
 ) -> None:
     """Read the ``(group, item)`` pairs of ``make_groups(*args, shard)`` and send the items to
     ``out``, ``per_batch`` at a time and never two groups in a batch, each group followed by
-    its end mark. An error goes with the group of the record it is about (``record_index``),
-    if it names one."""
+    its end mark. An error about a record of a later group (``record_index``) comes after the
+    current group's end mark: the parent raises it where that record's rows would be."""
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -87,14 +87,13 @@ def _send_batches(
         return
     except BaseException as err:  # raised again in the parent
         index = getattr(err, "record_index", None)
-        failed = None if index is None else shard.group_of(index)
-        if failed is not None and current is not None and failed != current:
+        if index is not None and current is not None and shard.group_of(index) != current:
             end(current, chunk)  # the record of a later group failed: this group is whole
         try:
             pickle.loads(pickle.dumps(err))
         except Exception:  # the error itself does not cross a pipe: send what it says
             err = RuntimeError(f"{type(err).__name__}: {err}")
-        send((_FAILED, err, failed))
+        send((_FAILED, err))
 
 
 # The child's first lines, before it imports anything: Ctrl-C is the parent's to handle, and the
@@ -166,7 +165,6 @@ class _Child:
             os.close(write_end)
         self._pipe = os.fdopen(read_end, "rb")
         self._prefetcher: Prefetcher | None = None
-        self.failure: tuple[BaseException, int | None] | None = None  # its error, and the error's group
         assert self.process.stdin is not None
         try:
             pickle.dump(path, self.process.stdin)
@@ -230,26 +228,18 @@ class ProcessBatches:
 
     def _in_order(self) -> Iterator[tuple[list[Any], list[str], np.ndarray | None]]:
         """The children's batches in the file's order (a group's last one may be short). A
-        child's error is raised in the place of its record's group, once the groups before it
-        (the other children's too) have been given."""
+        child's error is raised in its turn, once the groups before it (the other children's
+        too) have been given."""
         group = 0
         while True:  # group g is child g % n's
-            child = self._children[group % len(self._children)]
-            while child.failure is None:
-                message = next(child.messages)
-                if message[0] == _BATCH:
-                    yield message[1], message[2], message[3]
-                elif message[0] == _FAILED:
-                    child.failure = message[1], message[2]
-                elif message[0] == _DONE:  # the file has no group g: every group has been given
-                    return
-                else:
-                    assert message == (_END, group), (message, group)
-                    break
-            if child.failure is not None:
-                error, failed_group = child.failure
-                if failed_group is None or failed_group <= group:
-                    raise error
+            messages = self._children[group % len(self._children)].messages
+            while (message := next(messages))[0] == _BATCH:
+                yield message[1], message[2], message[3]
+            if message[0] == _FAILED:
+                raise message[1]
+            if message[0] == _DONE:  # the file has no group g: every group has been given
+                return
+            assert message == (_END, group), (message, group)
             group += 1
 
     def close(self) -> None:

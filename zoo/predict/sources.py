@@ -18,7 +18,7 @@ from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
 from zoo.dna import ambiguity_as_n, first_invalid_symbol
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
-from zoo.predict.fastx import STDIN, describe_source
+from zoo.predict.fastx import STDIN, describe_source, plain_fasta
 from zoo.predict.items import Item, fasta_window_groups, fasta_windows
 from zoo.predict.scoring import Job
 
@@ -45,20 +45,8 @@ def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
         empty_message=f"{describe_source(path)} has no records",
         reader=(fasta_window_groups, (os.fspath(path), seq_len, step)) if size is not None else None,
         input_bytes=size or 0,
-        shardable=size is not None and _plain_fasta(path),
+        shardable=size is not None and plain_fasta(path),
     )
-
-
-def _plain_fasta(path: PathLike) -> bool:
-    """Whether the file starts as uncompressed FASTA (its first text a '>' header): then
-    several processes can split its records between them at little cost (not so for gzip,
-    which each would decompress whole, nor for FASTQ, whose records are found line by line)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(1 << 16)
-    except OSError:  # the reader will say what is wrong
-        return False
-    return start.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b">")
 
 
 def _regular_file_size(path: PathLike) -> int | None:
