@@ -47,7 +47,6 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
@@ -55,10 +54,9 @@ from torch.nn import functional as F
 
 from zoo import _onednn
 from zoo._checks import NonFiniteWarning, check_dna, list_names, non_finite_tensors
+from zoo._types import PRECISIONS, Precision
 from zoo.models._dna import DNAModel, strand_mean_logits, strand_pair
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 # A Threshold(th, value) may be moved after a max-pool only if that moves outputs by a

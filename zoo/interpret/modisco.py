@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from zoo._files import atomic_path
-
-PathLike = str | os.PathLike[str]
+from zoo._types import PathLike
 
 
 def _as_array(values: torch.Tensor | np.ndarray, name: str) -> np.ndarray:

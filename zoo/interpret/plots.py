@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from zoo._files import atomic_path
+from zoo._types import PathLike
 
-PathLike = str | os.PathLike[str]
 BASES = "ACGT"
 _INSTALL = 'pip install "sigmoid-zoo[interpret]"'
 

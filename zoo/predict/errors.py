@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from zoo._files import require_input
-
-PathLike = str | os.PathLike[str]
+from zoo._types import PathLike
 
 
 class PredictError(Exception):

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 
 from zoo._files import require_input
+from zoo._types import PathLike
 from zoo.weights.errors import WeightsFileError
 
-PathLike = str | os.PathLike[str]
 StateDict = dict[str, torch.Tensor]
 
 # Keys of checkpoint dicts under which other code nests the model's state_dict.
