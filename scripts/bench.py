@@ -316,7 +316,7 @@ def bench_feeding(n: int, device: torch.device, seq_len: int = 1000) -> dict[str
 
             pyfaidx.Fasta(path)  # build the index once, outside the timing
             rates["fasta (pyfaidx)"] = n / timed(faidx, 5, min_time=1.0).best
-        from zoo.predict.sources import fasta_windows
+        from zoo.predict.inputs.fasta import fasta_windows
 
         def windows() -> list:
             return list(fasta_windows(path, seq_len, None))

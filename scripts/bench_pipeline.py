@@ -42,10 +42,10 @@ import zoo  # noqa: E402
 from zoo.cli.predict import run as zoo_predict  # noqa: E402
 from zoo.inference import prepare_logits  # noqa: E402
 from zoo.predict import Scorer, fasta_job, open_writer, run_job  # noqa: E402
-from zoo.predict.fastx import read_records  # noqa: E402
-from zoo.predict.items import fasta_window_groups  # noqa: E402
-from zoo.predict.processes import ProcessBatches  # noqa: E402
-from zoo.predict.scoring import default_reader_processes  # noqa: E402
+from zoo.predict.inputs.fasta import fasta_window_groups  # noqa: E402
+from zoo.predict.inputs.fastx import read_records  # noqa: E402
+from zoo.predict.running.processes import ProcessBatches  # noqa: E402
+from zoo.predict.running.run import default_reader_processes  # noqa: E402
 
 
 def write_fasta(path: Path, n: int, seq_len: int) -> None:

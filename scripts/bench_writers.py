@@ -5,7 +5,7 @@ Writes the same rows (variant-table leading columns chrom, pos, id, ref, alt, st
 
 - ``row TSV``: the row-by-row writer the columnar TSV writer replaced (one ``%``-format of
   the whole row per row), kept here as the reference;
-- ``TSV``, ``Parquet``, ``HDF5``: zoo.predict.writers.open_writer's writers;
+- ``TSV``, ``Parquet``, ``HDF5``: zoo.predict.outputs.writers.open_writer's writers;
 - ``arrow CSV``: pyarrow's compiled CSV writer, tab-separated, for comparison (zoo-predict does
   not use it: it writes a float as the shortest text that reads back, not as ``%.6g``);
 
@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zoo.predict.writers import TableWriter, open_writer  # noqa: E402
+from zoo.predict.outputs.writers import TableWriter, open_writer  # noqa: E402
 
 META = ["chrom", "pos", "id", "ref", "alt", "status"]
 

@@ -11,7 +11,7 @@ import torch
 from zoo.cli.interpret import run
 from zoo.dna import one_hot
 from zoo.interpret import attribute, ism
-from zoo.predict.loading import load_predict_model
+from zoo.predict.running.loading import load_predict_model
 
 pytest.importorskip("captum")
 DATA = Path(__file__).parent / "data" / "predict"

@@ -14,8 +14,8 @@ import zoo
 from zoo.interpret import ism, ism_batches, mutant_index, prepare_ism
 from zoo.interpret._band import supports_band_ism
 from zoo.models._dna import DNAModel
-from zoo.predict.sources import Genome
-from zoo.predict.variants import allele_windows, variant_position, variant_values
+from zoo.predict.inputs.genome import Genome
+from zoo.predict.inputs.variants import allele_windows, variant_position, variant_values
 
 SMALL = {
     "deepsea": dict(seq_len=200, n_targets=5, hidden=16, conv_channels=(8, 12, 16)),

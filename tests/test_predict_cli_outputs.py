@@ -146,7 +146,7 @@ def test_a_vcf_out_that_is_the_input_vcf_is_refused(
     import pysam
 
     from zoo.predict.errors import PredictError
-    from zoo.predict.vcfout import VCFWriter
+    from zoo.predict.outputs.vcf import VCFWriter
 
     vcf = tmp_path / "calls.vcf.gz"
     pysam.tabix_compress(str(_sorted_vcf(tmp_path)), str(vcf))

@@ -11,11 +11,11 @@ from _predict_support import DATA, WEIGHTS, example_model, read_tsv
 
 from zoo.cli.predict import run
 from zoo.predict import Scorer, run_job
-from zoo.predict.contigs import ContigMatcher, contig_aliases, match_contigs
 from zoo.predict.errors import PredictError
-from zoo.predict.results import score_intervals, score_variants
-from zoo.predict.sources import genome_contigs
-from zoo.predict.variants import variant_job
+from zoo.predict.inputs.contigs import ContigMatcher, contig_aliases, match_contigs
+from zoo.predict.inputs.genome import genome_contigs
+from zoo.predict.inputs.variants import variant_job
+from zoo.predict.running.results import score_intervals, score_variants
 
 UCSC = ["chr1", "chr2", "chrX", "chrY", "chrM"]
 ENSEMBL = ["1", "2", "X", "Y", "MT"]

@@ -173,7 +173,7 @@ def _no_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
     def scored(*args: object) -> None:
         raise AssertionError("scored before refusing")
 
-    monkeypatch.setattr("zoo.predict.scoring.Scorer.logits", scored)
+    monkeypatch.setattr("zoo.predict.running.scorer.Scorer.logits", scored)
 
 
 def _column_names(path: Path) -> list[str]:

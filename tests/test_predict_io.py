@@ -134,7 +134,7 @@ def test_fasta_from_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_fastq_records_whose_quality_starts_with_an_at_sign(tmp_path: Path) -> None:
-    from zoo.predict.fastx import read_records
+    from zoo.predict.inputs.fastx import read_records
 
     fastq = tmp_path / "r.fq"
     fastq.write_bytes(b"@r1 x\nACGT\nAC\n+\n@III\nII\n\n@r2\nGGNN\n+r2\nIIII\n")

@@ -10,9 +10,9 @@ import pytest
 from _predict_support import DATA, example_model, read_fasta
 
 from zoo.predict import PredictError, Scorer, fasta_job, run_job
-from zoo.predict.fastx import Shard, read_records
-from zoo.predict.items import fasta_window_groups
-from zoo.predict.processes import ProcessBatches
+from zoo.predict.inputs.fasta import fasta_window_groups
+from zoo.predict.inputs.fastx import Shard, read_records
+from zoo.predict.running.processes import ProcessBatches
 
 LONG = read_fasta(DATA / "long.fa")["long1"]  # 650 bp
 
@@ -64,9 +64,15 @@ def test_compressed_fasta_and_fastq_are_read_by_one_process(tmp_path: Path) -> N
     (tmp_path / "x.fa.gz").write_bytes(gzip.compress(text))
     (tmp_path / "x.fq").write_text(f"@q\n{LONG[:200]}\n+\n{'I' * 200}\n")
     (tmp_path / "bom.fa").write_bytes(b"\xef\xbb\xbf\n" + text)
-    assert fasta_job(DATA / "seqs.fa", 200).shardable and fasta_job(tmp_path / "bom.fa", 200).shardable
-    assert not fasta_job(tmp_path / "x.fa.gz", 200).shardable
-    assert not fasta_job(tmp_path / "x.fq", 200).shardable
+
+    def shardable(path: Path) -> bool:
+        reader = fasta_job(path, 200).reader
+        assert reader is not None  # a regular file: other processes can read it
+        return reader.shardable
+
+    assert shardable(DATA / "seqs.fa") and shardable(tmp_path / "bom.fa")
+    assert not shardable(tmp_path / "x.fa.gz")
+    assert not shardable(tmp_path / "x.fq")
 
 
 def test_the_child_s_errors_are_raised_as_the_reader_thread_raises_them(
@@ -124,7 +130,7 @@ def test_the_rows_before_an_error_are_those_one_reader_gives(tmp_path: Path, pro
     record fails, that last batch still goes out before the rows of the groups after it."""
     from itertools import islice
 
-    from zoo.predict.items import fasta_windows
+    from zoo.predict.inputs.fasta import fasta_windows
 
     fasta = tmp_path / "tiled.fa"
     lengths = [10, 13, 13, 13, 13, 13, 13, 13, 5]  # 1 or 2 windows of 10 at step 3; r8 too short
@@ -159,14 +165,16 @@ def test_only_regular_files_are_read_by_another_process(tmp_path: Path) -> None:
     for own in ("-", "/dev/stdin", fifo):
         assert fasta_job(own, 200).reader is None, own
     job = fasta_job(DATA / "seqs.fa", 200)
-    assert job.reader is not None and job.input_bytes == (DATA / "seqs.fa").stat().st_size
+    assert job.reader is not None and job.reader.input_bytes == (DATA / "seqs.fa").stat().st_size
 
 
 def test_on_cuda_large_inputs_go_to_a_process_small_ones_to_a_thread() -> None:
+    import dataclasses
+
     import torch
 
-    from zoo.predict.scoring import _PROCESS_READ_BYTES, _batch_source
-    from zoo.predict.threads import Prefetcher
+    from zoo.predict.running.run import _PROCESS_READ_BYTES, _batch_source
+    from zoo.predict.running.threads import Prefetcher
 
     class OnCuda:
         device = torch.device("cuda")
@@ -175,9 +183,10 @@ def test_on_cuda_large_inputs_go_to_a_process_small_ones_to_a_thread() -> None:
     source = _batch_source(job, OnCuda(), None)  # type: ignore[arg-type]
     assert isinstance(source, Prefetcher)
     source.close()
-    job.input_bytes = _PROCESS_READ_BYTES
+    assert job.reader is not None
+    job.reader = dataclasses.replace(job.reader, input_bytes=_PROCESS_READ_BYTES)
     assert not isinstance(_batch_source(job, OnCuda(), None), Prefetcher)  # type: ignore[arg-type]
-    job.input_bytes = 0
+    job.reader = dataclasses.replace(job.reader, input_bytes=0)
     assert not isinstance(_batch_source(job, OnCuda(), 1), Prefetcher)  # type: ignore[arg-type]
 
 
@@ -269,7 +278,7 @@ def test_batches_cut_at_group_ends_are_joined_into_whole_batches() -> None:
     """The model sees the batches one reader would make, whatever the groups: the same bits."""
     import numpy as np
 
-    from zoo.predict.processes import _rebatched
+    from zoo.predict.running.processes import _rebatched
 
     # 2 windows per scored item; items 3 and 6 not scored; pieces as group ends cut them
     statuses = ["ok" if i not in (3, 6) else "missing_contig" for i in range(11)]
@@ -298,7 +307,7 @@ def test_gzip_and_fastq_files_are_read_by_one_process_whatever_is_asked(
 ) -> None:
     import gzip
 
-    import zoo.predict.scoring as scoring
+    import zoo.predict.running.run as run
 
     started = []
 
@@ -307,7 +316,7 @@ def test_gzip_and_fastq_files_are_read_by_one_process_whatever_is_asked(
         started.append(len(batches._children))
         return batches
 
-    monkeypatch.setattr(scoring, "ProcessBatches", counting)
+    monkeypatch.setattr(run, "ProcessBatches", counting)
     (tmp_path / "x.fa.gz").write_bytes(gzip.compress((DATA / "seqs.fa").read_bytes()))
     (tmp_path / "x.fq").write_text(f"@q\n{LONG[:200]}\n+\n{'I' * 200}\n")
     for name in ("x.fa.gz", "x.fq"):
@@ -341,7 +350,7 @@ def test_a_reader_process_starts_without_torch() -> None:
     import sys
 
     code = (
-        "import sys; import zoo.predict.processes, zoo.predict.items; "
+        "import sys; import zoo.predict.running.processes, zoo.predict.inputs.fasta; "
         "print(sorted(m for m in ('torch', 'pysam', 'pyarrow') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -357,7 +366,7 @@ def test_the_package_loads_each_name_and_submodule_on_first_use() -> None:
     for name in zoo.predict.__all__:
         module = importlib.import_module(f"zoo.predict.{zoo.predict._EXPORTS[name]}")
         assert getattr(zoo.predict, name) is getattr(module, name)
-    assert zoo.predict.sources is importlib.import_module("zoo.predict.sources")
+    assert zoo.predict.inputs is importlib.import_module("zoo.predict.inputs")
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         zoo.predict.no_such_name  # noqa: B018
 

@@ -9,7 +9,9 @@ import pytest
 from _predict_support import DATA, WEIGHTS, direct_probs, example_model, read_fasta
 
 from zoo.predict import Scorer, run_job
-from zoo.predict.results import (
+from zoo.predict.inputs.bed import bed_job
+from zoo.predict.inputs.variants import variant_job
+from zoo.predict.running.results import (
     MemoryWriter,
     ScoreTable,
     score_fasta,
@@ -17,8 +19,6 @@ from zoo.predict.results import (
     score_job,
     score_variants,
 )
-from zoo.predict.sources import bed_job
-from zoo.predict.variants import variant_job
 
 GENOME, VCF = DATA / "genome.fa", DATA / "variants.vcf"
 LABELS = (DATA / "labels.txt").read_text().splitlines()

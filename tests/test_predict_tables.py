@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.predict.columnar import HDF5Sink, ParquetSink
 from zoo.predict.errors import PredictError
-from zoo.predict.textformat import format_g6, text_column, tsv_rows
-from zoo.predict.writers import HDF5Writer, ParquetWriter, TSVWriter, open_writer
+from zoo.predict.outputs.columnar import HDF5Sink, ParquetSink
+from zoo.predict.outputs.textformat import format_g6, text_column, tsv_rows
+from zoo.predict.outputs.writers import HDF5Writer, ParquetWriter, TSVWriter, open_writer
 
 META = ["chrom", "pos", "id", "status"]
 

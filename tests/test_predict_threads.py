@@ -11,8 +11,8 @@ import pytest
 from _predict_support import DATA, WEIGHTS
 
 from zoo.cli.predict import keep_freed_memory, run
-from zoo.predict.threads import Consumer
-from zoo.predict.writers import TSVWriter
+from zoo.predict.outputs.writers import TSVWriter
+from zoo.predict.running.threads import Consumer
 
 
 def test_consumer_calls_in_order_on_another_thread() -> None:

@@ -11,15 +11,9 @@ from _predict_support import DATA, direct_probs, example_model, read_fasta
 
 from zoo.predict import Scorer
 from zoo.predict.errors import PredictError
-from zoo.predict.tracks import (
-    Region,
-    TrackWriter,
-    parse_region,
-    read_regions,
-    tile_region,
-    track_file_names,
-    write_tracks,
-)
+from zoo.predict.inputs.regions import Region, parse_region, read_regions, tile_region
+from zoo.predict.outputs.tracks import TrackWriter, track_file_names
+from zoo.predict.running.genome_tracks import write_tracks
 
 GENOME = DATA / "genome.fa"
 LENGTHS = {"chr1": 2000, "chr2": 1000}

@@ -133,7 +133,7 @@ def test_bgzipped_vcf_gives_the_same_table(tmp_path: Path) -> None:
 def test_plain_gzip_vcf_gives_the_same_table(tmp_path: Path) -> None:
     import gzip
 
-    from zoo.predict.variants import is_plain_gzip
+    from zoo.predict.inputs.vcf import is_plain_gzip
 
     plain = _score_table(tmp_path, DATA / "variants.vcf")
     gz = tmp_path / "variants.vcf.gz"

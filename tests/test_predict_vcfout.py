@@ -12,9 +12,9 @@ from _predict_support import DATA, example_model
 
 from zoo.predict import Scorer, run_job
 from zoo.predict.errors import PredictError
-from zoo.predict.results import score_job
-from zoo.predict.variants import variant_job
-from zoo.predict.vcfout import VCFWriter, info_key, info_keys
+from zoo.predict.inputs.variants import variant_job
+from zoo.predict.outputs.vcf import VCFWriter, info_key, info_keys
+from zoo.predict.running.results import score_job
 
 GENOME = DATA / "genome.fa"
 LABELS = ["CTCF K562", "1x", "a:b", "DNase", "x"]

@@ -102,7 +102,7 @@ def test_every_experiment_composes_and_instantiates(tmp_path, name):
 
 @pytest.mark.parametrize("name", DNA_EXPERIMENTS)
 def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
-    from zoo.predict.loading import N_VALUE_BY_MODEL
+    from zoo.predict.running.loading import N_VALUE_BY_MODEL
 
     cfg = compose_cfg([f"experiment={name}"])
     assert cfg.data.n_value == N_VALUE_BY_MODEL.get(cfg.model.name, 0.25)

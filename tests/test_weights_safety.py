@@ -338,7 +338,12 @@ def test_absurd_stored_sizes_are_refused_before_anything_is_allocated(tmp_path, 
         devices.append(torch.get_default_device().type)
         return build(name, **kwargs)
 
-    for module in ("zoo.create", "zoo.weights.building", "zoo.weights.convert", "zoo.predict.loading"):
+    for module in (
+        "zoo.create",
+        "zoo.weights.building",
+        "zoo.weights.convert",
+        "zoo.predict.running.loading",
+    ):
         monkeypatch.setattr(f"{module}.build_model", spy, raising=False)
     with pytest.raises((WeightsFileError, WeightsMismatchError), match=message):
         zoo.load_model(path)

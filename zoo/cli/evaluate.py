@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from zoo._files import atomic_path
 from zoo.cli._lightning import quiet_lightning
 from zoo.data import DnaBedDataModule, DnaFastaDataModule
-from zoo.predict.loading import default_n_value
+from zoo.predict.running.loading import default_n_value
 from zoo.tasks import ClassificationTask
 from zoo.tasks.progress import epoch_metrics, format_value
 from zoo.weights import checkpoint_hparams

@@ -22,18 +22,13 @@ from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism, save_modisco_inputs
 from zoo.interpret.attribution import ATTRIBUTION_METHODS
 from zoo.predict.errors import PredictError
-from zoo.predict.items import Item
-from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of
-from zoo.predict.scoring import Job
-from zoo.predict.sources import bed_job, fasta_job
-from zoo.predict.targets import (
-    check_picked_targets,
-    default_labels,
-    read_target_names,
-    select_targets,
-    unique_labels,
-)
-from zoo.predict.variants import variant_job, variant_position
+from zoo.predict.inputs.bed import bed_job
+from zoo.predict.inputs.fasta import fasta_job
+from zoo.predict.inputs.job import Item, Job
+from zoo.predict.inputs.target_names import read_target_names
+from zoo.predict.inputs.variants import variant_job, variant_position
+from zoo.predict.outputs.columns import check_picked_targets, default_labels, select_targets, unique_labels
+from zoo.predict.running.loading import default_n_value, load_predict_model, n_targets_of
 
 METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
 PROG = "zoo-interpret"

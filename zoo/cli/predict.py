@@ -16,17 +16,19 @@ from typing import Any
 import torch
 
 from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
-from zoo.predict.contigs import ContigWarning
 from zoo.predict.errors import PredictError
-from zoo.predict.fastx import STDIN
-from zoo.predict.loading import load_predict_model, n_targets_of
-from zoo.predict.scoring import Scorer, run_job
-from zoo.predict.sources import bed_job, fasta_job
-from zoo.predict.targets import read_target_names
-from zoo.predict.tracks import write_tracks
-from zoo.predict.variants import variant_job
-from zoo.predict.vcfout import VCFWriter
-from zoo.predict.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
+from zoo.predict.inputs.bed import bed_job
+from zoo.predict.inputs.contigs import ContigWarning
+from zoo.predict.inputs.fasta import fasta_job
+from zoo.predict.inputs.fastx import STDIN
+from zoo.predict.inputs.target_names import read_target_names
+from zoo.predict.inputs.variants import variant_job
+from zoo.predict.outputs.vcf import VCFWriter
+from zoo.predict.outputs.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
+from zoo.predict.running.genome_tracks import write_tracks
+from zoo.predict.running.loading import load_predict_model, n_targets_of
+from zoo.predict.running.run import run_job
+from zoo.predict.running.scorer import Scorer
 
 VCF_SUFFIXES = (".vcf", ".vcf.gz")
 

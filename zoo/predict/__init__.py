@@ -7,10 +7,12 @@ is :mod:`zoo.cli.predict`).
 >>> run_job(fasta_job("seqs.fa", scorer.seq_len), scorer, "preds.tsv")  # doctest: +SKIP
 >>> table = score_variants(scorer, "hg.fa", "calls.vcf.gz")             # doctest: +SKIP
 
-A job streams items (one output row each) from FASTA, BED or VCF input; the scorer runs
-them through the model in batches; the writer appends rows to a temporary file that is
-renamed to the output only when everything is written (or, with score_job / score_variants,
-the rows come back as arrays).
+Three layers, arrows one way: :mod:`zoo.predict.inputs` makes a job that streams items
+(one output row each) from FASTA, BED or VCF input or genome regions;
+:mod:`zoo.predict.running` runs them through the model in batches (the scorer, reader
+threads and processes); a writer of :mod:`zoo.predict.outputs` appends rows to a temporary
+file that is renamed to the output only when everything is written (or, with score_job /
+score_variants, the rows come back as arrays). Inputs and outputs never import the runner.
 
 Importing the package is cheap: each name loads its module on first use, so that a reader
 process, which needs only the FASTA reader, starts without torch.
@@ -26,60 +28,76 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "PredictError": "errors",
     "require_file": "errors",
-    "default_n_value": "loading",
-    "load_predict_model": "loading",
-    "n_targets_of": "loading",
-    "trained_n_value": "loading",
-    "ScoreTable": "results",
-    "score_fasta": "results",
-    "score_intervals": "results",
-    "score_job": "results",
-    "score_variants": "results",
-    "RC_MODES": "scoring",
-    "Job": "scoring",
-    "RunSummary": "scoring",
-    "Scorer": "scoring",
-    "run_job": "scoring",
-    "Item": "items",
-    "Genome": "sources",
-    "bed_job": "sources",
-    "fasta_job": "sources",
-    "default_labels": "targets",
-    "read_target_names": "targets",
-    "select_targets": "targets",
-    "unique_labels": "targets",
-    "Consumer": "threads",
-    "Prefetcher": "threads",
-    "write_tracks": "tracks",
-    "SCORES": "variants",
-    "allele_windows": "variants",
-    "variant_job": "variants",
-    "variant_position": "variants",
-    "variant_values": "variants",
-    "TableWriter": "writers",
-    "open_writer": "writers",
+    "Item": "inputs.job",
+    "Job": "inputs.job",
+    "fasta_job": "inputs.fasta",
+    "Genome": "inputs.genome",
+    "bed_job": "inputs.bed",
+    "SCORES": "inputs.variants",
+    "allele_windows": "inputs.variants",
+    "variant_job": "inputs.variants",
+    "variant_position": "inputs.variants",
+    "variant_values": "inputs.variants",
+    "read_target_names": "inputs.target_names",
+    "default_n_value": "running.loading",
+    "load_predict_model": "running.loading",
+    "n_targets_of": "running.loading",
+    "trained_n_value": "running.loading",
+    "RC_MODES": "running.scorer",
+    "Scorer": "running.scorer",
+    "RunSummary": "running.run",
+    "run_job": "running.run",
+    "Consumer": "running.threads",
+    "Prefetcher": "running.threads",
+    "ScoreTable": "running.results",
+    "score_fasta": "running.results",
+    "score_intervals": "running.results",
+    "score_job": "running.results",
+    "score_variants": "running.results",
+    "write_tracks": "running.genome_tracks",
+    "default_labels": "outputs.columns",
+    "select_targets": "outputs.columns",
+    "unique_labels": "outputs.columns",
+    "TableWriter": "outputs.writers",
+    "open_writer": "outputs.writers",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from zoo.predict.errors import PredictError, require_file
-    from zoo.predict.items import Item
-    from zoo.predict.loading import default_n_value, load_predict_model, n_targets_of, trained_n_value
-    from zoo.predict.results import ScoreTable, score_fasta, score_intervals, score_job, score_variants
-    from zoo.predict.scoring import RC_MODES, Job, RunSummary, Scorer, run_job
-    from zoo.predict.sources import Genome, bed_job, fasta_job
-    from zoo.predict.targets import default_labels, read_target_names, select_targets, unique_labels
-    from zoo.predict.threads import Consumer, Prefetcher
-    from zoo.predict.tracks import write_tracks
-    from zoo.predict.variants import SCORES, allele_windows, variant_job, variant_position, variant_values
-    from zoo.predict.writers import TableWriter, open_writer
+    from zoo.predict.inputs.bed import bed_job
+    from zoo.predict.inputs.fasta import fasta_job
+    from zoo.predict.inputs.genome import Genome
+    from zoo.predict.inputs.job import Item, Job
+    from zoo.predict.inputs.target_names import read_target_names
+    from zoo.predict.inputs.variants import (
+        SCORES,
+        allele_windows,
+        variant_job,
+        variant_position,
+        variant_values,
+    )
+    from zoo.predict.outputs.columns import default_labels, select_targets, unique_labels
+    from zoo.predict.outputs.writers import TableWriter, open_writer
+    from zoo.predict.running.genome_tracks import write_tracks
+    from zoo.predict.running.loading import default_n_value, load_predict_model, n_targets_of, trained_n_value
+    from zoo.predict.running.results import (
+        ScoreTable,
+        score_fasta,
+        score_intervals,
+        score_job,
+        score_variants,
+    )
+    from zoo.predict.running.run import RunSummary, run_job
+    from zoo.predict.running.scorer import RC_MODES, Scorer
+    from zoo.predict.running.threads import Consumer, Prefetcher
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: zoo.predict.sources
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a subpackage: zoo.predict.inputs
             return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'zoo.predict' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"zoo.predict.{module}"), name)

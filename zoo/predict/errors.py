@@ -1,4 +1,8 @@
-"""The error zoo-predict reports to the user, and the input-file check every reader shares."""
+"""The error prediction raises about what a user gave it, and the input-file check every reader shares.
+
+Both sides of the prediction path use these: the readers of :mod:`zoo.predict.inputs`, the
+writers of :mod:`zoo.predict.outputs` and the runner of :mod:`zoo.predict.running`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,24 @@ from pathlib import Path
 
 from zoo._files import require_input
 from zoo._types import PathLike
+from zoo.errors import ZooError
 
 
-class PredictError(Exception):
-    """A problem with zoo-predict's input that the user can fix; the CLI prints it and exits 1."""
+class PredictError(ZooError):
+    """A problem with prediction's input, files or options that the user can fix.
+
+    A :class:`zoo.errors.ZooError` (so a ``ValueError``); zoo-predict and zoo-interpret print
+    it as one line and exit 1.
+    """
 
 
 def require_file(path: PathLike, what: str, *, stream_ok: bool = False) -> Path:
-    """``path`` as a Path, or a PredictError when it cannot be read: missing, a directory,
-    unreadable, or (unless ``stream_ok``, for inputs read once from start to end) a pipe or device."""
+    """``path`` as a Path, or a PredictError when it cannot be read.
+
+    ``what`` names the file in the message (``"FASTA file"``). A path that is missing, a
+    directory or unreadable is refused, and so (unless ``stream_ok``, for inputs read once
+    from start to end) is a pipe or device.
+    """
     try:
         return require_input(path, what, stream_ok=stream_ok)
     except OSError as err:

@@ -12,9 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo._types import PathLike
 from zoo.create import create_model, load_model
 from zoo.models import build_model, list_models, spec_for_class
-from zoo.predict.errors import PathLike, PredictError
+from zoo.predict.errors import PredictError
 from zoo.weights import (
     attach_info,
     check_buildable,

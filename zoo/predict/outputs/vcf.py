@@ -1,6 +1,6 @@
 """Variant scores written back into the VCF: every input record, with one INFO field per score column.
 
-The rows of :func:`zoo.predict.variants.variant_job` (one per ALT allele, in file order) are
+The rows of :func:`zoo.predict.inputs.variants.variant_job` (one per ALT allele, in file order) are
 matched to the input records again as they arrive; each score column becomes an INFO field
 of ``Number=A`` (one value per ALT allele, ``.`` where the allele was not scored) whose key
 is the column name made a legal INFO key (``diff:CTCF K562`` -> ``diff_CTCF_K562``). A
@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from zoo._files import same_file_as
-from zoo.predict.errors import PathLike, PredictError
-from zoo.predict.staged import StagedWriter, stage_path
-from zoo.predict.textformat import tsv_rows
-from zoo.predict.variants import vcf_records
-from zoo.predict.writers import require_output_path, write_error
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
+from zoo.predict.inputs.vcf import vcf_records
+from zoo.predict.outputs.staged import StagedWriter, stage_path
+from zoo.predict.outputs.textformat import tsv_rows
+from zoo.predict.outputs.writers import require_output_path, write_error
 
 STATUS_KEY = "ZOO_STATUS"
 _KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")

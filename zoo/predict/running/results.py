@@ -16,14 +16,18 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from zoo.predict.columnar import rows_to_columns
-from zoo.predict.contigs import ContigWarning
-from zoo.predict.errors import PathLike
-from zoo.predict.loading import load_predict_model
-from zoo.predict.scoring import Job, Scorer, run_job
-from zoo.predict.sources import bed_job, fasta_job
-from zoo.predict.variants import DEFAULT_SCORES, variant_job
-from zoo.predict.writers import check_column_names
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
+from zoo.predict.inputs.bed import bed_job
+from zoo.predict.inputs.contigs import ContigWarning
+from zoo.predict.inputs.fasta import fasta_job
+from zoo.predict.inputs.job import Job
+from zoo.predict.inputs.variants import DEFAULT_SCORES, variant_job
+from zoo.predict.outputs.columnar import rows_to_columns
+from zoo.predict.outputs.writers import check_column_names
+from zoo.predict.running.loading import load_predict_model
+from zoo.predict.running.run import run_job
+from zoo.predict.running.scorer import Scorer
 
 
 @dataclass
@@ -99,7 +103,7 @@ class MemoryWriter:
 
 
 def score_job(job: Job, scorer: Scorer) -> ScoreTable:
-    """Score every item of ``job`` (see :mod:`zoo.predict.sources` and :mod:`zoo.predict.variants`)
+    """Score every item of ``job`` (see :mod:`zoo.predict.inputs`)
     and return the rows a written table would hold.
 
     Contig names the job read under another name (``chr1`` as ``1``) are named in one
@@ -117,7 +121,7 @@ def _scorer(model: nn.Module | Scorer | PathLike, **options: Any) -> Scorer:
     if isinstance(model, Scorer):
         ignored = sorted(k for k, v in options.items() if v is not None)
         if ignored:
-            raise ValueError(f"{', '.join(ignored)} apply to a model, not to a Scorer, which has its own")
+            raise PredictError(f"{', '.join(ignored)} apply to a model, not to a Scorer, which has its own")
         return model
     if isinstance(model, (str, os.PathLike)):
         model, _ = load_predict_model(None, model)

@@ -3,7 +3,7 @@
 A sink writes one file, block by block: ``write(columns, scores)`` takes the leading
 columns (one array or list a column, in order) and the float scores (rows, score columns);
 ``close(ok)`` finishes the file (``ok``) or only releases it (after an error). No Python
-runs per row or per value; the zoo-predict writers (:mod:`zoo.predict.writers`) put them
+runs per row or per value; the zoo-predict writers (:mod:`zoo.predict.outputs.writers`) put them
 behind their temporary-file-and-rename handling.
 """
 
@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from zoo.predict.errors import PathLike
-from zoo.predict.textformat import text_column, tsv_blocks
+from zoo._types import PathLike
+from zoo.predict.outputs.textformat import text_column, tsv_blocks
 
 _CELLS_PER_GROUP = 1 << 24  # a Parquet row group holds about this many scores (64 MiB)
 _MAX_ROWS_PER_GROUP = 1 << 20

@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import Any
 
 from zoo._files import ReadOnlyOutputError, atomic_path
-from zoo.predict.errors import PathLike, PredictError
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
 
 
 def stage_path(stack: contextlib.ExitStack, path: PathLike, suffix: str, overwrite: bool = False) -> Path:

@@ -4,7 +4,7 @@ zoo-predict's reader thread shares the interpreter lock with the thread that dri
 model and the one that writes rows; on a GPU, reading and checking FASTA records at one
 Python call per record would set the pace. :class:`ProcessBatches` runs the reading in
 child processes instead. Each child reads a share of the records (a
-:class:`~zoo.predict.fastx.Shard`: every n-th group of consecutive records) and sends each
+:class:`~zoo.predict.inputs.fastx.Shard`: every n-th group of consecutive records) and sends each
 batch as its rows' leading values and statuses and the checked base codes of its windows
 (1 byte a base) through a pipe, with a mark at the end of each group; the parent takes the
 groups from the children in turn, so the rows come out in the file's order.
@@ -27,19 +27,32 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from zoo._bases import checked_codes
-from zoo.predict.fastx import Shard
-from zoo.predict.threads import Prefetcher
+from zoo.predict.inputs.fastx import Shard
+from zoo.predict.running.threads import Prefetcher
 
 _BATCH = "batch"  # a batch of one group's items
 _END = "end"  # a group's last batch has been sent
 _DONE = "done"  # no more groups
 _FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ReaderTask:
+    """What one reader process is sent: the items of ``make_groups(*args, shard)`` (a
+    picklable module-level function, as :class:`zoo.predict.inputs.job.InputReader` names
+    it), sent ``per_batch`` at a time."""
+
+    make_groups: Callable[..., Any]
+    args: tuple[Any, ...]
+    shard: Shard
+    per_batch: int
 
 
 def _encode(chunk: list[Any]) -> tuple[Any, ...]:
@@ -49,13 +62,12 @@ def _encode(chunk: list[Any]) -> tuple[Any, ...]:
     return (_BATCH, [item.meta for item in chunk], [item.status for item in chunk], codes)
 
 
-def _send_batches(
-    make_groups: Callable[..., Any], args: tuple[Any, ...], shard: Shard, per_batch: int, out: IO[bytes]
-) -> None:
-    """Read the ``(group, item)`` pairs of ``make_groups(*args, shard)`` and send the items to
-    ``out``, ``per_batch`` at a time and never two groups in a batch, each group followed by
-    its end mark. An error about a record of a later group (``record_index``) comes after the
+def _send_batches(task: ReaderTask, out: IO[bytes]) -> None:
+    """Read the ``(group, item)`` pairs of ``task`` and send the items to ``out``,
+    ``task.per_batch`` at a time and never two groups in a batch, each group followed by its
+    end mark. An error about a record of a later group (``record_index``) comes after the
     current group's end mark: the parent raises it where that record's rows would be."""
+    shard, per_batch = task.shard, task.per_batch
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -70,7 +82,7 @@ def _send_batches(
     chunk: list[Any] = []
     current: int | None = None
     try:
-        for group, item in make_groups(*args, shard):
+        for group, item in task.make_groups(*task.args, shard):
             if group != current:
                 if current is not None:
                     end(current, chunk)
@@ -103,7 +115,7 @@ _BOOTSTRAP = """
 import pickle, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 sys.path[:] = pickle.load(sys.stdin.buffer)
-from zoo.predict.processes import _serve
+from zoo.predict.running.processes import _serve
 _serve(int(sys.argv[1]))
 """
 
@@ -112,7 +124,7 @@ def _serve(fd: int) -> None:
     """The child: read the task from standard input, send the batches to file descriptor
     ``fd``, and exit when done, or as soon as the parent closes standard input or dies."""
     task = sys.stdin.buffer
-    make_groups, args, shard, per_batch = pickle.load(task)
+    reader_task: ReaderTask = pickle.load(task)
     out = os.fdopen(fd, "wb")
 
     def exit_with_parent() -> None:
@@ -121,7 +133,7 @@ def _serve(fd: int) -> None:
 
     threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
-        _send_batches(make_groups, args, shard, per_batch, out)
+        _send_batches(reader_task, out)
         out.close()
     except BrokenPipeError:
         pass
@@ -147,7 +159,7 @@ def _messages(pipe: IO[bytes], process: subprocess.Popen[bytes]) -> Iterator[tup
 class _Child:
     """One reader process and the thread that unpickles its messages, ``depth`` ahead."""
 
-    def __init__(self, task: tuple[Any, ...], path: list[str], depth: int) -> None:
+    def __init__(self, task: ReaderTask, path: list[str], depth: int) -> None:
         read_end, write_end = os.pipe()
         try:
             self.process = subprocess.Popen(
@@ -193,7 +205,7 @@ class _Child:
 class ProcessBatches:
     """Iterates over ``(metas, statuses, codes)`` batches that ``processes`` child processes
     read, in order: ``make_groups(*args, shard)`` (a picklable module-level function) yields
-    the ``(group, item)`` pairs of a :class:`~zoo.predict.fastx.Shard` of ``group_records``
+    the ``(group, item)`` pairs of a :class:`~zoo.predict.inputs.fastx.Shard` of ``group_records``
     records a group (default ``per_batch``), which go out ``per_batch`` items a batch, each
     child ``depth`` batches ahead. ``codes`` is the (windows, length) uint8 array of the
     scored items' windows, or None. An error of a child is raised here, as it was raised,
@@ -210,7 +222,7 @@ class ProcessBatches:
     ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be >= 1, got {processes}")
-        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding zoo/
+        package_root = str(Path(__file__).resolve().parents[3])  # the folder holding zoo/
         path = [package_root, *(p for p in sys.path if isinstance(p, str) and p)]
         group_records = group_records or per_batch
         self._per_batch = per_batch
@@ -218,7 +230,8 @@ class ProcessBatches:
         try:
             for index in range(processes):
                 shard = Shard(index, processes, group_records)
-                self._children.append(_Child((make_groups, args, shard, per_batch), path, depth))
+                task = ReaderTask(make_groups, args, shard, per_batch)
+                self._children.append(_Child(task, path, depth))
         except BaseException:
             self.close()
             raise

@@ -5,7 +5,7 @@ output (:func:`zoo._files.atomic_path`), which is renamed to the output name onl
 the ``with`` block ends without an error. A failure removes the temporary file, so no
 half-written table is ever left under the name the user asked for. A pipe or device
 (``--out /dev/stdout``) gets a TSV streamed into it instead, and is never replaced. The
-files themselves are written column-wise by the sinks of :mod:`zoo.predict.columnar`.
+files themselves are written column-wise by the sinks of :mod:`zoo.predict.outputs.columnar`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from zoo._files import ReadOnlyOutputError, atomic_path, check_output, tsv_field_problem
-from zoo.predict.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
-from zoo.predict.errors import PathLike, PredictError
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
+from zoo.predict.outputs.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
 
 HDF5_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5")
 # outputs that cannot be streamed into a pipe or device, by how their name ends
@@ -186,7 +187,7 @@ class TableWriter:
             self.rows += len(scores)
 
     def _open(self, tmp: Path) -> Any:
-        """The sink (:mod:`zoo.predict.columnar`) that writes the file at ``tmp``."""
+        """The sink (:mod:`zoo.predict.outputs.columnar`) that writes the file at ``tmp``."""
         raise NotImplementedError
 
     def _write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:

@@ -19,7 +19,8 @@ from typing import IO, NamedTuple
 
 from zoo._bases import first_invalid_symbol
 from zoo._files import open_bytes
-from zoo.predict.errors import PathLike, PredictError
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
 
 STDIN = "-"  # the --fasta name of standard input
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark is no text

@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from zoo.predict.errors import PathLike, PredictError
+from zoo._types import PathLike
+from zoo.predict.errors import PredictError
 
 _MITOCHONDRIAL = ("chrM", "MT", "chrMT", "M")
 
