@@ -390,3 +390,20 @@ def test_a_model_arg_too_large_for_torch_is_one_error_line(
     err = _fails(tmp_path, capsys, "--model", "deepsea", "--weights", str(WEIGHTS), "--fasta", FASTA,
                  "--model-arg", "seq_len=100000000000000000000000")  # fmt: skip
     assert "model 'deepsea' with " in err and "Overflow" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_library_raises_library_errors_which_the_command_prints_as_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scorer raises a PredictError, a zoo.errors.ZooError (so a ValueError) a library caller
+    can catch; zoo-predict prints the same error as one line and exits 1."""
+    from zoo.errors import ZooError
+    from zoo.predict import PredictError, Scorer
+
+    assert issubclass(PredictError, ZooError) and issubclass(PredictError, ValueError)
+    with pytest.raises(ZooError, match=r"unknown target 'no_such_target'") as caught:
+        Scorer(example_model(), targets=["no_such_target"])
+    with pytest.raises(PredictError, match=r"rc='sideways' is not one of"):
+        Scorer(example_model(), rc="sideways")
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--targets", "no_such_target")
+    assert err == f"zoo-predict: error: {caught.value}\n"

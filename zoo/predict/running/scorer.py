@@ -30,8 +30,14 @@ class Scorer:
 
     ``labels`` names all of the model's targets (default: the model's ``target_names``, else
     ``target_0`` ...); ``targets`` keeps a subset (names, indices as strings or ints, globs
-    such as ``*K562*`` or ``re:REGEX`` patterns over the names). ``batch_size`` is the number
-    of windows per model call (reverse complements double it).
+    such as ``*K562*`` or ``re:REGEX`` patterns over the names). ``rc`` combines each window
+    with its reverse complement (one of :data:`RC_MODES`); ``precision`` and ``device`` as
+    :func:`zoo.inference.prepare_logits` takes them; ``n_value`` is the one-hot value of N
+    (default: :func:`~zoo.predict.running.loading.default_n_value`). ``batch_size`` is the
+    number of windows per model call (reverse complements double it).
+
+    Options that cannot work (an unknown target, a model that does not take DNA, a precision
+    the device lacks) raise a :class:`~zoo.predict.errors.PredictError`.
     """
 
     def __init__(
