@@ -127,8 +127,11 @@ def variant_job(
 ) -> Job:
     """Rows chrom, pos, id, ref, alt, status, then ``<score>:<target>`` columns.
 
-    ``contigs`` (see :func:`variant_items`; default: a new :func:`contig_matcher`) reads
-    ``chr1`` as ``1`` and the like; the job keeps it, so that its warning can be shown after the run.
+    ``genome`` is the FASTA genome, ``vcf`` the variants, ``seq_len`` the model's window and
+    ``scores`` the values of each target (see :data:`SCORES`). ``contigs`` (see
+    :func:`variant_items`; default: a new :func:`~zoo.predict.inputs.genome.contig_matcher`)
+    reads ``chr1`` as ``1`` and the like; the job keeps it, so that its warning can be shown
+    after the run.
     """
     require_file(genome, "genome FASTA")
     require_file(vcf, "VCF file")
