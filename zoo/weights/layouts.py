@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-StateDict = dict[str, torch.Tensor]
+from zoo.weights.safe_load import StateDict
+
 Shape = tuple[int | None, ...]  # None: any size along that axis
 
 # Index, in the AGCT order of the Torch7 DeepSEA-family weights, of each base in ACGT order.
@@ -65,7 +66,7 @@ class Layout:
         return args
 
 
-def check_shape(state: Mapping[str, torch.Tensor], key: str, shape: Shape) -> torch.Tensor:
+def require_tensor_shape(state: Mapping[str, torch.Tensor], key: str, shape: Shape) -> torch.Tensor:
     """``state[key]``, asserting its rank and every axis size that ``shape`` fixes."""
     t = state[key]
     if t.dim() != len(shape) or any(want is not None and got != want for got, want in zip(t.shape, shape)):
@@ -81,7 +82,7 @@ def convert(layout: Layout, state: Mapping[str, torch.Tensor]) -> StateDict:
     if missing:
         raise LayoutError(f"missing keys {missing}")
     for key, shape in layout.shapes.items():
-        check_shape(plain, key, shape)
+        require_tensor_shape(plain, key, shape)
     out: StateDict = {}
     for key, zoo_key in layout.renames.items():
         t = plain[key]
