@@ -85,6 +85,7 @@ def test_no_import_cycles_inside_zoo():
     "module",
     [
         "zoo._registry",
+        "zoo.layouts",
         "zoo.weights.layouts",
         "zoo.weights.published",
         "zoo.weights.download",

@@ -33,7 +33,9 @@ class Basset(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.rc_average = seq_len, n_targets, rc_average
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.rc_average = rc_average
         positions = positions_after_convs(
             "Basset",
             seq_len,

@@ -37,7 +37,10 @@ class Beluga(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden, self.rc_average = seq_len, n_targets, hidden, rc_average
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.rc_average = rc_average
         positions = positions_after_convs(
             "Beluga",
             seq_len,

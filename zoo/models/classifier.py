@@ -43,12 +43,10 @@ class BinaryClassifier(HeadedModel):
         activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        self.in_features, self.n_outputs, self.hidden, self.activation = (
-            in_features,
-            n_outputs,
-            hidden,
-            activation,
-        )
+        self.in_features = in_features
+        self.n_outputs = n_outputs
+        self.hidden = hidden
+        self.activation = activation
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:

@@ -34,7 +34,10 @@ class DanQ(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden, self.rc_average = seq_len, n_targets, hidden, rc_average
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.rc_average = rc_average
         positions = positions_after_convs("DanQ", seq_len, danq_positions)
         self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
         self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)

@@ -57,7 +57,10 @@ class ImageDecoder(HeadedModel):
         final: DecoderFinal = "upsample",
     ) -> None:
         super().__init__()
-        self.in_size, self.n_channels, self.ngf, self.n_layers = in_size, n_channels, ngf, n_layers
+        self.in_size = in_size
+        self.n_channels = n_channels
+        self.ngf = ngf
+        self.n_layers = n_layers
         self.final = final
         if n_layers < 2:
             raise ValueError(f"ImageDecoder: n_layers={n_layers}, expected >= 2 (8x8 output)")
@@ -141,7 +144,10 @@ class ImageDiscriminator(HeadedModel):
         final: DiscriminatorFinal = "4x4",
     ) -> None:
         super().__init__()
-        self.n_channels, self.ndf, self.image_size, self.final = n_channels, ndf, image_size, final
+        self.n_channels = n_channels
+        self.ndf = ndf
+        self.image_size = image_size
+        self.final = final
         count = halvings(image_size, final)
         layers: list[nn.Module] = [
             nn.Conv2d(n_channels, ndf, 4, 2, 1, bias=False),

@@ -56,9 +56,15 @@ class DeepSEA(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.hidden = seq_len, n_targets, hidden
-        self.conv_channels, self.kernel_size, self.pool_size = conv_channels, kernel_size, pool_size
-        self.dropouts, self.activation, self.rc_average = dropouts, activation, rc_average
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.conv_channels = conv_channels
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dropouts = dropouts
+        self.activation = activation
+        self.rc_average = rc_average
         if not all(0.0 <= p <= 1.0 for p in dropouts):  # NaN too, which nn.Dropout lets through
             raise ValueError(f"DeepSEA: dropouts={tuple(dropouts)!r}, each must be in [0, 1]")
         c1, c2, c3 = conv_channels

@@ -52,7 +52,9 @@ class MLPDecoder(HeadedModel):
         head: HeadName = "tanh",
     ) -> None:
         super().__init__()
-        self.in_size, self.hidden, self.image_shape = in_size, hidden, image_shape
+        self.in_size = in_size
+        self.hidden = hidden
+        self.image_shape = image_shape
         layers: list[nn.Module] = []
         width = in_size
         for h in hidden:
@@ -87,7 +89,9 @@ class MLPVAE(HeadedModel):
         head: HeadName = "sigmoid",
     ) -> None:
         super().__init__()
-        self.image_shape, self.hidden, self.latent_size = image_shape, hidden, latent_size
+        self.image_shape = image_shape
+        self.hidden = hidden
+        self.latent_size = latent_size
         n_features = math.prod(image_shape)
         self.fc1 = nn.Linear(n_features, hidden)
         self.fc21 = nn.Linear(hidden, latent_size)

@@ -131,8 +131,11 @@ class Sei(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
-        self.seq_len, self.n_targets, self.conv_channels = seq_len, n_targets, conv_channels
-        self.spline_df, self.rc_average = spline_df, rc_average
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.conv_channels = conv_channels
+        self.spline_df = spline_df
+        self.rc_average = rc_average
         _check_sizes(seq_len, spline_df)
         c1, c2, c3 = conv_channels
         self.lconv1 = nn.Sequential(_conv(4, c1), _conv(c1, c1))
