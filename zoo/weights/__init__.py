@@ -21,6 +21,7 @@ the modules that read the registry (matching, building, ...) can be imported.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 # public name -> module that defines it
@@ -83,6 +84,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: zoo.weights.matching
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'zoo.weights' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
