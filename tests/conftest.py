@@ -1,13 +1,15 @@
 import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from zoo.models import PublishedFile, register_published, unregister_published
+from zoo.pretrained import get_pretrained
 from zoo.summary import DEMO_OVERRIDES, example_input
 
 # The repository root on sys.path, so tests import their reference layouts as ``tests.legacy``
@@ -35,15 +37,21 @@ def random_init_forbidden(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def publish(monkeypatch: pytest.MonkeyPatch, like: str, **fields: object):
-    """Add a published file to the catalogue for one test: the record ``like`` (a catalogue
-    name) with ``fields`` changed (the real files are too large, or unreachable, for tests)."""
-    import zoo.models
-    from zoo.pretrained import get_pretrained
+@pytest.fixture
+def publish() -> Iterator[Callable[..., PublishedFile]]:
+    """``publish(like, **fields)`` registers a published file for one test: the record ``like``
+    (a catalogue name) with ``fields`` changed (the real files are too large, or unreachable,
+    for tests). Each is unregistered when the test ends."""
+    added: list[str] = []
 
-    made = dataclasses.replace(get_pretrained(like), **fields)
-    monkeypatch.setattr(zoo.models, "PUBLISHED", (*zoo.models.PUBLISHED, made))
-    return made
+    def add(like: str, **fields: object) -> PublishedFile:
+        made = register_published(dataclasses.replace(get_pretrained(like), **fields))
+        added.append(made.name)
+        return made
+
+    yield add
+    for name in added:
+        unregister_published(name)
 
 
 def demo_overrides(name: str) -> dict:
@@ -51,4 +59,4 @@ def demo_overrides(name: str) -> dict:
     return dict(DEMO_OVERRIDES.get(name, {}))
 
 
-__all__ = ["demo_overrides", "example_input", "publish", "random_init_forbidden"]
+__all__ = ["demo_overrides", "example_input", "random_init_forbidden"]

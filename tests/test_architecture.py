@@ -81,7 +81,18 @@ def test_no_import_cycles_inside_zoo():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.parametrize("module", ["zoo._registry", "zoo.layouts", "zoo.inference", "zoo.heads"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "zoo._registry",
+        "zoo.layouts",
+        "zoo.weights.layouts",
+        "zoo.weights.published",
+        "zoo.weights.download",
+        "zoo.inference",
+        "zoo.heads",
+    ],
+)
 def test_generic_machinery_imports_no_model_family(module):
     families = {m for m in _modules() if m.startswith("zoo.models.") and m != "zoo.models._dna"}
     assert not (import_graph()[module] & (families | {"zoo.models"})), module

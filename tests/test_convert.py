@@ -13,7 +13,7 @@ import pytest
 import torch
 from _checkpoints import ODD_DEEPSEA, lightning_style_checkpoint, trained_deepsea_checkpoint
 from _io_support import signal_when_writing
-from conftest import demo_overrides, example_input, publish
+from conftest import demo_overrides, example_input
 
 import zoo
 from tests import legacy
@@ -246,7 +246,7 @@ def test_convert_keeps_the_target_names_and_n_value_a_zoo_train_checkpoint_recor
     assert loaded.target_names == names and loaded.n_value == 0.0
 
 
-def _published_deepsea(tmp_path, monkeypatch):
+def _published_deepsea(tmp_path, publish):
     """A small stand-in of Kipoi's DeepSEA predict file, registered as a published checkpoint."""
     import hashlib
 
@@ -254,12 +254,12 @@ def _published_deepsea(tmp_path, monkeypatch):
     torch.save(original.state_dict(), tmp_path / "deepsea_predict.pth")
     digest = hashlib.md5((tmp_path / "deepsea_predict.pth").read_bytes()).hexdigest()
     args = {"seq_len": 200, "n_targets": 919, "hidden": 8, "rc_average": True}
-    publish(monkeypatch, "deepsea.kipoi_predict", name="deepsea.test", md5=digest, args=args)
+    publish("deepsea.kipoi_predict", name="deepsea.test", md5=digest, args=args)
     return original, tmp_path / "deepsea_predict.pth", digest
 
 
-def test_convert_recognises_a_published_file_by_its_md5(tmp_path, capsys, monkeypatch):
-    original, src, digest = _published_deepsea(tmp_path, monkeypatch)
+def test_convert_recognises_a_published_file_by_its_md5(tmp_path, capsys, publish):
+    original, src, digest = _published_deepsea(tmp_path, publish)
     convert_main([str(src), str(tmp_path / "d.safetensors")])
     assert "[published deepsea.test]" in capsys.readouterr().out
     loaded = zoo.load_model(tmp_path / "d.safetensors")
@@ -270,8 +270,8 @@ def test_convert_recognises_a_published_file_by_its_md5(tmp_path, capsys, monkey
         torch.testing.assert_close(loaded(x), original(x.unsqueeze(2)), rtol=0, atol=1e-5)
 
 
-def test_convert_pretrained_checks_the_md5(tmp_path, monkeypatch):
-    _, src, digest = _published_deepsea(tmp_path, monkeypatch)
+def test_convert_pretrained_checks_the_md5(tmp_path, publish):
+    _, src, digest = _published_deepsea(tmp_path, publish)
     with open(src, "ab") as f:
         f.write(b"\0")
     with pytest.raises(SystemExit, match=f"differs from the published md5 {digest}"):

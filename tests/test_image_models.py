@@ -15,11 +15,11 @@ from test_weights import randomize
 import zoo
 from tests import legacy
 from zoo.cli.convert import main as convert_main
-from zoo.models import PUBLISHED, PublishedFile, get_spec
+from zoo.models import PublishedFile, all_published, get_spec
 from zoo.weights import LayoutWarning, WeightsMismatchError
 
 TOL = 1e-6
-IMAGE_FILES = [entry for entry in PUBLISHED if entry.image_shape is not None]  # PUBLISHED has DNA models' too
+IMAGE_FILES = [entry for entry in all_published() if entry.image_shape is not None]  # DNA models' too
 BY_NAME = {entry.name: entry for entry in IMAGE_FILES}
 
 

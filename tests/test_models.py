@@ -164,3 +164,122 @@ def test_binary_classifier_hidden_layers():
     widths = [m.out_features for m in model.net if isinstance(m, torch.nn.Linear)]
     assert widths == [5, 4, 2]
     assert model(torch.randn(3, 6)).shape == (3, 2)
+
+
+# --- the registry entry is the one description of a model ----------------------------------
+
+
+def test_the_input_description_follows_from_the_paper_defaults():
+    from zoo.models import get_spec
+
+    assert get_spec("deepsea").input_desc == "(N, 4, 1000) one-hot ACGT"
+    assert get_spec("sei").input_shape({"seq_len": 256}) == (4, 256)
+    assert get_spec("image_decoder").input_desc == "(N, 100) latent"
+    assert get_spec("image_discriminator").input_desc == "(N, 3, 64, 64) image"
+    assert get_spec("mlp_vae").input_desc == "(N, 1, 28, 28) image"
+    assert get_spec("binary_classifier").input_desc == "(N, in_features)"  # no default to show
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_reads_the_shape_its_spec_gives(name):
+    from zoo.models import get_spec
+
+    model = build(name).eval()
+    shape = get_spec(name).input_shape(model.config)
+    with torch.no_grad():
+        model(torch.rand(2, *shape))
+
+
+def test_a_model_registered_in_a_test_is_described_looked_up_and_removed():
+    from zoo.models import (
+        Conventions,
+        DeepSEA,
+        Inputs,
+        PublishedFile,
+        get_spec,
+        list_models,
+        register_model,
+        unregister_model,
+    )
+    from zoo.predict.running.loading import default_n_value
+    from zoo.pretrained import get_pretrained, list_pretrained
+
+    class ShortDeepSEA(DeepSEA):
+        """Another class, so the registry tells it from DeepSEA."""
+
+    layout = get_spec("deepsea").layouts[0]
+    file = PublishedFile(
+        name="short_deepsea.test",
+        args={"seq_len": 500},
+        layout=layout.name,
+        url="https://example.org/short.pth",
+        md5=None,
+        license="MIT",
+        source="test",
+        description="a stand-in",
+    )
+    spec = register_model(
+        "short_deepsea",
+        ShortDeepSEA,
+        defaults={"seq_len": 500},
+        paper="A. Author 2024, J.",
+        doi="10.0/test",
+        inputs=Inputs("dna", (4, "seq_len")),
+        conventions=Conventions(alphabet="ACGT", n_value=0.1, targets="deepsea_919"),
+        layouts=(layout,),
+        published=(file,),
+    )
+    try:
+        assert spec is get_spec("short_deepsea") and "short_deepsea" in list_models()
+        assert spec.input_desc == "(N, 4, 500) one-hot ACGT"
+        registered = get_pretrained("short_deepsea")
+        assert "short_deepsea.test" in list_pretrained() and registered is spec.published[0]
+        # the model's conventions and paper fill what the record leaves out
+        assert registered.model == "short_deepsea" and registered.n_value == 0.1
+        assert registered.targets == "deepsea_919" and registered.paper == "A. Author 2024, J., doi:10.0/test"
+        with torch.device("meta"):
+            assert default_n_value(zoo.create_model("short_deepsea")) == 0.1  # zoo-predict's default
+    finally:
+        unregister_model("short_deepsea")
+    assert "short_deepsea" not in list_models() and "short_deepsea.test" not in list_pretrained()
+
+
+def test_a_published_file_is_refused_unless_it_fits_its_model():
+    import dataclasses
+
+    from zoo.models import register_published, unregister_published
+    from zoo.pretrained import get_pretrained, list_pretrained
+
+    known = get_pretrained("deepsea.kipoi_predict")
+    with pytest.raises(ValueError, match="already registered"):
+        register_published(known)
+    with pytest.raises(ValueError, match="deepsea has no layout 'expecto-beluga'"):
+        register_published(dataclasses.replace(known, name="deepsea.other", layout="expecto-beluga"))
+    with pytest.raises(ValueError, match="unknown model"):
+        register_published(dataclasses.replace(known, name="nothing.other", model="nothing"))
+    with pytest.raises(ValueError, match="no published file named"):
+        unregister_published("deepsea.other")
+    assert "deepsea.other" not in list_pretrained()
+
+
+# --- explicit construction -------------------------------------------------------------------
+
+
+def test_constructors_assign_what_they_keep_without_hidden_hooks():
+    from zoo.heads import HeadedModel
+
+    assert "__setattr__" not in vars(HeadedModel) and "__init_subclass__" not in vars(HeadedModel)
+    model = zoo.create_model("deepsea", seq_len=200, hidden=8, head="tanh")
+    assert model.config == {**zoo.models.default_args("deepsea"), "seq_len": 200, "hidden": 8, "head": "tanh"}
+    model.rc_average = True  # an attribute the constructor assigned: config reads it back
+    assert model.config["rc_average"] is True
+    classifier = zoo.BinaryClassifier(5, hidden=[4, 3])  # built directly, as YAML hands a list
+    assert classifier.config["hidden"] == (4, 3)  # lists kept as the tuples the constructor takes
+
+
+def test_n_targets_of_is_one_function():
+    import zoo.interpret.attribution
+    import zoo.predict
+
+    assert zoo.predict.n_targets_of is zoo.models.n_targets_of is zoo.interpret.attribution.n_targets_of
+    assert zoo.models.n_targets_of(build("basset")) == 164

@@ -22,7 +22,6 @@ from _predict_support import (
     read_fasta,
     read_tsv,
 )
-from conftest import publish
 
 import zoo
 import zoo.targets
@@ -400,7 +399,7 @@ def test_a_zoo_train_checkpoint_names_the_columns(tmp_path: Path) -> None:
 
 
 def test_a_published_model_by_name_with_a_local_copy_or_downloaded(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, publish
 ) -> None:
     import hashlib
     import urllib.request
@@ -409,7 +408,6 @@ def test_a_published_model_by_name_with_a_local_copy_or_downloaded(
     torch.save(model.state_dict(), tmp_path / "published.pt")
     data = (tmp_path / "published.pt").read_bytes()
     published = publish(
-        monkeypatch,
         "deepsea.kipoi_predict",
         name="deepsea.test",
         md5=hashlib.md5(data).hexdigest(),

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import publish
 
 import zoo
 import zoo.models
@@ -320,7 +319,9 @@ def test_the_catalogue_lists_the_published_models():
         "deepsea.kipoi_variant_effects",
         "sei.sei_framework",
     ]
-    assert list_pretrained() == sorted(e.name for e in zoo.models.PUBLISHED)  # the image models' files too
+    assert list_pretrained() == sorted(
+        e.name for e in zoo.models.all_published()
+    )  # the image models' files too
     assert "dcgan.mnist28_netd" in list_pretrained()
     assert get_pretrained("sei") is get_pretrained("sei.sei_framework")
     assert get_pretrained("deepsea").name == "deepsea.kipoi_predict"
@@ -364,14 +365,14 @@ SMALL_DEEPSEA = {"seq_len": 200, "n_targets": 919, "hidden": 8}
 
 
 @pytest.fixture
-def add_entry(monkeypatch):
+def add_entry(publish):
     """Add catalogue entries for a test (the published files are too large for tests): a
     stand-in record of ``model`` named ``model.tag``, with ``fields`` changed."""
 
     def add(model: str, tag: str, **fields) -> PublishedFile:
         like = {"deepsea": "deepsea.kipoi_predict", "sei": "sei.sei_framework"}[model]
         defaults = {"url": "https://example.org/" + tag, "md5": None, "license": "MIT", "source": "test"}
-        return publish(monkeypatch, like, name=f"{model}.{tag}", **{**defaults, **fields})
+        return publish(like, name=f"{model}.{tag}", **{**defaults, **fields})
 
     return add
 

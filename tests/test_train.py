@@ -102,10 +102,13 @@ def test_every_experiment_composes_and_instantiates(tmp_path, name):
 
 @pytest.mark.parametrize("name", DNA_EXPERIMENTS)
 def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
-    from zoo.predict.running.loading import N_VALUE_BY_MODEL
+    from zoo.models import build_model
+    from zoo.predict.running.loading import default_n_value
 
     cfg = compose_cfg([f"experiment={name}"])
-    assert cfg.data.n_value == N_VALUE_BY_MODEL.get(cfg.model.name, 0.25)
+    with torch.device("meta"):  # the model's conventions, without its memory
+        model = build_model(cfg.model.name)
+    assert cfg.data.n_value == default_n_value(model)
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "gpu_fp16", "ddp", "ddp_cpu"])

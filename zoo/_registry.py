@@ -1,10 +1,16 @@
-"""Model registry: names -> constructors with paper defaults, their checkpoint layouts,
-and argument checking.
+"""Model registry: one :class:`ModelSpec` per model, the one description of it.
+
+A spec holds the class, its paper defaults and paper, what it reads (:class:`Inputs`, whose
+shape follows from the arguments), the conventions of its originals (:class:`Conventions`),
+the checkpoint layouts that load into it, the function telling arguments from a state
+dict's shapes, and its published files. Everything else reads it: the catalogue of
+published files, the loaders, zoo-predict's defaults and the README's tables.
 
 Each model family file calls :func:`register_model` at import time. This module never
 imports a family: ``zoo.models`` imports them all and is the way in for every lookup
 (``zoo.models.get_spec``, ``list_models``, ...), so the registry is complete wherever it is
-used.
+used. Tests add and remove models and published files with :func:`register_model` /
+:func:`unregister_model` and :func:`register_published` / :func:`unregister_published`.
 """
 
 from __future__ import annotations
@@ -15,31 +21,110 @@ import inspect
 import math
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 import torch
 from torch import nn
 
-from zoo.heads import head_name
-from zoo.layouts import Layout
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile
 
 # (zoo-keyed state, current constructor arguments) -> the arguments the tensor shapes imply
 ArgsFromState = Callable[[dict[str, torch.Tensor], dict[str, Any]], dict[str, Any]]
 
+InputKind = Literal["dna", "latent", "image", "features"]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model reads: its kind and the shape of one item (after the batch axis).
+
+    ``dims`` are sizes, or the name of the constructor argument giving a size (an argument
+    holding a tuple, such as ``image_shape``, gives several), so the shape follows from the
+    arguments: ``Inputs("dna", (4, "seq_len"))`` is (4, 1000) for DeepSEA's defaults.
+    """
+
+    kind: InputKind
+    dims: tuple[int | str, ...]
+
+    def shape(self, args: Mapping[str, Any]) -> tuple[int, ...]:
+        """The item shape for constructor arguments ``args`` (a KeyError for one missing)."""
+        shape: list[int] = []
+        for dim in self.dims:
+            value = args[dim] if isinstance(dim, str) else dim
+            shape += list(value) if isinstance(value, (tuple, list)) else [value]
+        return tuple(shape)
+
+
+DNA_INPUT = Inputs("dna", (4, "seq_len"))
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """What a model's originals did that no tensor records, stated once for a model.
+
+    ``alphabet`` is the order of one-hot DNA's channels; ``n_value`` what the original's
+    encoding puts in each channel for N; ``value_range`` the pixel range of the images an
+    image model makes or reads; ``targets`` the list in ``zoo.targets`` naming the outputs.
+    A published file states its own value where it differs (``PublishedFile.n_value``, ...);
+    strand averaging is a constructor argument (``rc_average``), so a file states it in its
+    ``args``.
+    """
+
+    alphabet: str | None = None
+    n_value: float | None = None
+    value_range: tuple[float, float] | None = None
+    targets: str | None = None
+
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registered model: its class, paper defaults, provenance and checkpoint layouts."""
+    """One registered model: its class, paper defaults, paper, inputs, conventions,
+    checkpoint layouts, shape-to-arguments function and published files."""
 
     name: str
     cls: type[nn.Module]
     defaults: dict[str, Any] = field(default_factory=dict)
     paper: str = ""
-    input_desc: str = ""
+    doi: str | None = None
+    inputs: Inputs | None = None
+    conventions: Conventions = Conventions()
     layouts: tuple[Layout, ...] = ()
     args_from_state: ArgsFromState | None = None
+    published: tuple[PublishedFile, ...] = ()
+
+    @property
+    def citation(self) -> str:
+        """The paper with its DOI (``Zhou & Troyanskaya 2015, Nat. Methods, doi:...``), as its
+        published files cite it; "" without a DOI."""
+        return f"{self.paper}, doi:{self.doi}" if self.doi else ""
+
+    def input_shape(self, args: Mapping[str, Any] | None = None) -> tuple[int, ...]:
+        """The shape of one input item for the paper defaults overridden by ``args``."""
+        if self.inputs is None:
+            raise ValueError(f"{self.name}: no input shape is registered")
+        return self.inputs.shape({**_default_args(self), **(args or {})})
+
+    @property
+    def input_desc(self) -> str:
+        """The input batch at the paper defaults: ``(N, 4, 1000) one-hot ACGT``, ``(N, 100)
+        latent``; an argument without a default is named (``(N, in_features)``)."""
+        if self.inputs is None:
+            return ""
+        args = _default_args(self)
+        dims = [str(s) for d in self.inputs.dims for s in _dim_sizes(d, args)]
+        what = {"dna": f"one-hot {self.conventions.alphabet}", "latent": "latent", "image": "image"}
+        return " ".join(x for x in ("(N, " + ", ".join(dims) + ")", what.get(self.inputs.kind, "")) if x)
+
+
+def _dim_sizes(dim: int | str, args: Mapping[str, Any]) -> tuple[int | str, ...]:
+    """The sizes one entry of ``Inputs.dims`` stands for; an argument without a value by name."""
+    if not isinstance(dim, str):
+        return (dim,)
+    value = args.get(dim, dim)
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -51,19 +136,75 @@ def register_model(
     *,
     defaults: dict[str, Any] | None = None,
     paper: str = "",
-    input_desc: str = "",
+    doi: str | None = None,
+    inputs: Inputs | None = None,
+    conventions: Conventions = Conventions(),
     layouts: tuple[Layout, ...] = (),
     args_from_state: ArgsFromState | None = None,
-) -> None:
-    """Register ``cls`` under ``name``; ``defaults`` override the constructor's defaults.
+    published: tuple[PublishedFile, ...] = (),
+) -> ModelSpec:
+    """Register ``cls`` under ``name`` and return its spec.
 
-    ``layouts`` are the public checkpoint layouts that load into this model;
-    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes imply.
+    ``defaults`` override the constructor's defaults; ``paper`` cites the paper (``doi`` its
+    DOI); ``inputs`` says what the model reads; ``conventions`` what its originals did that
+    no tensor records; ``layouts`` are the public checkpoint layouts that load into it;
+    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes
+    imply; ``published`` are its public weight files (see :func:`register_published`).
     """
     if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
     owned = tuple(dataclasses.replace(layout, model=name) for layout in layouts)
-    _REGISTRY[name] = ModelSpec(name, cls, dict(defaults or {}), paper, input_desc, owned, args_from_state)
+    _REGISTRY[name] = ModelSpec(
+        name, cls, dict(defaults or {}), paper, doi, inputs, conventions, owned, args_from_state
+    )
+    for file in published:
+        if file.model not in ("", name):
+            raise ValueError(f"published file {file.name!r} names model {file.model!r}, not {name!r}")
+        register_published(dataclasses.replace(file, model=name))
+    return _REGISTRY[name]
+
+
+def unregister_model(name: str) -> None:
+    """Remove the model ``name`` and its published files from the registry."""
+    get_spec(name)  # unknown names get the known list
+    del _REGISTRY[name]
+
+
+def register_published(file: PublishedFile) -> PublishedFile:
+    """Add ``file`` to the published files of its model (``file.model``) and return it as
+    registered: with the model's paper and, where the record leaves them None, its
+    conventions filled in."""
+    spec = get_spec(file.model)
+    if any(other.name == file.name for other in all_published()):
+        raise ValueError(f"a published file named {file.name!r} is already registered")
+    if file.layout not in {layout.name for layout in spec.layouts}:
+        raise ValueError(f"published file {file.name!r}: {spec.name} has no layout {file.layout!r}")
+    conventions = spec.conventions
+    weights = f"weights: doi:{file.weights_doi}" if file.weights_doi else ""
+    registered = dataclasses.replace(
+        file,
+        n_value=conventions.n_value if file.n_value is None else file.n_value,
+        value_range=conventions.value_range if file.value_range is None else file.value_range,
+        targets=conventions.targets if file.targets is None else file.targets,
+        paper=file.paper or "; ".join(x for x in (spec.citation, weights) if x),
+    )
+    _REGISTRY[spec.name] = dataclasses.replace(spec, published=(*spec.published, registered))
+    return registered
+
+
+def unregister_published(name: str) -> None:
+    """Remove the published file ``name`` from the registry."""
+    for spec in _REGISTRY.values():
+        kept = tuple(file for file in spec.published if file.name != name)
+        if len(kept) != len(spec.published):
+            _REGISTRY[spec.name] = dataclasses.replace(spec, published=kept)
+            return
+    raise ValueError(f"no published file named {name!r} is registered")
+
+
+def all_published() -> list[PublishedFile]:
+    """Every registered model's published files, model by model in registration order."""
+    return [file for spec in _REGISTRY.values() for file in spec.published]
 
 
 def list_models() -> list[str]:
@@ -216,7 +357,10 @@ def build_model(name: str, **overrides: Any) -> nn.Module:
 
 def default_args(name: str) -> dict[str, Any]:
     """The constructor arguments ``name`` gets with no overrides (required ones left out)."""
-    spec = get_spec(name)
+    return _default_args(get_spec(name))
+
+
+def _default_args(spec: ModelSpec) -> dict[str, Any]:
     return {
         k: spec.defaults.get(k, p.default)
         for k, p in constructor_params(spec.cls).items()
@@ -225,9 +369,5 @@ def default_args(name: str) -> dict[str, Any]:
 
 
 def model_args(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments of a zoo model (its ``config``), with ``head`` named after
-    the head module it has now."""
-    args = dict(model.config)
-    if isinstance(getattr(model, "head", None), nn.Module) and "head" in args:
-        args["head"] = head_name(model.head)
-    return args
+    """The constructor arguments that rebuild a zoo model (its ``config``)."""
+    return dict(model.config)

@@ -9,8 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.models import PublishedFile, build_model, list_models
-from zoo.pretrained import get_pretrained, locate_weights
+from zoo.models import build_model, list_models
 from zoo.targets import load_target_names
 from zoo.weights import (
     PathLike,
@@ -23,6 +22,8 @@ from zoo.weights import (
     stored_args,
     stored_info,
 )
+from zoo.weights.catalogue import get_pretrained, locate_weights
+from zoo.weights.published import PublishedFile
 
 
 def create_model(

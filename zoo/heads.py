@@ -33,6 +33,14 @@ def head_name(head: nn.Module) -> str:
     return next(name for name, cls in HEADS.items() if type(head) is cls)
 
 
+@functools.cache
+def init_parameters(cls: type[nn.Module]) -> tuple[str, ...]:
+    """The names of ``cls.__init__``'s parameters, ``self`` and ``*args``/``**kwargs`` left out."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return tuple(p.name for p in params if p.kind in kinds)
+
+
 class HeadedModel(nn.Module):
     """Base of every zoo model.
 
@@ -42,64 +50,34 @@ class HeadedModel(nn.Module):
     the same probabilities as the original models.
 
     The constructor's arguments are the model's configuration, stated once in the
-    signature: they are captured when the outermost ``__init__`` returns and kept in
-    :attr:`config` (what saving and rebuilding read). Each is also readable as an
-    attribute of the same name (``model.seq_len``); assigning one (``model.rc_average =
-    True``) updates :attr:`config` too, so the two never disagree.
+    signature: each constructor keeps every argument as the attribute of the same name
+    (``self.seq_len = seq_len``; ``head`` as the module ``make_head(head)`` makes), and
+    :attr:`config` reads them back, so assigning one (``model.rc_average = True``) shows in
+    :attr:`config` too (what saving and rebuilding read).
 
     ``target_names``, ``n_value`` and ``source`` describe the data rather than the network
     (outside :attr:`config`); the zoo format saves them with the weights.
     """
 
     head: nn.Module
-    _config: dict[str, Any]
     # What is known of the model's outputs and inputs beyond its configuration: set by
     # zoo.create_model for a published checkpoint, restored by zoo.load_model, None otherwise.
     target_names: list[str] | None = None  # one name per output, in output order
     n_value: float | None = None  # the one-hot value of N (in each channel) it was trained with
     source: dict[str, Any] | None = None  # where the weights came from (name, url, md5, license)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None:
-            return
-        signature = inspect.signature(init)
-
-        @functools.wraps(init)
-        def init_and_capture(self: HeadedModel, *args: Any, **kw: Any) -> None:
-            init(self, *args, **kw)
-            # The outermost constructor returns last, so its arguments are the ones kept.
-            bound = signature.bind(self, *args, **kw)
-            bound.apply_defaults()
-            # lists (from YAML or JSON) kept as the tuples the constructors take
-            config = {k: tuple(v) if isinstance(v, list) else v for k, v in list(bound.arguments.items())[1:]}
-            object.__setattr__(self, "_config", config)
-            for name, value in config.items():
-                if not self._is_reserved(name):
-                    object.__setattr__(self, name, value)
-
-        cls.__init__ = init_and_capture  # type: ignore[method-assign]
-
-    def _is_reserved(self, name: str) -> bool:
-        """Whether ``name`` is a submodule, tensor or class attribute rather than a plain value."""
-        return (
-            name in self._modules
-            or name in self._parameters
-            or name in self._buffers
-            or hasattr(type(self), name)
-        )
-
     @property
     def config(self) -> dict[str, Any]:
-        """The constructor arguments this model was built with (a copy)."""
-        return dict(self.__dict__.get("_config", {}))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        config = self.__dict__.get("_config")
-        if config is not None and name in config and name in self.__dict__:
-            config[name] = value
+        """The constructor arguments that rebuild this model: each parameter of its class's
+        ``__init__`` read back from the attribute of that name (``head`` by its name in
+        :data:`HEADS`; lists as the tuples the constructors take)."""
+        config = {}
+        for name in init_parameters(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, nn.Module):
+                value = head_name(value)
+            config[name] = tuple(value) if isinstance(value, list) else value
+        return config
 
     def input_dtype(self) -> torch.dtype | None:
         """The dtype the model takes: that of its first floating-point weight (None without one)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from zoo.models import PublishedFile, all_layouts, build_model, get_spec, list_models
-from zoo.pretrained import all_pretrained
+from zoo.models import all_layouts, build_model, get_spec, list_models, spec_for_class
 from zoo.targets import load_target_names
+from zoo.weights.catalogue import all_pretrained
+from zoo.weights.published import PublishedFile
 
 # The one argument without a paper default, and what the table uses for it.
 PAPER_OVERRIDES = {"binary_classifier": {"in_features": 64}}
@@ -25,14 +26,13 @@ DEMO_OVERRIDES = {
 
 
 def example_input(model: torch.nn.Module, batch: int = 2) -> torch.Tensor:
-    """A random input batch of the shape ``model`` expects."""
-    if hasattr(model, "seq_len"):
-        return torch.rand(batch, 4, model.seq_len)
-    if hasattr(model, "in_size"):
-        return torch.randn(batch, model.in_size)
-    if hasattr(model, "image_shape"):
-        return torch.rand(batch, *model.image_shape)
-    return torch.randn(batch, model.in_features)
+    """A random input batch of ``batch`` items of the shape the registry gives ``model``'s
+    arguments: uniform in [0, 1) for DNA and images, standard normal for latents and features."""
+    inputs = spec_for_class(type(model)).inputs
+    if inputs is None:
+        raise ValueError(f"{type(model).__name__}: no input shape is registered")
+    shape = (batch, *inputs.shape(model.config))
+    return torch.rand(shape) if inputs.kind in ("dna", "image") else torch.randn(shape)
 
 
 def _shape(shape: torch.Size) -> str:

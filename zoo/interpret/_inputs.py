@@ -38,17 +38,6 @@ def as_one_hot(seqs: Seqs, model: nn.Module, n_value: float = 0.25) -> torch.Ten
     return x.contiguous()
 
 
-def n_targets_of(model: nn.Module) -> int:
-    """The number of outputs of a DNA model (its ``n_targets``, else from one forward pass)."""
-    n = getattr(model, "n_targets", None)
-    if isinstance(n, int):
-        return n
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    with torch.no_grad():
-        probe = torch.full((1, 4, model.seq_len), 0.25, device=device)
-        return int(model.logits(probe).shape[1])
-
-
 def names_of(model: nn.Module, target_names: Sequence[str] | None) -> list[str] | None:
     """``target_names`` if given, else the names the model carries (``model.target_names``, from
     the catalogue or the weights file), else None."""

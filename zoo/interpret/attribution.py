@@ -45,8 +45,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.interpret._inputs import Seqs, Target, as_one_hot, n_targets_of, names_of, resolve_targets
+from zoo.interpret._inputs import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.interpret.shuffle import dinucleotide_shuffle
+from zoo.models import n_targets_of
 
 AttributionMethod = Literal["saliency", "input_x_gradient", "integrated_gradients", "deeplift_shap"]
 ATTRIBUTION_METHODS: tuple[str, ...] = (

@@ -5,8 +5,11 @@ registered before the registry is read.
 """
 
 from zoo._registry import (
+    Conventions,
+    Inputs,
     ModelSpec,
     all_layouts,
+    all_published,
     args_from_state,
     build_model,
     default_args,
@@ -14,10 +17,13 @@ from zoo._registry import (
     layouts_for_keys,
     list_models,
     model_args,
+    register_model,
+    register_published,
     spec_for_class,
+    unregister_model,
+    unregister_published,
 )
-from zoo.models import basset, beluga, classifier, dcgan, deepsea, mlp, sei
-from zoo.models._published import PublishedFile
+from zoo.models._dna import n_targets_of
 from zoo.models.basset import Basset
 from zoo.models.beluga import Beluga
 from zoo.models.classifier import BinaryClassifier
@@ -26,28 +32,25 @@ from zoo.models.dcgan import ImageDecoder, ImageDiscriminator, dcgan_init
 from zoo.models.deepsea import DeepSEA
 from zoo.models.mlp import MLPVAE, MLPDecoder
 from zoo.models.sei import Sei
-
-# Every public pretrained file the families describe (see zoo.models._published).
-PUBLISHED: tuple[PublishedFile, ...] = (
-    *basset.PUBLISHED, *beluga.PUBLISHED, *deepsea.PUBLISHED, *sei.PUBLISHED,
-    *dcgan.PUBLISHED, *mlp.PUBLISHED, *classifier.PUBLISHED,
-)  # fmt: skip
+from zoo.weights.published import PublishedFile
 
 __all__ = [
     "Basset",
     "Beluga",
     "BinaryClassifier",
+    "Conventions",
     "DanQ",
     "DeepSEA",
     "ImageDecoder",
     "ImageDiscriminator",
+    "Inputs",
     "MLPDecoder",
     "MLPVAE",
     "ModelSpec",
-    "PUBLISHED",
     "PublishedFile",
     "Sei",
     "all_layouts",
+    "all_published",
     "args_from_state",
     "build_model",
     "dcgan_init",
@@ -56,5 +59,10 @@ __all__ = [
     "layouts_for_keys",
     "list_models",
     "model_args",
+    "n_targets_of",
+    "register_model",
+    "register_published",
     "spec_for_class",
+    "unregister_model",
+    "unregister_published",
 ]

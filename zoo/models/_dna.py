@@ -41,7 +41,7 @@ def conv_out_len(length: int, kernel: int, pool: int = 1) -> int:
 class DNAModel(HeadedModel):
     """Base of the genomic CNNs: input (N, 4, seq_len) in A, C, G, T order.
 
-    Subclasses set ``seq_len``, ``rc_average``, ``head`` and either the two stages
+    Subclasses assign ``seq_len``, ``rc_average``, ``head`` and either the two stages
     ``conv`` and ``classifier`` or their own :meth:`strand_logits`.
     """
 
@@ -90,3 +90,15 @@ def implied_seq_len(
         return {}
     round_ = [n for n in fits if n % 100 == 0]
     return {"seq_len": (round_ or fits)[0]}
+
+
+def n_targets_of(model: nn.Module) -> int:
+    """The number of outputs of a DNA model: its ``n_targets``, else the width of the logits
+    of one all-N (0.25) sequence on the model's device."""
+    n = getattr(model, "n_targets", None)
+    if isinstance(n, int):
+        return n
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        probe = torch.full((1, 4, model.seq_len), 0.25, device=device)
+        return int(model.logits(probe).shape[1])

@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._bases import ALPHABET
+from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
-from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
-from zoo.models._published import PublishedFile
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile
 
 
 def basset_positions(seq_len: int) -> int:
@@ -32,6 +33,9 @@ class Basset(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.rc_average = rc_average
         positions = positions_after_convs(
             "Basset",
             seq_len,
@@ -92,16 +96,12 @@ def basset_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
 PUBLISHED = (
     PublishedFile(
         name="basset.kipoi",
-        model="basset",
         args={"seq_len": 600, "n_targets": 164, "rc_average": False},
         layout="kipoi-basset",
         url="https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
         md5="4878981d84499eb575abd0f3b45570d3",
         license="MIT",
         source="Kipoi model zoo, Basset",
-        paper="Kelley, Snoek & Rinn 2016, Genome Res., doi:10.1101/gr.200535.115",
-        n_value=0.25,
-        targets="basset_164",
         description="Kipoi's Basset: DNase-seq accessibility in 164 cell types, forward strand",
     ),
 )
@@ -111,7 +111,10 @@ register_model(
     "basset",
     Basset,
     paper="Kelley et al. 2016, Genome Res.",
-    input_desc="(N, 4, 600) one-hot ACGT",
+    doi="10.1101/gr.200535.115",
+    inputs=DNA_INPUT,
+    conventions=Conventions(alphabet=ALPHABET, n_value=0.25, targets="basset_164"),  # Kipoi's encoding
     layouts=LAYOUTS,
     args_from_state=basset_args_from_state,
+    published=PUBLISHED,
 )

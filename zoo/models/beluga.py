@@ -8,11 +8,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._bases import ALPHABET
+from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
-from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
-from zoo.models._published import PublishedFile
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile
 
 
 def beluga_positions(seq_len: int) -> int:
@@ -36,6 +37,10 @@ class Beluga(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.rc_average = rc_average
         positions = positions_after_convs(
             "Beluga",
             seq_len,
@@ -100,16 +105,12 @@ def beluga_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dic
 PUBLISHED = (
     PublishedFile(
         name="beluga.expecto",
-        model="beluga",
         args={"seq_len": 2000, "n_targets": 2002, "rc_average": True},
         layout="expecto-beluga",
         url="https://zenodo.org/record/3402406/files/deepsea.beluga.pth?download=1",
         md5="62360f2db4ac96554d28d058b50ab654",
         license="non-commercial (the ExPecto repository's license)",
         source="the ExPecto repository",
-        paper="Zhou et al. 2018 (ExPecto), Nat. Genet., doi:10.1038/s41588-018-0160-6",
-        n_value=0.0,
-        targets="beluga_2002",
         description=(
             "ExPecto's Beluga: both strands averaged as ExPecto does; N encoded as all zeros; the "
             "weights' AGCT input channels are reordered to ACGT when loaded"
@@ -122,7 +123,11 @@ register_model(
     "beluga",
     Beluga,
     paper="Zhou et al. 2018 (ExPecto), Nat. Genet.",
-    input_desc="(N, 4, 2000) one-hot ACGT",
+    doi="10.1038/s41588-018-0160-6",
+    inputs=DNA_INPUT,
+    # ExPecto's own encoding: N as all zeros (Kipoi's and Selene's put 0.25)
+    conventions=Conventions(alphabet=ALPHABET, n_value=0.0, targets="beluga_2002"),
     layouts=LAYOUTS,
     args_from_state=beluga_args_from_state,
+    published=PUBLISHED,
 )

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from zoo._checks import check_shape
-from zoo._registry import register_model
+from zoo._registry import Inputs, register_model
 from zoo.heads import HeadedModel, HeadName, make_head
-from zoo.layouts import Layout
-from zoo.models._published import csinva_file
+from zoo.weights.layouts import Layout
+from zoo.weights.published import csinva_file
 
 Activation = Literal["relu", "leaky_relu"]
 
@@ -43,6 +43,10 @@ class BinaryClassifier(HeadedModel):
         activation: Activation = "relu",
     ) -> None:
         super().__init__()
+        self.in_features = in_features
+        self.n_outputs = n_outputs
+        self.hidden = hidden
+        self.activation = activation
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:
@@ -101,7 +105,6 @@ PUBLISHED = (
     csinva_file(
         "mnist_gan_mlp/weights/D--300.ckpt",
         name="mlp_gan.mnist_d",
-        model="binary_classifier",
         args={"in_features": 784, "n_outputs": 1, "hidden": (256, 256), "activation": "leaky_relu"},
         layout="mlp-gan-d",
         md5="07c8d6812abec39fc9cd604ae4e2a931",
@@ -115,7 +118,8 @@ register_model(
     "binary_classifier",
     BinaryClassifier,
     paper="logistic regression / MLP (the Linear + Sigmoid tutorials)",
-    input_desc="(N, in_features)",
+    inputs=Inputs("features", ("in_features",)),
     layouts=LAYOUTS,
     args_from_state=binary_classifier_args_from_state,
+    published=PUBLISHED,
 )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._bases import ALPHABET
+from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
-from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
+from zoo.weights.layouts import Layout
 
 
 def danq_positions(seq_len: int) -> int:
@@ -33,6 +34,10 @@ class DanQ(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.rc_average = rc_average
         positions = positions_after_convs("DanQ", seq_len, danq_positions)
         self.conv = nn.Sequential(nn.Conv1d(4, 320, 26), nn.ReLU(), nn.MaxPool1d(13, 13), nn.Dropout(0.2))
         self.lstm = nn.LSTM(320, 320, batch_first=True, bidirectional=True)
@@ -100,7 +105,8 @@ register_model(
     "danq",
     DanQ,
     paper="Quang & Xie 2016, Nucleic Acids Res.",
-    input_desc="(N, 4, 1000) one-hot ACGT",
+    inputs=DNA_INPUT,
+    conventions=Conventions(alphabet=ALPHABET, n_value=0.25),  # Selene's encoding
     layouts=LAYOUTS,
     args_from_state=danq_args_from_state,
 )

@@ -14,10 +14,10 @@ import torch
 from torch import nn
 
 from zoo._checks import check_latents, check_shape
-from zoo._registry import register_model
+from zoo._registry import Conventions, Inputs, register_model
 from zoo.heads import HeadedModel, HeadName, make_head
-from zoo.layouts import Layout
-from zoo.models._published import PublishedFile, csinva_file
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile, csinva_file
 
 DecoderFinal = Literal["upsample", "1x1", "1x1_crop2"]
 DiscriminatorFinal = Literal["4x4", "2x2", "3x3"]
@@ -57,6 +57,11 @@ class ImageDecoder(HeadedModel):
         final: DecoderFinal = "upsample",
     ) -> None:
         super().__init__()
+        self.in_size = in_size
+        self.n_channels = n_channels
+        self.ngf = ngf
+        self.n_layers = n_layers
+        self.final = final
         if n_layers < 2:
             raise ValueError(f"ImageDecoder: n_layers={n_layers}, expected >= 2 (8x8 output)")
         if decoder_image_size(n_layers, final) < 1:
@@ -139,6 +144,10 @@ class ImageDiscriminator(HeadedModel):
         final: DiscriminatorFinal = "4x4",
     ) -> None:
         super().__init__()
+        self.n_channels = n_channels
+        self.ndf = ndf
+        self.image_size = image_size
+        self.final = final
         count = halvings(image_size, final)
         layers: list[nn.Module] = [
             nn.Conv2d(n_channels, ndf, 4, 2, 1, bias=False),
@@ -351,7 +360,6 @@ def _csinva_dcgan(
             md5=md5,
             description=f"DCGAN {role}, {what}",
             image_shape=shape,
-            value_range=(-1.0, 1.0),
             latent_size=100 if part == "G" else None,
         )
         for part, model, args, layout, md5, role in (
@@ -361,35 +369,42 @@ def _csinva_dcgan(
     )
 
 
-PUBLISHED = (
-    *_csinva_dcgan(
+_CSINVA_DCGANS = (
+    _csinva_dcgan(
         "mnist28", "MNIST 28 x 28", "mnist_dcgan", 99, (1, 28, 28), "1x1_crop2",
         {"image_size": 28, "final": "3x3"}, md5s=(None, "08fa805ddbb01b67bacde5a4ff8e4d26"),
     ),
-    *_csinva_dcgan(
+    _csinva_dcgan(
         "cifar10", "CIFAR-10 32 x 32 x 3", "cifar10_dcgan", 199, (3, 32, 32), "1x1",
         {"image_size": 32, "final": "2x2"},
     ),
-    *_csinva_dcgan(
+    _csinva_dcgan(
         "cifar100_gray", "CIFAR-100 grayscale 32 x 32 x 1", "cifar100_dcgan_grayscale", 299, (1, 32, 32),
         "1x1", {"image_size": 32, "final": "2x2"},
     ),
 )  # fmt: skip
-
+DECODER_PUBLISHED = tuple(netg for netg, _ in _CSINVA_DCGANS)
+DISCRIMINATOR_PUBLISHED = tuple(netd for _, netd in _CSINVA_DCGANS)
+# csinva's DCGANs, as pytorch/examples': a tanh generator, images normalised to [-1, 1]
+_PIXELS = Conventions(value_range=(-1.0, 1.0))
 
 register_model(
     "image_decoder",
     ImageDecoder,
     paper="Radford et al. 2016 (DCGAN); Hsieh et al. 2018 (DDPAE)",
-    input_desc="(N, 100) latent",
+    inputs=Inputs("latent", ("in_size",)),
+    conventions=_PIXELS,
     layouts=DECODER_LAYOUTS,
     args_from_state=image_decoder_args_from_state,
+    published=DECODER_PUBLISHED,
 )
 register_model(
     "image_discriminator",
     ImageDiscriminator,
     paper="Radford et al. 2016 (DCGAN)",
-    input_desc="(N, 3, 64, 64) image",
+    inputs=Inputs("image", ("n_channels", "image_size", "image_size")),
+    conventions=_PIXELS,
     layouts=DISCRIMINATOR_LAYOUTS,
     args_from_state=image_discriminator_args_from_state,
+    published=DISCRIMINATOR_PUBLISHED,
 )

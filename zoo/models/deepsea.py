@@ -11,11 +11,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._bases import ALPHABET
+from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
-from zoo.layouts import Layout
 from zoo.models._dna import DNAModel, conv_out_len, implied_seq_len, positions_after_convs
-from zoo.models._published import PublishedFile
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile
 
 
 def deepsea_positions(seq_len: int, kernel_size: int = 8, pool_size: int = 4) -> int:
@@ -55,6 +56,15 @@ class DeepSEA(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.hidden = hidden
+        self.conv_channels = conv_channels
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dropouts = dropouts
+        self.activation = activation
+        self.rc_average = rc_average
         if not all(0.0 <= p <= 1.0 for p in dropouts):  # NaN too, which nn.Dropout lets through
             raise ValueError(f"DeepSEA: dropouts={tuple(dropouts)!r}, each must be in [0, 1]")
         c1, c2, c3 = conv_channels
@@ -162,20 +172,15 @@ def deepsea_args_from_state(state: dict[str, torch.Tensor], current: dict) -> di
 
 # --- Published checkpoints -------------------------------------------------------------------
 
-_PAPER = "Zhou & Troyanskaya 2015, Nat. Methods, doi:10.1038/nmeth.3547"
 PUBLISHED = (
     PublishedFile(
         name="deepsea.kipoi_predict",
-        model="deepsea",
         args={"seq_len": 1000, "n_targets": 919, "rc_average": True},
         layout="kipoi-deepsea-predict",
         url="https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
         md5="89e640bf6bdbe1ff165f484d9796efc7",
         license="CC-BY-3.0",
         source="Kipoi model zoo, DeepSEA/predict",
-        paper=_PAPER,
-        n_value=0.25,
-        targets="deepsea_919",
         description=(
             "Kipoi's DeepSEA sequence-prediction model: the probabilities of the forward and the "
             "reverse-complement sequence averaged, as on the DeepSEA website"
@@ -183,16 +188,12 @@ PUBLISHED = (
     ),
     PublishedFile(
         name="deepsea.kipoi_variant_effects",
-        model="deepsea",
         args={"seq_len": 1000, "n_targets": 919, "rc_average": False},
         layout="kipoi-deepsea-variant-effect",
         url="https://zenodo.org/record/1466993/files/deepsea_variant_effects.pth?download=1",
         md5="35956ab9c28960b5a3693f470fe980c1",
         license="CC-BY-3.0",
         source="Kipoi model zoo, DeepSEA/variantEffects",
-        paper=_PAPER,
-        n_value=0.25,
-        targets="deepsea_919",
         description="Kipoi's DeepSEA variant-effect model: the same network on the forward strand only",
     ),
 )
@@ -202,7 +203,10 @@ register_model(
     "deepsea",
     DeepSEA,
     paper="Zhou & Troyanskaya 2015, Nat. Methods",
-    input_desc="(N, 4, 1000) one-hot ACGT",
+    doi="10.1038/nmeth.3547",
+    inputs=DNA_INPUT,
+    conventions=Conventions(alphabet=ALPHABET, n_value=0.25, targets="deepsea_919"),  # Kipoi's encoding
     layouts=LAYOUTS,
     args_from_state=deepsea_args_from_state,
+    published=PUBLISHED,
 )

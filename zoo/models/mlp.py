@@ -16,11 +16,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo._checks import check_latents, check_shape
-from zoo._registry import register_model
+from zoo._registry import Conventions, Inputs, register_model
 from zoo.heads import HeadedModel, HeadName, make_head
-from zoo.layouts import Layout
-from zoo.models._published import csinva_file
 from zoo.models.classifier import linear_weights, sequential_renames
+from zoo.weights.layouts import Layout
+from zoo.weights.published import csinva_file
 
 ImageShape = tuple[int, int, int]
 
@@ -52,6 +52,9 @@ class MLPDecoder(HeadedModel):
         head: HeadName = "tanh",
     ) -> None:
         super().__init__()
+        self.in_size = in_size
+        self.hidden = hidden
+        self.image_shape = image_shape
         layers: list[nn.Module] = []
         width = in_size
         for h in hidden:
@@ -86,6 +89,9 @@ class MLPVAE(HeadedModel):
         head: HeadName = "sigmoid",
     ) -> None:
         super().__init__()
+        self.image_shape = image_shape
+        self.hidden = hidden
+        self.latent_size = latent_size
         n_features = math.prod(image_shape)
         self.fc1 = nn.Linear(n_features, hidden)
         self.fc21 = nn.Linear(hidden, latent_size)
@@ -181,29 +187,27 @@ VAE_LAYOUTS = (
     ),
 )
 
-PUBLISHED = (
+VAE_PUBLISHED = (
     csinva_file(
         "mnist_vae/weights/vae_epoch_25.pth",
         name="vae.mnist",
-        model="mlp_vae",
         args={"image_shape": _MNIST, "hidden": 400, "latent_size": 20, "head": "sigmoid"},
         layout="pytorch-examples-vae",
         md5="170d7720f7d98109540d6ee88d1c6898",
         description="VAE, MNIST (pytorch/examples vae/main.py architecture)",
         image_shape=_MNIST,
-        value_range=(0.0, 1.0),
         latent_size=20,
     ),
+)
+DECODER_PUBLISHED = (
     csinva_file(
         "mnist_gan_mlp/weights/G--300.ckpt",
         name="mlp_gan.mnist_g",
-        model="mlp_decoder",
         args={"in_size": 64, "hidden": (256, 256), "image_shape": _MNIST, "head": "tanh"},
         layout="mlp-gan-g",
         md5="06401124cbd54dd826c35cc212b83d4b",
         description="MLP GAN generator, MNIST",
         image_shape=_MNIST,
-        value_range=(-1.0, 1.0),
         latent_size=64,
     ),
 )
@@ -212,15 +216,19 @@ register_model(
     "mlp_decoder",
     MLPDecoder,
     paper="MLP GAN generator (the GAN-on-MNIST tutorials; Goodfellow et al. 2014)",
-    input_desc="(N, 64) latent",
+    inputs=Inputs("latent", ("in_size",)),
+    conventions=Conventions(value_range=(-1.0, 1.0)),  # a tanh head, as the GAN tutorials' data
     layouts=DECODER_LAYOUTS,
     args_from_state=mlp_decoder_args_from_state,
+    published=DECODER_PUBLISHED,
 )
 register_model(
     "mlp_vae",
     MLPVAE,
     paper="Kingma & Welling 2014 (VAE; the pytorch/examples model)",
-    input_desc="(N, 1, 28, 28) image",
+    inputs=Inputs("image", ("image_shape",)),
+    conventions=Conventions(value_range=(0.0, 1.0)),  # Bernoulli means: a sigmoid head
     layouts=VAE_LAYOUTS,
     args_from_state=mlp_vae_args_from_state,
+    published=VAE_PUBLISHED,
 )

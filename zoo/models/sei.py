@@ -13,12 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo._registry import register_model
+from zoo._bases import ALPHABET
+from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
-from zoo.layouts import Layout
 from zoo.models._dna import DNAModel
-from zoo.models._published import PublishedFile
 from zoo.targets import load_target_names
+from zoo.weights.layouts import Layout
+from zoo.weights.published import PublishedFile
 
 DILATIONS = (2, 4, 8, 16, 25)
 POOLING = 16  # two MaxPool1d(4, 4): the spline sees seq_len / 16 positions
@@ -130,6 +131,11 @@ class Sei(DNAModel):
         rc_average: bool = False,
     ) -> None:
         super().__init__()
+        self.seq_len = seq_len
+        self.n_targets = n_targets
+        self.conv_channels = conv_channels
+        self.spline_df = spline_df
+        self.rc_average = rc_average
         _check_sizes(seq_len, spline_df)
         c1, c2, c3 = conv_channels
         self.lconv1 = nn.Sequential(_conv(4, c1), _conv(c1, c1))
@@ -211,19 +217,13 @@ def sei_args_from_state(state: dict[str, torch.Tensor], current: dict) -> dict:
 PUBLISHED = (
     PublishedFile(
         name="sei.sei_framework",
-        model="sei",
         args={"seq_len": 4096, "n_targets": 21907, "rc_average": True},
         layout="selene-sei",
         url="https://zenodo.org/record/4906997/files/sei_model.tar.gz",
         md5=None,
         license="academic and research use only (the Sei repository's license)",
         source="the Sei framework repository (Zenodo record 4906997)",
-        paper=(
-            "Chen et al. 2022, Nat. Genet., doi:10.1038/s41588-022-01102-2; "
-            "weights: doi:10.5281/zenodo.4906996"
-        ),
-        n_value=0.25,
-        targets="sei_21907",
+        weights_doi="10.5281/zenodo.4906996",
         description=(
             "Sei: 21,907 chromatin profiles from 4 kb, both strands averaged (Selene's "
             "NonStrandSpecific, mode mean); the weights are sei.pth inside the archive"
@@ -236,9 +236,12 @@ register_model(
     "sei",
     Sei,
     paper="Chen et al. 2022, Nat. Genet.",
-    input_desc="(N, 4, 4096) one-hot ACGT",
+    doi="10.1038/s41588-022-01102-2",
+    inputs=DNA_INPUT,
+    conventions=Conventions(alphabet=ALPHABET, n_value=0.25, targets="sei_21907"),  # Selene's encoding
     layouts=LAYOUTS,
     args_from_state=sei_args_from_state,
+    published=PUBLISHED,
 )
 
 

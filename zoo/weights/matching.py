@@ -5,7 +5,7 @@ and a :class:`LoadReport` of every key that did not fit, with the arguments that
 state_dicts (also with DDP ``module.`` or torch.compile ``_orig_mod.`` prefixes); checkpoint
 dicts holding a ``state_dict`` (Lightning ``.ckpt`` with the task's attribute prefix such as
 ``model.``, ``generator.``, ``decoder.``; Selene ``.pth.tar``); and the public layouts each
-model family registers (``zoo.layouts``). The model passed in is changed only after the
+model family registers (``zoo.weights.layouts``). The model passed in is changed only after the
 whole file has been converted and checked.
 """
 
@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo import layouts
 from zoo._checks import NonFiniteWarning, list_names, non_finite_tensors
-from zoo.layouts import Layout
 from zoo.models import args_from_state, layouts_for_keys, model_args, spec_for_class
+from zoo.weights import layouts
 from zoo.weights.errors import LayoutWarning
+from zoo.weights.layouts import Layout
 from zoo.weights.records import TASK_ATTRIBUTES, read_model_records
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import stored_args
@@ -37,7 +37,7 @@ class LoadReport:
     """What a load found: the layout, where in the file, and every key that did not fit."""
 
     path: str
-    layout: str  # "zoo" for the zoo's own keys, else a registered layout name (zoo.layouts)
+    layout: str  # "zoo" for the zoo's own keys, else a registered layout name (zoo.weights.layouts)
     prefix: str  # the wrapper prefix stripped from the file's keys, e.g. "module." or "generator."
     loaded: list[str] = field(default_factory=list)
     missing: list[tuple[str, Shape]] = field(default_factory=list)  # in the model, not in the file

@@ -15,6 +15,7 @@ from torch import nn
 from zoo._types import PathLike
 from zoo.create import create_model, load_model
 from zoo.models import build_model, list_models, spec_for_class
+from zoo.models import n_targets_of as n_targets_of  # (zoo.predict exports it from here)
 from zoo.predict.errors import PredictError
 from zoo.weights import (
     attach_info,
@@ -31,21 +32,19 @@ from zoo.weights import (
     stored_info,
 )
 
-# ExPecto/Beluga was trained with N as all zeros; Kipoi and Selene use 0.25.
-N_VALUE_BY_MODEL = {"beluga": 0.0}
-
 
 def default_n_value(model: nn.Module) -> float:
     """The one-hot value of N the model was trained with: the one it records (``model.n_value``,
-    from a published checkpoint, a zoo file or a zoo-train checkpoint), else 0.0 for Beluga and
-    0.25 for the others."""
+    from a published checkpoint, a zoo file or a zoo-train checkpoint), else that of its model's
+    conventions (0.0 for Beluga), else 0.25."""
     recorded = getattr(model, "n_value", None)
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
         return float(recorded)
     try:
-        return N_VALUE_BY_MODEL.get(spec_for_class(type(model)).name, 0.25)
+        n_value = spec_for_class(type(model)).conventions.n_value
     except ValueError:  # not a registered model
-        return 0.25
+        n_value = None
+    return 0.25 if n_value is None else n_value
 
 
 def trained_n_value(weights: PathLike) -> float | None:
@@ -227,12 +226,3 @@ def _create_and_load(name: str, model_args: dict[str, Any], path: Path) -> nn.Mo
 def _cli_json(value: Any) -> str:
     """A --model-arg VALUE: compact JSON, so the shell sees one word."""
     return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
-
-
-def n_targets_of(model: nn.Module) -> int:
-    """How many targets ``model`` predicts."""
-    n = getattr(model, "n_targets", None)
-    if isinstance(n, int):
-        return n
-    with torch.no_grad():
-        return int(model.logits(torch.zeros(1, 4, model.seq_len)).shape[-1])

@@ -1,11 +1,13 @@
-"""Public pretrained weight files, described as data next to the families that load them.
+"""The record of one public pretrained weights file.
 
-Each family file lists the published files its models read as ``PUBLISHED``, a tuple of
-:class:`PublishedFile`: where the file is, how to check it, and the exact model (registry
-name and constructor arguments) that computes what the original did; ``zoo.models``
-gathers them all in ``PUBLISHED``. Nothing here downloads anything: ``zoo.pretrained``
-downloads, verifies and caches the files, and ``zoo.create_model(name, pretrained=True)``
-builds a model from its record.
+A family file lists the published files of each model it registers
+(``register_model(..., published=(PublishedFile(...), ...))``): where the file is, how to
+check it, and the exact model arguments that compute what the original did. Registering
+fills in what the family states once for all its files (the model name, the paper, the
+conventions of :class:`zoo._registry.Conventions`), so a record spells out only where its
+file differs. Nothing here downloads anything: :mod:`zoo.weights.download` downloads,
+verifies and caches the files, and ``zoo.create_model(name, pretrained=True)`` builds a
+model from its record.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ CSINVA = "https://github.com/csinva/gan-vae-pretrained-pytorch/raw/master/"
 CSINVA_SOURCE = "csinva/gan-vae-pretrained-pytorch"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PublishedFile:
     """One published weights file and the zoo model that reproduces its original.
 
     ``args`` are the constructor arguments of ``model`` that make it compute what the
-    original did (including those a file's tensor shapes cannot tell); ``layout`` names the
-    registered layout (``zoo.layouts.Layout``) the file is in. ``md5`` is the published
-    checksum of the downloaded file, None where none is known. ``name`` reads
-    ``family.source`` (``deepsea.kipoi_predict``).
+    original did (including those a file's tensor shapes cannot tell, such as
+    ``rc_average``, the strand averaging); ``layout`` names the registered layout
+    (``zoo.weights.layouts.Layout``) the file is in. ``md5`` is the published checksum of
+    the downloaded file, None where none is known. ``name`` reads ``family.source``
+    (``deepsea.kipoi_predict``). ``model`` (the registry name) and ``paper`` are filled in
+    from the model the file is registered with; ``weights_doi`` is the DOI of the weights'
+    own record, where they have one apart from the paper.
 
     Image models: ``image_shape`` is (C, H, W) of the images the model makes or reads;
     ``value_range`` their pixel range; ``latent_size`` the length of a generator's or
@@ -39,10 +44,13 @@ class PublishedFile:
     DNA models: ``n_value`` is what the original's encoding puts in each channel for N;
     ``targets`` the list in ``zoo.targets`` naming the outputs (``deepsea_919``). For an
     archive, ``archive_member`` is the basename of the weight file inside it.
+
+    ``value_range``, ``n_value`` and ``targets`` left None take the model's conventions
+    when the file is registered.
     """
 
     name: str
-    model: str
+    model: str = ""
     args: Mapping[str, Any] = field(hash=False)
     layout: str
     url: str
@@ -56,6 +64,7 @@ class PublishedFile:
     n_value: float | None = None
     targets: str | None = None
     archive_member: str | None = None
+    weights_doi: str | None = None
     paper: str = ""
 
     def __post_init__(self) -> None:
@@ -79,5 +88,8 @@ class PublishedFile:
 
 
 def csinva_file(path: str, **fields: Any) -> PublishedFile:
-    """The record of the file at ``path`` in csinva/gan-vae-pretrained-pytorch (MIT license)."""
+    """The record of the file at ``path`` in csinva/gan-vae-pretrained-pytorch (MIT license).
+
+    ``fields`` are the other fields of :class:`PublishedFile`.
+    """
     return PublishedFile(url=CSINVA + path, license="MIT", source=CSINVA_SOURCE, **fields)

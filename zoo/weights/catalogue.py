@@ -1,16 +1,10 @@
-"""Published checkpoints: the catalogue, and their download into a verified local cache.
+"""The catalogue of published checkpoints: the files the model families register, by name,
+and their weight file located in the verified cache or as a local copy.
 
->>> from zoo.pretrained import list_pretrained, locate_weights
->>> list_pretrained()[:2]
-['basset.kipoi', 'beluga.expecto']
->>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
-
-Each model family declares the published files its models read as data beside its
-architecture (``PUBLISHED`` in ``zoo/models/<family>.py``, a
-:class:`~zoo.models.PublishedFile` each; ``zoo.models.PUBLISHED`` gathers them); this
-package holds the machinery only: finding records by name, downloading, verifying and
-caching their files. ``zoo.create_model("deepsea.kipoi_predict", pretrained=True)`` builds
-the model from them.
+Each family registers its published files with its model (``register_model(...,
+published=...)`` in ``zoo/models/<family>.py``, a :class:`~zoo.weights.published.PublishedFile`
+each); this module finds them by name and hands them to :mod:`zoo.weights.download`.
+``zoo.create_model("deepsea.kipoi_predict", pretrained=True)`` builds the model from them.
 """
 
 from __future__ import annotations
@@ -23,45 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import models
-from zoo.models import PublishedFile
-from zoo.pretrained.download import (
-    CACHE_ENV,
-    ArchiveError,
-    ChecksumError,
-    DownloadError,
-    cache_dir,
-    cached_md5,
-    entry_dir,
-    extract_member,
-    fetch,
-    file_md5,
-    verify,
-)
-
-__all__ = [
-    "CACHE_ENV",
-    "ArchiveError",
-    "ChecksumError",
-    "DownloadError",
-    "Located",
-    "PublishedFile",
-    "all_pretrained",
-    "cache_dir",
-    "cached_md5",
-    "entry_dir",
-    "extract_member",
-    "fetch",
-    "file_md5",
-    "get_pretrained",
-    "list_pretrained",
-    "locate_weights",
-    "verify",
-]
+from zoo.weights.download import cached_md5, entry_dir, extract_member, fetch, file_md5, verify
+from zoo.weights.published import PublishedFile
 
 
 def all_pretrained() -> list[PublishedFile]:
     """Every published file the model families describe, sorted by name."""
-    return sorted(models.PUBLISHED, key=lambda entry: entry.name)
+    return sorted(models.all_published(), key=lambda entry: entry.name)
 
 
 def list_pretrained() -> list[str]:
@@ -79,10 +41,9 @@ def get_pretrained(name: str) -> PublishedFile:
     by_name = {entry.name: entry for entry in entries}
     if name in by_name:
         return by_name[name]
-    of_model = [entry for entry in models.PUBLISHED if entry.model == name]
-    if of_model:
-        return of_model[0]
     if name in models.list_models():
+        if models.get_spec(name).published:
+            return models.get_spec(name).published[0]
         raise ValueError(f"model {name!r} has no published checkpoint; those with one: {', '.join(by_name)}")
     with_files = sorted({entry.model for entry in entries})
     close = difflib.get_close_matches(name, [*by_name, *with_files], n=3, cutoff=0.5)

@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 
 from zoo._files import atomic_path
-from zoo.models._published import PublishedFile
+from zoo.weights.published import PublishedFile
 
 CACHE_ENV = "ZOO_CACHE_DIR"
 _CHUNK = 1 << 20
