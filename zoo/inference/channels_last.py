@@ -62,8 +62,11 @@ def fast_strand_logits(plan: Plan, dtype: torch.dtype, device: torch.device) -> 
         return None
     dense = _dense_steps(dense_ops, convs[-1].out_channels)
     if dense is None:  # dense ops without a kernel here: the plain ops, on the channel-major flatten
-        ops = dense_ops
-        dense = [Step(lambda h, exact: reference.run_ops(ops, h.transpose(1, 2).flatten(1)), lambda m: math.inf)]
+
+        def plain_dense(h: torch.Tensor, exact: bool) -> torch.Tensor:
+            return reference.run_ops(dense_ops, h.transpose(1, 2).flatten(1))
+
+        dense = [Step(plain_dense, lambda m: math.inf)]
 
     def conv_features(x: torch.Tensor, exact: bool) -> torch.Tensor:
         h = x.transpose(1, 2).contiguous()  # (N, L, C): channels last
@@ -74,9 +77,7 @@ def fast_strand_logits(plan: Plan, dtype: torch.dtype, device: torch.device) -> 
     def strand_fn(x: torch.Tensor, exact: bool) -> torch.Tensor:
         # On CPU the convolutions run on slices of CONV_ROWS sequences, whose activations
         # stay in cache; the dense layers on the whole batch, which reads their weights once.
-        parts = (
-            [conv_features(p, exact) for p in x.split(CONV_ROWS)] if on_cpu else [conv_features(x, exact)]
-        )
+        parts = [conv_features(p, exact) for p in x.split(CONV_ROWS)] if on_cpu else [conv_features(x, exact)]
         h = parts[0] if len(parts) == 1 else torch.cat(parts)
         for step in dense:
             h = step(h, exact)

@@ -20,7 +20,18 @@ from torch import nn
 
 from zoo.models._dna import DNAModel
 from zoo.models.sei import BSplineTransformation, Sei
-from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Plan, PositionMap, Residual, Scale, Unsupported
+from zoo.plan.ops import (
+    Activation,
+    Conv,
+    Linear,
+    MaxPool,
+    Op,
+    Plan,
+    PositionMap,
+    Residual,
+    Scale,
+    Unsupported,
+)
 
 # Elementwise layers an Activation may hold.
 _ACTIVATIONS = (
@@ -68,7 +79,9 @@ def lower(model: nn.Module) -> Plan | Unsupported:
             elif not isinstance(model, Sei) and type(model).strand_logits is DNAModel.strand_logits:
                 conv, dense = _conv_then_classifier(model)
             else:
-                return Unsupported(f"{name} computes its strand logits its own way (strand_logits overridden)")
+                return Unsupported(
+                    f"{name} computes its strand logits its own way (strand_logits overridden)"
+                )
     except _NoOp as err:
         return Unsupported(f"{name}: {err}")
     return Plan(int(model.seq_len), bool(model.rc_average), conv, dense)
@@ -80,7 +93,11 @@ def _conv_then_classifier(model: DNAModel) -> tuple[tuple[Op, ...], tuple[Op, ..
     if not isinstance(conv, nn.Sequential) or not isinstance(classifier, nn.Sequential):
         raise _NoOp("conv and classifier must be nn.Sequential")
     layers = [m for m in classifier if not isinstance(m, _IDENTITY)]
-    if not layers or not isinstance(layers[0], nn.Flatten) or (layers[0].start_dim, layers[0].end_dim) != (1, -1):
+    if (
+        not layers
+        or not isinstance(layers[0], nn.Flatten)
+        or (layers[0].start_dim, layers[0].end_dim) != (1, -1)
+    ):
         raise _NoOp("the classifier must start with a Flatten of every axis after the batch")
     return _layer_ops(list(conv)), _dense_ops(layers[1:])
 
