@@ -455,3 +455,12 @@ def test_finite_batches_take_the_fused_steps_and_broken_ones_the_exact_steps(key
     with torch.no_grad():
         model.conv[0].bias[0] = float("nan")
     assert not inference._fast_strand_logits(model, torch.float32, torch.device("cpu")).trusted(x)
+
+
+def test_dense_layers_without_a_channels_last_kernel_run_as_plain_ops_after_fast_convolutions() -> None:
+    model, x = _model_and_input("deepsea")
+    model.classifier[2] = nn.Tanh()  # no clamp: no fused dense step
+    assert inference._fast_strand_logits(model, torch.float32, torch.device("cpu")) is not None
+    with torch.no_grad():
+        expected = model.logits(x)
+    torch.testing.assert_close(prepare_logits(model, "fp32")(x), expected, rtol=0, atol=1e-5)

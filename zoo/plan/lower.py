@@ -79,9 +79,7 @@ def lower(model: nn.Module) -> Plan | Unsupported:
             elif not isinstance(model, Sei) and type(model).strand_logits is DNAModel.strand_logits:
                 conv, dense = _conv_then_classifier(model)
             else:
-                return Unsupported(
-                    f"{name} computes its strand logits its own way (strand_logits overridden)"
-                )
+                return Unsupported(f"{name} has its own strand_logits, which no plan describes")
     except _NoOp as err:
         return Unsupported(f"{name}: {err}")
     return Plan(int(model.seq_len), bool(model.rc_average), conv, dense)
