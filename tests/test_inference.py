@@ -17,7 +17,8 @@ from zoo import inference
 from zoo._checks import NonFiniteWarning
 from zoo.inference import PRECISIONS, channels_last, onednn, prepare_logits
 from zoo.models import DeepSEA
-from zoo.plan import MaxPool, lower
+from zoo.plan import lower
+from zoo.plan.ops import MaxPool
 
 # Small configs of every model family; the fast channels-last path covers deepsea, beluga, basset.
 SMALL = {

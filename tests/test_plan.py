@@ -12,18 +12,16 @@ from torch import nn
 
 import zoo
 from zoo.models import DeepSEA, Sei
-from zoo.plan import (
+from zoo.plan import Plan, Unsupported, lower
+from zoo.plan.ops import (
     Activation,
     Conv,
     Linear,
     MaxPool,
-    Plan,
     PositionMap,
     Residual,
     Scale,
-    Unsupported,
     converted,
-    lower,
     position_major,
 )
 from zoo.plan.reference import logits, run_ops

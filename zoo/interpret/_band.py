@@ -36,7 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo.models._dna import DNAModel, strand_mean_logits
-from zoo.plan import Activation, Conv, Linear, MaxPool, Op, Plan, Scale, lower
+from zoo.plan import Plan, lower
+from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Scale
 from zoo.plan.reference import run_op, run_ops
 
 
