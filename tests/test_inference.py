@@ -168,7 +168,7 @@ def test_steps_as_run_on_cuda_match_model_logits(
     model, _ = _model_and_input(key)
     n = 2 * channels_last.CONV_ROWS + 7
     x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    dtype = inference.PRECISION_DTYPES[precision]
     strand_fn = inference._fast_strand_logits(model, dtype, _CudaLike())  # type: ignore[arg-type]
     assert strand_fn is not None
     fn = inference._dna_logits_fn(model, strand_fn, dtype, torch.device("cpu"))
@@ -224,7 +224,7 @@ def test_both_convolution_paths_are_used_and_agree() -> None:
     h = x.transpose(1, 2).contiguous()  # (N, L, C)
     short = h[:, : channels_last.MIN_CONV_POSITIONS - 1 + 7].contiguous()  # one position too few for a conv
     for floor in (None, 0.0, 1e-6):
-        step = channels_last.conv_step(lower(model).conv[0], floor)
+        step = channels_last.conv_step(lower(model).conv[0], torch.float32, floor)
         for inp in (h, short):
             with torch.no_grad():
                 expected = conv(inp.transpose(1, 2)).transpose(1, 2)

@@ -216,3 +216,13 @@ def test_the_backends_read_the_plan_not_the_layers(module: str) -> None:
         "nn.Threshold",
     }
     assert not _names_used(ROOT / module) & layers
+
+
+def test_lowering_copies_only_what_it_folds() -> None:
+    # a large model (Sei's dense layers hold 2 GB) lowers without a copy of its weights
+    model = _model("sei")
+    plan = lower(model)
+    assert plan.dense[0].weight.data_ptr() == model.classifier[0].weight.data_ptr()
+    basset = _model("basset")
+    folded = lower(basset).conv[0].weight
+    assert folded.data_ptr() != basset.conv[0].weight.data_ptr()  # batch norm folded: a new tensor

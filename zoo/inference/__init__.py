@@ -72,7 +72,7 @@ def prepare_logits(
 
     ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
     batch shape compiles, which takes seconds). On CUDA it applies to every model. On CPU it
-    applies to the models without the oneDNN path below (DanQ, the image models); DeepSEA,
+    applies to the models without the channels-last path (DanQ, Sei, the image models); DeepSEA,
     Beluga and Basset keep their oneDNN path uncompiled, because inductor made them slower
     than that path.
 

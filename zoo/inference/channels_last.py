@@ -54,14 +54,15 @@ def fast_strand_logits(plan: Plan, dtype: torch.dtype, device: torch.device) -> 
     on_cpu = device.type == "cpu"
     if on_cpu and dtype == torch.bfloat16 and not onednn.bf16_supported():
         return None  # oneDNN's bf16 kernels need AVX-512 (or AVX-NE-CONVERT); plain torch bf16 works
-    # copies: the prepared steps keep the weights as they are now
-    conv_ops, dense_ops = converted(plan.conv, dtype, copy=True), converted(plan.dense, dtype, copy=True)
-    steps = _conv_steps(conv_ops)
-    convs = [op for op in conv_ops if isinstance(op, Conv)]
+    # Every step keeps its own copy of its weights, in ``dtype``: the prepared steps keep the
+    # weights as they are now. Nothing is copied for a plan found to have no steps.
+    steps = _conv_steps(plan.conv, dtype)
+    convs = [op for op in plan.conv if isinstance(op, Conv)]
     if steps is None or not convs:
         return None
-    dense = _dense_steps(dense_ops, convs[-1].out_channels)
+    dense = _dense_steps(plan.dense, dtype, convs[-1].out_channels)
     if dense is None:  # dense ops without a kernel here: the plain ops, on the channel-major flatten
+        dense_ops = converted(plan.dense, dtype, copy=True)
 
         def plain_dense(h: torch.Tensor, exact: bool) -> torch.Tensor:
             return reference.run_ops(dense_ops, h.transpose(1, 2).flatten(1))
@@ -92,7 +93,7 @@ def _fused_floor(ops: tuple[Op, ...], i: int) -> float | None:
     return op.floor if isinstance(op, Activation) else None
 
 
-def _conv_steps(ops: tuple[Op, ...]) -> list[Step] | None:
+def _conv_steps(ops: tuple[Op, ...], dtype: torch.dtype) -> list[Step] | None:
     """Steps on (N, L, C) tensors equivalent to the convolution-stack ``ops``; None if one has no kernel."""
     steps: list[Step] = []
     nonnegative = False  # whether every value of h is known to be >= 0 (after a clamp at >= 0)
@@ -102,7 +103,7 @@ def _conv_steps(ops: tuple[Op, ...]) -> list[Step] | None:
         if isinstance(op, Conv) and op.valid:
             floor = _fused_floor(ops, i + 1)  # the activation after it, fused
             i += 2 if floor is not None else 1
-            steps.append(conv_step(op, floor))
+            steps.append(conv_step(op, dtype, floor))
             nonnegative = floor is not None and floor >= 0.0
         elif isinstance(op, Activation) and op.floor is not None:
             steps.append(clamp_step(op.floor))
@@ -116,7 +117,7 @@ def _conv_steps(ops: tuple[Op, ...]) -> list[Step] | None:
     return steps
 
 
-def _dense_steps(ops: tuple[Op, ...], channels: int) -> list[Step] | None:
+def _dense_steps(ops: tuple[Op, ...], dtype: torch.dtype, channels: int) -> list[Step] | None:
     """Steps equivalent to the dense ``ops`` (linear maps and clamps), taking the features as
     (N, L, C); None for other ops.
 
@@ -135,8 +136,9 @@ def _dense_steps(ops: tuple[Op, ...], channels: int) -> list[Step] | None:
             return None
         floor = _fused_floor(ops, i + 1)
         i += 2 if floor is not None else 1
-        weight = position_major(op.weight, channels) if first else op.weight
-        steps.append(linear_step(weight.contiguous(), op.bias, floor))
+        weight = op.weight.to(dtype, copy=True)
+        weight = position_major(weight, channels) if first else weight
+        steps.append(linear_step(weight.contiguous(), op.bias.to(dtype, copy=True), floor))
         first = False
     return steps
 
@@ -193,17 +195,18 @@ def pool_step(pool: MaxPool, nonnegative: bool = False) -> Step:
     return Step(step, lambda m: m, lossy=nonnegative)
 
 
-def conv_step(conv: Conv, floor: float | None) -> Step:
+def conv_step(conv: Conv, dtype: torch.dtype, floor: float | None) -> Step:
     """A valid convolution of the plan (+ ``clamp_min(floor)``) as a channels-last Conv2d on
     (N, L, C); on CPU through oneDNN with the weights packed once and the clamp fused
     (``exact``: clamped by torch afterwards, which keeps NaN and infinities).
 
     Args:
-        conv: the plan's convolution, unpadded and undilated, its tensors in the compute type.
+        conv: the plan's convolution, unpadded and undilated.
+        dtype: the compute type.
         floor: the fused clamp's floor, or None for none.
     """
-    weight = conv.weight[:, :, None, :].contiguous(memory_format=torch.channels_last)
-    bias = conv.bias
+    weight = conv.weight[:, :, None, :].to(dtype).clone(memory_format=torch.channels_last)  # a copy
+    bias = conv.bias.to(dtype, copy=True)
     k = conv.kernel
     # (C_out, k * C_in) with the taps outermost: a window of k channels-last positions, flat
     weight_2d = weight.squeeze(2).permute(0, 2, 1).reshape(len(weight), -1).contiguous()
