@@ -13,10 +13,12 @@ from conftest import random_init_forbidden
 from torch import nn
 
 import zoo
-from zoo import _onednn, inference
+from zoo import inference
 from zoo._checks import NonFiniteWarning
-from zoo.inference import PRECISIONS, prepare_logits
+from zoo.inference import PRECISIONS, channels_last, onednn, prepare_logits
 from zoo.models import DeepSEA
+from zoo.plan import lower
+from zoo.plan.ops import MaxPool
 
 # Small configs of every model family; the fast channels-last path covers deepsea, beluga, basset.
 SMALL = {
@@ -140,7 +142,7 @@ def test_non_zoo_module_is_refused() -> None:
 def test_batches_larger_than_a_conv_slice_match_model_logits(key: str, precision: str) -> None:
     # the convolutions run on slices of _CONV_ROWS sequences; 2.2 slices, the last one short
     model, _ = _model_and_input(key)
-    n = 2 * inference._CONV_ROWS + 7
+    n = 2 * channels_last.CONV_ROWS + 7
     x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2)
     with torch.no_grad():
         expected = torch.sigmoid(model.logits(x.contiguous()))
@@ -162,11 +164,11 @@ def test_steps_as_run_on_cuda_match_model_logits(
 ) -> None:
     # CUDA runs the channels-last steps on the whole batch with plain conv2d/linear; here the
     # same branches run on CPU tensors (oneDNN off), on more rows than one CPU slice
-    monkeypatch.setattr(_onednn, "AVAILABLE", False)
+    monkeypatch.setattr(onednn, "AVAILABLE", False)
     model, _ = _model_and_input(key)
-    n = 2 * inference._CONV_ROWS + 7
+    n = 2 * channels_last.CONV_ROWS + 7
     x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    dtype = inference.PRECISION_DTYPES[precision]
     strand_fn = inference._fast_strand_logits(model, dtype, _CudaLike())  # type: ignore[arg-type]
     assert strand_fn is not None
     fn = inference._dna_logits_fn(model, strand_fn, dtype, torch.device("cpu"))
@@ -218,11 +220,11 @@ def test_both_convolution_paths_are_used_and_agree() -> None:
     # the later ones fewer than _MIN_CONV_POSITIONS (one matmul over windows).
     model, x = _model_and_input("deepsea")
     conv = model.conv[0]
-    assert model.seq_len - conv.kernel_size[0] + 1 >= inference._MIN_CONV_POSITIONS
+    assert model.seq_len - conv.kernel_size[0] + 1 >= channels_last.MIN_CONV_POSITIONS
     h = x.transpose(1, 2).contiguous()  # (N, L, C)
-    short = h[:, : inference._MIN_CONV_POSITIONS - 1 + 7].contiguous()  # one position too few for a conv
+    short = h[:, : channels_last.MIN_CONV_POSITIONS - 1 + 7].contiguous()  # one position too few for a conv
     for floor in (None, 0.0, 1e-6):
-        step = inference._conv_step(conv, None, torch.float32, floor)
+        step = channels_last.conv_step(lower(model).conv[0], torch.float32, floor)
         for inp in (h, short):
             with torch.no_grad():
                 expected = conv(inp.transpose(1, 2)).transpose(1, 2)
@@ -237,11 +239,11 @@ def test_both_convolution_paths_are_used_and_agree() -> None:
 def test_max_pool_on_integer_bits_equals_float_max_pool(dtype: torch.dtype) -> None:
     h = torch.randn(3, 41, 5).clamp_min(0.0).to(dtype)  # non-negative, with exact zeros; 41 % 4 != 0
     h[0, :4, 0] = 0.0
-    by_bits = inference._pool_step(nn.MaxPool1d(4), nonnegative=True)(h)
+    by_bits = channels_last.pool_step(MaxPool(4, 4), nonnegative=True)(h)
     expected = nn.functional.max_pool1d(h.float().transpose(1, 2), 4).transpose(1, 2).to(dtype)
     assert by_bits.dtype == dtype
     assert torch.equal(by_bits, expected)
-    assert torch.equal(inference._pool_step(nn.MaxPool1d(4))(h), expected)
+    assert torch.equal(channels_last.pool_step(MaxPool(4, 4))(h), expected)
 
 
 def test_load_model_skips_random_init_and_matches_a_normal_build(
@@ -312,26 +314,26 @@ def test_bf16_without_avx512_falls_back_or_runs_plain_bf16() -> None:
 def test_public_torch_fallback_matches_the_onednn_path_and_model_logits(
     monkeypatch: pytest.MonkeyPatch, key: str
 ) -> None:
-    # where torch lacks the private oneDNN ops (zoo._onednn.AVAILABLE is False) the same steps
+    # where torch lacks the private oneDNN ops (zoo.inference.onednn.AVAILABLE is False) the same steps
     # run on F.linear / F.conv2d + clamp_min; prepared fresh, on more rows than one CPU slice
     model, _ = _model_and_input(key)
-    n = inference._CONV_ROWS + 3
+    n = channels_last.CONV_ROWS + 3
     x = nn.functional.one_hot(torch.randint(0, 4, (n, model.seq_len)), 4).float().transpose(1, 2).contiguous()
     with torch.no_grad():
         expected = model.logits(x)
-    onednn = prepare_logits(model, "fp32")(x)
+    fused = prepare_logits(model, "fp32")(x)
 
     def private_op(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a private oneDNN op ran with zoo._onednn.AVAILABLE = False")
+        raise AssertionError("a private oneDNN op ran with zoo.inference.onednn.AVAILABLE = False")
 
-    monkeypatch.setattr(_onednn, "AVAILABLE", False)
+    monkeypatch.setattr(onednn, "AVAILABLE", False)
     for op in ("_linear_pointwise", "_convolution_pointwise", "_is_mkldnn_bf16_supported"):
         monkeypatch.setattr(torch.ops.mkldnn, op, private_op)
     monkeypatch.setattr(torch._C._nn, "mkldnn_reorder_conv2d_weight", private_op)
     assert inference._fast_strand_logits(model, torch.float32, torch.device("cpu")) is not None
     fallback = prepare_logits(model, "fp32")(x)
     assert fallback.dtype == torch.float32 and fallback.shape == expected.shape
-    torch.testing.assert_close(fallback, onednn, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fallback, fused, rtol=0, atol=1e-5)
     torch.testing.assert_close(fallback, expected, rtol=0, atol=1e-5)
 
 
@@ -428,7 +430,7 @@ def test_exact_max_pool_keeps_nan_of_either_sign(dtype: torch.dtype) -> None:
     h = torch.rand(2, 8, 3).to(dtype)
     h[0, 1, 0] = float("nan")
     h[1, 5, 2] = -torch.tensor(float("nan"))  # sign bit set: a negative integer
-    step = inference._pool_step(nn.MaxPool1d(4), nonnegative=True)
+    step = channels_last.pool_step(MaxPool(4, 4), nonnegative=True)
     expected = nn.functional.max_pool1d(h.float().transpose(1, 2), 4).transpose(1, 2).to(dtype)
     assert torch.equal(step(h, exact=True).isnan(), expected.isnan())
     assert expected.isnan().sum() == 2
@@ -454,3 +456,12 @@ def test_finite_batches_take_the_fused_steps_and_broken_ones_the_exact_steps(key
     with torch.no_grad():
         model.conv[0].bias[0] = float("nan")
     assert not inference._fast_strand_logits(model, torch.float32, torch.device("cpu")).trusted(x)
+
+
+def test_dense_layers_without_a_channels_last_kernel_run_as_plain_ops_after_fast_convolutions() -> None:
+    model, x = _model_and_input("deepsea")
+    model.classifier[2] = nn.Tanh()  # no clamp: no fused dense step
+    assert inference._fast_strand_logits(model, torch.float32, torch.device("cpu")) is not None
+    with torch.no_grad():
+        expected = model.logits(x)
+    torch.testing.assert_close(prepare_logits(model, "fp32")(x), expected, rtol=0, atol=1e-5)

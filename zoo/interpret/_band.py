@@ -6,8 +6,9 @@ maps it to the pooled positions whose windows touch it. So every mutant differs 
 reference sequence on a short band of each layer, and the first dense layer sees the change
 through a few of its columns only.
 
-Every mutant is carried as a *change* (delta) on a window of fixed width per layer, at a
-start position of its own:
+The layers are read from the model's plan (``zoo.plan``: batch norm folded into the
+convolution or dense layer before it, else a per-channel scale). Every mutant is carried as
+a *change* (delta) on a window of fixed width per layer, at a start position of its own:
 
 - convolution, batch norm: linear, so the change of the output is the convolution of the
   input's change (no bias). It runs as one matrix product of the changed positions with all
@@ -20,7 +21,7 @@ start position of its own:
   change, pooled, minus the reference output.
 - first dense layer: ``W[:, band columns] @ change`` added to the reference pre-activation,
   as one product per position of the last stage with the changed rows that fall there.
-- the rest of the classifier (small vectors): run as it is.
+- the rest of the dense ops (small vectors): run as they are (``zoo.plan.reference``).
 
 Positions outside a layer's valid range carry unused values: a valid output of a valid
 convolution or pool reads valid inputs only, and the dense weight is zero-padded there.
@@ -35,125 +36,29 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo.models._dna import DNAModel, strand_mean_logits
-
-# Elementwise layers applied as they are to reference + change.
-_ACTIVATIONS = (
-    nn.ReLU,
-    nn.Threshold,
-    nn.ELU,
-    nn.LeakyReLU,
-    nn.GELU,
-    nn.SiLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Softplus,
-)
-_IDENTITY = (nn.Dropout, nn.Identity)  # identities in eval mode
-# Layers that act on each row of (M, features) on their own in eval mode.
-_ROW_WISE = (nn.Linear, nn.BatchNorm1d, *_ACTIVATIONS, *_IDENTITY)
+from zoo.plan import Plan, lower
+from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Scale
+from zoo.plan.reference import run_op, run_ops
 
 
-@dataclass
-class _Conv:
-    """A valid, unit-stride convolution (with any batch norm after it folded into its weight)."""
-
-    kernel: int
-    weight: torch.Tensor  # (C_in, k * C_out): tap-major columns, in the compute dtype
-
-
-@dataclass
-class _Scale:
-    """An eval-mode batch norm that does not follow a convolution: a per-channel scale."""
-
-    scale: torch.Tensor  # (C,) float32
-
-
-@dataclass
-class _Act:
-    module: nn.Module
-    pre: int  # stage index of the reference input
-    post: int  # stage index of the reference output
-
-
-@dataclass
-class _Pool:
-    kernel: int
-    stride: int
-    pre: int
-    post: int
-
-
-_Op = _Conv | _Scale | _Act | _Pool
-
-
-def _single(value: int | tuple[int, ...]) -> int:
-    return value[0] if isinstance(value, tuple) else int(value)
-
-
-def _bn_scale(bn: nn.BatchNorm1d) -> torch.Tensor | None:
-    """The per-channel factor of an eval-mode batch norm (None without running statistics)."""
-    if bn.running_var is None:
+def _band_plan(model: nn.Module) -> Plan | None:
+    """The model's plan when the band method runs it: a convolution stack of valid convolutions,
+    per-channel scales, activations and max-pools (no residual blocks, no maps over positions)."""
+    plan = lower(model)
+    if not isinstance(plan, Plan):
         return None
-    scale = torch.rsqrt(bn.running_var.detach().float() + bn.eps)
-    return scale * bn.weight.detach().float() if bn.affine else scale
-
-
-def _is_plain_conv(conv: nn.Conv1d) -> bool:
-    return (
-        conv.groups == 1
-        and _single(conv.stride) == 1
-        and _single(conv.dilation) == 1
-        and conv.padding in ((0,), 0, "valid")
-    )
-
-
-def _is_plain_pool(pool: nn.MaxPool1d) -> bool:
-    return (
-        _single(pool.padding) == 0
-        and _single(pool.dilation) == 1
-        and not pool.ceil_mode
-        and not pool.return_indices
-    )
-
-
-def _dense_layers(classifier: nn.Module) -> tuple[nn.Linear, list[nn.Module]] | None:
-    """(first Linear, the row-wise layers after it) of a classifier ``[Dropout...] Flatten, Linear,
-    ...``; None for any other classifier."""
-    if not isinstance(classifier, nn.Sequential):
-        return None
-    layers = list(classifier)
-    while layers and isinstance(layers[0], _IDENTITY):
-        layers.pop(0)
-    if len(layers) < 2 or not isinstance(layers[0], nn.Flatten) or not isinstance(layers[1], nn.Linear):
-        return None
-    if layers[0].start_dim != 1 or layers[0].end_dim != -1:
-        return None
-    rest = layers[2:]
-    if not all(isinstance(m, _ROW_WISE) for m in rest):
-        return None
-    return layers[1], rest
+    for op in plan.conv:
+        if not (isinstance(op, (Scale, Activation, MaxPool)) or (isinstance(op, Conv) and op.valid)):
+            return None
+    return plan
 
 
 def supports_band_ism(model: nn.Module) -> bool:
     """True when ``model`` is a DNA model of the convolutional shape the band method handles:
-    strand logits ``classifier(conv(x))``, ``conv`` of Conv1d (valid, unit stride), BatchNorm1d,
-    elementwise activations, MaxPool1d and Dropout, ``classifier`` a Flatten then a Linear then
-    row-wise layers."""
-    if not isinstance(model, DNAModel) or type(model).strand_logits is not DNAModel.strand_logits:
-        return False
-    conv = getattr(model, "conv", None)
-    if not isinstance(conv, nn.Sequential) or _dense_layers(getattr(model, "classifier", None)) is None:
-        return False
-    for layer in conv:
-        if isinstance(layer, nn.Conv1d) and _is_plain_conv(layer):
-            continue
-        if isinstance(layer, nn.MaxPool1d) and _is_plain_pool(layer):
-            continue
-        if isinstance(layer, nn.BatchNorm1d) and layer.running_var is not None:
-            continue
-        if not isinstance(layer, _ACTIVATIONS + _IDENTITY):
-            return False
-    return True
+    its plan (``zoo.plan``) a stack of valid convolutions, batch norms, elementwise
+    activations and max-pools, then dense layers (DeepSEA, Beluga, Basset and models of their
+    shape)."""
+    return _band_plan(model) is not None
 
 
 @dataclass
@@ -177,94 +82,61 @@ class BandISM:
     sums with the changes and the layers after the first dense layer stay float32, so in
     bfloat16 only the *changes* are rounded.
 
-    The model (float32, on ``device``, in eval mode) is used as it is for the reference pass;
-    the convolution and dense weights are copied here: prepare again after changing them.
+    The reference pass runs the model's plan (``zoo.plan``; the model float32, on ``device``);
+    the weights of the products are copied here: prepare again after changing the weights.
     """
 
     def __init__(self, model: DNAModel, targets: list[int], dtype: torch.dtype, device: torch.device) -> None:
-        if not supports_band_ism(model):
+        plan = _band_plan(model)
+        if plan is None:
             raise ValueError(f"{type(model).__name__} is not a model the band method handles")
-        self.seq_len, self.rc_average = model.seq_len, bool(model.rc_average)
+        self.seq_len, self.rc_average = plan.seq_len, plan.rc_average
         self.dtype, self.device = dtype, device
         self.targets = targets
-        self.units: list[list[nn.Module]] = []  # the modules behind each op, for the reference pass
-        self.ops: list[_Op] = []
-        self._build_ops(list(model.conv))
+        self.ops = plan.conv
+        # each convolution's weight as (C_in, k * C_out): tap-major columns, in the compute type
+        self.matrices = {
+            i: _tap_matrix(op, dtype, device) for i, op in enumerate(self.ops) if isinstance(op, Conv)
+        }
         self.widths = self._widths()
-        first, rest = _dense_layers(model.classifier)  # type: ignore[misc]
-        self.first = first
-        self.rest = nn.Sequential(*self._target_rows(list(rest)))
+        self.first: Linear = plan.dense[0]  # type: ignore[assignment]
+        self.rest = self._target_rows(plan.dense[1:])
         self._dense: torch.Tensor | None = None  # built on the first call: needs the last stage's shape
 
     # --- construction ---------------------------------------------------------------------
-
-    def _build_ops(self, layers: list[nn.Module]) -> None:
-        layers = [m for m in layers if not isinstance(m, _IDENTITY)]
-        i = 0
-        while i < len(layers):
-            layer, stage = layers[i], len(self.ops)
-            if isinstance(layer, nn.Conv1d):
-                bn = (
-                    layers[i + 1]
-                    if i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm1d)
-                    else None
-                )
-                weight = layer.weight.detach().float()  # (C_out, C_in, k)
-                if bn is not None:
-                    weight = weight * _bn_scale(bn)[:, None, None]
-                c_out, c_in, k = weight.shape
-                matrix = weight.permute(1, 2, 0).reshape(c_in, k * c_out)  # [c, t * C_out + o]
-                self.ops.append(_Conv(k, matrix.to(self.device, self.dtype).contiguous()))
-                self.units.append([layer] if bn is None else [layer, bn])
-                i += 2 if bn is not None else 1
-                continue
-            if isinstance(layer, nn.BatchNorm1d):
-                self.ops.append(_Scale(_bn_scale(layer).to(self.device)))
-            elif isinstance(layer, nn.MaxPool1d):
-                self.ops.append(_Pool(_single(layer.kernel_size), _single(layer.stride), stage, stage + 1))
-            else:
-                self.ops.append(_Act(layer, stage, stage + 1))
-            self.units.append([layer])
-            i += 1
 
     def _widths(self) -> list[int]:
         """The window width of every stage: enough for the band of any mutant position."""
         widths = [1]
         for op in self.ops:
             w = widths[-1]
-            if isinstance(op, _Conv):
+            if isinstance(op, Conv):
                 w += op.kernel - 1
-            elif isinstance(op, _Pool):
+            elif isinstance(op, MaxPool):
                 w = (w + op.kernel - 2) // op.stride + 1
             widths.append(w)
         return widths
 
-    def _target_rows(self, rest: list[nn.Module]) -> list[nn.Module]:
-        """The classifier tail, its last Linear cut to the chosen targets' rows."""
-        if rest and isinstance(rest[-1], nn.Linear):
+    def _target_rows(self, rest: tuple[Op, ...]) -> tuple[Op, ...]:
+        """The dense ops after the first, the last Linear cut to the chosen targets' rows."""
+        if rest and isinstance(rest[-1], Linear):
             last = rest[-1]
-            cut = nn.Linear(last.in_features, len(self.targets), bias=last.bias is not None)
-            index = torch.tensor(self.targets, dtype=torch.long)
-            with torch.no_grad():
-                cut.weight.copy_(last.weight[index])
-                if last.bias is not None:
-                    cut.bias.copy_(last.bias[index])
-            rest = [*rest[:-1], cut.to(last.weight.device)]
+            index = torch.tensor(self.targets, dtype=torch.long, device=last.weight.device)
             self._select = None
-        else:
-            self._select = torch.tensor(self.targets, dtype=torch.long)
+            return (*rest[:-1], Linear(last.weight[index], last.bias[index]))
+        self._select = torch.tensor(self.targets, dtype=torch.long)
         return rest
 
     def _dense_weight(self, channels: int, length: int) -> torch.Tensor:
         """The first dense weight as (length, channels, hidden): one (channels, hidden) matrix per
         position of the last conv stage."""
-        w = self.first.weight.detach().float().view(-1, channels, length).permute(2, 1, 0)
+        w = self.first.weight.view(-1, channels, length).permute(2, 1, 0)
         return w.to(self.device, self.dtype).contiguous()
 
     # --- the reference pass ---------------------------------------------------------------
 
     def _tail(self, dense_pre: torch.Tensor) -> torch.Tensor:
-        out = self.rest(dense_pre)
+        out = run_ops(self.rest, dense_pre)
         return out if self._select is None else out[:, self._select.to(out.device)]
 
     def _strand_rows(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,22 +150,22 @@ class BandISM:
         """Reference activations and logits of a group of sequences (n, 4, L)."""
         x = x.to(self.device, torch.float32)
         h = self._strand_rows(x)
-        needed = {i for op in self.ops if isinstance(op, (_Act, _Pool)) for i in (op.pre, op.post)}
+        # the reference activations around every activation and pool
+        needed = {
+            j for i, op in enumerate(self.ops) if isinstance(op, (Activation, MaxPool)) for j in (i, i + 1)
+        }
         stages, lengths = {}, [h.shape[2]]
-        for index, unit in enumerate(self.units):
+        for index, op in enumerate(self.ops):
             if index in needed:
                 stages[index] = h.transpose(1, 2).reshape(-1, h.shape[1])
-            for module in unit:
-                h = module(h.clone() if getattr(module, "inplace", False) else h)
-                if not isinstance(h, torch.Tensor) or h.dim() != 3:
-                    raise ValueError(f"{type(module).__name__} did not give a (N, C, L) tensor")
+            h = run_op(op, h)
             lengths.append(h.shape[2])
-        if len(self.units) in needed:
-            stages[len(self.units)] = h.transpose(1, 2).reshape(-1, h.shape[1])
+        if len(self.ops) in needed:
+            stages[len(self.ops)] = h.transpose(1, 2).reshape(-1, h.shape[1])
         stages = {i: t.contiguous() for i, t in stages.items()}
         if self._dense is None:
             self._dense = self._dense_weight(h.shape[1], h.shape[2])
-        dense_pre = self.first(h.flatten(1))
+        dense_pre = run_op(self.first, h.flatten(1))
         logits = self._combine(self._tail(dense_pre), len(x))
         return BandState(len(x), x, stages, lengths, dense_pre, logits)
 
@@ -330,32 +202,31 @@ class BandISM:
         start = pos
         for index, op in enumerate(self.ops):
             width = self.widths[index + 1]
-            if isinstance(op, _Conv):
-                delta = self._conv(op, delta, start, state.lengths[index], width)
+            if isinstance(op, Conv):
+                delta = self._conv(self.matrices[index], op.kernel, delta, start, state.lengths[index], width)
                 start = start - (op.kernel - 1)
-            elif isinstance(op, _Scale):
+            elif isinstance(op, Scale):  # linear: the change is scaled, the shift cancels
                 delta = delta * op.scale
-            elif isinstance(op, _Act):
-                pre = self._read(state, op.pre, rows, start, width)
-                post = self._read(state, op.post, rows, start, width)
+            elif isinstance(op, Activation):
+                pre = self._read(state, index, rows, start, width)
+                post = self._read(state, index + 1, rows, start, width)
                 delta = op.module(pre.add_(delta)).sub_(post)
             else:
-                delta, start = self._pool(state, op, rows, delta, start, width)
+                delta, start = self._pool(state, index, op, rows, delta, start, width)
         return state.dense_pre[rows] + self._dense_change(delta, start)
 
     def _conv(
-        self, op: _Conv, delta: torch.Tensor, start: torch.Tensor, length: int, width: int
+        self, matrix: torch.Tensor, k: int, delta: torch.Tensor, start: torch.Tensor, length: int, width: int
     ) -> torch.Tensor:
         """The change of a convolution's output on [start - k + 1, start + w) from its input's
         change on [start, start + w) (of ``length`` valid positions): the changed input positions
         times all k taps in one product, each tap's product added at its output position."""
         m, w, c_in = delta.shape
-        k = op.kernel
-        c_out = op.weight.shape[1] // k
+        c_out = matrix.shape[1] // k
         position = start[:, None] + torch.arange(w, device=start.device)
         valid = ((position >= 0) & (position < length)).flatten()
         index, rows = _changed_rows(delta.reshape(m * w, c_in), valid)
-        taps = (rows.to(self.dtype) @ op.weight).float().view(-1, c_out)
+        taps = (rows.to(self.dtype) @ matrix).float().view(-1, c_out)
         # input offset u of mutant i feeds output offset u + k - 1 - t through tap t
         first = (index // w) * width + index % w + k - 1
         target = (first[:, None] - torch.arange(k, device=index.device)).flatten()
@@ -376,19 +247,20 @@ class BandISM:
     def _pool(
         self,
         state: BandState,
-        op: _Pool,
+        index: int,
+        op: MaxPool,
         rows: torch.Tensor,
         delta: torch.Tensor,
         start: torch.Tensor,
         width: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The change of a max-pool's output: every pool window touching the band, recomputed
-        from the reference inputs plus the change."""
+        from the reference inputs plus the change (``index``: the pool's stage)."""
         k, s = op.kernel, op.stride
         m, w, c = delta.shape
         first = torch.div(start - k + 1 + s - 1, s, rounding_mode="floor")  # first pool window touched
         span = (width - 1) * s + k  # the inputs those windows read
-        values = self._read(state, op.pre, rows, first * s, span).view(m * span, c)
+        values = self._read(state, index, rows, first * s, span).view(m * span, c)
         offset = (start - first * s)[:, None] + torch.arange(w, device=start.device)  # (M, w) in the span
         inside = ((offset >= 0) & (offset < span)).flatten()  # always, unless the pool skips inputs
         target = (torch.arange(m, device=start.device)[:, None] * span + offset).flatten()
@@ -398,7 +270,7 @@ class BandISM:
             pooled = values.view(m, width, k, c).amax(2)
         else:
             pooled = values.unfold(1, k, s).amax(-1)
-        return pooled.sub_(self._read(state, op.post, rows, first, width)), first
+        return pooled.sub_(self._read(state, index + 1, rows, first, width)), first
 
     def _dense_change(self, delta: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         """W[:, window columns] @ change for each mutant, as a sum over the window's positions:
@@ -428,3 +300,11 @@ def _changed_rows(flat: torch.Tensor, keep: torch.Tensor | None = None) -> tuple
         changed &= keep
     index = torch.nonzero(changed).squeeze(1)
     return index, flat.index_select(0, index)
+
+
+def _tap_matrix(conv: Conv, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A convolution's weight as (C_in, k * C_out), column ``t * C_out + o`` the tap ``t`` of
+    output ``o``: all k taps of the changed rows in one product."""
+    c_out, c_in, k = conv.weight.shape
+    matrix = conv.weight.permute(1, 2, 0).reshape(c_in, k * c_out)
+    return matrix.to(device, dtype).contiguous()

@@ -7,12 +7,12 @@ batch after batch (what a command line streaming FASTA/BED/VCF windows uses), an
 Two methods give the same values (within 1e-5 in float32):
 
 - ``"band"`` for the convolutional families (DeepSEA, Beluga, Basset and any DNA model of
-  their shape: strand logits ``classifier(conv(x))`` with a ``conv`` of Conv1d, BatchNorm1d,
-  elementwise activations, MaxPool1d and Dropout, a classifier Flatten, Linear, ...). The
-  reference activations are computed once per sequence; each mutant recomputes only the
-  positions its change reaches in every layer, and the first dense layer's change as
-  ``W[:, band columns] @ change`` (see zoo/interpret/_band.py).
-- ``"naive"`` for every other DNA model (DanQ, whose LSTM runs over the whole sequence):
+  their shape: a plan, see ``zoo.plan``, of valid convolutions, batch norms, elementwise
+  activations and max-pools, then dense layers). The reference activations are computed
+  once per sequence; each mutant recomputes only the positions its change reaches in every
+  layer, and the first dense layer's change as ``W[:, band columns] @ change`` (see
+  zoo/interpret/_band.py).
+- ``"naive"`` for every other DNA model (DanQ, whose LSTM runs over the whole sequence; Sei):
   each mutant sequence goes through the model (``zoo.inference.prepare_logits``), in batches.
 
 ``method="auto"`` picks the band method where it applies.
@@ -28,14 +28,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.inference import PRECISIONS, Precision, prepare_logits
+from zoo._types import PRECISIONS, Precision
+from zoo.inference import PRECISION_DTYPES, prepare_logits
 from zoo.interpret._band import BandISM, supports_band_ism
 from zoo.interpret._inputs import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.models import n_targets_of
 
 Method = Literal["auto", "band", "naive"]
 METHODS: tuple[str, ...] = ("auto", "band", "naive")
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Sequences whose reference activations are held at once (DeepSEA: about 6 MB a sequence);
 # mutants of all of them go through the layers together, ordered by position.
 _GROUP = 16
@@ -182,7 +182,7 @@ class PreparedISM:
             )
         self.method = "band" if band and method != "naive" else "naive"
         if self.method == "band":
-            self.engine = BandISM(model, self.targets, _DTYPES[precision], self.device)
+            self.engine = BandISM(model, self.targets, PRECISION_DTYPES[precision], self.device)
         else:
             self.engine = _NaiveISM(model, self.targets, precision, self.device)
         self.batch_size, self.probabilities, self.n_value = batch_size, probabilities, n_value

@@ -1,6 +1,6 @@
 """oneDNN's fused CPU kernels behind one availability check, with public-torch fallbacks.
 
-The CPU path of ``zoo.inference`` calls oneDNN through torch's private ops: a linear layer or
+The channels-last CPU path of ``zoo.inference`` calls oneDNN through torch's private ops: a linear layer or
 a convolution with its activation fused into the same call, and convolution weights packed
 once into oneDNN's blocked layout instead of on every call. Private ops can change or vanish
 between torch releases, so every one of them is called here and nowhere else: ``AVAILABLE``
@@ -54,8 +54,15 @@ def _post_op(floor: float | None) -> tuple[str, list[float]]:
     return "hardtanh", [floor, torch.finfo(torch.float32).max]
 
 
-def _clamp(out: torch.Tensor, floor: float | None) -> torch.Tensor:
-    return out if floor is None else out.clamp_min_(floor)
+def clamp_min(h: torch.Tensor, floor: float | None) -> torch.Tensor:
+    """``h.clamp_min_(floor)`` in place (``h`` itself when ``floor`` is None): torch's clamp, which
+    keeps NaN and +inf where oneDNN's fused clamps do not.
+
+    Args:
+        h: the tensor to clamp, in place.
+        floor: the smallest value kept, or None for none.
+    """
+    return h if floor is None else h.clamp_min_(floor)
 
 
 def fused_linear(
@@ -68,7 +75,7 @@ def fused_linear(
     if applies_to(h):
         attr, scalars = _post_op(floor)
         return torch.ops.mkldnn._linear_pointwise(h, weight, bias, attr, scalars, "")
-    return _clamp(F.linear(h, weight, bias), floor)
+    return clamp_min(F.linear(h, weight, bias), floor)
 
 
 def pack_conv_weight(weight: torch.Tensor, input_shape: torch.Size | list[int]) -> torch.Tensor:
@@ -98,4 +105,4 @@ def conv_pointwise(
         return torch.ops.mkldnn._convolution_pointwise(
             x, weight, bias, [0, 0], [1, 1], [1, 1], 1, attr, scalars, ""
         )
-    return _clamp(F.conv2d(x, weight, bias), floor)
+    return clamp_min(F.conv2d(x, weight, bias), floor)
