@@ -1,4 +1,4 @@
-"""zoo._files.atomic_path, the one way every writer replaces a file: complete or untouched,
+"""zoo._io.outputs.atomic_path, the one way every writer replaces a file: complete or untouched,
 the existing file's permissions kept, read-only files and devices never replaced."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from _io_support import fifo_reader
 
-from zoo._files import ReadOnlyOutputError, atomic_path
+from zoo._io.outputs import ReadOnlyOutputError, atomic_path
 
 
 def _write(path: Path, text: str, **options: bool) -> None:

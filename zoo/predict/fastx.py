@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from zoo._bases import first_invalid_symbol
-from zoo._files import open_bytes
+from zoo._io.inputs import open_bytes
 from zoo.predict.errors import PathLike, PredictError
 
 STDIN = "-"  # the --fasta name of standard input

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import torch
 
 from zoo._faidx import fresh_index
-from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
+from zoo._io.inputs import GZIP_MAGIC
+from zoo._io.text import tsv_field_problem, whole_number
 from zoo.dna import ambiguity_as_n, first_invalid_symbol
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from zoo._files import ReadOnlyOutputError, atomic_path
+from zoo._io.outputs import ReadOnlyOutputError, atomic_path
 from zoo.predict.errors import PathLike, PredictError
 
 

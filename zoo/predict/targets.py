@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from zoo._files import tsv_field_problem
+from zoo._io.text import tsv_field_problem
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.targets import REGEX_PREFIX, match_targets
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import same_file_as
+from zoo._io.outputs import same_file_as
 from zoo.predict.columnar import rows_to_columns
 from zoo.predict.contigs import ContigMatcher, ContigWarning
 from zoo.predict.errors import PathLike, PredictError

@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 
 import torch
 
-from zoo._files import GZIP_MAGIC, open_bytes, whole_number
+from zoo._io.inputs import GZIP_MAGIC, open_bytes
+from zoo._io.text import whole_number
 from zoo.predict.contigs import ContigMatcher
 from zoo.predict.errors import PathLike, PredictError, require_file
 from zoo.predict.items import Item

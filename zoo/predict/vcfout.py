@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import same_file_as
+from zoo._io.outputs import same_file_as
 from zoo.predict.errors import PathLike, PredictError
 from zoo.predict.staged import StagedWriter, stage_path
 from zoo.predict.textformat import tsv_rows

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import ReadOnlyOutputError, atomic_path, check_output, tsv_field_problem
+from zoo._io.outputs import ReadOnlyOutputError, atomic_path, check_output
+from zoo._io.text import tsv_field_problem
 from zoo.predict.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns
 from zoo.predict.errors import PathLike, PredictError
 
