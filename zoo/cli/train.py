@@ -49,7 +49,7 @@ from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data._errors import DataFileError
-from zoo.data.arrays import FILE_OPTIONS
+from zoo.data.arrays.records import FILE_OPTIONS
 from zoo.errors import ZooError
 from zoo.tasks import EpochLog, NonFiniteLossError, stop_reason
 from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
