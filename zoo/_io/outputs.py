@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -170,3 +171,35 @@ def _keep_owner(tmp: str, existing: os.stat_result) -> None:
     if (st.st_uid, st.st_gid) != (existing.st_uid, existing.st_gid):
         with contextlib.suppress(OSError):  # only root may give a file away
             os.chown(tmp, existing.st_uid, existing.st_gid)
+
+
+def staging_folder(target: Path) -> Path:
+    """A new empty hidden folder beside ``target`` to write a folder output into, with the mode
+    ``mkdir`` would give it (``tempfile.mkdtemp`` makes it private); :func:`publish_folder` puts
+    it in place.
+
+    Args:
+        target: the folder the output will be; its parent must exist.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent))
+    mode = new_file_mode()
+    tmp.chmod(mode | (mode & 0o444) >> 2)  # the read bits give the search bits, as for mkdir
+    return tmp
+
+
+def publish_folder(tmp: Path, target: str | os.PathLike[str]) -> None:
+    """Put the finished folder ``tmp`` (from :func:`staging_folder`) in place of ``target``; an
+    old ``target`` is moved aside first and removed after the swap.
+
+    Args:
+        tmp: the finished folder.
+        target: where it goes.
+    """
+    target = Path(target)
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
+        target.rename(old)
+    os.rename(tmp, target)
+    if old is not None:
+        shutil.rmtree(old.parent, ignore_errors=True)

@@ -7,14 +7,13 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zoo._io.outputs import new_file_mode
+from zoo._io.outputs import publish_folder, staging_folder
 from zoo._io.text import tsv_field_problem
 from zoo.cli._command import Command, parse_key_values
 from zoo.dna import one_hot
@@ -214,22 +213,7 @@ def _prepare_folder(out: str, overwrite: bool) -> Path:
     parent = target.resolve().parent
     if not parent.is_dir():
         raise PredictError(f"--out {out!r}: its parent folder {os.fspath(parent)!r} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    mode = new_file_mode()
-    tmp.chmod(mode | (mode & 0o444) >> 2)  # a folder as mkdir makes it (mkdtemp's is private)
-    return tmp
-
-
-def _publish(tmp: Path, out: str) -> None:
-    """Put the finished folder ``tmp`` in place of ``out`` (an old one is removed after the swap)."""
-    target = Path(out)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
-        target.rename(old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
+    return staging_folder(target)
 
 
 def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[str]]:
@@ -293,7 +277,7 @@ def run(ns: argparse.Namespace) -> int:
             _plots(tmp, arrays, methods, targets, ns.plot)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
-        _publish(tmp, ns.out)
+        publish_folder(tmp, ns.out)
         tmp = None
     finally:
         if tmp is not None:
