@@ -44,7 +44,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
 from zoo._io.outputs import atomic_path
-from zoo.cli._command import report
+from zoo.cli._command import first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
@@ -383,7 +383,7 @@ def _one_line(err: BaseException) -> str:
             (ln.split(":", 1)[1].strip() for ln in str(err).splitlines() if ln.startswith("full_key:")), ""
         )
         return (f"{key}: " if key else "") + str(err.__cause__)
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first_line(err)
 
 
 def build_parser() -> argparse.ArgumentParser:
