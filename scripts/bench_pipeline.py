@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, before any installed zoo
 
 import zoo  # noqa: E402
-from zoo.cli.predict import run as zoo_predict  # noqa: E402
+from zoo.cli.predict import call as zoo_predict  # noqa: E402
 from zoo.inference import prepare_logits  # noqa: E402
 from zoo.predict import Scorer, fasta_job, open_writer, run_job  # noqa: E402
 from zoo.predict.inputs.fasta import fasta_window_groups  # noqa: E402

@@ -59,7 +59,7 @@ def time_reference(x: torch.Tensor, batch: int) -> float:
 # which would hide zoo-predict's own.
 _PEAK_RSS_WRAPPER = """
 import os, sys
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 code = run(sys.argv[1:])
 with open("/proc/self/status") as f:
     kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))

@@ -32,7 +32,7 @@ def write_fasta(path: Path, n: int, seq_len: int, seed: int = 0) -> None:
 
 def child(fasta: str, weights: str, out: str, batch_size: int) -> None:
     """Run zoo-predict in this process and print its peak RSS in MiB."""
-    from zoo.cli.predict import run
+    from zoo.cli.predict import call as run
 
     code = run(["--weights", weights, "--fasta", fasta, "--out", out, "--batch-size", str(batch_size),
                 "--device", "cpu", "--no-progress"])  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 from zoo.dna import reverse_complement_str
 
 DATA = Path(__file__).resolve().parent / "data" / "predict"

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 
 import zoo
 from zoo.data import ArrayDataModule, ArrayRecords, ChunkBatchSampler
-from zoo.data.arrays import _unpack_bits_torch
+from zoo.data.arrays.packing import _unpack_bits_torch
 from zoo.dna import reverse_complement_str
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -1,4 +1,4 @@
-"""zoo._files.atomic_path, the one way every writer replaces a file: complete or untouched,
+"""zoo._io.outputs.atomic_path, the one way every writer replaces a file: complete or untouched,
 the existing file's permissions kept, read-only files and devices never replaced."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from _io_support import fifo_reader
 
-from zoo._files import ReadOnlyOutputError, atomic_path
+from zoo._io.outputs import ReadOnlyOutputError, atomic_path, publish_folder, staging_folder
 
 
 def _write(path: Path, text: str, **options: bool) -> None:
@@ -88,3 +88,20 @@ def test_a_device_node_is_written_into_not_replaced(tmp_path: Path) -> None:
     _write(link, "gone too")
     assert stat.S_ISCHR(os.stat(null).st_mode) and link.is_symlink()
     assert sorted(os.listdir(tmp_path)) == ["null", "out.tsv"]
+
+
+def test_a_folder_output_is_staged_beside_it_and_swapped_in_whole(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    umask = os.umask(0o022)
+    try:
+        tmp = staging_folder(out)
+    finally:
+        os.umask(umask)
+    assert tmp.parent == tmp_path and tmp.name.startswith(".results.") and not any(tmp.iterdir())
+    assert _mode(tmp) == 0o755  # as mkdir makes it, not mkdtemp's private 0700
+    (tmp / "new.txt").write_text("new")
+    publish_folder(tmp, out)
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # nothing left beside it

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.cli.interpret import run
+from zoo.cli.interpret import call as run
 from zoo.dna import one_hot
 from zoo.interpret import attribute, ism
 from zoo.predict.running.loading import load_predict_model

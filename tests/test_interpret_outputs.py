@@ -14,7 +14,7 @@ import torch
 from test_interpret_ism import random_one_hot
 
 from zoo.interpret.modisco import save_modisco_inputs
-from zoo.interpret.plots import plot_attribution, strongest_window
+from zoo.interpret.pictures import plot_attribution, strongest_window
 
 MOTIF = "TGACTCAGCA"
 

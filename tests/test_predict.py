@@ -27,7 +27,7 @@ import zoo
 import zoo.targets
 import zoo.weights
 from zoo._registry import model_args
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 from zoo.dna import base_codes, one_hot
 from zoo.predict import Scorer, unique_labels
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _predict_support import DATA, WEIGHTS, variant_argv
 
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 
 GENOME = DATA / "genome.fa"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _predict_support import DATA, WEIGHTS, example_model, read_tsv
 
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 from zoo.predict import Scorer, run_job
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.contigs import ContigMatcher, contig_aliases, match_contigs

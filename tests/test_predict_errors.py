@@ -12,7 +12,7 @@ from _predict_support import DATA, WEIGHTS, example_model, read_fasta, variant_a
 from _predict_support import predict_fails as _fails
 
 import zoo
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 from zoo.tasks import ClassificationTask
 
 FASTA = str(DATA / "seqs.fa")

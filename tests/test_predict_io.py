@@ -19,7 +19,7 @@ from _io_support import fifo_reader, signal_when_writing
 from _predict_support import DATA, WEIGHTS, direct_probs, example_model, float_columns, read_fasta, read_tsv
 from _predict_support import predict_fails as fails
 
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 
 LONG = read_fasta(DATA / "long.fa")["long1"]  # 650 bp
 TARGETS = [f"target_{i}" for i in range(5)]
@@ -239,7 +239,7 @@ def test_unreadable_inputs_are_named_as_unreadable_not_missing(tmp_path: Path) -
     for path in (weights, fasta, labels, locked):
         path.chmod(0)
     script = (
-        "import sys, zoo\nfrom zoo.cli.predict import run\n"
+        "import sys, zoo\nfrom zoo.cli.predict import call as run\n"
         f"for argv in {[[a for kv in opts.items() for a in kv] for opts, _ in cases]!r}:\n"
         f"    print(run([*argv, '--out', {str(tmp_path / 'o.tsv')!r}, '--no-progress']), file=sys.stderr)\n"
         "try:\n"

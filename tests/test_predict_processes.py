@@ -330,7 +330,7 @@ def test_zoo_predict_takes_the_number_of_reader_processes(
 ) -> None:
     from _predict_support import WEIGHTS, predict_fails
 
-    from zoo.cli.predict import run
+    from zoo.cli.predict import call as run
 
     argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--batch-size", "2", "--no-progress"]
     assert run([*argv, "--out", str(tmp_path / "thread.tsv")]) == 0
@@ -381,7 +381,7 @@ def test_fasta_input_needs_no_pysam(tmp_path: Path) -> None:
     out = tmp_path / "out.tsv"
     code = (
         "import sys; sys.modules['pysam'] = None\n"  # import pysam now raises ImportError
-        "from zoo.cli.predict import run\n"
+        "from zoo.cli.predict import call as run\n"
         f"argv = ['--weights', {str(WEIGHTS)!r}, '--fasta', {str(DATA / 'seqs.fa')!r}]\n"
         f"argv += ['--out', {str(out)!r}]\n"
         "sys.exit(run([*argv, '--batch-size', '3', '--reader-processes', '2', '--no-progress']))\n"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from _predict_support import DATA, WEIGHTS
 
-from zoo.cli.predict import keep_freed_memory, run
+from zoo.cli._command import keep_freed_memory
+from zoo.cli.predict import call as run
 from zoo.predict.outputs.writers import TSVWriter
 from zoo.predict.running.threads import Consumer
 

@@ -17,7 +17,7 @@ from _predict_support import (
     variant_argv,
 )
 
-from zoo.cli.predict import run
+from zoo.cli.predict import call as run
 from zoo.predict import variant_position
 
 L = 200

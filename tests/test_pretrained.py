@@ -20,7 +20,7 @@ import zoo
 import zoo.models
 import zoo.weights
 from tests import legacy
-from zoo.cli.pretrained import run as pretrained_cli
+from zoo.cli.pretrained import call as pretrained_cli
 from zoo.models import all_layouts
 from zoo.pretrained import (
     ArchiveError,

@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo._files import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends, whole_number
+from zoo._io.inputs import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
+from zoo._io.text import whole_number
 
 _HEADER_WINDOW = 4096  # bytes read before a record's first base to find its header line
 _ENDS_CHECKED = 2048  # an index of more records has its first and last this many checked

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo._files import atomic_path, tsv_field_problem
+from zoo._io.outputs import atomic_path
+from zoo._io.text import tsv_field_problem
 from zoo.models import BinaryClassifier
 
 ImageShape = tuple[int, int, int]

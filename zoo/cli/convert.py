@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Any
 
-from zoo._files import ReadOnlyOutputError, Terminated, cleanup_on_signals, is_stdout, parse_key_values
+from zoo._io.outputs import is_stdout
+from zoo.cli._command import Command, parse_key_values, with_overwrite_hint
 from zoo.create import create_model
 from zoo.models import list_models, model_args
 from zoo.pretrained import all_pretrained, file_md5, get_pretrained
@@ -43,8 +44,8 @@ def convert_published(
     return f"{os.fspath(src)} [published {name}] -> {os.fspath(dst)}: {model_name}({spelled})"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``zoo-convert``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of zoo-convert."""
     parser = argparse.ArgumentParser(
         description="Turn a weight file from other code into the zoo format "
         "(a .safetensors file that zoo.load_model rebuilds)."
@@ -66,30 +67,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace DST even when it is a read-only file"
     )
-    args = parser.parse_args(argv)
-    try:
-        with cleanup_on_signals():  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
-            _run(args)
-    except Terminated as stop:
-        print(f"zoo-convert: {stop}", file=sys.stderr)
-        raise SystemExit(stop.exit_status) from None
+    return parser
 
 
-def _run(args: argparse.Namespace) -> None:
-    """Check DST, convert, print the description; failures as SystemExit messages."""
-    try:
-        check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
-        overrides = parse_key_values(args.set, "--set")
-        name = args.pretrained or (None if args.model else published_name(args.src))
-        if name is not None:
-            described = convert_published(name, args.src, args.dst, overrides, args.overwrite)
-        else:
-            described = convert(args.src, args.dst, args.model, overrides, args.overwrite)
-        print(described, file=sys.stderr if is_stdout(args.dst) else sys.stdout)  # not into DST itself
-    except ReadOnlyOutputError as err:
-        raise SystemExit(f"zoo-convert: {err}; pass --overwrite to replace it") from None
-    except (OSError, ValueError, TypeError) as err:
-        raise SystemExit(f"zoo-convert: {err}") from None
+def run(args: argparse.Namespace) -> int:
+    """Check DST, convert, print the description; returns the exit status."""
+    check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
+    overrides = parse_key_values(args.set, "--set")
+    name = args.pretrained or (None if args.model else published_name(args.src))
+    if name is not None:
+        described = convert_published(name, args.src, args.dst, overrides, args.overwrite)
+    else:
+        described = convert(args.src, args.dst, args.model, overrides, args.overwrite)
+    print(described, file=sys.stderr if is_stdout(args.dst) else sys.stdout)  # not into DST itself
+    return 0
+
+
+COMMAND = Command(
+    "zoo-convert",
+    build_parser,
+    run,
+    reported=(OSError, ValueError, TypeError),
+    label="",
+    describe=with_overwrite_hint,
+    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+)
+main = COMMAND.main
 
 
 if __name__ == "__main__":

@@ -6,26 +6,36 @@ import argparse
 
 import torch
 
+from zoo.cli._command import Command
 from zoo.summary import markdown_table, summary_rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``zoo-demo``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of zoo-demo."""
     parser = argparse.ArgumentParser(
         description="Build every registered model, run a batch through it, and print the table."
     )
     parser.add_argument("--markdown", action="store_true", help="print the README table")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the models, run a batch through each and print the table; returns the exit status."""
     torch.manual_seed(0)
     rows = summary_rows()
     if args.markdown:
         print(markdown_table(rows))
-        return
+        return 0
     widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in rows[0]}
     print("  ".join(k.ljust(w) for k, w in widths.items()))
     for r in rows:
         print("  ".join(r[k].ljust(w) for k, w in widths.items()))
     print(f"\n{len(rows)} models built; each ran a batch of 2 on the CPU.")
+    return 0
+
+
+COMMAND = Command("zoo-demo", build_parser, run)
+main = COMMAND.main
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,11 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from zoo._files import atomic_path
+from zoo._io.outputs import atomic_path
+from zoo.cli._command import Command
 from zoo.cli._lightning import quiet_lightning
 from zoo.data import DnaBedDataModule, DnaFastaDataModule
+from zoo.errors import ZooError
 from zoo.predict.running.loading import default_n_value
 from zoo.tasks import ClassificationTask
 from zoo.tasks.progress import epoch_metrics, format_value
@@ -36,7 +37,7 @@ from zoo.weights import checkpoint_hparams
 SPLITS = ("all", "train", "val", "test")
 
 
-class EvaluateError(Exception):
+class EvaluateError(ZooError):
     """A problem with zoo-evaluate's input that the user can fix; printed in one line."""
 
 
@@ -148,18 +149,19 @@ def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``zoo-evaluate``."""
-    ns = build_parser().parse_args(argv)
+def run(ns: argparse.Namespace) -> int:
+    """Evaluate as the parsed command line asks and print the figures; returns the exit status."""
     quiet_lightning()
-    try:
-        summary = evaluate(ns)
-    except (EvaluateError, OSError, ValueError) as err:
-        raise SystemExit(f"zoo-evaluate: {err}") from None
+    summary = evaluate(ns)
     figures = ", ".join(f"{k} {format_value(v)}" for k, v in summary["metrics"].items())
     split = "every record" if summary["split"] == "all" else f"{summary['split']} split"
     print(f"{summary['data']}, {split} ({summary['records']}): {figures}")
     print("per-target results: " + ", ".join(summary["outputs"]))
+    return 0
+
+
+COMMAND = Command("zoo-evaluate", build_parser, run, reported=(OSError, ValueError), label="")
+main = COMMAND.main
 
 
 if __name__ == "__main__":

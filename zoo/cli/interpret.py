@@ -6,21 +6,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import struct
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from zoo._files import Terminated, cleanup_on_signals, new_file_mode, tsv_field_problem
-from zoo.cli.predict import _model_args, keep_freed_memory
+from zoo._io.outputs import publish_folder, staging_folder
+from zoo._io.text import tsv_field_problem
+from zoo.cli._command import Command, parse_key_values
 from zoo.dna import one_hot
-from zoo.interpret import attribute, plot_attribution, prepare_ism, save_modisco_inputs
+from zoo.interpret import attribute, plot_attribution, prepare_ism
 from zoo.interpret.attribution import ATTRIBUTION_METHODS
+from zoo.interpret.outputs import InterpretOutputs
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.fasta import fasta_job
@@ -155,97 +154,13 @@ def _file_part(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "target"
 
 
-_HEADER_BYTES = 128  # room for any (rows, L, 4, T) shape; the .npy header is rewritten at the end
-
-
-def _npy_header(shape: tuple[int, ...]) -> bytes:
-    """A float32 .npy header (format 1.0) for ``shape``, padded to _HEADER_BYTES."""
-    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape!r}, }}"
-    body = _HEADER_BYTES - 10
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", body) + (text.ljust(body - 1) + "\n").encode("latin1")
-
-
-class _Rows:
-    """A float32 .npy file written batch by batch: its row count goes into the header on close."""
-
-    def __init__(self, path: Path, tail: tuple[int, ...]) -> None:
-        self.path, self.tail, self.rows = path, tail, 0
-        self.file = open(path, "wb")  # noqa: SIM115 (closed by close)
-        self.file.write(_npy_header((0, *tail)))
-
-    def append(self, array: np.ndarray) -> None:
-        """Write ``array`` (rows, *tail) after the rows so far."""
-        self.file.write(np.ascontiguousarray(array, dtype="<f4").tobytes())
-        self.rows += len(array)
-
-    def close(self) -> np.ndarray:
-        """Finish the file; its rows, memory-mapped."""
-        self.file.seek(0)
-        self.file.write(_npy_header((self.rows, *self.tail)))
-        self.file.close()
-        return np.load(self.path, mmap_mode="r")
-
-
-class _Outputs:
-    """The arrays of every batch, streamed into the folder as they come (memory stays that of a
-    batch): ism.npy as it stays, the one-hot and attributions as .npy files made into the
-    compressed .npz files TF-MoDISco reads at the end."""
-
-    def __init__(self, folder: Path, methods: list[str], n_targets: int, seq_len: int) -> None:
-        self.folder, self.n_targets = folder, n_targets
-        self.ohe = _Rows(folder / ".ohe.npy", (4, seq_len))
-        self.ism = _Rows(folder / "ism.npy", (seq_len, 4, n_targets)) if "ism" in methods else None
-        self.hyp = {
-            m: [_Rows(folder / f".{m}.{k}.npy", (4, seq_len)) for k in range(n_targets)]
-            for m in methods
-            if m != "ism"
-        }
-        self.meta: list[tuple] = []
-
-    def attribution_name(self, method: str, k: int) -> str:
-        """One target: ``<method>.npz``; several: ``<method>.<k>.npz``, k its place in index.tsv's targets."""
-        return f"{method}.npz" if self.n_targets == 1 else f"{method}.{k}.npz"
-
-    def finish(self, meta_columns: list[str], targets: list[str]) -> dict[str, Any]:
-        """Complete ohe.npz, <method>.npz (hypothetical contributions), ism.npy and index.tsv; the
-        arrays (memory-mapped) by name for the plots."""
-        arrays: dict[str, Any] = {"ohe": self.ohe.close()}
-        if self.ism is not None:
-            arrays["ism"] = self.ism.close()
-        for method, per_target in self.hyp.items():
-            arrays[method] = []
-            for k, rows in enumerate(per_target):
-                hyp = rows.close()
-                save_modisco_inputs(
-                    arrays["ohe"],
-                    hyp,
-                    self.folder / "ohe.npz",
-                    self.folder / self.attribution_name(method, k),
-                )
-                arrays[method].append(hyp)
-        if not self.hyp:
-            with open(self.folder / "ohe.npz", "wb") as f:
-                np.savez_compressed(f, arrays["ohe"])
-        with open(self.folder / "index.tsv", "w", encoding="utf-8", newline="\n") as f:
-            f.write("#targets\t" + "\t".join(targets) + "\n")
-            f.write("\t".join(["row", *meta_columns]) + "\n")
-            for row, meta in enumerate(self.meta):
-                f.write("\t".join(map(str, (row, *meta))) + "\n")
-        return arrays
-
-    def remove_staging(self) -> None:
-        """Delete the .npy files that became .npz files."""
-        for rows in [self.ohe, *(r for per_target in self.hyp.values() for r in per_target)]:
-            rows.path.unlink()
-
-
 def _interpret_batch(
     ns: argparse.Namespace,
     model: Any,
     ism_fn: Any,
     picked: list[int],
     x: torch.Tensor,
-    out: _Outputs,
+    out: InterpretOutputs,
 ) -> None:
     """ISM and attributions of one batch of one-hot windows, appended to ``out``."""
     out.ohe.append(x.numpy())
@@ -293,22 +208,7 @@ def _prepare_folder(out: str, overwrite: bool) -> Path:
     parent = target.resolve().parent
     if not parent.is_dir():
         raise PredictError(f"--out {out!r}: its parent folder {os.fspath(parent)!r} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    mode = new_file_mode()
-    tmp.chmod(mode | (mode & 0o444) >> 2)  # a folder as mkdir makes it (mkdtemp's is private)
-    return tmp
-
-
-def _publish(tmp: Path, out: str) -> None:
-    """Put the finished folder ``tmp`` in place of ``out`` (an old one is removed after the swap)."""
-    target = Path(out)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
-        target.rename(old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
+    return staging_folder(target)
 
 
 def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[str]]:
@@ -325,11 +225,12 @@ def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[s
     return picked, [columns[i] for i in picked]
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, interpret, write the folder; return the exit code (PredictError -> 1)."""
+def run(ns: argparse.Namespace) -> int:
+    """Interpret what the parsed command line names and write the folder; returns the exit
+    status. A PredictError propagates (the command skeleton prints it); a failure removes the
+    partly written folder."""
     from tqdm import tqdm
 
-    ns = build_parser().parse_args(argv)
     tmp: Path | None = None
     try:
         methods = parse_methods(ns.method)
@@ -341,7 +242,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         ns.device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
         progress = not ns.no_progress
         model, _ = load_predict_model(
-            ns.model, ns.weights, _model_args(ns.model_arg), pretrained=ns.pretrained, progress=progress
+            ns.model,
+            ns.weights,
+            parse_key_values(ns.model_arg, "--model-arg"),
+            pretrained=ns.pretrained,
+            progress=progress,
         )
         picked, targets = _target_names(ns, model)
         bad = next((t for t in targets if tsv_field_problem(t) is not None), None)
@@ -351,7 +256,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         job, meta_columns = _job(ns, model.seq_len)
         tmp = _prepare_folder(ns.out, ns.overwrite)
         ism_fn = prepare_ism(model, picked, device=ns.device, n_value=n_value) if "ism" in methods else None
-        out = _Outputs(tmp, methods, len(picked), model.seq_len)
+        out = InterpretOutputs(tmp, methods, len(picked), model.seq_len)
         skipped: dict[str, int] = {}
         records = _records(job, bool(ns.bed), model.seq_len, skipped)
         with tqdm(unit=" records", file=sys.stderr, disable=not progress, desc=PROG) as bar:
@@ -367,14 +272,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             _plots(tmp, arrays, methods, targets, ns.plot)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
-        _publish(tmp, ns.out)
+        publish_folder(tmp, ns.out)
         tmp = None
-    except PredictError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
-    except (ValueError, ImportError) as err:  # the interpretation functions' checks, a missing extra
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -387,19 +286,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: SIGINT, SIGTERM and SIGHUP remove the temporary folder and
-    exit with 128 + the signal number."""
-    keep_freed_memory()
-    try:
-        with cleanup_on_signals():
-            code = run(argv)
-    except Terminated as stop:
-        print(f"{PROG}: {stop}", file=sys.stderr)
-        code = stop.exit_status
-    except OSError as err:  # writing failed (a full disk)
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+COMMAND = Command(
+    PROG,
+    build_parser,
+    run,
+    # the interpretation functions' checks, a missing optional library
+    reported=(PredictError, ValueError, ImportError),
+    reported_at_exit=(OSError,),  # writing failed (a full disk)
+    stop_signals=True,  # SIGINT, SIGTERM and SIGHUP remove the temporary folder
+    fast_exit=True,
+    reuse_freed_memory=True,
+)
+main = COMMAND.main
+call = COMMAND.call

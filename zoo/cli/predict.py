@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import torch
 
-from zoo._files import Terminated, cleanup_on_signals, parse_key_values, same_file_as
+from zoo._io.outputs import same_file_as
+from zoo.cli._command import Command, parse_key_values
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.contigs import ContigWarning
@@ -157,14 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _model_args(pairs: Sequence[str]) -> dict[str, Any]:
-    """The --model-arg options as constructor arguments (VALUE read as JSON where it parses)."""
-    try:
-        return parse_key_values(pairs, "--model-arg")
-    except ValueError as err:
-        raise PredictError(str(err)) from None
-
-
 def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
     """Every file the run reads, by option: the output must be none of them."""
     fasta = "/dev/stdin" if ns.fasta == STDIN else ns.fasta  # stdin may be a file: --out x < x
@@ -222,72 +212,48 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
 
 
-def keep_freed_memory() -> bool:
-    """Have glibc's malloc reuse freed memory instead of returning it to the system.
-
-    Every batch allocates activations of tens of MB; by default glibc maps each anew
-    (and unmaps it when freed), so every batch pays page faults on fresh pages. Reuse costs
-    no extra peak memory. A no-op without glibc.
-    """
-    if sys.platform != "linux":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    # 32 MiB is glibc's largest mmap threshold; blocks below it come from the reusable heap.
-    ok = mallopt(m_mmap_threshold, 32 * 1024 * 1024) == 1
-    return mallopt(m_trim_threshold, 2**31 - 1) == 1 and ok
-
-
-def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, score, write the table; return the exit code (PredictError -> 1)."""
-    ns = build_parser().parse_args(argv)
-    try:
-        _check_inputs(ns)
-        args = _model_args(ns.model_arg)
-        progress = not ns.no_progress
-        model, _ = load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, progress=progress)
-        labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
-        targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
-        device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
-            torch.backends.cudnn.benchmark = True
-        scorer = Scorer(
-            model,
-            labels=labels,
-            targets=targets,
-            rc=ns.rc,
-            precision=ns.precision,
-            device=device,
-            # None: the value the weights record, else the model's convention (0.0 for Beluga)
-            n_value=ns.n_value,
-            batch_size=ns.batch_size,
-        )
-        if ns.regions:
-            return _tracks(ns, scorer)
-        out: Any = ns.out
-        if ns.fasta:
-            job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
-        elif ns.bed:
-            job = bed_job(ns.genome, ns.bed, scorer.seq_len)
-        else:
-            job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
-            if ns.out.endswith(VCF_SUFFIXES):
-                out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
-        summary = run_job(
-            job,
-            scorer,
-            out,
-            progress=not ns.no_progress,
-            overwrite=ns.overwrite,
-            reader_processes=ns.reader_processes,
-        )
-    except PredictError as err:
-        print(f"zoo-predict: error: {err}", file=sys.stderr)
-        return 1
+def run(ns: argparse.Namespace) -> int:
+    """Score what the parsed command line names and write the table (or tracks); returns the
+    exit status. A PredictError propagates (the command skeleton prints it)."""
+    _check_inputs(ns)
+    args = parse_key_values(ns.model_arg, "--model-arg")
+    progress = not ns.no_progress
+    model, _ = load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, progress=progress)
+    labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
+    targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
+    device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
+        torch.backends.cudnn.benchmark = True
+    scorer = Scorer(
+        model,
+        labels=labels,
+        targets=targets,
+        rc=ns.rc,
+        precision=ns.precision,
+        device=device,
+        # None: the value the weights record, else the model's convention (0.0 for Beluga)
+        n_value=ns.n_value,
+        batch_size=ns.batch_size,
+    )
+    if ns.regions:
+        return _tracks(ns, scorer)
+    out: Any = ns.out
+    if ns.fasta:
+        job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
+    elif ns.bed:
+        job = bed_job(ns.genome, ns.bed, scorer.seq_len)
+    else:
+        job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
+        if ns.out.endswith(VCF_SUFFIXES):
+            out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
+    summary = run_job(
+        job,
+        scorer,
+        out,
+        progress=not ns.no_progress,
+        overwrite=ns.overwrite,
+        reader_processes=ns.reader_processes,
+    )
     if job.contigs is not None and job.contigs.match.warning:
         print(f"zoo-predict: warning: {job.contigs.match.warning}", file=sys.stderr)
     print(f"zoo-predict: {summary.describe(ns.out)}", file=sys.stderr)
@@ -328,23 +294,15 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point.
-
-    Exits without the interpreter's teardown, which is slow with torch loaded and has
-    nothing left to do: the table is written and renamed, the threads are joined. SIGINT,
-    SIGTERM and SIGHUP remove the temporary file and exit with 128 + the signal number.
-    """
-    keep_freed_memory()  # process-wide, so only in the command's own process, not in run()
-    try:
-        with cleanup_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
-            code = run(argv)
-    except Terminated as stop:
-        print(f"zoo-predict: {stop}", file=sys.stderr)
-        code = stop.exit_status
-    except OSError as err:  # writing failed (a full disk, a closed pipe); the writer named --out
-        print(f"zoo-predict: error: {err}", file=sys.stderr)
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+COMMAND = Command(
+    "zoo-predict",
+    build_parser,
+    run,
+    reported=(PredictError,),
+    reported_at_exit=(OSError,),  # writing failed (a full disk, a closed pipe); the writer named --out
+    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+    fast_exit=True,
+    reuse_freed_memory=True,
+)
+main = COMMAND.main
+call = COMMAND.call

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
 
+from zoo.cli._command import Command
 from zoo.pretrained import (
     PublishedFile,
     cached_md5,
@@ -115,34 +115,29 @@ def _verify(entry: PublishedFile, path: str) -> int:
     return 0
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the exit status."""
-    ns = build_parser().parse_args(argv)
-    try:
-        if ns.command == "list":
-            print(_list())
-            return 0
-        entry = get_pretrained(ns.name)
-        if ns.command == "show":
-            print(_show(entry))
-            return 0
-        if ns.command == "download":
-            with warnings.catch_warnings():  # the md5-not-published warning: said once, plainly
-                warnings.simplefilter("ignore")
-                path = fetch(entry, progress=not ns.no_progress)
-            if entry.md5 is None:
-                print(f"zoo-pretrained: no md5 was published; md5 seen: {cached_md5(entry)}", file=sys.stderr)
-            print(path)
-            return 0
-        return _verify(entry, ns.file)
-    except (OSError, ValueError) as err:
-        print(f"zoo-pretrained: error: {err}", file=sys.stderr)
-        return 1
+def run(ns: argparse.Namespace) -> int:
+    """Run the parsed subcommand; returns the exit status (see EPILOG)."""
+    if ns.command == "list":
+        print(_list())
+        return 0
+    entry = get_pretrained(ns.name)
+    if ns.command == "show":
+        print(_show(entry))
+        return 0
+    if ns.command == "download":
+        with warnings.catch_warnings():  # the md5-not-published warning: said once, plainly
+            warnings.simplefilter("ignore")
+            path = fetch(entry, progress=not ns.no_progress)
+        if entry.md5 is None:
+            print(f"zoo-pretrained: no md5 was published; md5 seen: {cached_md5(entry)}", file=sys.stderr)
+        print(path)
+        return 0
+    return _verify(entry, ns.file)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
-    raise SystemExit(run(argv))
+COMMAND = Command("zoo-pretrained", build_parser, run, reported=(OSError, ValueError))
+main = COMMAND.main
+call = COMMAND.call
 
 
 if __name__ == "__main__":

@@ -21,15 +21,8 @@ from typing import Any
 
 from torch import nn
 
-from zoo._files import (
-    ReadOnlyOutputError,
-    Terminated,
-    check_output,
-    cleanup_on_signals,
-    is_stdout,
-    parse_key_values,
-    same_file_as,
-)
+from zoo._io.outputs import check_output, is_stdout, same_file_as
+from zoo.cli._command import Command, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models
 from zoo.sampling import interpolate, sample_grid, save_grid_png, score_images, write_scores
@@ -79,8 +72,8 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
     return create_model(name, weights=path, **args).eval()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``zoo-sample``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of zoo-sample."""
     parser = argparse.ArgumentParser(
         description="Make pictures from an image model's weights: a grid of samples or latent "
         "interpolations (PNG), or a discriminator's scores of a folder of images (TSV).",
@@ -119,25 +112,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace OUT even when it is a read-only file"
     )
-    args = parser.parse_args(argv)
-    try:
-        with cleanup_on_signals():  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
-            described = run(args)
-    except Terminated as stop:
-        print(f"zoo-sample: {stop}", file=sys.stderr)
-        raise SystemExit(stop.exit_status) from None
-    except ReadOnlyOutputError as err:
-        raise SystemExit(f"zoo-sample: {err}; pass --overwrite to replace it") from None
-    except (OSError, ValueError, TypeError) as err:
-        raise SystemExit(f"zoo-sample: {err}") from None
-    except (RuntimeError, MemoryError) as err:  # e.g. -n too large for memory; torch appends a C++ trace
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SystemExit(f"zoo-sample: {first}") from None
-    # OUT may be standard output itself (/dev/stdout): the description goes to stderr then
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Do what the parsed command line asks and print a one-line description of the output (on
+    stderr when OUT is standard output itself, ``/dev/stdout``); returns the exit status."""
+    described = make_output(args)
     print(described, file=sys.stderr if is_stdout(args.out) else sys.stdout)
+    return 0
 
 
-def run(args: argparse.Namespace) -> str:
+def make_output(args: argparse.Namespace) -> str:
     """Do what the parsed command line asks; returns a one-line description of the output.
 
     OUT is checked first: it must not be the weights file, nor read-only without --overwrite.
@@ -161,6 +147,26 @@ def run(args: argparse.Namespace) -> str:
         what = f"{args.n} samples"
     save_grid_png(grid, args.out, overwrite=args.overwrite)
     return f"{args.out}: {what}, {grid.shape[2]} x {grid.shape[1]} pixels (seed {args.seed})"
+
+
+def _describe(err: BaseException) -> str:
+    """The message of ``err``: a read-only OUT names --overwrite; a torch error (e.g. -n too
+    large for memory) is cut to its first line, before the C++ trace torch appends."""
+    if isinstance(err, (RuntimeError, MemoryError)):
+        return first_line(err)
+    return with_overwrite_hint(err)
+
+
+COMMAND = Command(
+    "zoo-sample",
+    build_parser,
+    run,
+    reported=(OSError, ValueError, TypeError, RuntimeError, MemoryError),
+    label="",
+    describe=_describe,
+    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
+)
+main = COMMAND.main
 
 
 if __name__ == "__main__":

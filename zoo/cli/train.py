@@ -22,6 +22,7 @@ its broken weights and is not tested.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import sys
@@ -42,17 +43,19 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
-from zoo._files import atomic_path
+from zoo._io.outputs import atomic_path
+from zoo.cli._command import first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data._errors import DataFileError
-from zoo.data.arrays import FILE_OPTIONS
+from zoo.data.arrays.records import FILE_OPTIONS
+from zoo.errors import ZooError
 from zoo.tasks import EpochLog, NonFiniteLossError, stop_reason
 from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
 from zoo.weights import WeightsFileError, read_checkpoint
 
-__all__ = ["CONFIG_PATH", "ConfigError", "main", "prepare_data", "train"]
+__all__ = ["CONFIG_PATH", "ConfigError", "build_parser", "main", "prepare_data", "run", "train"]
 
 
 def _array_dim(which: str, _parent_: DictConfig) -> int:
@@ -87,7 +90,7 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
-class ConfigError(ValueError):
+class ConfigError(ZooError):
     """A config value zoo-train refuses before building anything; the CLI prints it in one line."""
 
 
@@ -368,7 +371,7 @@ def save_run_config(cfg: DictConfig) -> Path | None:
 
 # The failures that are the input's, told in one line: a traceback would only bury the message.
 _REPORTED = (
-    ConfigError, WeightsFileError, DataFileError, NonFiniteLossError, FileNotFoundError,
+    ZooError, WeightsFileError, DataFileError, NonFiniteLossError, FileNotFoundError,
     IsADirectoryError, InstantiationException, OmegaConfBaseException,
 )  # fmt: skip
 
@@ -380,22 +383,42 @@ def _one_line(err: BaseException) -> str:
             (ln.split(":", 1)[1].strip() for ln in str(err).splitlines() if ln.startswith("full_key:")), ""
         )
         return (f"{key}: " if key else "") + str(err.__cause__)
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first_line(err)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the monitored metric (for sweepers). A failure of the
-    input (an option, a file, a diverged run) exits with status 1 and one line on stderr."""
+def build_parser() -> argparse.ArgumentParser:
+    """zoo-train's command line, which is Hydra's: overrides (``key=value``), ``--multirun``,
+    ``--cfg``, ``--help`` and the rest. Hydra parses it itself when :func:`main` is called."""
+    from hydra._internal.utils import get_args_parser  # what hydra.main parses with
+
+    return get_args_parser()
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Train the composed run; returns the monitored metric (Hydra's sweepers read it). A
+    failure of the input (an option, a file, a diverged run) exits with status 1 and one line
+    ``zoo-train: error: ...`` on stderr, printed by the commands' shared skeleton.
+
+    Hydra, not :class:`zoo.cli._command.Command`, runs zoo-train, and it leaves the skeleton
+    three things: it parses the command line and reports a bad override in its own words; this
+    function's return value goes to the sweepers, so it cannot be the exit status; and stop
+    signals are left to Python and Lightning (which watches SIGTERM during a fit).
+
+    Args:
+        cfg: the composed config.
+    """
     route_logging()
     save_run_config(cfg)
     try:
         metrics = train(cfg)
     except _REPORTED as err:
-        print(f"zoo-train: error: {_one_line(err)}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
+
+
+# The console script: Hydra composes the config from the command line and calls run with it.
+main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo._files import require_input
+from zoo._io.inputs import require_input
 
 
 class DataFileError(ValueError):

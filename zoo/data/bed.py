@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo._checks import require_number
-from zoo._files import whole_number
+from zoo._io.text import whole_number
 from zoo.data._errors import DataFileError, require_nonempty, text_lines
 from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths
 from zoo.data.labels import read_label_columns

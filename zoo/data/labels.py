@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import atomic_path
+from zoo._io.outputs import atomic_path
 from zoo.data._errors import DataFileError, require_nonempty, text_lines
 
 # Bytes pyarrow parses at a time: big enough to amortise the per-block work, small enough
@@ -63,7 +63,7 @@ def read_label_columns(
     pyarrow splits the lines (one text column per line, UTF-8 checked); numpy checks and
     decodes the labels from the bytes: each row must end in a tab and a ``0`` or ``1`` per
     label, the rest of it hold ``n_str + n_int`` fields, and integer fields must be plain
-    decimal digits (ASCII 0-9, as :func:`zoo._files.whole_number` reads them). Anything else
+    decimal digits (ASCII 0-9, as :func:`zoo._io.text.whole_number` reads them). Anything else
     (a blank line, another field count, another value, text that is not UTF-8) gives None,
     and the caller reads the table line by line, where the problem is found and named.
     """

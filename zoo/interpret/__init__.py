@@ -8,7 +8,7 @@ use them: ``pip install "sigmoid-zoo[interpret]"``.
 from zoo.interpret.attribution import AttributionResult, attribute
 from zoo.interpret.ism import ISMResult, PreparedISM, ism, ism_batches, mutant_index, prepare_ism
 from zoo.interpret.modisco import save_modisco_inputs
-from zoo.interpret.plots import plot_attribution
+from zoo.interpret.pictures import plot_attribution
 from zoo.interpret.shuffle import dinucleotide_shuffle
 
 __all__ = [

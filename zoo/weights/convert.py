@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from zoo._files import check_output, same_file_as
+from zoo._io.outputs import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.building import check_buildable
 from zoo.weights.errors import WeightsFileError

@@ -25,7 +25,7 @@ import warnings
 import zlib
 from pathlib import Path
 
-from zoo._files import atomic_path
+from zoo._io.outputs import atomic_path
 from zoo.weights.published import PublishedFile
 
 CACHE_ENV = "ZOO_CACHE_DIR"

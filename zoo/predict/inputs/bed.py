@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from zoo._files import GZIP_MAGIC, tsv_field_problem, whole_number
+from zoo._io.inputs import GZIP_MAGIC
+from zoo._io.text import tsv_field_problem, whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError, require_file
 from zoo.predict.inputs.contigs import ContigMatcher

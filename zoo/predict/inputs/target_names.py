@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from zoo._files import tsv_field_problem
+from zoo._io.text import tsv_field_problem
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError, require_file
 

@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from zoo._files import GZIP_MAGIC, open_bytes, whole_number
+from zoo._io.inputs import GZIP_MAGIC, open_bytes
+from zoo._io.text import whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 

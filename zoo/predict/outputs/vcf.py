@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._files import same_file_as
+from zoo._io.outputs import same_file_as
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.vcf import vcf_records

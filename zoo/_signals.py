@@ -1,0 +1,51 @@
+"""Stop signals turned into an exception, so that a command's temporary files are cleaned up."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
+
+# the signals that ask a command to stop (SIGHUP: its terminal went away); Windows lacks SIGHUP
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the handler :func:`cleanup_on_signals` installs.
+
+    A BaseException, as KeyboardInterrupt is: ``except Exception`` blocks let it pass, and
+    every ``with`` block on the way out (:func:`zoo._io.outputs.atomic_path`'s temporary file) cleans up.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal number, as a shell reports a process the signal ended."""
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def cleanup_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
+    """Turn ``signals`` into a :class:`Terminated` raised in the main thread while the block runs.
+
+    By default SIGTERM and SIGHUP end the process at once, leaving the hidden temporary files
+    of :func:`zoo._io.outputs.atomic_path` behind; raised as an exception they unwind the ``with`` blocks as
+    Ctrl-C does. After the first, the signals are ignored until the block ends, so a second
+    one (systemd sends SIGTERM then SIGHUP) cannot cut the cleanup short. For command-line
+    entry points: only the main thread may install handlers.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
