@@ -56,7 +56,7 @@ def imported_modules(name: str, source: str, is_package: bool = False) -> set[st
             for alias in node.names:
                 found.add(f"{base}.{alias.name}")
                 if base == "zoo.predict" and alias.name in zoo.predict._EXPORTS:
-                    found.add(f"zoo.predict.{zoo.predict._EXPORTS[alias.name]}")
+                    found.add(f"zoo.predict{zoo.predict._EXPORTS[alias.name]}")
     return found
 
 

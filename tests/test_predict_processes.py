@@ -364,7 +364,7 @@ def test_the_package_loads_each_name_and_submodule_on_first_use() -> None:
     import zoo.predict
 
     for name in zoo.predict.__all__:
-        module = importlib.import_module(f"zoo.predict.{zoo.predict._EXPORTS[name]}")
+        module = importlib.import_module(f"zoo.predict{zoo.predict._EXPORTS[name]}")
         assert getattr(zoo.predict, name) is getattr(module, name)
     assert zoo.predict.inputs is importlib.import_module("zoo.predict.inputs")
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):

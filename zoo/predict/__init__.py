@@ -20,46 +20,46 @@ process, which needs only the FASTA reader, starts without torch.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-# public name -> module of this package that defines it
+from zoo._lazy import lazy_exports
+
+# public name -> the module of this package that defines it
 _EXPORTS = {
-    "PredictError": "errors",
-    "require_file": "errors",
-    "Item": "inputs.job",
-    "Job": "inputs.job",
-    "fasta_job": "inputs.fasta",
-    "Genome": "inputs.genome",
-    "bed_job": "inputs.bed",
-    "SCORES": "inputs.variants",
-    "allele_windows": "inputs.variants",
-    "variant_job": "inputs.variants",
-    "variant_position": "inputs.variants",
-    "variant_values": "inputs.variants",
-    "read_target_names": "inputs.target_names",
-    "default_n_value": "running.loading",
-    "load_predict_model": "running.loading",
-    "n_targets_of": "running.loading",
-    "trained_n_value": "running.loading",
-    "RC_MODES": "running.scorer",
-    "Scorer": "running.scorer",
-    "RunSummary": "running.run",
-    "run_job": "running.run",
-    "Consumer": "running.threads",
-    "Prefetcher": "running.threads",
-    "ScoreTable": "running.results",
-    "score_fasta": "running.results",
-    "score_intervals": "running.results",
-    "score_job": "running.results",
-    "score_variants": "running.results",
-    "write_tracks": "running.genome_tracks",
-    "default_labels": "outputs.columns",
-    "select_targets": "outputs.columns",
-    "unique_labels": "outputs.columns",
-    "TableWriter": "outputs.writers",
-    "open_writer": "outputs.writers",
+    "PredictError": ".errors",
+    "require_file": ".errors",
+    "Item": ".inputs.job",
+    "Job": ".inputs.job",
+    "fasta_job": ".inputs.fasta",
+    "Genome": ".inputs.genome",
+    "bed_job": ".inputs.bed",
+    "SCORES": ".inputs.variants",
+    "allele_windows": ".inputs.variants",
+    "variant_job": ".inputs.variants",
+    "variant_position": ".inputs.variants",
+    "variant_values": ".inputs.variants",
+    "read_target_names": ".inputs.target_names",
+    "default_n_value": ".running.loading",
+    "load_predict_model": ".running.loading",
+    "n_targets_of": ".running.loading",
+    "trained_n_value": ".running.loading",
+    "RC_MODES": ".running.scorer",
+    "Scorer": ".running.scorer",
+    "RunSummary": ".running.run",
+    "run_job": ".running.run",
+    "Consumer": ".running.threads",
+    "Prefetcher": ".running.threads",
+    "ScoreTable": ".running.results",
+    "score_fasta": ".running.results",
+    "score_intervals": ".running.results",
+    "score_job": ".running.results",
+    "score_variants": ".running.results",
+    "write_tracks": ".running.genome_tracks",
+    "default_labels": ".outputs.columns",
+    "select_targets": ".outputs.columns",
+    "unique_labels": ".outputs.columns",
+    "TableWriter": ".outputs.writers",
+    "open_writer": ".outputs.writers",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -94,16 +94,4 @@ if TYPE_CHECKING:
     from zoo.predict.running.threads import Consumer, Prefetcher
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a subpackage: zoo.predict.inputs
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'zoo.predict' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"zoo.predict.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=True)

@@ -20,9 +20,9 @@ the modules that read the registry (matching, building, ...) can be imported.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zoo._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -81,16 +81,4 @@ if TYPE_CHECKING:
     from zoo.weights.zoo_format import attach_info, fitting_info, save_weights, stored_args, stored_info
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: zoo.weights.matching
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'zoo.weights' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=True)
