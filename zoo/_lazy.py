@@ -18,7 +18,7 @@ def lazy_exports(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The module ``__getattr__`` and ``__dir__`` of a package whose names load lazily.
 
-    Parameters:
+    Args:
         package: the package's ``__name__``.
         exports: public name -> the module that defines it, absolute (``zoo.models``) or
             relative to the package (``.running.scorer``).

@@ -18,18 +18,10 @@ from zoo._io.outputs import is_stdout
 from zoo.cli._command import Command, parse_key_values, with_overwrite_hint
 from zoo.create import create_model
 from zoo.models import list_models, model_args
-from zoo.pretrained import all_pretrained, file_md5, get_pretrained
+from zoo.pretrained import get_pretrained
 from zoo.weights import PathLike, save_weights
+from zoo.weights.catalogue import recognise_published
 from zoo.weights.convert import check_destination, convert
-
-
-def published_name(src: PathLike) -> str | None:
-    """The catalogue entry whose published md5 is ``src``'s, if any (None for anything but a
-    regular file, which the conversion then reports or reads)."""
-    if not os.path.isfile(src):
-        return None
-    published = {e.md5.lower(): e.name for e in all_pretrained() if e.md5 is not None}
-    return published.get(file_md5(src))
 
 
 def convert_published(
@@ -74,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     """Check DST, convert, print the description; returns the exit status."""
     check_destination(args.src, args.dst, args.overwrite)  # before SRC is read
     overrides = parse_key_values(args.set, "--set")
-    name = args.pretrained or (None if args.model else published_name(args.src))
+    name = args.pretrained or (None if args.model else recognise_published(args.src))
     if name is not None:
         described = convert_published(name, args.src, args.dst, overrides, args.overwrite)
     else:

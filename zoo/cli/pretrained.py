@@ -16,6 +16,7 @@ import sys
 import warnings
 
 from zoo.cli._command import Command
+from zoo.models import get_spec
 from zoo.pretrained import (
     PublishedFile,
     cached_md5,
@@ -67,7 +68,9 @@ def _data_fields(entry: PublishedFile) -> list[tuple[str, str]]:
     """What the model reads and writes: DNA windows and named targets, or images."""
     fields = []
     if entry.n_value is not None:
-        fields.append(("input", f"{entry.seq_len} bp one-hot ACGT, N as {entry.n_value:g} in each channel"))
+        alphabet = get_spec(entry.model).conventions.alphabet
+        described = f"{entry.seq_len} bp one-hot {alphabet}, N as {entry.n_value:g} in each channel"
+        fields.append(("input", described))
         fields.append(("strands", "both, probabilities averaged" if entry.rc_average else "forward only"))
     if entry.targets:
         names = load_target_names(entry.targets)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import models
+from zoo._types import PathLike
 from zoo.weights.download import cached_md5, entry_dir, extract_member, fetch, file_md5, verify
 from zoo.weights.published import PublishedFile
 
@@ -108,3 +109,19 @@ def locate_weights(
         member = target if target.is_file() else extract_member(path, str(entry.archive_member), target)
         return Located(member, seen, checked)
     return Located(path, seen, checked)
+
+
+def recognise_published(path: PathLike) -> str | None:
+    """The name of the catalogue entry whose published md5 is that of the file at ``path``.
+
+    Args:
+        path: a weights file; anything but a regular file (a folder, a pipe, a missing path)
+            is not recognised, and the caller reports or reads it as it would any file.
+
+    Returns:
+        The entry's name, or None when no published file has this md5.
+    """
+    if not os.path.isfile(path):
+        return None
+    published = {e.md5.lower(): e.name for e in all_pretrained() if e.md5 is not None}
+    return published.get(file_md5(path))

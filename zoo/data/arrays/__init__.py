@@ -1,17 +1,9 @@
 """One-hot DNA and labels from array files: HDF5, MATLAB ``.mat`` (v7.3 and v5) and ``.npy``.
 
-Each split names its file(s), the keys of its two arrays and how their axes are laid out:
-the sequences have a batch, an alphabet (4 channels, in the file's order, e.g. ``AGCT``)
-and a length axis, the labels a batch axis and a target axis. Batches come out as the
-other data modules give them: x float32 (B, 4, L) in A, C, G, T order, y float32 (B, T).
-
-Axes are numbered as the reader returns the array: h5py for HDF5 and MATLAB v7.3 files,
-``scipy.io.loadmat`` for older MATLAB files, numpy for ``.npy``. MATLAB keeps arrays in
-column-major order and v7.3 files are HDF5, so h5py shows a v7.3 array with its axes
-reversed from MATLAB's ``size``: DeepSEA's ``trainxdata``, 4400000 x 4 x 1000 in MATLAB,
-reads as (1000, 4, 4400000), i.e. batch axis 2, alphabet axis 1, length axis 0 (the
-numbers Selene's configs give), and ``traindata``, 4400000 x 919, as (919, 4400000), batch
-axis 1. ``loadmat`` keeps MATLAB's order: ``validxdata`` reads as (8000, 4, 1000).
+Each split names its file(s), the keys of its two arrays and how their axes are laid out
+(:mod:`~zoo.data.arrays.records` says how to number them for HDF5, MATLAB and ``.npy``);
+batches come out as the other data modules give them: x float32 (B, 4, L) in A, C, G, T
+order, y float32 (B, T).
 
 Reading: HDF5 and ``.npy`` files are read in chunks of consecutive records (h5py opened
 in each DataLoader worker; ``.npy`` memory-mapped); nothing reads the whole file. scipy
