@@ -17,6 +17,7 @@ from zoo._bases import ALPHABET
 from zoo._registry import DNA_INPUT, Conventions, register_model
 from zoo.heads import HeadName, make_head
 from zoo.models._dna import DNAModel
+from zoo.plan.ops import LayerOps, Op, PositionMap, Residual
 from zoo.targets import load_target_names
 from zoo.weights.layouts import Layout
 from zoo.weights.published import PublishedFile
@@ -165,6 +166,31 @@ class Sei(DNAModel):
         for block in (self.dconv2, self.dconv3, self.dconv4, self.dconv5):
             h = h + block(h)
         return self.classifier(self.spline_tr(h).flatten(1))  # flatten channel-major: C * df
+
+    def plan_ops(self, layer_ops: LayerOps) -> tuple[tuple[Op, ...], tuple[Op, ...]]:
+        """:meth:`strand_logits` as the ops of a :class:`zoo.plan.Plan`: (ops on (N, C, L) up
+        to the spline, ops after the channel-major flatten). ``zoo.plan.lower`` calls this.
+
+        Args:
+            layer_ops: turns a run of plain layers into ops (``zoo.plan.lower.layer_ops``;
+                ``dense=True`` for the layers after the flatten).
+        """
+        dilated = [
+            layer_ops(block) for block in (self.dconv1, self.dconv2, self.dconv3, self.dconv4, self.dconv5)
+        ]
+        spline = next(m for m in self.spline_tr if isinstance(m, BSplineTransformation))
+        conv = (
+            *layer_ops(self.lconv1),
+            Residual(layer_ops(self.conv1)),
+            *layer_ops(self.lconv2),
+            Residual(layer_ops(self.conv2)),
+            *layer_ops(self.lconv3),
+            # out3 + dconv1(out3 + lout3): the first dilated block adds to the block's output
+            Residual(layer_ops(self.conv3), tail=dilated[0]),
+            *(Residual(block) for block in dilated[1:]),
+            PositionMap(spline.basis.detach().float()),
+        )
+        return conv, layer_ops(self.classifier, dense=True)
 
 
 # --- Public checkpoint layouts ---------------------------------------------------------------

@@ -4,10 +4,13 @@ Two shapes are known. A :class:`~zoo.models._dna.DNAModel` that keeps the base c
 strand logits ``classifier(conv(x))`` (DeepSEA, Beluga, Basset and any model built like
 them): ``conv`` an ``nn.Sequential`` of Conv1d, BatchNorm1d, elementwise activations,
 MaxPool1d and Dropout; ``classifier`` [Dropout...] Flatten, Linear, then Linear, BatchNorm1d,
-activations and Dropout. And :class:`~zoo.models.sei.Sei`, whose ``strand_logits`` adds
-residual blocks and a spline over positions, lowered from its named blocks. Every other
-model (DanQ's LSTM, the image models, a model with its own ``strand_logits``) lowers to an
-:class:`~zoo.plan.ops.Unsupported` that says why.
+activations and Dropout. And a model whose class defines its own ``strand_logits`` together
+with ``plan_ops(layer_ops)``, which states that function as ops, with :func:`layer_ops`
+turning each of its runs of plain layers into ops (:class:`~zoo.models.sei.Sei`: residual
+blocks and a spline over positions). So this module walks layers for every family and
+imports none. Every other model (DanQ's LSTM, the image models, a model with its own
+``strand_logits`` and no ``plan_ops``) lowers to an :class:`~zoo.plan.ops.Unsupported` that
+says why.
 
 Dropout and Identity are left out (identities in eval mode); a batch norm right after a
 convolution or linear map is folded into it, any other one becomes a :class:`Scale`.
@@ -19,7 +22,6 @@ import torch
 from torch import nn
 
 from zoo.models._dna import DNAModel
-from zoo.models.sei import BSplineTransformation, Sei
 from zoo.plan.ops import (
     Activation,
     Conv,
@@ -27,8 +29,6 @@ from zoo.plan.ops import (
     MaxPool,
     Op,
     Plan,
-    PositionMap,
-    Residual,
     Scale,
     Unsupported,
 )
@@ -74,10 +74,12 @@ def lower(model: nn.Module) -> Plan | Unsupported:
         return Unsupported(f"{name} holds an {type(recurrent).__name__}, a recurrent layer with no plan op")
     try:
         with torch.no_grad():
-            if isinstance(model, Sei) and type(model).strand_logits is Sei.strand_logits:
-                conv, dense = _sei(model)
-            elif not isinstance(model, Sei) and type(model).strand_logits is DNAModel.strand_logits:
+            own = _defined_by(type(model), "strand_logits")
+            if own is DNAModel:
                 conv, dense = _conv_then_classifier(model)
+            elif _defined_by(type(model), "plan_ops") is own:  # ops stated beside the function
+                conv, dense = model.plan_ops(layer_ops)
+                _check_dense(dense)
             else:
                 return Unsupported(f"{name} has its own strand_logits, which no plan describes")
     except _NoOp as err:
@@ -97,37 +99,27 @@ def _conv_then_classifier(model: DNAModel) -> tuple[tuple[Op, ...], tuple[Op, ..
         or (layers[0].start_dim, layers[0].end_dim) != (1, -1)
     ):
         raise _NoOp("the classifier must start with a Flatten of every axis after the batch")
-    return _layer_ops(list(conv)), _dense_ops(layers[1:])
+    return layer_ops(list(conv)), _dense_ops(layers[1:])
 
 
-def _sei(model: Sei) -> tuple[tuple[Op, ...], tuple[Op, ...]]:
-    """(conv ops, dense ops) of :meth:`Sei.strand_logits`: three blocks whose convolutions are
-    added to their input, five dilated residual convolutions (the first fed the third block's
-    sum, added to its output), the spline, then the classifier on the channel-major flatten."""
-    blocks = (model.dconv1, model.dconv2, model.dconv3, model.dconv4, model.dconv5)
-    dilated = [_layer_ops(list(block)) for block in blocks]
-    conv = (
-        *_layer_ops(list(model.lconv1)),
-        Residual(_layer_ops(list(model.conv1))),
-        *_layer_ops(list(model.lconv2)),
-        Residual(_layer_ops(list(model.conv2))),
-        *_layer_ops(list(model.lconv3)),
-        Residual(_layer_ops(list(model.conv3)), tail=dilated[0]),
-        *(Residual(block) for block in dilated[1:]),
-        *_layer_ops(list(model.spline_tr)),
-    )
-    return conv, _dense_ops(list(model.classifier))
+def _defined_by(cls: type, attribute: str) -> type | None:
+    """The class in ``cls``'s MRO whose body defines ``attribute`` (None when none does)."""
+    return next((c for c in cls.__mro__ if attribute in c.__dict__), None)
 
 
 def _dense_ops(layers: list[nn.Module]) -> tuple[Op, ...]:
     """The ops of the layers after the flatten: a Linear first, then row-wise layers only."""
-    ops = _layer_ops(layers, dense=True)
+    return _check_dense(layer_ops(layers, dense=True))
+
+
+def _check_dense(ops: tuple[Op, ...]) -> tuple[Op, ...]:
+    """``ops``, the dense part of a plan, after checking that it starts with a Linear."""
     if not ops or not isinstance(ops[0], Linear):
         raise _NoOp("the classifier must have a Linear right after its Flatten")
     return ops
 
 
-def _layer_ops(layers: list[nn.Module], dense: bool = False) -> tuple[Op, ...]:
+def layer_ops(layers: list[nn.Module] | nn.Sequential, dense: bool = False) -> tuple[Op, ...]:
     """The ops of a run of layers, on (N, C, L) or, with ``dense``, on (N, features).
 
     Args:
@@ -159,8 +151,6 @@ def _layer_ops(layers: list[nn.Module], dense: bool = False) -> tuple[Op, ...]:
             ops.append(Activation(layer, _activation_floor(layer)))
         elif isinstance(layer, nn.MaxPool1d) and not dense:
             ops.append(_pool(layer))
-        elif isinstance(layer, BSplineTransformation) and not dense:
-            ops.append(PositionMap(_float(layer.basis)))
         else:
             where = "after the flatten" if dense else "in the convolution stack"
             raise _NoOp(f"{type(layer).__name__} {where} has no plan op")

@@ -16,6 +16,7 @@ past later changes to the model copies them (:func:`converted` with ``copy=True`
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -103,6 +104,10 @@ class Linear:
 
 
 Op = Conv | Activation | MaxPool | Scale | Residual | PositionMap | Linear
+
+# zoo.plan.lower.layer_ops, as a family's ``plan_ops`` receives it: a run of plain layers
+# (``dense=True``: after the flatten) -> their ops.
+LayerOps = Callable[..., tuple[Op, ...]]
 
 
 @dataclass(frozen=True)
