@@ -68,6 +68,31 @@ def test_command_errors_are_zoo_errors():
     assert issubclass(EvaluateError, ZooError) and issubclass(ConfigError, ZooError)
 
 
+def test_every_error_class_of_the_library_is_a_zoo_error():
+    """Errors about what a user gave (files, layouts, checksums, arguments) share one base, so a
+    command prints any of them as one line; other failures keep their own kinds."""
+    import ast
+
+    import zoo
+
+    root = Path(zoo.__file__).parent
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Error"):
+                bases = {b.id if isinstance(b, ast.Name) else ast.unparse(b) for b in node.bases}
+                found.append((path.relative_to(root), node.name, bases))
+    kept_apart = {"ZooError", "ReadOnlyOutputError", "NonFiniteLossError", "DownloadError"}
+    assert len(found) > 10
+    for path, name, bases in found:
+        if name not in kept_apart:
+            assert bases & {"ZooError", "PredictError", "WeightsFileError", "DataFileError"}, (
+                path,
+                name,
+                bases,
+            )
+
+
 def test_one_module_is_named_plots():
     assert [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("plots.py")] == ["tasks/plots.py"]
 

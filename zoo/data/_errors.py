@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zoo._io.inputs import require_input
+from zoo.errors import ZooError
 
 
-class DataFileError(ValueError):
+class DataFileError(ZooError):
     """A problem in a data file, located by file and (1-based) line."""
 
     def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None) -> None:

@@ -26,6 +26,7 @@ import zlib
 from pathlib import Path
 
 from zoo._io.outputs import atomic_path
+from zoo.errors import ZooError
 from zoo.weights.published import PublishedFile
 
 CACHE_ENV = "ZOO_CACHE_DIR"
@@ -34,7 +35,7 @@ _TIMEOUT_S = 60
 _warned_unpublished: set[tuple[str, str]] = set()
 
 
-class ChecksumError(ValueError):
+class ChecksumError(ZooError):
     """A file's md5 differs from the one published for it."""
 
 
@@ -42,7 +43,7 @@ class DownloadError(OSError):
     """A download failed or ended early."""
 
 
-class ArchiveError(ValueError):
+class ArchiveError(ZooError):
     """An archive lacks the expected weight file, or holds it in a form that is refused."""
 
 

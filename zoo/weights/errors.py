@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from zoo.errors import ZooError
 
-class WeightsFileError(ValueError):
+
+class WeightsFileError(ZooError):
     """The file is missing, empty, truncated, unsafe, or not a weights file."""
 
 

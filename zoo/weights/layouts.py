@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from zoo.errors import ZooError
 from zoo.weights.safe_load import StateDict
 
 Shape = tuple[int | None, ...]  # None: any size along that axis
@@ -23,7 +24,7 @@ Shape = tuple[int | None, ...]  # None: any size along that axis
 AGCT_TO_ACGT = [0, 2, 1, 3]
 
 
-class LayoutError(ValueError):
+class LayoutError(ZooError):
     """A tensor in a recognised foreign layout does not have the shape that layout implies."""
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from zoo._checks import NonFiniteWarning, list_names, non_finite_tensors
+from zoo.errors import ZooError
 from zoo.models import args_from_state, layouts_for_keys, model_args, spec_for_class
 from zoo.weights import layouts
 from zoo.weights.errors import LayoutWarning
@@ -65,7 +66,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-class WeightsMismatchError(ValueError):
+class WeightsMismatchError(ZooError):
     """The file's tensors do not fit the model; ``report`` says which and what would fit."""
 
     def __init__(self, message: str, report: LoadReport) -> None:
