@@ -15,3 +15,6 @@ PathLike = str | os.PathLike[str]
 # The numeric precisions of fast inference and ISM.
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+# An image's (channels, height, width).
+ImageShape = tuple[int, int, int]

@@ -1,5 +1,5 @@
 """Checkpoint layouts: the public names of :mod:`zoo.weights.layouts`, where they are defined."""
 
-from zoo.weights.layouts import Layout, LayoutError, convert
+from zoo.weights.layouts import Layout, LayoutError, apply_layout
 
-__all__ = ["Layout", "LayoutError", "convert"]
+__all__ = ["Layout", "LayoutError", "apply_layout"]

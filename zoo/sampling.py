@@ -21,9 +21,9 @@ from torch import nn
 
 from zoo._io.outputs import atomic_path
 from zoo._io.text import tsv_field_problem
+from zoo._types import ImageShape
 from zoo.models import BinaryClassifier
 
-ImageShape = tuple[int, int, int]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MIN_SIDE = 112  # the smallest side, in pixels, an image gets in a grid by default
 PAD = 2  # pixels between grid cells

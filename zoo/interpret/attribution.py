@@ -45,6 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from zoo._extras import install_hint
 from zoo.interpret._inputs import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.interpret.shuffle import dinucleotide_shuffle
 from zoo.models import n_targets_of
@@ -58,7 +59,6 @@ ATTRIBUTION_METHODS: tuple[str, ...] = (
 )
 References = Literal["shuffle", "uniform", "zeros"]
 _DEFAULT_REFERENCES = {"integrated_gradients": "uniform", "deeplift_shap": "shuffle"}
-_INSTALL = 'pip install "sigmoid-zoo[interpret]"'
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _captum():  # noqa: ANN202 (the captum.attr module)
     try:
         import captum.attr
     except ImportError as err:
-        raise ImportError(f"attributions need captum: {_INSTALL}") from err
+        raise ImportError(f"attributions need captum: {install_hint('interpret')}") from err
     return captum.attr
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zoo._extras import install_hint
 from zoo._io.outputs import atomic_path
 from zoo._types import PathLike
 
 BASES = "ACGT"
-_INSTALL = 'pip install "sigmoid-zoo[interpret]"'
 
 
 def _matrix(values: torch.Tensor | np.ndarray | None, name: str, shape: str) -> np.ndarray | None:
@@ -106,7 +106,7 @@ def _logo(ax, matrix: np.ndarray, positions: np.ndarray) -> None:  # noqa: ANN00
     try:
         import logomaker
     except ImportError as err:
-        raise ImportError(f"attribution logos need logomaker: {_INSTALL}") from err
+        raise ImportError(f"attribution logos need logomaker: {install_hint('interpret')}") from err
     import pandas as pd
 
     frame = pd.DataFrame(matrix.T, columns=list(BASES), index=positions)

@@ -17,12 +17,11 @@ from torch.nn import functional as F
 
 from zoo._checks import check_latents, check_shape
 from zoo._registry import Conventions, Inputs, register_model
+from zoo._types import ImageShape
 from zoo.heads import HeadedModel, HeadName, make_head
 from zoo.models.classifier import linear_weights, sequential_renames
 from zoo.weights.layouts import Layout
 from zoo.weights.published import csinva_file
-
-ImageShape = tuple[int, int, int]
 
 
 def flat_images(

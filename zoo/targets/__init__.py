@@ -41,6 +41,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from zoo._extras import install_hint
+
 Style = Literal["auto", "deepsea", "sei", "cell", "plain"]
 
 # list name -> (naming style, assay shared by every output when the names do not say it)
@@ -113,9 +115,7 @@ class TargetTable(list[TargetInfo]):
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError(
-                'TargetTable.to_dataframe needs pandas: pip install "sigmoid-zoo[tables]"'
-            ) from None
+            raise ImportError(f"TargetTable.to_dataframe needs pandas: {install_hint('tables')}") from None
         columns = [f.name for f in dataclasses.fields(TargetInfo)]
         return pd.DataFrame([dataclasses.astuple(t) for t in self], columns=columns)
 

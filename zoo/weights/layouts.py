@@ -76,7 +76,7 @@ def require_tensor_shape(state: Mapping[str, torch.Tensor], key: str, shape: Sha
     return t
 
 
-def convert(layout: Layout, state: Mapping[str, torch.Tensor]) -> StateDict:
+def apply_layout(layout: Layout, state: Mapping[str, torch.Tensor]) -> StateDict:
     """``state`` (the file's tensors, keys as in the file) in the zoo's key names and shapes."""
     plain = {k[len(layout.prefix) :]: v for k, v in state.items() if k.startswith(layout.prefix)}
     missing = sorted(set(layout.renames) - set(plain))

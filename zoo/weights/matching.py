@@ -30,7 +30,7 @@ from zoo.weights.records import TASK_ATTRIBUTES, read_model_records
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import stored_args
 
-Shape = tuple[int, ...]
+TensorShape = tuple[int, ...]
 
 
 @dataclass
@@ -41,9 +41,11 @@ class LoadReport:
     layout: str  # "zoo" for the zoo's own keys, else a registered layout name (zoo.weights.layouts)
     prefix: str  # the wrapper prefix stripped from the file's keys, e.g. "module." or "generator."
     loaded: list[str] = field(default_factory=list)
-    missing: list[tuple[str, Shape]] = field(default_factory=list)  # in the model, not in the file
-    unexpected: list[tuple[str, Shape]] = field(default_factory=list)  # in the file, not in the model
-    mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)  # key, file shape, model shape
+    missing: list[tuple[str, TensorShape]] = field(default_factory=list)  # in the model, not in the file
+    unexpected: list[tuple[str, TensorShape]] = field(default_factory=list)  # in the file, not in the model
+    mismatched: list[tuple[str, TensorShape, TensorShape]] = field(
+        default_factory=list
+    )  # key, file shape, model shape
     unusable: list[tuple[str, str]] = field(default_factory=list)  # key, why (sparse, no values, dtype)
     hint: str = ""  # the overrides that would fit, when they can be told
     fitting_args: dict[str, Any] = field(default_factory=dict)  # those overrides as values
@@ -116,7 +118,7 @@ def readings(view: StateDict) -> tuple[list[tuple[Layout, StateDict]], list[tupl
     fitting, failing = [], []
     for layout in layouts_for_keys(frozenset(view)):
         try:
-            fitting.append((layout, layouts.convert(layout, view)))
+            fitting.append((layout, layouts.apply_layout(layout, view)))
         except layouts.LayoutError as err:
             failing.append((layout, str(err)))
     return fitting, failing

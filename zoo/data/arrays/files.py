@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo._extras import install_hint
 from zoo.data._errors import DataFileError, require_nonempty
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -27,9 +28,6 @@ NPY_MAGIC = b"\x93NUMPY"
 # h5py's per-file chunk cache: compressed files (MATLAB v7.3 compresses) decode each HDF5
 # chunk once while a read of many records walks through it, not once per record.
 HDF5_CACHE_BYTES = 64 << 20
-
-
-INSTALL_HINT = "pip install 'sigmoid-zoo[arrays]'"
 
 
 def array_format(path: str | os.PathLike[str]) -> str:
@@ -56,7 +54,9 @@ def _require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(f"reading this file needs {module.split('.')[0]}: {INSTALL_HINT}") from err
+        raise ImportError(
+            f"reading this file needs {module.split('.')[0]}: {install_hint('arrays')}"
+        ) from err
 
 
 class ArrayFile:

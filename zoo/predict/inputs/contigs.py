@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from zoo._checks import list_names
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 
@@ -21,9 +22,6 @@ _MITOCHONDRIAL = ("chrM", "MT", "chrMT", "M")
 
 class ContigWarning(UserWarning):
     """Contig names of an input were read as other names of the genome (see ContigMatch.warning)."""
-
-
-_SHOWN = 5  # renamings spelled out in the warning; the rest are counted
 
 
 def contig_aliases(name: str) -> list[str]:
@@ -78,7 +76,7 @@ class ContigMatcher:
         match.mapping[contig] = match.renamed[contig] = alias
         pairs = [f"{a} as {b}" for a, b in match.renamed.items()]
         match.warning = (
-            f"contig names of {self.source!r} differ from genome {self.genome!r}: reading {_spell(pairs)}"
+            f"contig names of {self.source!r} differ from genome {self.genome!r}: reading {list_names(pairs)}"
         )
         return alias
 
@@ -86,10 +84,10 @@ class ContigMatcher:
         """The match so far; a PredictError naming both files when contigs were looked up but
         none is in the genome (every record would go unscored)."""
         if self.match.missing and not self.match.mapping:
-            theirs = _spell(sorted(self._available)) or "no contigs"
+            theirs = list_names(sorted(self._available)) or "no contigs"
             raise PredictError(
                 f"no contig of {self.source!r} is in genome {self.genome!r}: the input has "
-                f"{_spell(self.match.missing)}; the genome has {theirs}"
+                f"{list_names(self.match.missing)}; the genome has {theirs}"
             )
         return self.match
 
@@ -105,9 +103,3 @@ def match_contigs(
     for contig in contigs:
         matcher(contig)
     return matcher.finish()
-
-
-def _spell(names: list[str]) -> str:
-    """The first few names, and how many more."""
-    shown = ", ".join(names[:_SHOWN])
-    return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
