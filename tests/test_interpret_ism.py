@@ -271,3 +271,22 @@ def test_paper_size_band_ism_is_exact(name: str) -> None:
     expected = naive_ism(model, x, list(range(model.n_targets)), positions)
     assert expected.abs().max() > 0.1
     torch.testing.assert_close(result.delta[:, positions], expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("key", ["deepsea", "basset"])
+def test_a_prepared_band_ism_keeps_the_weights_it_was_prepared_with(key):
+    """Changing the model's weights afterwards changes neither the reference pass nor the
+    mutant products of an ISM already prepared: both read one copy, made when prepared."""
+    model = small_model(key)
+    x = random_one_hot(2, model.seq_len, seed=3)
+    prepared = prepare_ism(model, [0, 2], method="band")
+    before = prepared(x)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                m.weight.mul_(1.5)
+    after = prepared(x)
+    torch.testing.assert_close(after.delta, before.delta, rtol=0, atol=0)
+    torch.testing.assert_close(after.reference, before.reference, rtol=0, atol=0)
+    fresh = prepare_ism(model, [0, 2], method="band")(x)
+    assert not torch.allclose(fresh.reference, before.reference)

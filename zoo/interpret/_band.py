@@ -37,7 +37,7 @@ from torch.nn import functional as F
 
 from zoo.models._dna import DNAModel, strand_mean_logits
 from zoo.plan import Plan, lower
-from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Scale
+from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Scale, converted
 from zoo.plan.reference import run_op, run_ops
 
 
@@ -82,8 +82,9 @@ class BandISM:
     sums with the changes and the layers after the first dense layer stay float32, so in
     bfloat16 only the *changes* are rounded.
 
-    The reference pass runs the model's plan (``zoo.plan``; the model float32, on ``device``);
-    the weights of the products are copied here: prepare again after changing the weights.
+    The reference pass runs the model's plan (``zoo.plan``) and the changes its products; both
+    read a float32 copy of the weights made here, on ``device``, so later changes to the model
+    do not reach them: prepare again after changing the weights.
     """
 
     def __init__(self, model: DNAModel, targets: list[int], dtype: torch.dtype, device: torch.device) -> None:
@@ -93,14 +94,16 @@ class BandISM:
         self.seq_len, self.rc_average = plan.seq_len, plan.rc_average
         self.dtype, self.device = dtype, device
         self.targets = targets
-        self.ops = plan.conv
+        # copies, so that the reference pass and the products always see the same weights
+        self.ops = converted(plan.conv, torch.float32, device, copy=True)
+        dense = converted(plan.dense, torch.float32, device, copy=True)
         # each convolution's weight as (C_in, k * C_out): tap-major columns, in the compute type
         self.matrices = {
             i: _tap_matrix(op, dtype, device) for i, op in enumerate(self.ops) if isinstance(op, Conv)
         }
         self.widths = self._widths()
-        self.first: Linear = plan.dense[0]  # type: ignore[assignment]
-        self.rest = self._target_rows(plan.dense[1:])
+        self.first: Linear = dense[0]  # type: ignore[assignment]
+        self.rest = self._target_rows(dense[1:])
         self._dense: torch.Tensor | None = None  # built on the first call: needs the last stage's shape
 
     # --- construction ---------------------------------------------------------------------
