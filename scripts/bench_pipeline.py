@@ -13,7 +13,7 @@ reading, encoding and writing set its pace? It times, in this order:
   threads zoo-predict uses), with a reader thread, one reader process and several, on all
   of the records and on a quarter of them: the rate of the extra records (the difference of
   the two runs leaves out what every run pays once, such as starting the reader processes);
-- the ``zoo-predict`` command in this process (``zoo.cli.predict.run``) on all of them,
+- the ``zoo-predict`` command in this process (``zoo.cli.predict.call``) on all of them,
   loading the model included.
 
 The scoring loop's rate against the model alone's is the figure of merit. The table format is

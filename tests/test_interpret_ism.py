@@ -150,7 +150,7 @@ def test_models_of_other_shapes_go_the_naive_way() -> None:
     odd = _OddConvNet()
     odd.conv.append(nn.AdaptiveMaxPool1d(12))  # not a layer the band method knows
     assert not supports_band_ism(odd)
-    with pytest.raises(ValueError, match="method='band' needs a convolutional DNA model"):
+    with pytest.raises(ValueError, match="method='band' needs a DNA model whose plan"):
         prepare_ism(small_model("danq"), method="band")
 
 

@@ -283,3 +283,20 @@ def test_n_targets_of_is_one_function():
 
     assert zoo.predict.n_targets_of is zoo.models.n_targets_of is zoo.interpret.attribution.n_targets_of
     assert zoo.models.n_targets_of(build("basset")) == 164
+
+
+def test_a_model_whose_published_file_is_refused_is_not_registered():
+    import dataclasses
+
+    from zoo.models import DeepSEA, get_spec, list_models, register_model
+    from zoo.pretrained import get_pretrained
+
+    class OtherDeepSEA(DeepSEA):
+        """Another class, so the registry tells it from DeepSEA."""
+
+    wrong = dataclasses.replace(get_pretrained("deepsea.kipoi_predict"), name="other.x", model="")
+    with pytest.raises(ValueError, match="other_deepsea has no layout 'kipoi-deepsea-predict'"):
+        register_model(
+            "other_deepsea", OtherDeepSEA, layouts=(get_spec("deepsea").layouts[0],), published=(wrong,)
+        )
+    assert "other_deepsea" not in list_models()

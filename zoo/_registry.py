@@ -154,13 +154,22 @@ def register_model(
     if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
     owned = tuple(dataclasses.replace(layout, model=name) for layout in layouts)
+    previous = _REGISTRY.get(name)
     _REGISTRY[name] = ModelSpec(
         name, cls, dict(defaults or {}), paper, doi, inputs, conventions, owned, args_from_state
     )
-    for file in published:
-        if file.model not in ("", name):
-            raise ValueError(f"published file {file.name!r} names model {file.model!r}, not {name!r}")
-        register_published(dataclasses.replace(file, model=name))
+    try:
+        for file in published:
+            if file.model not in ("", name):
+                raise ValueError(f"published file {file.name!r} names model {file.model!r}, not {name!r}")
+            register_published(dataclasses.replace(file, model=name))
+    except ValueError:
+        # all or nothing: a refused file leaves the registry as it was
+        if previous is None:
+            del _REGISTRY[name]
+        else:
+            _REGISTRY[name] = previous
+        raise
     return _REGISTRY[name]
 
 

@@ -177,8 +177,9 @@ class PreparedISM:
         band = supports_band_ism(model)
         if method == "band" and not band:
             raise ValueError(
-                f"method='band' needs a convolutional DNA model (strand logits classifier(conv(x))); "
-                f"{type(model).__name__} is not one: use method='naive' or 'auto'"
+                f"method='band' needs a DNA model whose plan (zoo.plan) is valid convolutions, batch "
+                f"norms, activations and max-pools, then dense layers; {type(model).__name__}'s is not: "
+                "use method='naive' or 'auto'"
             )
         self.method = "band" if band and method != "naive" else "naive"
         if self.method == "band":
