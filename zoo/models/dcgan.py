@@ -360,7 +360,6 @@ def _csinva_dcgan(
             md5=md5,
             description=f"DCGAN {role}, {what}",
             image_shape=shape,
-            latent_size=100 if part == "G" else None,
         )
         for part, model, args, layout, md5, role in (
             ("G", "image_decoder", netg_args, netg_layout, md5s[0], "generator"),

@@ -194,8 +194,6 @@ VAE_PUBLISHED = (
         layout="pytorch-examples-vae",
         md5="170d7720f7d98109540d6ee88d1c6898",
         description="VAE, MNIST (pytorch/examples vae/main.py architecture)",
-        image_shape=_MNIST,
-        latent_size=20,
     ),
 )
 DECODER_PUBLISHED = (
@@ -206,8 +204,6 @@ DECODER_PUBLISHED = (
         layout="mlp-gan-g",
         md5="06401124cbd54dd826c35cc212b83d4b",
         description="MLP GAN generator, MNIST",
-        image_shape=_MNIST,
-        latent_size=64,
     ),
 )
 
