@@ -284,6 +284,15 @@ def test_a_genome_grown_by_a_contig_or_repeating_one_is_never_read_from_the_old_
         dm.setup()
 
 
+def test_a_bed_coordinate_of_absurd_length_names_the_limit(tmp_path):
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    table = tmp_path / "t.bed"
+    table.write_text(f"chr1\t{'9' * 5000}\t40\t1\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 1: .*at most 18 digits") as err:
+        DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+    assert len(str(err.value)) < 300
+
+
 def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
     fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
     labels.write_bytes(b"name\tt0\tt1\na\t1\t0\nb\xe9\t0\t1\n")

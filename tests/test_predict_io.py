@@ -510,3 +510,13 @@ def test_a_genome_with_a_repeated_contig_name_is_refused_naming_it(
     argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
     err = fails(tmp_path, capsys, *argv)
     assert str(genome) in err and "'chr1'" in err and "repeated" in err and err.count("\n") == 1
+
+
+def test_an_index_with_a_number_of_absurd_length_is_rebuilt(tmp_path: Path) -> None:
+    genome = tmp_path / "genome.fa"
+    shutil.copy(DATA / "genome.fa", genome)
+    (tmp_path / "genome.fa.fai").write_text(f"chr1\t{'9' * 5000}\t6\t60\t61\nchr2\t1000\t2046\t60\t61\n")
+    out = tmp_path / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
+    assert run([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert (tmp_path / "genome.fa.fai").read_text() == (DATA / "genome.fa.fai").read_text()

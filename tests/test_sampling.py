@@ -259,3 +259,27 @@ def test_zoo_sample_refuses_a_checkpoint_record_of_absurd_size_before_allocating
     with pytest.raises(SystemExit, match=r"(?s)zoo-sample: .*does not fit ImageDecoder.*main\.0\.weight"):
         sample_main([str(path), str(tmp_path / "out.png"), "--model", "image_decoder"])
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "limit"),
+    [("-n", "1000000", "4,096"), ("--steps", "1000000000", "256"), ("--interpolate", "9" * 5000, "256")],
+)
+def test_zoo_sample_refuses_absurd_counts_naming_the_limit(tmp_path, capsys, option, value, limit):
+    zoo.save_weights(tiny_generator(), tmp_path / "g.safetensors")
+    with pytest.raises(SystemExit) as exit_:
+        sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "out.png"), option, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"zoo-sample: error: argument {option}") and f"at most {limit}" in err
+    assert len(err) < 200 and not (tmp_path / "out.png").exists()
+
+
+def test_grids_of_absurd_size_are_refused_before_anything_is_allocated():
+    model = tiny_generator()
+    with pytest.raises(ValueError, match="at most 4,096"):
+        sample_grid(model, n=10**9)
+    with pytest.raises(ValueError, match="at most 4,096"):
+        interpolate(model, pairs=100, steps=100)
+    with pytest.raises(ValueError, match=r"pixels.*at most"):
+        sample_grid(model, n=64, scale=10**6)

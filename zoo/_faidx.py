@@ -41,8 +41,8 @@ def index_problem(fasta: str | os.PathLike[str]) -> str | None:
         return None
     older = fai_time < fasta.stat().st_mtime
     with open(fasta, "rb") as f:
-        if f.read(2) == GZIP_MAGIC:  # offsets count decompressed bytes: only the age tells
-            return f"{fai.name} is older than {fasta.name}" if older else None
+        if f.read(2) == GZIP_MAGIC:  # offsets count decompressed bytes: the age and the form tell
+            return f"{fai.name} is older than {fasta.name}" if older else _form_problem(fai)
         size = os.fstat(f.fileno()).st_size
         try:
             text = fai.read_text(encoding="utf-8")
@@ -59,6 +59,20 @@ def index_problem(fasta: str | os.PathLike[str]) -> str | None:
             problem = _entry_problem(f.fileno(), size, line, following)
             if problem is not None:
                 return f"{fai.name} line {number}: {problem}"
+    return None
+
+
+def _form_problem(fai: Path) -> str | None:
+    """Why ``fai`` cannot be a FASTA index by its form alone (a line that is not a name and
+    four whole numbers of at most 18 digits, which htslib would misread); None when it can be."""
+    try:
+        text = fai.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return f"{fai.name} is not a FASTA index (not text)"
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) < 5 or any(whole_number(v) is None for v in fields[1:5]):
+            return f"{fai.name} line {number}: {line[:40]!r} is not a FASTA index line"
     return None
 
 

@@ -22,10 +22,18 @@ from typing import Any
 from torch import nn
 
 from zoo._io.outputs import check_output, is_stdout, same_file_as
-from zoo.cli._command import Command, first_line, parse_key_values, with_overwrite_hint
+from zoo.cli._command import Command, at_most, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models
-from zoo.sampling import interpolate, sample_grid, save_grid_png, score_images, write_scores
+from zoo.sampling import (
+    MAX_IMAGES,
+    MAX_PIXELS,
+    interpolate,
+    sample_grid,
+    save_grid_png,
+    score_images,
+    write_scores,
+)
 from zoo.weights import (
     check_buildable,
     read_metadata,
@@ -34,6 +42,8 @@ from zoo.weights import (
     require_weights_file,
     stored_args,
 )
+
+MAX_INTERPOLATION = 256  # latent pairs, or images along one interpolation
 
 EPILOG = """examples:
   zoo-sample runs/gan/checkpoints/last.ckpt samples.png --model image_decoder -n 64 --seed 0
@@ -75,6 +85,7 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
 def build_parser() -> argparse.ArgumentParser:
     """The command line of zoo-sample."""
     parser = argparse.ArgumentParser(
+        prog="zoo-sample",
         description="Make pictures from an image model's weights: a grid of samples or latent "
         "interpolations (PNG), or a discriminator's scores of a folder of images (TSV).",
         epilog=EPILOG,
@@ -94,12 +105,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="constructor argument (VALUE is JSON, e.g. image_shape=[1,28,28] or final=3x3)",
     )
     g = parser.add_argument_group("generators and VAEs")
-    g.add_argument("-n", type=int, default=64, help="samples in the grid (default 64)")
+    g.add_argument(
+        "-n",
+        type=at_most(MAX_IMAGES),
+        default=64,
+        help=f"samples in the grid (default 64, at most {MAX_IMAGES:,})",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     g.add_argument("--nrow", type=int, help="images a row (default: a square grid)")
-    g.add_argument("--scale", type=int, help="enlargement factor (default: to at least 112 pixels a side)")
-    g.add_argument("--interpolate", type=int, metavar="PAIRS", help="one interpolation row per latent pair")
-    g.add_argument("--steps", type=int, default=8, help="images along each interpolation (default 8)")
+    g.add_argument(
+        "--scale",
+        type=int,
+        help="enlargement factor (default: to at least 112 pixels a side); "
+        f"a picture has at most {MAX_PIXELS:,} pixels",
+    )
+    g.add_argument(
+        "--interpolate",
+        type=at_most(MAX_INTERPOLATION),
+        metavar="PAIRS",
+        help=f"one interpolation row per latent pair (at most {MAX_INTERPOLATION})",
+    )
+    g.add_argument(
+        "--steps",
+        type=at_most(MAX_INTERPOLATION),
+        default=8,
+        help=f"images along each interpolation (default 8, at most {MAX_INTERPOLATION}; "
+        f"PAIRS x STEPS at most {MAX_IMAGES:,})",
+    )
     d = parser.add_argument_group("discriminators")
     d.add_argument("--score", metavar="FOLDER", help="score the PNG/JPEG images under FOLDER")
     d.add_argument(
