@@ -283,3 +283,36 @@ def test_grids_of_absurd_size_are_refused_before_anything_is_allocated():
         interpolate(model, pairs=100, steps=100)
     with pytest.raises(ValueError, match=r"pixels.*at most"):
         sample_grid(model, n=64, scale=10**6)
+
+
+def test_zoo_sample_takes_a_catalogue_name_and_recognises_a_published_file(tmp_path, publish):
+    import hashlib
+
+    from tests import legacy
+
+    torch.manual_seed(0)
+    torch.save(legacy.ExamplesVAE().state_dict(), tmp_path / "vae.pth")
+    digest = hashlib.md5((tmp_path / "vae.pth").read_bytes()).hexdigest()
+    publish("vae.mnist", name="vae.copy", md5=digest)
+    weights = str(tmp_path / "vae.pth")
+    sample_main([weights, str(tmp_path / "named.png"), "--model", "vae.copy", "-n", "4"])
+    sample_main([weights, str(tmp_path / "recognised.png"), "-n", "4"])  # by its md5, no --model
+    assert (tmp_path / "named.png").read_bytes() == (tmp_path / "recognised.png").read_bytes()
+    with pytest.raises(SystemExit, match=rf"md5 {digest} differs from the published md5 .* of vae\.mnist"):
+        sample_main([weights, str(tmp_path / "other.png"), "--model", "vae.mnist"])
+    assert not (tmp_path / "other.png").exists()
+
+
+def test_zoo_sample_gives_the_fitting_sizes_as_its_own_options(tmp_path):
+    from tests import legacy
+
+    torch.save(legacy.DCGANGenerator(nz=8, ngf=4, nc=1).state_dict(), tmp_path / "netG.pth")
+    argv = [str(tmp_path / "netG.pth"), str(tmp_path / "out.png"), "--model", "image_decoder"]
+    with pytest.raises(SystemExit) as err:
+        sample_main([*argv, "--model-arg", "in_size=8"])
+    message = str(err.value.code)
+    assert "--model-arg ngf=4 --model-arg n_channels=1" in message and "zoo.create_model(" not in message
+    sample_main(
+        [*argv, "--model-arg", "in_size=8", "--model-arg", "ngf=4", "--model-arg", "n_channels=1", "-n", "4"]
+    )
+    assert (tmp_path / "out.png").is_file()
