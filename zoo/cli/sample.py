@@ -53,6 +53,8 @@ MAX_INTERPOLATION = 256  # latent pairs, or images along one interpolation
 
 EPILOG = """examples:
   zoo-sample runs/gan/checkpoints/last.ckpt samples.png --model image_decoder -n 64 --seed 0
+  zoo-sample vae_epoch_25.pth samples.png    # a published file (zoo-pretrained list), by its md5
+  zoo-sample vae_epoch_25.pth samples.png --model vae.mnist
   zoo-sample netG_epoch_99.pth walk.png --model image_decoder --model-arg n_channels=1 \\
       --model-arg final=1x1_crop2 --interpolate 4 --steps 10
   zoo-sample netD_epoch_99.pth scores.tsv --model image_discriminator --model-arg n_channels=1 \\
