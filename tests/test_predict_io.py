@@ -520,3 +520,28 @@ def test_an_index_with_a_number_of_absurd_length_is_rebuilt(tmp_path: Path) -> N
     argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
     assert run([*argv, "--out", str(out), "--no-progress"]) == 0
     assert (tmp_path / "genome.fa.fai").read_text() == (DATA / "genome.fa.fai").read_text()
+
+
+def test_a_bgzip_genomes_index_missing_an_added_contig_is_rebuilt_whatever_its_age(tmp_path: Path) -> None:
+    import pysam
+
+    plain = tmp_path / "plain.fa"
+    shutil.copy(DATA / "genome.fa", plain)
+    genome = tmp_path / "genome.fa.gz"
+    pysam.tabix_compress(str(plain), str(genome))
+    pysam.faidx(str(genome))  # .fai and .gzi of the first version
+    with open(plain, "ab") as f:
+        f.write(b">chr3\n" + _wrapped(LONG.encode(), 60))
+    index = {p: p.read_bytes() for p in (tmp_path / "genome.fa.gz.fai", tmp_path / "genome.fa.gz.gzi")}
+    pysam.tabix_compress(str(plain), str(genome), force=True)
+    for path, data in index.items():  # the old index, as new as the genome (one clock tick)
+        path.write_bytes(data)
+        os.utime(path, ns=(genome.stat().st_mtime_ns,) * 2)
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr3\t100\t300\tnew\n")
+    out = tmp_path / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(bed), "--out", str(out)]
+    assert run([*argv, "--no-progress"]) == 0
+    header, rows = read_tsv(out)
+    assert len(rows) == 1 and "missing_contig" not in "\t".join(rows[0])
+    assert "chr3\t650\t" in (tmp_path / "genome.fa.gz.fai").read_text()

@@ -8,11 +8,14 @@ bases, or header text, silently. Both readers go through :func:`fresh_index` fir
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from zoo._io.inputs import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
 from zoo._io.text import whole_number
 
 _HEADER_WINDOW = 4096  # bytes read before a record's first base to find its header line
+_TAIL_LIMIT = 1 << 20  # decompressed bytes read after the last block the .gzi lists
 _ENDS_CHECKED = 2048  # an index of more records has its first and last this many checked
 
 
@@ -42,7 +46,10 @@ def index_problem(fasta: str | os.PathLike[str]) -> str | None:
     older = fai_time < fasta.stat().st_mtime
     with open(fasta, "rb") as f:
         if f.read(2) == GZIP_MAGIC:  # offsets count decompressed bytes: the age and the form tell
-            return f"{fai.name} is older than {fasta.name}" if older else _form_problem(fai)
+            if older:
+                return f"{fai.name} is older than {fasta.name}"
+            # an index as new as its FASTA (a clock tick, a copy) must still end where it does
+            return _form_problem(fai) or _bgzip_end_problem(fasta, fai)
         size = os.fstat(f.fileno()).st_size
         try:
             text = fai.read_text(encoding="utf-8")
@@ -73,6 +80,45 @@ def _form_problem(fai: Path) -> str | None:
         fields = line.split("\t")
         if len(fields) < 5 or any(whole_number(v) is None for v in fields[1:5]):
             return f"{fai.name} line {number}: {line[:40]!r} is not a FASTA index line"
+    return None
+
+
+def _bgzip_end_problem(fasta: Path, fai: Path) -> str | None:
+    """Why the ``.fai`` of a bgzip ``fasta`` does not end where the FASTA does (a record added
+    after its last one), read from the last block the ``.gzi`` lists; None when it does, or
+    when there is no ``.gzi`` to tell (htslib builds one)."""
+    gzi = Path(f"{fasta}.gzi")
+    try:
+        blocks = gzi.read_bytes()
+        lines = fai.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    count = struct.unpack_from("<Q", blocks)[0] if len(blocks) >= 8 else -1
+    if count < 0 or len(blocks) != 8 + 16 * count:
+        return f"{gzi.name} is not a bgzip index"
+    start, at = struct.unpack_from("<QQ", blocks, 8 + 16 * (count - 1)) if count else (0, 0)
+    try:
+        with open(fasta, "rb") as f:
+            f.seek(start)
+            tail = gzip.GzipFile(fileobj=f).read(_TAIL_LIMIT + 1)  # the last block, about 64 kB
+    except (OSError, EOFError, zlib.error):
+        return f"{gzi.name} does not match {fasta.name} (no block starts where it says)"
+    if len(tail) > _TAIL_LIMIT:
+        return f"{gzi.name} does not list the last blocks of {fasta.name}"
+    last = max((line.split("\t") for line in lines), key=lambda fields: int(fields[2]), default=None)
+    if last is None:
+        return None
+    length, offset, bases, width = (int(v) for v in last[1:5])  # (checked by _form_problem)
+    end = (
+        offset
+        if length == 0 or bases < 1
+        else offset + (length - 1) // bases * width + (length - 1) % bases + 1
+    )
+    after = tail[max(end - at, 0) :] if end < at + len(tail) else b""
+    if after.strip(b"\r\n"):
+        return (
+            f"{fai.name}: {fasta.name} goes on after its last record {last[0]!r} (a record the index lacks)"
+        )
     return None
 
 
