@@ -147,10 +147,8 @@ def run(ns: argparse.Namespace) -> int:
         return 0
     if ns.file is None:  # the cached file: a full hash, whatever its stamp says
         path, seen = verify_cached(entry)
-        if entry.md5 is None:
-            print(
-                f"{path}: md5 {seen} is the one recorded at download; no md5 was published for {entry.name}"
-            )
+        if entry.md5 is None:  # compared with the md5 recorded at download, where there is one
+            print(f"{path}: md5 {seen}; not checked: no md5 was published for {entry.name}")
             return UNCHECKED
         print(f"{path}: md5 {seen} is the published md5 of {entry.name}")
         return 0
