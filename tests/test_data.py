@@ -262,6 +262,37 @@ def test_a_genome_index_that_no_longer_fits_its_fasta_is_rebuilt(tmp_path):
     assert torch.equal(x, zoo.one_hot("GATTACAGAT"))
 
 
+def test_a_genome_grown_by_a_contig_or_repeating_one_is_never_read_from_the_old_index(tmp_path):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    pyfaidx.Fasta(str(genome)).close()  # index the first version
+    with open(genome, "a") as f:
+        f.write(">chr2\n" + "GATTACA" * 15 + "\n")
+    os.utime(genome.with_suffix(".fa.fai"), (genome.stat().st_mtime + 100,) * 2)  # the index looks newer
+    (tmp_path / "t.bed").write_text("chr2\t0\t10\t1\n")
+    dm = DnaBedDataModule(str(genome), str(tmp_path / "t.bed"), seq_len=10, val_chroms=[], test_chroms=[])
+    dm.setup()
+    x, _ = dm.datasets["train"][0]
+    assert torch.equal(x, zoo.one_hot("GATTACAGAT"))
+
+    with open(genome, "a") as f:  # a second chr1: the index keeps the first only
+        f.write(">chr1\n" + "T" * 30 + "\n")
+    with open(genome.with_suffix(".fa.fai"), "a"):
+        os.utime(genome.with_suffix(".fa.fai"), (genome.stat().st_mtime + 200,) * 2)
+    dm = DnaBedDataModule(str(genome), str(tmp_path / "t.bed"), seq_len=10, val_chroms=[], test_chroms=[])
+    with pytest.raises(ValueError, match=r"g\.fa.*'chr1'.*repeated"):
+        dm.setup()
+
+
+def test_a_bed_coordinate_of_absurd_length_names_the_limit(tmp_path):
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 25 + "\n")
+    table = tmp_path / "t.bed"
+    table.write_text(f"chr1\t{'9' * 5000}\t40\t1\n")
+    with pytest.raises(ValueError, match=r"t\.bed, line 1: .*at most 18 digits") as err:
+        DnaBedDataModule(str(tmp_path / "g.fa"), str(table), seq_len=10).setup()
+    assert len(str(err.value)) < 300
+
+
 def test_text_that_is_not_utf8_names_file_and_line(tmp_path):
     fasta, labels = write_pair(tmp_path, {"a": "ACGTACGTAC", "b": "ACGTACGTAC"}, ["a\t1\t0", "b\t0\t1"])
     labels.write_bytes(b"name\tt0\tt1\na\t1\t0\nb\xe9\t0\t1\n")

@@ -141,3 +141,41 @@ def test_api_takes_target_names_from_the_model() -> None:
     assert torch.equal(by_name.delta, ism(model, seqs, [3, 1]).delta)
     result = attribute(model, seqs, LABELS[4], method="saliency")
     assert result.target == 4 and result.target_name == LABELS[4]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "limit"),
+    [
+        ("--n-steps", "1000000000", "10,000"),
+        ("--n-shuffles", "1000000", "1,000"),
+        ("--n-steps", "9" * 5000, "10,000"),
+    ],
+)
+def test_absurd_step_and_shuffle_counts_are_usage_errors_naming_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, limit: str
+) -> None:
+    argv = [
+        "--weights",
+        WEIGHTS,
+        "--fasta",
+        str(DATA / "seqs.fa"),
+        option,
+        value,
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        run(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"zoo-interpret: error: argument {option}") and f"at most {limit}" in err
+    assert len(err) < 200 and list(tmp_path.iterdir()) == []
+
+
+def test_the_api_bounds_steps_and_shuffles_before_allocating() -> None:
+    model = load_predict_model(None, WEIGHTS, {})[0]
+    x = one_hot(["ACGT" * (model.seq_len // 4)])
+    with pytest.raises(ValueError, match="n_shuffles.*at most 1,000"):
+        attribute(model, x, 0, method="deeplift_shap", n_shuffles=10**9)
+    with pytest.raises(ValueError, match="n_steps.*at most 10,000"):
+        attribute(model, x, 0, method="integrated_gradients", n_steps=10**9)

@@ -407,3 +407,20 @@ def test_the_library_raises_library_errors_which_the_command_prints_as_one_line(
         Scorer(example_model(), rc="sideways")
     err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--targets", "no_such_target")
     assert err == f"zoo-predict: error: {caught.value}\n"
+
+
+def test_numbers_of_absurd_length_are_one_line_naming_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = "9" * 5000  # past Python's 4,300-digit limit of int()
+    genome = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa")]
+    bed = tmp_path / "huge.bed"
+    bed.write_text(f"chr1\t{huge}\t{huge}9\n")
+    err = _fails(tmp_path, capsys, *genome, "--bed", str(bed))
+    assert str(bed) in err and "line 1" in err and "at most 18 digits" in err
+    assert err.count("\n") == 1 and len(err) < 300
+    err = _fails(tmp_path, capsys, "--weights", str(WEIGHTS), "--fasta", FASTA, "--targets", huge)
+    assert "--targets" in err and "at most 18 digits" in err and err.count("\n") == 1 and len(err) < 300
+    regions = [*genome, "--step", "100", "--track-format", "bedgraph", "--regions", f"chr1:1-{huge}"]
+    err = _fails(tmp_path, capsys, *regions, out="tracks")
+    assert "region" in err and "at most 18 digits" in err and err.count("\n") == 1 and len(err) < 300

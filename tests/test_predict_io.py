@@ -476,3 +476,72 @@ def test_out_that_is_the_file_on_standard_input_is_refused(tmp_path: Path) -> No
         )
     assert done.returncode == 1 and f"--out {str(fasta)!r} is the same file as --fasta" in done.stderr
     assert fasta.read_bytes() == (DATA / "seqs.fa").read_bytes()
+
+
+@pytest.mark.parametrize("index_time", ["older", "same", "newer"])
+def test_an_index_missing_a_contig_added_at_the_end_is_rebuilt(tmp_path: Path, index_time: str) -> None:
+    genome = tmp_path / "genome.fa"
+    shutil.copy(DATA / "genome.fa", genome)
+    shutil.copy(DATA / "genome.fa.fai", tmp_path / "genome.fa.fai")  # describes the shipped genome
+    with open(genome, "ab") as f:  # every offset the index holds stays right
+        f.write(b">chr3\n" + _wrapped(LONG.encode(), 60))
+    shift = {"older": -100, "same": 0, "newer": 100}[index_time]
+    at = genome.stat().st_mtime_ns + shift * 10**9
+    os.utime(tmp_path / "genome.fa.fai", ns=(at, at))
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr3\t100\t300\tnew\n")
+    out = tmp_path / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(bed), "--out", str(out)]
+    assert run([*argv, "--no-progress"]) == 0
+    header, rows = read_tsv(out)
+    assert len(rows) == 1 and "missing_contig" not in "\t".join(rows[0]) and "nan" not in rows[0]
+    assert "chr3\t650\t" in (tmp_path / "genome.fa.fai").read_text()
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_a_genome_with_a_repeated_contig_name_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], indexed: bool
+) -> None:
+    genome = tmp_path / "genome.fa"
+    genome.write_bytes((DATA / "genome.fa").read_bytes() + b">chr1\n" + _wrapped(LONG.encode(), 60))
+    if indexed:  # samtools faidx leaves the second chr1 out of the index, with a warning
+        with open(f"{genome}.fai", "w") as f:
+            f.write((DATA / "genome.fa.fai").read_text())
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
+    err = fails(tmp_path, capsys, *argv)
+    assert str(genome) in err and "'chr1'" in err and "repeated" in err and err.count("\n") == 1
+
+
+def test_an_index_with_a_number_of_absurd_length_is_rebuilt(tmp_path: Path) -> None:
+    genome = tmp_path / "genome.fa"
+    shutil.copy(DATA / "genome.fa", genome)
+    (tmp_path / "genome.fa.fai").write_text(f"chr1\t{'9' * 5000}\t6\t60\t61\nchr2\t1000\t2046\t60\t61\n")
+    out = tmp_path / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(DATA / "peaks.bed")]
+    assert run([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert (tmp_path / "genome.fa.fai").read_text() == (DATA / "genome.fa.fai").read_text()
+
+
+def test_a_bgzip_genomes_index_missing_an_added_contig_is_rebuilt_whatever_its_age(tmp_path: Path) -> None:
+    import pysam
+
+    plain = tmp_path / "plain.fa"
+    shutil.copy(DATA / "genome.fa", plain)
+    genome = tmp_path / "genome.fa.gz"
+    pysam.tabix_compress(str(plain), str(genome))
+    pysam.faidx(str(genome))  # .fai and .gzi of the first version
+    with open(plain, "ab") as f:
+        f.write(b">chr3\n" + _wrapped(LONG.encode(), 60))
+    index = {p: p.read_bytes() for p in (tmp_path / "genome.fa.gz.fai", tmp_path / "genome.fa.gz.gzi")}
+    pysam.tabix_compress(str(plain), str(genome), force=True)
+    for path, data in index.items():  # the old index, as new as the genome (one clock tick)
+        path.write_bytes(data)
+        os.utime(path, ns=(genome.stat().st_mtime_ns,) * 2)
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr3\t100\t300\tnew\n")
+    out = tmp_path / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--genome", str(genome), "--bed", str(bed), "--out", str(out)]
+    assert run([*argv, "--no-progress"]) == 0
+    header, rows = read_tsv(out)
+    assert len(rows) == 1 and "missing_contig" not in "\t".join(rows[0])
+    assert "chr3\t650\t" in (tmp_path / "genome.fa.gz.fai").read_text()

@@ -9,6 +9,7 @@ import os
 import re
 import tarfile
 import threading
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,7 +134,8 @@ def test_download_is_verified_cached_and_reused_without_network(server, _cache, 
     e = entry(server.url + "/w.pth?download=1", md5(WEIGHTS))
     path = fetch(e, progress=False)
     assert path == _cache / "test.weights" / "w.pth" and path.read_bytes() == WEIGHTS
-    assert files_under(_cache) == ["test.weights/w.pth"]  # no temporary file, no sidecar
+    # no temporary file, no md5 sidecar: the file and its stamp (md5, size and time)
+    assert files_under(_cache) == ["test.weights/w.pth", "test.weights/w.pth.stamp"]
     server.stop()
 
     def no_network(*args, **kwargs):
@@ -235,7 +237,9 @@ def test_the_weight_file_is_taken_from_the_archive_and_cached(server, _cache):
     server.stop()
     assert fetch(e, progress=False) == path  # from the cache
     assert files_under(_cache) == [
-        "test.sei/sei.pth", "test.sei/sei_model.tar.gz", "test.sei/sei_model.tar.gz.md5", "test.sei/x.npy",
+        "test.sei/sei.pth", "test.sei/sei.pth.stamp", "test.sei/sei_model.tar.gz",
+        "test.sei/sei_model.tar.gz.md5", "test.sei/sei_model.tar.gz.stamp",
+        "test.sei/x.npy", "test.sei/x.npy.stamp",
     ]  # fmt: skip
 
 
@@ -256,7 +260,8 @@ def test_a_hostile_or_odd_archive_is_refused_and_writes_nothing_outside(
     e = entry(server.url + "/a.tar.gz", md5(server.files["/a.tar.gz"]), name="test.hostile", member="sei.pth")
     with pytest.raises(ArchiveError, match=message):
         fetch(e, progress=False)
-    assert files_under(tmp_path) == ["cache/test.hostile/a.tar.gz"]  # the verified archive only
+    # the verified archive (and its stamp) only
+    assert files_under(tmp_path) == ["cache/test.hostile/a.tar.gz", "cache/test.hostile/a.tar.gz.stamp"]
     assert not Path("/tmp/evil/sei.pth").exists()
 
 
@@ -266,7 +271,7 @@ def test_a_damaged_archive_is_refused_and_keeps_no_member(server, _cache):
     e = entry(server.url + "/a.tar.gz", md5(whole[: len(whole) // 2]), name="test.damaged", member="sei.pth")
     with pytest.raises(ArchiveError, match="a damaged archive"):
         fetch(e, progress=False)
-    assert files_under(_cache) == ["test.damaged/a.tar.gz"]
+    assert files_under(_cache) == ["test.damaged/a.tar.gz", "test.damaged/a.tar.gz.stamp"]
 
 
 # --- local copies and checks -----------------------------------------------------------------
@@ -540,7 +545,8 @@ def test_the_command_lists_and_shows_entries(capsys):
         "md5:     89e640bf6bdbe1ff165f484d9796efc7",
         "license: CC-BY-3.0",
         "https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
-        "cached:  no (zoo-pretrained download deepsea.kipoi_predict)",
+        f"cached:  no, expected at {cache_dir() / 'deepsea.kipoi_predict' / 'deepsea_predict.pth'} "
+        "(zoo-pretrained download deepsea.kipoi_predict)",
     ):
         assert text in shown, text
     assert pretrained_cli(["show", "deepsea.kipo"]) == 1
@@ -592,3 +598,97 @@ def test_an_image_models_published_file_loads_by_name(tmp_path):
     z = torch.randn(3, 20)
     with torch.no_grad():
         torch.testing.assert_close(model.decode(z), original.decode(z).view(3, 1, 28, 28), rtol=0, atol=1e-6)
+
+
+# --- the cache is checked, not trusted ------------------------------------------------------
+
+
+def _unreachable(*args, **kwargs):
+    raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+
+def test_a_file_put_under_the_caches_name_is_refused_not_loaded(
+    _cache, add_entry, tmp_path, monkeypatch, capsys
+):
+    original, data = kipoi_predict_file(tmp_path / "deepsea_predict.pth")
+    e = add_entry(
+        "deepsea",
+        tag="placed",
+        url="https://example.org/deepsea_predict.pth",
+        md5=md5(data),
+        layout="kipoi-deepsea-predict",
+        args={**SMALL_DEEPSEA, "rc_average": True},
+    )
+    monkeypatch.setattr(urllib.request, "urlopen", _unreachable)
+    cached = _cache / e.name / "deepsea_predict.pth"
+    cached.parent.mkdir(parents=True)
+    other = legacy.kipoi_deepsea_predict(**SMALL_DEEPSEA)  # same layout, other weights
+    torch.save(other.state_dict(), cached)
+    placed = md5(cached.read_bytes())
+    with pytest.raises(ChecksumError) as err:
+        zoo.create_model(e.name, pretrained=True, progress=False)
+    message = str(err.value)
+    assert str(cached) in message and placed in message and md5(data) in message and "\n" not in message
+    assert pretrained_cli(["download", e.name, "--no-progress"]) == 1
+    assert placed in capsys.readouterr().err
+    assert pretrained_cli(["verify", e.name]) == 1  # the cached file, checked in full
+    assert placed in capsys.readouterr().err
+    assert cached.is_file()  # the user's file is reported, never deleted
+
+    cached.write_bytes(data)  # the published bytes, put there by hand: checked, then stamped
+    model = zoo.create_model(e.name, pretrained=True, progress=False)
+    assert model.source["md5"] == md5(data)
+    assert (cached.parent / "deepsea_predict.pth.stamp").is_file()
+    assert pretrained_cli(["verify", e.name]) == 0
+    assert f"md5 {md5(data)} is the published md5 of {e.name}" in capsys.readouterr().out
+
+    def no_hashing(path):
+        raise AssertionError("a stamped file whose size and time are unchanged is not hashed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(zoo.weights.download, "file_md5", no_hashing)
+        assert locate_weights(e.name, progress=False).md5 == md5(data)
+    changed = bytearray(data)
+    changed[-3] ^= 1  # the same size, a later time: the stamp disagrees, the full md5 decides
+    cached.write_bytes(bytes(changed))
+    os.utime(cached, ns=(cached.stat().st_atime_ns, cached.stat().st_mtime_ns + 10**9))
+    with pytest.raises(ChecksumError, match=md5(bytes(changed))):
+        zoo.create_model(e.name, pretrained=True, progress=False)
+
+
+def test_a_changed_file_of_an_unpublished_entry_is_refused(server, _cache):
+    server.files["/w.pth"] = WEIGHTS
+    e = entry(server.url + "/w.pth", None, name="test.unpublished_changed")
+    with pytest.warns(UserWarning, match="no md5 was published"):
+        path = fetch(e, progress=False)
+    path.write_bytes(WEIGHTS + b"!")
+    with pytest.raises(ChecksumError, match="recorded when it was downloaded"):
+        fetch(e, progress=False)
+
+
+def test_an_extracted_member_changed_in_the_cache_is_extracted_again(server, _cache):
+    archive = tar_gz(("model/sei.pth", WEIGHTS), ("model/x.npy", b"np"))
+    server.files["/sei_model.tar.gz"] = archive
+    e = entry(server.url + "/sei_model.tar.gz", md5(archive), name="test.sei", member="sei.pth")
+    member = fetch(e, progress=False)
+    member.write_bytes(b"something else")
+    server.stop()
+    assert fetch(e, progress=False) == member and member.read_bytes() == WEIGHTS
+
+
+def test_offline_pretrained_is_one_line_naming_the_url_the_cache_path_and_the_ways_out(
+    _cache, add_entry, monkeypatch, capsys
+):
+    e = add_entry("deepsea", tag="offline", url="https://example.org/deepsea_predict.pth", md5=md5(WEIGHTS))
+    monkeypatch.setattr(urllib.request, "urlopen", _unreachable)
+    with pytest.raises(DownloadError) as err:
+        zoo.create_model(e.name, pretrained=True, progress=False)
+    message = str(err.value)
+    expected_at = _cache / e.name / "deepsea_predict.pth"
+    assert isinstance(err.value, zoo.errors.ZooError) and "\n" not in message
+    assert e.url in message and str(expected_at) in message
+    assert "weights=PATH" in message and f"zoo-pretrained download {e.name}" in message
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert not expected_at.parent.exists() or files_under(expected_at.parent) == []
+    assert pretrained_cli(["show", e.name]) == 0
+    assert str(expected_at) in capsys.readouterr().out

@@ -259,3 +259,60 @@ def test_zoo_sample_refuses_a_checkpoint_record_of_absurd_size_before_allocating
     with pytest.raises(SystemExit, match=r"(?s)zoo-sample: .*does not fit ImageDecoder.*main\.0\.weight"):
         sample_main([str(path), str(tmp_path / "out.png"), "--model", "image_decoder"])
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "limit"),
+    [("-n", "1000000", "4,096"), ("--steps", "1000000000", "256"), ("--interpolate", "9" * 5000, "256")],
+)
+def test_zoo_sample_refuses_absurd_counts_naming_the_limit(tmp_path, capsys, option, value, limit):
+    zoo.save_weights(tiny_generator(), tmp_path / "g.safetensors")
+    with pytest.raises(SystemExit) as exit_:
+        sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "out.png"), option, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"zoo-sample: error: argument {option}") and f"at most {limit}" in err
+    assert len(err) < 200 and not (tmp_path / "out.png").exists()
+
+
+def test_grids_of_absurd_size_are_refused_before_anything_is_allocated():
+    model = tiny_generator()
+    with pytest.raises(ValueError, match="at most 4,096"):
+        sample_grid(model, n=10**9)
+    with pytest.raises(ValueError, match="at most 4,096"):
+        interpolate(model, pairs=100, steps=100)
+    with pytest.raises(ValueError, match=r"pixels.*at most"):
+        sample_grid(model, n=64, scale=10**6)
+
+
+def test_zoo_sample_takes_a_catalogue_name_and_recognises_a_published_file(tmp_path, publish):
+    import hashlib
+
+    from tests import legacy
+
+    torch.manual_seed(0)
+    torch.save(legacy.ExamplesVAE().state_dict(), tmp_path / "vae.pth")
+    digest = hashlib.md5((tmp_path / "vae.pth").read_bytes()).hexdigest()
+    publish("vae.mnist", name="vae.copy", md5=digest)
+    weights = str(tmp_path / "vae.pth")
+    sample_main([weights, str(tmp_path / "named.png"), "--model", "vae.copy", "-n", "4"])
+    sample_main([weights, str(tmp_path / "recognised.png"), "-n", "4"])  # by its md5, no --model
+    assert (tmp_path / "named.png").read_bytes() == (tmp_path / "recognised.png").read_bytes()
+    with pytest.raises(SystemExit, match=rf"md5 {digest} differs from the published md5 .* of vae\.mnist"):
+        sample_main([weights, str(tmp_path / "other.png"), "--model", "vae.mnist"])
+    assert not (tmp_path / "other.png").exists()
+
+
+def test_zoo_sample_gives_the_fitting_sizes_as_its_own_options(tmp_path):
+    from tests import legacy
+
+    torch.save(legacy.DCGANGenerator(nz=8, ngf=4, nc=1).state_dict(), tmp_path / "netG.pth")
+    argv = [str(tmp_path / "netG.pth"), str(tmp_path / "out.png"), "--model", "image_decoder"]
+    with pytest.raises(SystemExit) as err:
+        sample_main([*argv, "--model-arg", "in_size=8"])
+    message = str(err.value.code)
+    assert "--model-arg ngf=4 --model-arg n_channels=1" in message and "zoo.create_model(" not in message
+    sample_main(
+        [*argv, "--model-arg", "in_size=8", "--model-arg", "ngf=4", "--model-arg", "n_channels=1", "-n", "4"]
+    )
+    assert (tmp_path / "out.png").is_file()

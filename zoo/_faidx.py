@@ -8,10 +8,14 @@ bases, or header text, silently. Both readers go through :func:`fresh_index` fir
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
+import re
 import shutil
+import struct
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from zoo._io.inputs import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
 from zoo._io.text import whole_number
 
 _HEADER_WINDOW = 4096  # bytes read before a record's first base to find its header line
+_TAIL_LIMIT = 1 << 20  # decompressed bytes read after the last block the .gzi lists
 _ENDS_CHECKED = 2048  # an index of more records has its first and last this many checked
 
 
@@ -40,26 +45,102 @@ def index_problem(fasta: str | os.PathLike[str]) -> str | None:
         return None
     older = fai_time < fasta.stat().st_mtime
     with open(fasta, "rb") as f:
-        if f.read(2) == GZIP_MAGIC:  # offsets count decompressed bytes: only the age tells
-            return f"{fai.name} is older than {fasta.name}" if older else None
+        if f.read(2) == GZIP_MAGIC:  # offsets count decompressed bytes: the age and the form tell
+            if older:
+                return f"{fai.name} is older than {fasta.name}"
+            # an index as new as its FASTA (a clock tick, a copy) must still end where it does
+            return _form_problem(fai) or _bgzip_end_problem(fasta, fai)
         size = os.fstat(f.fileno()).st_size
         try:
             text = fai.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             return f"{fai.name} is not a FASTA index (not text)"
         numbered = list(enumerate(text.splitlines(), 1))
+        names, following = _record_order(numbered)
+        if isinstance(names, str):
+            return f"{fai.name}: {names}"
         if len(numbered) > 2 * _ENDS_CHECKED:
             # a length change anywhere moves every later record: the last ones show it
             numbered = numbered[:_ENDS_CHECKED] + numbered[-_ENDS_CHECKED:]
         for number, line in numbered:
-            problem = _entry_problem(f.fileno(), size, line)
+            problem = _entry_problem(f.fileno(), size, line, following)
             if problem is not None:
                 return f"{fai.name} line {number}: {problem}"
     return None
 
 
-def _entry_problem(fd: int, size: int, line: str) -> str | None:
-    """Why one index line does not describe the FASTA open as ``fd`` (``size`` bytes), or None."""
+def _form_problem(fai: Path) -> str | None:
+    """Why ``fai`` cannot be a FASTA index by its form alone (a line that is not a name and
+    four whole numbers of at most 18 digits, which htslib would misread); None when it can be."""
+    try:
+        text = fai.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return f"{fai.name} is not a FASTA index (not text)"
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) < 5 or any(whole_number(v) is None for v in fields[1:5]):
+            return f"{fai.name} line {number}: {line[:40]!r} is not a FASTA index line"
+    return None
+
+
+def _bgzip_end_problem(fasta: Path, fai: Path) -> str | None:
+    """Why the ``.fai`` of a bgzip ``fasta`` does not end where the FASTA does (a record added
+    after its last one), read from the last block the ``.gzi`` lists; None when it does, or
+    when there is no ``.gzi`` to tell (htslib builds one)."""
+    gzi = Path(f"{fasta}.gzi")
+    try:
+        blocks = gzi.read_bytes()
+        lines = fai.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    count = struct.unpack_from("<Q", blocks)[0] if len(blocks) >= 8 else -1
+    if count < 0 or len(blocks) != 8 + 16 * count:
+        return f"{gzi.name} is not a bgzip index"
+    start, at = struct.unpack_from("<QQ", blocks, 8 + 16 * (count - 1)) if count else (0, 0)
+    try:
+        with open(fasta, "rb") as f:
+            f.seek(start)
+            tail = gzip.GzipFile(fileobj=f).read(_TAIL_LIMIT + 1)  # the last block, about 64 kB
+    except (OSError, EOFError, zlib.error):
+        return f"{gzi.name} does not match {fasta.name} (no block starts where it says)"
+    if len(tail) > _TAIL_LIMIT:
+        return f"{gzi.name} does not list the last blocks of {fasta.name}"
+    last = max((line.split("\t") for line in lines), key=lambda fields: int(fields[2]), default=None)
+    if last is None:
+        return None
+    length, offset, bases, width = (int(v) for v in last[1:5])  # (checked by _form_problem)
+    end = (
+        offset
+        if length == 0 or bases < 1
+        else offset + (length - 1) // bases * width + (length - 1) % bases + 1
+    )
+    after = tail[max(end - at, 0) :] if end < at + len(tail) else b""
+    if after.strip(b"\r\n"):
+        return (
+            f"{fai.name}: {fasta.name} goes on after its last record {last[0]!r} (a record the index lacks)"
+        )
+    return None
+
+
+def _record_order(numbered: list[tuple[int, str]]) -> tuple[set[str] | str, dict[str, str | None]]:
+    """The names of an index's records and, for each, the name of the record after it in the
+    FASTA (by offset; None for the last), or why the index cannot be one (a name twice)."""
+    offsets: dict[str, int] = {}
+    for number, line in numbered:
+        fields = line.split("\t")
+        offset = whole_number(fields[2]) if len(fields) >= 5 else None
+        if offset is None:
+            continue  # named by the line's own check
+        if fields[0] in offsets:
+            return f"line {number} names record {fields[0]!r} a second time", {}
+        offsets[fields[0]] = offset
+    ordered = sorted(offsets, key=offsets.__getitem__)
+    return set(ordered), dict(zip(ordered, [*ordered[1:], None]))
+
+
+def _entry_problem(fd: int, size: int, line: str, following: dict[str, str | None]) -> str | None:
+    """Why one index line does not describe the FASTA open as ``fd`` (``size`` bytes), or None.
+    ``following`` maps each indexed record to the next one (None for the last)."""
     fields = line.split("\t")
     numbers = [whole_number(v) for v in fields[1:5]]
     if len(fields) < 5 or None in numbers:
@@ -67,7 +148,7 @@ def _entry_problem(fd: int, size: int, line: str) -> str | None:
     name = fields[0]
     length, offset, bases, width = (n for n in numbers if n is not None)
     if length == 0:
-        return _goes_on(fd, offset, name)
+        return _goes_on(fd, offset, name, following.get(name))
     if bases < 1 or width < bases:
         return f"record {name!r} has line lengths {bases}/{width}"
     before = os.pread(fd, min(offset, _HEADER_WINDOW), offset - min(offset, _HEADER_WINDOW))
@@ -88,15 +169,23 @@ def _entry_problem(fd: int, size: int, line: str) -> str | None:
             return f"record {name!r}: a line does not end where the index says"
         if os.pread(fd, 1, at) in (b"\n", b"\r", b">", b""):
             return f"record {name!r}: a line is shorter than the index says"
-    return _goes_on(fd, last + 1, name)
+    return _goes_on(fd, last + 1, name, following.get(name))
 
 
-def _goes_on(fd: int, end: int, name: str) -> str | None:
-    """A problem when what follows a record's end (byte ``end``) is not the next header or EOF."""
-    following = os.pread(fd, 64, end).lstrip(b"\r\n")
-    if following and not following.startswith(b">"):
+def _goes_on(fd: int, end: int, name: str, next_name: str | None) -> str | None:
+    """A problem when what follows a record's end (byte ``end``) is not the header of the
+    record the index has next (``next_name``), or the end of the file after its last record:
+    a record the index lacks (one added, or a repeated name htslib left out)."""
+    following = os.pread(fd, _HEADER_WINDOW, end).lstrip(b"\r\n")
+    if not following:
+        return None  # the end of the file (a record the index still has is then past it)
+    if not following.startswith(b">"):
         return f"record {name!r} goes on past the length the index says"
-    return None
+    words = following[1:].split(b"\n", 1)[0].split(None, 1)
+    seen = words[0].decode("utf-8", errors="replace") if words else ""
+    if seen == next_name:
+        return None
+    return f"the FASTA has a record {seen!r} after {name!r} that the index lacks"
 
 
 def build_index(fasta: str | os.PathLike[str]) -> None:
@@ -121,6 +210,9 @@ def build_index(fasta: str | os.PathLike[str]) -> None:
                 failed = True
         if failed:
             raise ValueError(_reason(caught, fasta))
+        repeated = _repeated_name(caught)
+        if repeated is not None:  # htslib indexes the first record of a name and drops the others
+            raise ValueError(repeated)
         for suffix in (".gzi", ".fai"):  # the .fai last: readers look for it first
             built = Path(f"{link}{suffix}")
             if built.exists():
@@ -144,6 +236,18 @@ def _htslib_messages() -> Iterator[list[str]]:
             os.close(saved)
             sink.seek(0)
             caught.extend(sink.read().decode("utf-8", errors="replace").splitlines())
+
+
+def _repeated_name(messages: list[str]) -> str | None:
+    """The contig name htslib found twice while indexing, in words; None when none was."""
+    for message in messages:
+        found = re.search(r'Ignoring duplicate sequence "(.*)" at byte offset (\d+)', message)
+        if found:
+            return (
+                f"the contig name {found.group(1)!r} is repeated (a second record of that name at "
+                f"byte {found.group(2)}); each record of a genome needs its own name"
+            )
+    return None
 
 
 def _reason(messages: list[str], fasta: Path) -> str:

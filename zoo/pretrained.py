@@ -22,6 +22,7 @@ from zoo.weights.download import (
     fetch,
     file_md5,
     verify,
+    verify_cached,
 )
 from zoo.weights.published import PublishedFile
 
@@ -43,4 +44,5 @@ __all__ = [
     "list_pretrained",
     "locate_weights",
     "verify",
+    "verify_cached",
 ]

@@ -28,6 +28,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MIN_SIDE = 112  # the smallest side, in pixels, an image gets in a grid by default
 PAD = 2  # pixels between grid cells
 PAD_VALUE = 128  # mid grey: visible against white and black backgrounds
+MAX_IMAGES = 4096  # images a picture holds: a 64 x 64 grid
+MAX_PIXELS = 100_000_000  # pixels of a picture (a side of 10,000), about 300 MB in RGB
+_BATCH = 256  # latents decoded at once: memory does not grow with the number of images
 
 
 # --- What generators, VAEs and discriminators share -------------------------------------------
@@ -114,7 +117,7 @@ def generate(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     was_training = model.training
     model.eval()
     try:
-        images = decode(model, z)
+        images = torch.cat([decode(model, part) for part in z.split(_BATCH)]) if len(z) else decode(model, z)
     finally:
         model.train(was_training)
     return ((images - low) / (high - low)).clamp(0, 1)
@@ -132,6 +135,13 @@ def image_grid(images: torch.Tensor, nrow: int, scale: int = 1) -> torch.Tensor:
         raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(images.shape)}")
     if nrow < 1 or scale < 1:
         raise ValueError(f"nrow and scale must be >= 1, got nrow={nrow}, scale={scale}")
+    height = PAD + math.ceil(len(images) / nrow) * (images.shape[2] * scale + PAD)
+    width = PAD + nrow * (images.shape[3] * scale + PAD)
+    if height * width > MAX_PIXELS:  # checked before the enlarged copies are allocated
+        raise ValueError(
+            f"the picture would be {width:,} x {height:,} pixels, more than the limit of "
+            f"{MAX_PIXELS:,} pixels: at most {MAX_PIXELS:,}; use a smaller scale, nrow or number of images"
+        )
     pixels = (images * 255).round().clamp(0, 255).to(torch.uint8)
     pixels = pixels.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
     n, c, h, w = pixels.shape
@@ -150,6 +160,8 @@ def sample_grid(
     ``nrow`` defaults to a square grid, ``scale`` to :func:`default_scale`."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if n > MAX_IMAGES:
+        raise ValueError(f"n={n:,} is more than the limit of images in a picture: at most {MAX_IMAGES:,}")
     images = generate(model, latents(latent_size(model), n, seed))
     scale = default_scale(images.shape[-1]) if scale is None else scale  # (0 is refused, not a default)
     return image_grid(images, math.ceil(math.sqrt(n)) if nrow is None else nrow, scale)
@@ -176,6 +188,11 @@ def interpolation_latents(size: int, pairs: int, steps: int, seed: int) -> torch
     the spherical interpolation from the first (step 0) to the second (last step)."""
     if pairs < 1 or steps < 2:
         raise ValueError(f"expected pairs >= 1 and steps >= 2, got pairs={pairs}, steps={steps}")
+    if pairs * steps > MAX_IMAGES:
+        raise ValueError(
+            f"pairs x steps = {pairs * steps:,} images, more than the limit of images in a picture: "
+            f"at most {MAX_IMAGES:,}"
+        )
     ends = latents(size, 2 * pairs, seed).view(pairs, 2, size)
     ts = torch.linspace(0, 1, steps).tolist()
     return torch.stack([slerp(a, b, t) for a, b in ends for t in ts])

@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import unicodedata
 
+MAX_DIGITS = 18  # any coordinate, length or index fits; more would overflow int64 (and past
+# 4,300 digits int() itself refuses, with a traceback)
+
 
 def whole_number(text: str) -> int | None:
-    """``text`` as an int when it is written with the digits 0-9 only, else None.
+    """``text`` as an int when it is written with the digits 0-9 only, at most
+    :data:`MAX_DIGITS` of them, else None.
 
     For coordinates in text files: ``int()`` also takes ``+300``, ``3_00``, `` 300 `` and
     digits of other scripts (``３００``), which no BED or VCF writer produces, so a file
     holding them is not what it claims to be.
+
+    Args:
+        text: one field of a text file.
     """
-    return int(text) if text.isascii() and text.isdigit() else None
+    ok = text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
+    return int(text) if ok else None
+
+
+def too_many_digits(*texts: str) -> str | None:
+    """Words saying that a number of ``texts`` has more digits than are read (naming the
+    limit), for an error message; None when none has.
+
+    Args:
+        texts: fields or option values that may be numbers (a leading ``-`` is allowed).
+    """
+    for text in texts:
+        digits = text[1:] if text.startswith("-") else text
+        if len(digits) > MAX_DIGITS and digits.isdigit():
+            shown = abbreviated(text)
+            return f"{shown} has {len(digits):,} digits; numbers of at most {MAX_DIGITS} digits are read"
+    return None
+
+
+def abbreviated(text: str, limit: int = 24) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis and its length), for messages.
+
+    Args:
+        text: what a user gave.
+        limit: the most characters shown.
+    """
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def tsv_field_problem(name: str) -> str | None:

@@ -223,3 +223,27 @@ def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
         except RecursionError:
             raise ZooError(f"{option} {key}=...: the value is nested too deep to be an argument") from None
     return out
+
+
+def at_most(high: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole-number option that is refused above ``high``, as a
+    usage error naming the limit (``argument -n: 1,000,000 is more than the limit: at most
+    4,096``), before anything is sized by it; the option's own checks keep its lower bound.
+
+    Args:
+        high: the largest value accepted.
+    """
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text) if len(text) <= 40 else None  # int() of 4,300 digits is a traceback
+        except ValueError:
+            value = None
+        if value is None:
+            shown = text if len(text) <= 24 else f"{text[:24]}... ({len(text):,} characters)"
+            raise argparse.ArgumentTypeError(f"expected a whole number of at most {high:,}, got {shown!r}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value:,} is more than the limit: at most {high:,}")
+        return value
+
+    return whole_number

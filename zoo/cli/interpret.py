@@ -15,10 +15,10 @@ import torch
 
 from zoo._io.outputs import publish_folder, staging_folder
 from zoo._io.text import tsv_field_problem
-from zoo.cli._command import Command, parse_key_values
+from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism
-from zoo.interpret.attribution import ATTRIBUTION_METHODS
+from zoo.interpret.attribution import ATTRIBUTION_METHODS, MAX_SHUFFLES, MAX_STEPS
 from zoo.interpret.outputs import InterpretOutputs
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
@@ -79,8 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=int, default=16, help="records per batch (default 16)")
     r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     r.add_argument("--n-value", type=float, help="one-hot value of N (default: as zoo-predict)")
-    r.add_argument("--n-shuffles", type=int, default=20, help="deeplift_shap references per record")
-    r.add_argument("--n-steps", type=int, default=50, help="integrated_gradients steps")
+    r.add_argument(
+        "--n-shuffles",
+        type=at_most(MAX_SHUFFLES),
+        default=20,
+        help=f"deeplift_shap references per record (default 20, at most {MAX_SHUFFLES:,})",
+    )
+    r.add_argument(
+        "--n-steps",
+        type=at_most(MAX_STEPS),
+        default=50,
+        help=f"integrated_gradients steps (default 50, at most {MAX_STEPS:,})",
+    )
     r.add_argument("--seed", type=int, default=0, help="seed of the dinucleotide shuffles")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p

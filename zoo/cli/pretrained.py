@@ -4,9 +4,11 @@
     zoo-pretrained show deepsea.kipoi_predict
     zoo-pretrained download deepsea.kipoi_predict     # into the cache; prints the path
     zoo-pretrained verify deepsea.kipoi_predict deepsea_predict.pth
+    zoo-pretrained verify deepsea.kipoi_predict       # the cached file, hashed in full
 
 Downloads go to ``$ZOO_CACHE_DIR`` (default ``$XDG_CACHE_HOME/sigmoid-zoo`` or
-``~/.cache/sigmoid-zoo``) and are kept only when complete and matching the published md5.
+``~/.cache/sigmoid-zoo``) and are kept only when complete and matching the published md5;
+a cached file is checked again (its stamp, or its md5) whenever it is used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from zoo.pretrained import (
     file_md5,
     get_pretrained,
     verify,
+    verify_cached,
 )
 from zoo.summary import catalogue_rows
 from zoo.targets import load_target_names
@@ -49,9 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("download", help="download into the cache (once) and print the path")
     down.add_argument("name")
     down.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    check = sub.add_parser("verify", help="check a local file against the published md5")
+    check = sub.add_parser(
+        "verify", help="check a local file (default: the cached one) against the published md5"
+    )
     check.add_argument("name")
-    check.add_argument("file")
+    check.add_argument("file", nargs="?", help="a local copy (default: the cached file, hashed in full)")
     return p
 
 
@@ -100,7 +105,12 @@ def _show(entry: PublishedFile) -> str:
         ("md5", md5),
         ("license", entry.license),
         *([("paper", entry.paper)] if entry.paper else []),
-        ("cached", str(cached) if cached.is_file() else f"no (zoo-pretrained download {entry.name})"),
+        (
+            "cached",
+            str(cached)
+            if cached.is_file()
+            else f"no, expected at {cached} (zoo-pretrained download {entry.name})",
+        ),
         ("python", f"zoo.create_model({entry.name!r}, pretrained=True)"),
     ]
     return "\n".join([entry.name, f"  {entry.description}", *(f"  {k + ':':9}{v}" for k, v in fields)])
@@ -134,6 +144,13 @@ def run(ns: argparse.Namespace) -> int:
         if entry.md5 is None:
             print(f"zoo-pretrained: no md5 was published; md5 seen: {cached_md5(entry)}", file=sys.stderr)
         print(path)
+        return 0
+    if ns.file is None:  # the cached file: a full hash, whatever its stamp says
+        path, seen = verify_cached(entry)
+        if entry.md5 is None:  # compared with the md5 recorded at download, where there is one
+            print(f"{path}: md5 {seen}; not checked: no md5 was published for {entry.name}")
+            return UNCHECKED
+        print(f"{path}: md5 {seen} is the published md5 of {entry.name}")
         return 0
     return _verify(entry, ns.file)
 

@@ -8,13 +8,16 @@ For a discriminator (``image_discriminator``, ``binary_classifier``) with ``--sc
 a TSV table of the probability that each image under FOLDER is real.
 
 The model comes from the file when it is a zoo file or a zoo-train checkpoint (``--model``
-picks a network of a GAN checkpoint); any other file zoo.create_model reads needs
-``--model`` and the ``--model-arg`` values that build the original.
+picks a network of a GAN checkpoint); a published file of the catalogue (``zoo-pretrained
+list``) is recognised by its md5, or named with ``--model`` (``--model vae.mnist``, its md5
+checked); any other file zoo.create_model reads needs ``--model`` and the ``--model-arg``
+values that build the original.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -22,11 +25,21 @@ from typing import Any
 from torch import nn
 
 from zoo._io.outputs import check_output, is_stdout, same_file_as
-from zoo.cli._command import Command, first_line, parse_key_values, with_overwrite_hint
+from zoo.cli._command import Command, at_most, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models
-from zoo.sampling import interpolate, sample_grid, save_grid_png, score_images, write_scores
+from zoo.pretrained import all_pretrained
+from zoo.sampling import (
+    MAX_IMAGES,
+    MAX_PIXELS,
+    interpolate,
+    sample_grid,
+    save_grid_png,
+    score_images,
+    write_scores,
+)
 from zoo.weights import (
+    WeightsMismatchError,
     check_buildable,
     read_metadata,
     read_model_records,
@@ -34,9 +47,14 @@ from zoo.weights import (
     require_weights_file,
     stored_args,
 )
+from zoo.weights.catalogue import recognise_published
+
+MAX_INTERPOLATION = 256  # latent pairs, or images along one interpolation
 
 EPILOG = """examples:
   zoo-sample runs/gan/checkpoints/last.ckpt samples.png --model image_decoder -n 64 --seed 0
+  zoo-sample vae_epoch_25.pth samples.png    # a published file (zoo-pretrained list), by its md5
+  zoo-sample vae_epoch_25.pth samples.png --model vae.mnist
   zoo-sample netG_epoch_99.pth walk.png --model image_decoder --model-arg n_channels=1 \\
       --model-arg final=1x1_crop2 --interpolate 4 --steps 10
   zoo-sample netD_epoch_99.pth scores.tsv --model image_discriminator --model-arg n_channels=1 \\
@@ -49,7 +67,13 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
     network (``name`` picks one of several; ``model_args`` override its arguments), else
     ``create_model(name, weights=weights, **model_args)``."""
     path = require_weights_file(weights)
+    if name is not None and name in image_catalogue():  # a copy of a published file: md5 checked
+        return _create(name, path, model_args)
     meta = read_metadata(path)
+    if name is None and not meta.get("zoo_model") and not read_model_records(path):
+        published = recognise_published(path)  # a published file without a record, by its md5
+        if published is not None:
+            return _create(published, path, model_args)
     if meta.get("zoo_model") and name in (None, meta["zoo_model"]) and not model_args:
         return load_model(path)
     records = {} if meta.get("zoo_model") else read_model_records(path)
@@ -68,13 +92,40 @@ def load_image_model(weights: str, name: str | None, model_args: dict[str, Any])
             )
         name = next(iter(stored))
     args = {**stored.get(name, {}), **model_args}
-    check_buildable(name, args, path)  # a recorded size is the file's before memory is allocated
-    return create_model(name, weights=path, **args).eval()
+    return _create(name, path, args, check_sizes=True)
+
+
+def image_catalogue() -> list[str]:
+    """The names of the catalogue's published image models (``vae.mnist``, ...)."""
+    return [entry.name for entry in all_pretrained() if entry.image_shape is not None]
+
+
+def _create(name: str, path: os.PathLike[str], args: dict[str, Any], check_sizes: bool = False) -> nn.Module:
+    """``create_model(name, weights=path, **args)`` in eval mode; the sizes that would fit a
+    file that does not are said as this command's options (``--model-arg ngf=4``).
+    ``check_sizes``: compare the arguments with the file's tensors before memory is allocated
+    (they may come from a checkpoint's record)."""
+    try:
+        if check_sizes:
+            check_buildable(name, args, path)
+        return create_model(name, weights=path, progress=False, **args).eval()
+    except WeightsMismatchError as err:
+        report = err.report
+        if not (report.fitting_args and report.hint):
+            raise
+        spelled = " ".join(f"--model-arg {k}={_cli_json(v)}" for k, v in report.fitting_args.items())
+        raise ValueError(str(err).replace(report.hint, f"These sizes fit the file: {spelled}")) from None
+
+
+def _cli_json(value: Any) -> str:
+    """A --model-arg VALUE: compact JSON, so the shell sees one word."""
+    return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of zoo-sample."""
     parser = argparse.ArgumentParser(
+        prog="zoo-sample",
         description="Make pictures from an image model's weights: a grid of samples or latent "
         "interpolations (PNG), or a discriminator's scores of a folder of images (TSV).",
         epilog=EPILOG,
@@ -85,7 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("out", help="output: a .png picture, or with --score a .tsv table")
     m = parser.add_argument_group("model")
-    m.add_argument("--model", choices=list_models(), help="registry name (needed for files from other code)")
+    m.add_argument(
+        "--model",
+        choices=[*list_models(), *image_catalogue()],
+        metavar="NAME",
+        help="registry name (needed for files from other code without a published md5), or a published "
+        "image model (zoo-pretrained list; its md5 is checked); default: what the file records, or the "
+        "published file of its md5",
+    )
     m.add_argument(
         "--model-arg",
         action="append",
@@ -94,12 +152,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="constructor argument (VALUE is JSON, e.g. image_shape=[1,28,28] or final=3x3)",
     )
     g = parser.add_argument_group("generators and VAEs")
-    g.add_argument("-n", type=int, default=64, help="samples in the grid (default 64)")
+    g.add_argument(
+        "-n",
+        type=at_most(MAX_IMAGES),
+        default=64,
+        help=f"samples in the grid (default 64, at most {MAX_IMAGES:,})",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     g.add_argument("--nrow", type=int, help="images a row (default: a square grid)")
-    g.add_argument("--scale", type=int, help="enlargement factor (default: to at least 112 pixels a side)")
-    g.add_argument("--interpolate", type=int, metavar="PAIRS", help="one interpolation row per latent pair")
-    g.add_argument("--steps", type=int, default=8, help="images along each interpolation (default 8)")
+    g.add_argument(
+        "--scale",
+        type=int,
+        help="enlargement factor (default: to at least 112 pixels a side); "
+        f"a picture has at most {MAX_PIXELS:,} pixels",
+    )
+    g.add_argument(
+        "--interpolate",
+        type=at_most(MAX_INTERPOLATION),
+        metavar="PAIRS",
+        help=f"one interpolation row per latent pair (at most {MAX_INTERPOLATION})",
+    )
+    g.add_argument(
+        "--steps",
+        type=at_most(MAX_INTERPOLATION),
+        default=8,
+        help=f"images along each interpolation (default 8, at most {MAX_INTERPOLATION}; "
+        f"PAIRS x STEPS at most {MAX_IMAGES:,})",
+    )
     d = parser.add_argument_group("discriminators")
     d.add_argument("--score", metavar="FOLDER", help="score the PNG/JPEG images under FOLDER")
     d.add_argument(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo._checks import require_number
-from zoo._io.text import whole_number
+from zoo._io.text import too_many_digits, whole_number
 from zoo.data._errors import DataFileError, require_nonempty, text_lines
 from zoo.data.fasta import DnaDataModule, EncodedDnaDataset, fasta_lengths
 from zoo.data.labels import read_label_columns
@@ -75,6 +75,9 @@ def _read_bed_by_line(
                 path, f"expected {n_targets + 3} tab-separated fields, got {len(fields)}", line=number
             )
         start, end = whole_number(fields[1]), whole_number(fields[2])
+        long = too_many_digits(fields[1], fields[2])
+        if long is not None:
+            raise DataFileError(path, long, line=number)
         if start is None or end is None or end <= start:
             raise DataFileError(
                 path,

@@ -40,6 +40,11 @@ def open_fasta(path: str | os.PathLike[str]) -> pyfaidx.Fasta:
     try:
         return pyfaidx.Fasta(os.fspath(path), as_raw=True, sequence_always_upper=True)
     except Exception as err:  # pyfaidx raises several types for malformed files
+        repeated = re.fullmatch(r'Duplicate key "(.*)"', str(err))
+        if repeated:  # said as the genome readers say it (htslib would keep the first record)
+            raise DataFileError(
+                path, f"the record name {repeated.group(1)!r} is repeated; each record needs its own name"
+            ) from None
         raise DataFileError(path, f"not a readable FASTA file ({err})") from err
 
 

@@ -58,6 +58,8 @@ ATTRIBUTION_METHODS: tuple[str, ...] = (
     "deeplift_shap",
 )
 References = Literal["shuffle", "uniform", "zeros"]
+MAX_STEPS = 10_000  # integrated-gradients steps; each is a forward and backward pass
+MAX_SHUFFLES = 1_000  # shuffled references of a record; a batch's are allocated at once
 _DEFAULT_REFERENCES = {"integrated_gradients": "uniform", "deeplift_shap": "shuffle"}
 
 
@@ -230,6 +232,9 @@ def attribute(
         raise ValueError(f"method={method!r} is not one of {list(ATTRIBUTION_METHODS)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    for option, value, limit in (("n_shuffles", n_shuffles, MAX_SHUFFLES), ("n_steps", n_steps, MAX_STEPS)):
+        if isinstance(value, int) and value > limit:  # before references or steps are allocated
+            raise ValueError(f"{option}={value:,} is more than the limit: at most {limit:,}")
     if method == "deeplift_shap" and getattr(model, "rc_average", False):
         raise ValueError(
             "DeepLIFT needs each layer used once, and a model with rc_average=True runs its layers "

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from zoo._extras import install_hint
+from zoo._io.text import too_many_digits
 
 Style = Literal["auto", "deepsea", "sei", "cell", "plain"]
 
@@ -214,6 +215,9 @@ def _matches_of(names: Sequence[str], pattern: int | str) -> list[int]:
     if _GLOB_CHARS & set(pattern):
         return [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, pattern)]
     if pattern.lstrip("-").isdigit():
+        long = too_many_digits(pattern)
+        if long is not None:  # int() of it would be a traceback past 4,300 digits
+            raise ValueError(f"target pattern: an index {long}")
         return [_index(int(pattern), len(names))]
     return []
 

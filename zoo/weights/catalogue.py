@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zoo import models
 from zoo._types import PathLike
-from zoo.weights.download import cached_md5, entry_dir, extract_member, fetch, file_md5, verify
+from zoo.weights.download import cached_member, entry_dir, fetch_checked, file_md5, verify
 from zoo.weights.published import PublishedFile
 
 
@@ -54,8 +54,8 @@ def get_pretrained(name: str) -> PublishedFile:
 
 @dataclass(frozen=True)
 class Located:
-    """Where an entry's weight file is, and the md5 of the file as published (the archive's
-    for an archive entry; the one seen where none was published; None when unknown)."""
+    """Where an entry's weight file is, and the md5 of the file found there (the archive's
+    for an archive entry; None when unknown): what is loaded, not what was published."""
 
     path: Path
     md5: str | None
@@ -82,9 +82,9 @@ def locate_weights(
     published, a warning says so and the md5 seen is returned (and kept in the cache).
     """
     entry = _entry(name)
-    if weights is None:
-        path = fetch(entry, progress=progress)
-        return Located(path, cached_md5(entry), entry.md5 is not None)
+    if weights is None:  # the cached file, checked against its stamp or hashed in full
+        path, seen = fetch_checked(entry, progress=progress)
+        return Located(path, seen, entry.md5 is not None)
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {os.fspath(weights)!r} does not exist (for {entry.name})")
@@ -106,8 +106,7 @@ def locate_weights(
     if is_archive:  # cached under the archive's md5, so another archive never gets this member
         assert seen is not None
         target = entry_dir(entry) / "local" / seen / str(entry.archive_member)
-        member = target if target.is_file() else extract_member(path, str(entry.archive_member), target)
-        return Located(member, seen, checked)
+        return Located(cached_member(path, seen, str(entry.archive_member), target), seen, checked)
     return Located(path, seen, checked)
 
 

@@ -6,15 +6,22 @@ matches. Any failure (wrong hash, a connection cut short, Ctrl-C) deletes the te
 file, so the cache never holds a partial download, and a cached file is returned without
 network access.
 
-Cache layout: ``<cache>/<entry name>/<file name>``, with, for archives, the extracted
-member beside the archive and, for entries without a published md5, ``<file name>.md5``
-holding the checksum seen at download.
+A cached file is checked, not trusted, before it is used: at download its md5, size and
+modification time are recorded in a stamp beside it (``<file name>.stamp``); a file whose
+size and time still match its stamp is used, anything else (no stamp, a file changed or put
+there by hand) is hashed in full and refused when its md5 is not the published one (or, for
+an entry without one, the one recorded at download).
+
+Cache layout: ``<cache>/<entry name>/<file name>`` and its stamp, with, for archives, the
+extracted member (and its stamp) beside the archive and, for entries without a published
+md5, ``<file name>.md5`` holding the checksum seen at download.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import posixpath
 import tarfile
@@ -36,11 +43,12 @@ _warned_unpublished: set[tuple[str, str]] = set()
 
 
 class ChecksumError(ZooError):
-    """A file's md5 differs from the one published for it."""
+    """A file's md5 differs from the one published for it (or recorded at its download)."""
 
 
-class DownloadError(OSError):
-    """A download failed or ended early."""
+class DownloadError(OSError, ZooError):
+    """A download failed or ended early (an OSError, and a ZooError that commands print as one
+    line)."""
 
 
 class ArchiveError(ZooError):
@@ -137,7 +145,7 @@ def _download(url: str, dest: Path, progress: bool) -> str:
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
         reason = getattr(err, "reason", None) or err
         of = f" of {expected}" if expected is not None else ""
-        raise DownloadError(f"downloading {url} failed after {got}{of} bytes: {reason}") from err
+        raise DownloadError(f"downloading {url} failed after {got}{of} bytes: {reason}") from None
     if expected is not None and got != expected:
         raise DownloadError(
             f"downloading {url} ended early: got {got} of {expected} bytes (connection cut); try again"
@@ -145,25 +153,128 @@ def _download(url: str, dest: Path, progress: bool) -> str:
     return digest.hexdigest()
 
 
-def _fetch_file(entry: PublishedFile, progress: bool) -> Path:
-    """The entry's downloaded file in the cache, downloaded and verified if not there yet."""
+def _fetch_file(entry: PublishedFile, progress: bool) -> tuple[Path, str]:
+    """The entry's downloaded file in the cache and its md5, downloaded and verified if not
+    there yet, checked against its stamp (or hashed in full) if it is."""
     folder = entry_dir(entry)
     path, sidecar = folder / entry.filename, folder / f"{entry.filename}.md5"
     if path.is_file():
-        if entry.md5 is None and not sidecar.is_file():  # e.g. a file put there by hand
-            _record_md5(sidecar, file_md5(path))
-        return path
-    with atomic_path(path, suffix=".part") as tmp:
-        seen = _download(entry.url, tmp, progress)
-        if entry.md5 is None:
-            _warn_unpublished(entry, seen, f"kept in {sidecar}")
+        recorded = sidecar.read_text(encoding="ascii").strip() if sidecar.is_file() else None
+        expected = entry.md5.lower() if entry.md5 is not None else recorded
+        seen = checked_md5(path, expected, entry)
+        if entry.md5 is None and recorded is None:  # e.g. a file put there by hand
             _record_md5(sidecar, seen)
-        elif seen != entry.md5.lower():
-            raise ChecksumError(
-                f"downloaded {entry.url}: md5 {seen} differs from the published md5 {entry.md5} of "
-                f"{entry.name}; nothing was kept (a changed or damaged file)"
-            )
-    return path
+        return path, seen
+    try:
+        with atomic_path(path, suffix=".part") as tmp:
+            seen = _download(entry.url, tmp, progress)
+            if entry.md5 is None:
+                _warn_unpublished(entry, seen, f"kept in {sidecar}")
+                _record_md5(sidecar, seen)
+            elif seen != entry.md5.lower():
+                raise ChecksumError(
+                    f"downloaded {entry.url}: md5 {seen} differs from the published md5 {entry.md5} of "
+                    f"{entry.name}; nothing was kept (a changed or damaged file)"
+                )
+    except DownloadError as err:
+        raise DownloadError(
+            f"{err}; {entry.name} is expected in the cache at {path}: run `zoo-pretrained download "
+            f"{entry.name}` where the URL can be reached (and copy the file there), or give a local "
+            "copy of the published file with weights=PATH"
+        ) from None
+    _write_stamp(path, seen)
+    return path, seen
+
+
+def verify_cached(entry: PublishedFile) -> tuple[Path, str]:
+    """Hash ``entry``'s cached file in full, whatever its stamp says, and compare the md5 with
+    the published one (or the one recorded at download); returns the path and the md5.
+
+    Args:
+        entry: the catalogue entry.
+
+    Raises:
+        FileNotFoundError: the file is not in the cache.
+        ChecksumError: its md5 is not the one expected.
+    """
+    path = entry_dir(entry) / entry.filename
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: {entry.name} is not in the cache (zoo-pretrained download {entry.name})"
+        )
+    return path, checked_md5(path, cached_md5(entry), entry, full=True)
+
+
+def _stamp_of(path: Path) -> Path:
+    return path.with_name(path.name + ".stamp")
+
+
+def _write_stamp(path: Path, md5: str, **extra: str) -> None:
+    """Record ``md5`` with the file's size and modification time beside it. Best effort: a
+    cache that cannot be written to only costs a full hash at the next use."""
+    try:
+        st = path.stat()
+        record = {"md5": md5, "size": st.st_size, "mtime_ns": st.st_mtime_ns, **extra}
+        with atomic_path(_stamp_of(path)) as tmp:
+            tmp.write_text(json.dumps(record) + "\n", encoding="ascii")
+    except OSError:
+        pass
+
+
+def _read_stamp(path: Path) -> dict[str, str] | None:
+    """The stamp of ``path`` when it still describes the file (same size and modification
+    time, an md5 of 32 hex digits); else None."""
+    try:
+        with open(_stamp_of(path), encoding="ascii") as f:
+            record = json.loads(f.read(4096))
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    md5 = record.get("md5")
+    if not isinstance(md5, str) or len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5):
+        return None
+    if record.get("size") != st.st_size or record.get("mtime_ns") != st.st_mtime_ns:
+        return None
+    return {k: v for k, v in record.items() if isinstance(v, str)}
+
+
+def checked_md5(path: Path, expected: str | None, entry: PublishedFile, full: bool = False) -> str:
+    """The md5 of ``entry``'s cached file at ``path``, checked against ``expected``.
+
+    The stamp's md5 when the file's size and time are those it recorded and it is the one
+    expected; else the file is hashed in full (and stamped again when it passes).
+
+    Args:
+        path: the cached file.
+        expected: the published md5, or the one recorded at download; None when neither is
+            known (a file put in the cache by hand for an entry without a published md5).
+        entry: the catalogue entry, for the message.
+        full: hash the file in full whatever its stamp says.
+
+    Raises:
+        ChecksumError: the file's md5 is not the one expected, naming the file, both md5s
+            and how to get the published file again.
+    """
+    stamp = None if full else _read_stamp(path)
+    seen = stamp["md5"] if stamp is not None else None
+    if seen is None or (expected is not None and seen != expected):
+        seen = file_md5(path)
+        if expected is None or seen == expected:
+            _write_stamp(path, seen)
+    if expected is not None and seen != expected:
+        whose = (
+            f"the published md5 {expected} of {entry.name}"
+            if entry.md5 is not None
+            else f"the md5 {expected} recorded when it was downloaded for {entry.name}"
+        )
+        raise ChecksumError(
+            f"{path}: the cached file has md5 {seen}, not {whose}; it was changed or replaced "
+            f"after download: move it away and run `zoo-pretrained download {entry.name}`, or give "
+            "a copy you trust with weights=PATH"
+        )
+    return seen
 
 
 def _record_md5(sidecar: Path, md5: str) -> None:
@@ -228,11 +339,24 @@ def extract_member(archive: str | os.PathLike[str], basename: str, dest: str | o
 def fetch(entry: PublishedFile, progress: bool = True, member: str | None = None) -> Path:
     """The local path of ``entry``'s weights, downloaded into the cache on first use.
 
-    A file already in the cache is returned without network access (it got there only
-    after its md5 was checked). Downloads show a tqdm progress bar unless ``progress`` is
-    False. For an archive the path is that of the extracted weight file,
-    ``entry.archive_member``; ``member`` picks another file of the archive by basename
-    (e.g. Sei's ``projvec_targets.npy``).
+    A file already in the cache is returned without network access, once checked: against
+    its stamp (size, time and md5 recorded at download), or hashed in full when that does
+    not match (a :class:`ChecksumError` when the md5 is not the published one). Downloads
+    show a tqdm progress bar unless ``progress`` is False. For an archive the path is that of
+    the extracted weight file, ``entry.archive_member``; ``member`` picks another file of the
+    archive by basename (e.g. Sei's ``projvec_targets.npy``).
+    """
+    return fetch_checked(entry, progress, member)[0]
+
+
+def fetch_checked(entry: PublishedFile, progress: bool = True, member: str | None = None) -> tuple[Path, str]:
+    """:func:`fetch`, with the md5 of the file as it was found in the cache (or downloaded):
+    the archive's for an archive entry.
+
+    Args:
+        entry: the catalogue entry.
+        progress: show a progress bar while downloading.
+        member: for an archive, the basename of the file wanted from it.
     """
     member = member or entry.archive_member
     if member is None:
@@ -240,6 +364,31 @@ def fetch(entry: PublishedFile, progress: bool = True, member: str | None = None
     target = entry_dir(entry) / member
     if posixpath.basename(member) != member or member in (".", "..") or "\\" in member:
         raise ValueError(f"archive member {member!r}: give a file's basename")
-    if target.is_file():
+    stamp = _read_stamp(target) if target.is_file() else None
+    if (
+        stamp is not None
+        and "archive_md5" in stamp
+        and (entry.md5 or stamp["archive_md5"]).lower() == stamp["archive_md5"]
+    ):
+        return target, stamp["archive_md5"]
+    archive, seen = _fetch_file(entry, progress)
+    return cached_member(archive, seen, member, target), seen
+
+
+def cached_member(archive: Path, archive_md5: str, basename: str, target: Path) -> Path:
+    """``target``, the member ``basename`` extracted from a checked ``archive`` (of md5
+    ``archive_md5``): used as it is when its stamp says it was extracted from that archive
+    and is unchanged since, else extracted again (a cache file, derived from the archive).
+
+    Args:
+        archive: the archive, already checked.
+        archive_md5: its md5.
+        basename: the member's basename in the archive.
+        target: where the extracted member is kept.
+    """
+    stamp = _read_stamp(target) if target.is_file() else None
+    if stamp is not None and stamp.get("archive_md5") == archive_md5:
         return target
-    return extract_member(_fetch_file(entry, progress), member, target)
+    extract_member(archive, basename, target)
+    _write_stamp(target, file_md5(target), archive_md5=archive_md5)
+    return target

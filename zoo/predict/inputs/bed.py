@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 
 from zoo._io.inputs import GZIP_MAGIC
-from zoo._io.text import tsv_field_problem, whole_number
+from zoo._io.text import too_many_digits, tsv_field_problem, whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError, require_file
 from zoo.predict.inputs.contigs import ContigMatcher
@@ -40,6 +40,9 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
                     )
             fields = text.split("\t")
             start, end = (whole_number(v) for v in (fields[1:3] if len(fields) >= 3 else ("", "")))
+            long = too_many_digits(*fields[1:3])
+            if long is not None:
+                raise PredictError(f"{os.fspath(path)} line {number}: {long}")
             if start is None or end is None:
                 raise PredictError(
                     f"{os.fspath(path)} line {number}: expected 'chrom<TAB>start<TAB>end' with whole numbers "

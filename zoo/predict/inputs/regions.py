@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo._io.text import abbreviated, too_many_digits
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_intervals
@@ -54,7 +55,11 @@ def parse_region(text: str) -> Region:
         raise PredictError(
             f"region {text!r}: expected CHROM:START-END, 1-based and inclusive (e.g. chr1:1000001-1100000)"
         )
-    start, end = (int(g.replace(",", "")) for g in found.groups())
+    digits = [g.replace(",", "") for g in found.groups()]
+    long = too_many_digits(*digits)
+    if long is not None:
+        raise PredictError(f"region {abbreviated(text, 40)!r}: {long}")
+    start, end = (int(g) for g in digits)
     if start < 1 or end < start:
         raise PredictError(f"region {text!r}: expected 1 <= START <= END, got {start}-{end}")
     return Region(chrom, start - 1, end)

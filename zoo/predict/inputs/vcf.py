@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from zoo._io.inputs import GZIP_MAGIC, open_bytes
-from zoo._io.text import whole_number
+from zoo._io.text import too_many_digits, whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 
@@ -34,7 +34,8 @@ def _record_problem(line: str) -> str | None:
     if len(fields) < 8:
         return f"{len(fields)} tab-separated columns, a record needs 8 ({_VCF_COLUMNS})"
     if whole_number(fields[1]) is None:
-        return f"POS {fields[1]!r} is not a whole number"
+        long = too_many_digits(fields[1])
+        return f"POS {long}" if long is not None else f"POS {fields[1]!r} is not a whole number"
     return None
 
 

@@ -7,6 +7,7 @@ import difflib
 from collections import Counter
 from collections.abc import Sequence
 
+from zoo._io.text import too_many_digits
 from zoo.predict.errors import PredictError
 from zoo.targets import REGEX_PREFIX, match_targets
 
@@ -29,6 +30,9 @@ def _picks(columns: Sequence[str], wanted: Sequence[str], names: Sequence[str]) 
     by_name = {label: i for i, label in enumerate(columns)}
     picks = []
     for item in wanted:
+        long = None if item in by_name else too_many_digits(item)
+        if long is not None:  # int() of it would be a traceback past 4,300 digits
+            raise PredictError(f"--targets: a target index {long}")
         if item in by_name:
             picks.append((item, [by_name[item]]))
         elif item.lstrip("-").isdigit() and -len(columns) <= int(item) < len(columns):
