@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -734,3 +735,51 @@ def test_zoo_evaluate_refuses_what_it_cannot_score(classification_run, image_run
         with pytest.raises(SystemExit, match=message):
             evaluate(args)
     assert not any((tmp_path / name).exists() for name in ("g", "f", "s"))
+
+
+def _stopping_script(method: str, signum: int, command: str) -> str:
+    """A script that runs ``command``'s main with ClassificationTask.``method`` sending ``signum``
+    to the process (the user's Ctrl-C or a scheduler's SIGTERM, mid-run)."""
+    return (
+        "import os\nfrom zoo.tasks import ClassificationTask\n"
+        f"step = ClassificationTask.{method}\n"
+        "def stopped(self, *args, **kwargs):\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
+        "    return step(self, *args, **kwargs)\n"
+        f"ClassificationTask.{method} = stopped\n"
+        f"from zoo.cli.{command} import main\nmain()\n"
+    )
+
+
+def _assert_stopped(done: subprocess.CompletedProcess, prog: str, signum: int) -> None:
+    name = signal.Signals(signum).name
+    assert done.returncode == 128 + signum, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stdout + done.stderr
+    assert "Received SIGTERM" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"{prog}: stopped by {name}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_zoo_train_stopped_by_a_signal_exits_with_128_plus_it(tmp_path, signum):
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+            *TINY_STEPS]  # fmt: skip
+    script = _stopping_script("training_step", signum, "train")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
+    _assert_stopped(done, "zoo-train", signum)
+    assert not (tmp_path / "run" / "test_targets.csv").exists()  # no test of the interrupted run
+
+
+def test_zoo_evaluate_stopped_by_sigterm_is_no_success_and_writes_no_summary(classification_run, tmp_path):
+    tmp, _, _, _ = classification_run
+    argv = [str(tmp / "run" / "checkpoints" / "best.ckpt"), "--out", str(tmp_path / "eval")]
+    script = _stopping_script("test_step", signal.SIGTERM, "evaluate").replace(
+        "main()", f"import sys\nsys.argv[1:] = {argv!r}\nmain()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    _assert_stopped(done, "zoo-evaluate", signal.SIGTERM)
+    assert not (tmp_path / "eval" / "evaluation.json").exists()

@@ -44,7 +44,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
 from zoo._io.outputs import atomic_path
-from zoo.cli._command import first_line, report
+from zoo.cli._command import exit_on_stop_signals, first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
@@ -400,9 +400,9 @@ def run(cfg: DictConfig) -> float | None:
     ``zoo-train: error: ...`` on stderr, printed by the commands' shared skeleton.
 
     Hydra, not :class:`zoo.cli._command.Command`, runs zoo-train, and it leaves the skeleton
-    three things: it parses the command line and reports a bad override in its own words; this
-    function's return value goes to the sweepers, so it cannot be the exit status; and stop
-    signals are left to Python and Lightning (which watches SIGTERM during a fit).
+    two things: it parses the command line and reports a bad override in its own words; and this
+    function's return value goes to the sweepers, so it cannot be the exit status. Stop signals
+    end the run as in every command (:func:`main`).
 
     Args:
         cfg: the composed config.
@@ -417,8 +417,16 @@ def run(cfg: DictConfig) -> float | None:
     return metrics.get(metric) if metric else None
 
 
-# The console script: Hydra composes the config from the command line and calls run with it.
-main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run)
+# Hydra composes the config from the command line and calls run with it.
+_hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run)
+
+
+def main() -> None:
+    """The console script: Hydra's, with the stop signals of every command (SIGINT, SIGTERM and
+    SIGHUP end the run with 128 + the signal number and one line; Lightning alone would exit
+    with 1 on Ctrl-C and 0 on SIGTERM)."""
+    with exit_on_stop_signals("zoo-train"):
+        _hydra_main()
 
 
 if __name__ == "__main__":
