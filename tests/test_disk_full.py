@@ -67,3 +67,26 @@ def test_zoo_predict_hdf5_whose_write_fails_is_one_line_not_a_crash(tmp_path: Pa
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"zoo-predict: error: cannot write --out {out}: File too large\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_and_save_weights_on_a_full_disk_name_the_output_and_leave_nothing(tmp_path, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    import zoo
+    from zoo.cli.convert import main as convert_main
+
+    src = zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), tmp_path / "src.safetensors")
+
+    def full_disk(tensors: object, path: str, metadata: object = None) -> None:
+        Path(path).write_bytes(b"half")  # what safetensors wrote before the disk filled up
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    dst = tmp_path / "dst.safetensors"
+    with pytest.raises(SystemExit, match=rf"^zoo-convert: cannot write {dst}: No space left on device$"):
+        convert_main([str(src), str(dst)])
+    with pytest.raises(OSError, match=rf"^cannot write {dst}: No space left on device$") as failed:
+        zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), dst)
+    assert failed.value.errno == errno.ENOSPC
+    assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
