@@ -23,6 +23,7 @@ its broken weights and is not tested.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import os
 import sys
@@ -129,6 +130,9 @@ _TASK_NUMBERS = {
 }  # fmt: skip
 
 
+_MAX_SEED = 2**32 - 1  # numpy's seeds, which Lightning's seed_everything checks mid-start
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse, before any data is made, the options that would only fail (or silently do
     something else) deep inside the run: the trainer's counts, ``seed``, ``torch_threads``,
@@ -139,6 +143,8 @@ def check_run_config(cfg: DictConfig) -> None:
     seed = cfg.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"seed={seed!r} is not a whole number")
+    if seed is not None and not 0 <= seed <= _MAX_SEED:
+        raise ConfigError(f"seed={seed} is out of range: expected a whole number from 0 to {_MAX_SEED}")
     threads = cfg.get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"torch_threads={threads!r} is not a whole number >= 1")
@@ -169,6 +175,37 @@ def check_pos_weight(cfg: DictConfig) -> None:
         raise ConfigError(
             f"task.pos_weight has {len(weights)} values, the model has {n_targets} targets; "
             "give one value, or one per target"
+        )
+
+
+# the data config's file options, named in the message about empty splits
+_DATA_FILES = ("fasta", "labels", "genome", "table", "train", "dir")
+
+
+def check_data_splits(cfg: DictConfig, datamodule: L.LightningDataModule) -> None:
+    """Refuse, before the trainer starts, data whose training, validation or (with ``run_test``)
+    test split is empty: a one-record FASTA gave Lightning's "metric val_auroc is not available"
+    mid-fit. A split is not needed where the trainer is told to skip it
+    (``limit_val_batches=0``, ``limit_test_batches=0``)."""
+    datasets = getattr(datamodule, "datasets", None)
+    if datasets is None or not hasattr(datamodule, "setup"):
+        return
+    datamodule.setup("fit")  # reads the files once: setup keeps what it made
+    sizes = {which: len(dataset) for which, dataset in datamodule.datasets.items()}
+    needed = ["train"]
+    if cfg.trainer.get("limit_val_batches", 1) != 0:
+        needed.append("val")
+    if cfg.get("run_test") and cfg.trainer.get("limit_test_batches", 1) != 0:
+        needed.append("test")
+    empty = [which for which in needed if sizes.get(which) == 0]
+    if empty:
+        files = ", ".join(f"data.{k}={cfg.data[k]}" for k in _DATA_FILES if cfg.data.get(k) not in (None, ""))
+        counts = ", ".join(f"{which} {n}" for which, n in sizes.items())
+        raise ConfigError(
+            f"{files}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"({sum(sizes.values())} records: {counts}); training needs records in each: give more "
+            "records, or change how they are split (data.val_fraction, data.test_fraction, data.val_pattern,"
+            " ...)"
         )
 
 
@@ -318,6 +355,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     prepare_data(cfg)
     check_pos_weight(cfg)
     datamodule = instantiate(cfg.data)
+    check_data_splits(cfg, datamodule)
     task = instantiate(cfg.task)
     if cfg.ckpt_path:
         check_checkpoint_fits(cfg.ckpt_path, task)
@@ -376,6 +414,10 @@ _REPORTED = (
 )  # fmt: skip
 
 
+# a write refused for want of space (the disk, a quota, a file size limit)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def _one_line(err: BaseException) -> str:
     """The message of ``err``; for Hydra's instantiate errors, the cause with the config key."""
     if isinstance(err, InstantiationException) and err.__cause__ is not None:
@@ -413,6 +455,13 @@ def run(cfg: DictConfig) -> float | None:
         metrics = train(cfg)
     except _REPORTED as err:
         raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
+    except OSError as err:
+        if err.errno not in _DISK_FULL:
+            raise
+        # every file of the run is written whole (checkpoints, tables, pictures): what is
+        # there is complete, and the checkpoints saved before are kept to resume from
+        full = ZooError(f"cannot write {cfg.run_dir}: {os.strerror(err.errno)}")
+        raise SystemExit(report("zoo-train", full)) from None
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
 
