@@ -128,3 +128,27 @@ def test_the_console_scripts_start_through_the_launcher():
         assert module == "zoo.cli._launch", name
         assert launch.COMMANDS[attr] == (name, f"zoo.cli.{name.removeprefix('zoo-')}"), name
         assert callable(getattr(launch, attr)), name
+
+
+def test_a_forked_child_is_not_stopped_as_the_command():
+    """A DataLoader worker inherits the handler: Ctrl-C there is Python's KeyboardInterrupt
+    (which the workers take quietly), not the command's stop with a traceback of its own."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from zoo._signals import cleanup_on_signals
+        with cleanup_on_signals():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                except KeyboardInterrupt:
+                    os._exit(7)
+                except BaseException as err:
+                    os._exit(8)
+                os._exit(9)
+            print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr

@@ -65,7 +65,15 @@ def cleanup_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
         signals: the signals to catch.
     """
 
+    owner = os.getpid()
+
     def handler(signum: int, frame: object) -> None:
+        if os.getpid() != owner:  # a forked child (a DataLoader worker): Python's own behaviour
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt  # which the workers take quietly; the parent reports
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         for s in caught:
             signal.signal(s, signal.SIG_IGN)
         raise Terminated(signum)
