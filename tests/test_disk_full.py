@@ -90,3 +90,39 @@ def test_convert_and_save_weights_on_a_full_disk_name_the_output_and_leave_nothi
         zoo.save_weights(zoo.create_model("binary_classifier", in_features=3), dst)
     assert failed.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["src.safetensors"]
+
+
+def test_zoo_predict_bgzipped_vcf_whose_write_fails_is_one_named_line(tmp_path: Path) -> None:
+    """htslib printed its own line and said only "Error closing BGZFile object"."""
+    pytest.importorskip("pysam")
+    header, records = [], []
+    for line in (DATA / "variants.vcf").read_text().splitlines():
+        (header if line.startswith("#") else records).append(line)
+    records.sort(key=lambda r: (r.split("\t")[0], int(r.split("\t")[1])))
+    (tmp_path / "in").mkdir()
+    vcf = tmp_path / "in" / "sorted.vcf"
+    vcf.write_text("\n".join(header + records) + "\n")
+    out = tmp_path / "out" / "scores.vcf.gz"
+    out.parent.mkdir()
+    argv = [
+        "--weights",
+        str(WEIGHTS),
+        "--genome",
+        str(DATA / "genome.fa"),
+        "--vcf",
+        str(vcf),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.predict", *argv, "--no-progress"],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size(600),
+        timeout=300,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"zoo-predict: error: cannot write --out {out}: File too large\n",
+    )
+    assert list(out.parent.iterdir()) == []
