@@ -126,3 +126,44 @@ def test_zoo_predict_bgzipped_vcf_whose_write_fails_is_one_named_line(tmp_path: 
         f"zoo-predict: error: cannot write --out {out}: File too large\n",
     )
     assert list(out.parent.iterdir()) == []
+
+
+def test_zoo_interpret_whose_write_fails_names_the_output_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "interp"
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--method", "ism,saliency",
+            "--targets", "2,0", "--out", str(out), "--no-progress"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "from zoo.cli.interpret import main; main()", *argv],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size(2000),
+        timeout=300,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"zoo-interpret: error: cannot write --out {out}: File too large\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zoo_sample_whose_write_fails_names_the_output_and_leaves_nothing(tmp_path: Path) -> None:
+    import zoo
+
+    zoo.save_weights(zoo.create_model("mlp_decoder", in_size=8), tmp_path / "g.safetensors")
+    out = tmp_path / "out" / "samples.png"
+    out.parent.mkdir()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from zoo.cli.sample import main; main()",
+            str(tmp_path / "g.safetensors"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size(300),
+        timeout=300,
+    )
+    assert (done.returncode, done.stderr) == (1, f"zoo-sample: cannot write {out}: File too large\n")
+    assert list(out.parent.iterdir()) == []

@@ -1,10 +1,23 @@
-"""Free space on the file system an output goes to, for writers that cannot survive a failed
-write (libBigWig, under pyBigWig, crashes the process when a write fails)."""
+"""A full disk: which errors are one, and the free space on the file system an output goes to,
+for writers that cannot survive a failed write (libBigWig, under pyBigWig, crashes the process
+when a write fails)."""
 
 from __future__ import annotations
 
 import errno
 import os
+
+# a write refused for want of room: the disk, a quota, a file size limit (ulimit -f)
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` is a write refused for want of room (:data:`DISK_FULL_ERRNOS`).
+
+    Args:
+        err: the error raised by a write.
+    """
+    return isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS
 
 
 def no_space_error(path: str | os.PathLike[str]) -> OSError:

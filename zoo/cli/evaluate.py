@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import os
 import sys
@@ -28,6 +27,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
 from zoo._io.outputs import atomic_path
+from zoo._io.space import is_disk_full
 from zoo.cli._command import Command, first_line
 from zoo.cli._lightning import quiet_lightning
 from zoo.data import DnaBedDataModule, DnaFastaDataModule
@@ -166,15 +166,13 @@ def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
         for folder in made:
             with contextlib.suppress(OSError):  # not empty: something else was put there
                 folder.rmdir()
-        if isinstance(err, OSError) and err.errno in _DISK_FULL:
+        if is_disk_full(err):
             raise EvaluateError(f"cannot write {out}: {os.strerror(err.errno)}") from None
         raise
 
 
 # what an evaluation writes into --out, all removed when it fails
 _OUTPUTS = ("test_targets.csv", "images/test_targets.png", "images/test_curves.png", "evaluation.json")
-# a write refused for want of space (the disk, a quota, a file size limit)
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _score(

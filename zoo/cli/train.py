@@ -23,7 +23,6 @@ its broken weights and is not tested.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib.util
 import os
 import sys
@@ -45,6 +44,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
 from zoo._io.outputs import atomic_path
+from zoo._io.space import is_disk_full
 from zoo.cli._command import exit_on_stop_signals, first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
@@ -414,10 +414,6 @@ _REPORTED = (
 )  # fmt: skip
 
 
-# a write refused for want of space (the disk, a quota, a file size limit)
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
 def _one_line(err: BaseException) -> str:
     """The message of ``err``; for Hydra's instantiate errors, the cause with the config key."""
     if isinstance(err, InstantiationException) and err.__cause__ is not None:
@@ -456,7 +452,7 @@ def run(cfg: DictConfig) -> float | None:
     except _REPORTED as err:
         raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
     except OSError as err:
-        if err.errno not in _DISK_FULL:
+        if not is_disk_full(err):
             raise
         # every file of the run is written whole (checkpoints, tables, pictures): what is
         # there is complete, and the checkpoints saved before are kept to resume from
