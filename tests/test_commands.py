@@ -38,9 +38,13 @@ def test_every_console_script_is_a_parser_and_a_run():
     assert set(SCRIPTS) == {
         f"zoo-{n}" for n in "demo train evaluate predict interpret convert sample pretrained".split()
     }
+    from zoo.cli._launch import COMMANDS
+
     for name, target in SCRIPTS.items():
-        module_name, _, attr = target.partition(":")
-        assert attr == "main", name
+        launcher, _, attr = target.partition(":")  # a stop signal is quiet from the start
+        assert launcher == "zoo.cli._launch", name
+        prog, module_name = COMMANDS[attr]
+        assert prog == name, name
         module = importlib.import_module(module_name)
         assert isinstance(module.build_parser(), argparse.ArgumentParser), name
         assert callable(module.run), name

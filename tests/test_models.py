@@ -159,6 +159,14 @@ def test_too_short_sequence_is_refused():
         zoo.DeepSEA(seq_len=50)
 
 
+def test_a_kernel_longer_than_any_searched_sequence_is_refused_with_the_length_it_needs():
+    # the shortest fitting length was searched up to 100 kb only: a bare StopIteration beyond
+    with pytest.raises(
+        ValueError, match=r"^DeepSEA: seq_len=1000 is too short; it needs seq_len >= 4199995$"
+    ):
+        zoo.create_model("deepsea", kernel_size=200_000)
+
+
 def test_binary_classifier_hidden_layers():
     model = zoo.BinaryClassifier(in_features=6, n_outputs=2, hidden=(5, 4))
     widths = [m.out_features for m in model.net if isinstance(m, torch.nn.Linear)]

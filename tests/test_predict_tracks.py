@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import types
 import warnings
 from pathlib import Path
 
@@ -146,3 +150,36 @@ def test_a_failed_track_run_leaves_no_files(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.undo()
     with pytest.raises(PredictError, match="is a file; tracks go into a folder"):
         write_tracks(_scorer(), GENOME, tmp_path / "file", regions=["chr1:1-2000"], step=100)
+
+
+class _FullDiskFile:
+    """A bedGraph file on a full disk: writes are buffered, the flush at close fails."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("fmt", ["bigwig", "bedgraph"])
+def test_tracks_on_a_full_disk_are_one_named_error_and_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """libBigWig crashes the process when a write fails: a full disk is refused before it
+    writes; a bedGraph's last bytes failing at close name the folder too."""
+    if fmt == "bigwig":
+        pytest.importorskip("pyBigWig")
+        monkeypatch.setattr(os, "statvfs", lambda path: types.SimpleNamespace(f_bavail=3, f_frsize=4096))
+    else:
+        monkeypatch.setattr(TrackWriter, "_open", lambda self, tmp: _FullDiskFile(tmp))
+    out = tmp_path / "tracks"
+    with pytest.raises(
+        OSError, match=rf"^cannot write --out {re.escape(str(out))}: No space left on device$"
+    ):
+        write_tracks(_scorer(), GENOME, out, regions=["chr1:1-2000"], step=100, fmt=fmt)
+    assert list(tmp_path.iterdir()) == []  # no track, no temporary file, not the folder made for them

@@ -316,3 +316,38 @@ def test_zoo_sample_gives_the_fitting_sizes_as_its_own_options(tmp_path):
         [*argv, "--model-arg", "in_size=8", "--model-arg", "ngf=4", "--model-arg", "n_channels=1", "-n", "4"]
     )
     assert (tmp_path / "out.png").is_file()
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A PNG that claims ``width`` x ``height`` grey pixels and holds none (a decompression bomb's
+    header: a few bytes on disk, gigabytes decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("side", [10_000, 100_000])  # PIL warns above 89 M pixels, refuses above twice that
+def test_zoo_sample_score_refuses_a_decompression_bomb_in_one_line(tmp_path, side):
+    netd = zoo.create_model("image_discriminator", n_channels=1, ndf=4, image_size=28, final="3x3")
+    zoo.save_weights(netd, tmp_path / "d.safetensors")
+    write_digits(tmp_path / "digits")
+    _png_header_only(tmp_path / "digits" / "bomb.png", side, side)
+    argv = [
+        str(tmp_path / "d.safetensors"),
+        str(tmp_path / "scores.tsv"),
+        "--score",
+        str(tmp_path / "digits"),
+    ]
+    with pytest.raises(SystemExit) as stop:
+        sample_main(argv)
+    message = str(stop.value.code)
+    assert message.startswith(f"zoo-sample: {tmp_path / 'digits' / 'bomb.png'}: {side} x {side} pixels")
+    assert "\n" not in message and "decompression bomb" in message
+    assert not (tmp_path / "scores.tsv").exists()

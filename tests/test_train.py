@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -523,6 +524,8 @@ def _bad_checkpoint(tmp_path: Path, kind: str) -> Path:
         ("task.pos_weight=0", r"task\.pos_weight=0 must be > 0"),
         ("seed=abc", r"seed='abc' is not a whole number"),
         ("seed=1.5", r"seed=1\.5 is not a whole number"),
+        ("seed=-1", r"^seed=-1 is out of range: expected a whole number from 0 to 4294967295$"),
+        ("seed=4294967296", r"^seed=4294967296 is out of range"),
         ("torch_threads=0", r"torch_threads=0 is not a whole number >= 1"),
         ("ckpt_path=CKPT/missing.ckpt", r"ckpt_path=.*missing\.ckpt: weights file .* does not exist"),
         ("ckpt_path=CKPT/empty.ckpt", r"ckpt_path=.*empty\.ckpt: .*the file is empty"),
@@ -734,3 +737,154 @@ def test_zoo_evaluate_refuses_what_it_cannot_score(classification_run, image_run
         with pytest.raises(SystemExit, match=message):
             evaluate(args)
     assert not any((tmp_path / name).exists() for name in ("g", "f", "s"))
+
+
+def _stopping_script(method: str, signum: int, command: str) -> str:
+    """A script that runs ``command``'s main with ClassificationTask.``method`` sending ``signum``
+    to the process (the user's Ctrl-C or a scheduler's SIGTERM, mid-run)."""
+    return (
+        "import os\nfrom zoo.tasks import ClassificationTask\n"
+        f"step = ClassificationTask.{method}\n"
+        "def stopped(self, *args, **kwargs):\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
+        "    return step(self, *args, **kwargs)\n"
+        f"ClassificationTask.{method} = stopped\n"
+        f"from zoo.cli.{command} import main\nmain()\n"
+    )
+
+
+def _assert_stopped(done: subprocess.CompletedProcess, prog: str, signum: int) -> None:
+    name = signal.Signals(signum).name
+    assert done.returncode == 128 + signum, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stdout + done.stderr
+    assert "Received SIGTERM" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"{prog}: stopped by {name}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_zoo_train_stopped_by_a_signal_exits_with_128_plus_it(tmp_path, signum):
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+            *TINY_STEPS]  # fmt: skip
+    script = _stopping_script("training_step", signum, "train")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
+    _assert_stopped(done, "zoo-train", signum)
+    assert not (tmp_path / "run" / "test_targets.csv").exists()  # no test of the interrupted run
+
+
+def test_zoo_evaluate_stopped_by_sigterm_is_no_success_and_writes_no_summary(classification_run, tmp_path):
+    tmp, _, _, _ = classification_run
+    argv = [str(tmp / "run" / "checkpoints" / "best.ckpt"), "--out", str(tmp_path / "eval")]
+    script = _stopping_script("test_step", signal.SIGTERM, "evaluate").replace(
+        "main()", f"import sys\nsys.argv[1:] = {argv!r}\nmain()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    _assert_stopped(done, "zoo-evaluate", signal.SIGTERM)
+    assert not (tmp_path / "eval" / "evaluation.json").exists()
+
+
+def test_data_with_an_empty_split_is_refused_before_training_naming_the_files(tmp_path):
+    """Three records leave no validation or test record: Lightning failed mid-fit with a
+    traceback about early stopping's metric."""
+    cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
+                       *TINY_STEPS])  # fmt: skip
+    prepare_data(cfg)
+    header, *rows = Path(cfg.synthetic.labels).read_text().splitlines()
+    labels = tmp_path / "three.tsv"
+    labels.write_text("\n".join([header, *rows[:3]]) + "\n")
+    cfg.data.labels = str(labels)
+    empty = r"labels=.*three\.tsv: the val and test splits are empty \(3 records: train 3, val 0, test 0\)"
+    with pytest.raises(ConfigError, match=empty):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line_and_nothing_is_made(tmp_path, monkeypatch):
+    from zoo.cli._hydra import run_folder_problem
+
+    (tmp_path / "file").write_text("x")
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/file/run", *tiny_dna(tmp_path, 200)]
+    out = run_cli(args, cwd=tmp_path, status=1)
+    assert out.stderr == (
+        f"zoo-train: error: the run folder {tmp_path}/file/run cannot be made: {tmp_path}/file is a file, "
+        "not a folder\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no data generated either
+    # a read-only parent (root may write anywhere, so the permission check is stood in for)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert run_folder_problem(tmp_path / "a" / "run") == (
+        f"the run folder {tmp_path}/a/run cannot be made: {tmp_path} is not writable"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threads", "-1"], r"^zoo-evaluate: --threads -1: expected a whole number >= 1$"),
+        (["--accelerator", "gpu"], r"^zoo-evaluate: --accelerator gpu: .* use --accelerator cpu or auto$"),
+    ],
+    ids=["threads", "gpu"],
+)
+def test_zoo_evaluate_refuses_threads_or_a_device_it_cannot_use_in_one_line(tmp_path, args, message):
+    from zoo.cli.evaluate import main as evaluate
+
+    if "gpu" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit, match=message):
+        evaluate([str(tmp_path / "best.ckpt"), "--out", str(tmp_path / "eval"), *args])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zoo_evaluate_on_a_full_disk_names_the_folder_and_leaves_no_partial_evaluation(
+    classification_run, tmp_path, monkeypatch
+):
+    """The table was written, the pictures were not: the folder looked evaluated (and a rerun
+    was refused as "already holds an evaluation")."""
+    import errno
+
+    import zoo.tasks.classification as classification
+    from zoo.cli.evaluate import main as evaluate
+
+    def full_disk(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(classification, "save_curves_png", full_disk)
+    tmp, _, _, _ = classification_run
+    out = tmp_path / "eval"
+    with pytest.raises(SystemExit, match=rf"^zoo-evaluate: cannot write {out}: No space left on device$"):
+        evaluate([str(tmp / "run" / "checkpoints" / "best.ckpt"), "--out", str(out)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zoo_train_on_a_full_disk_is_one_line_and_leaves_no_truncated_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    import errno
+
+    import lightning.fabric.plugins.io.torch_io as torch_io
+
+    from zoo.cli.train import run
+
+    def half_written(checkpoint, path):  # the disk fills up half-way through the file
+        Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch_io, "_atomic_save", half_written)
+    run_dir = tmp_path / "run"
+    cfg = compose_cfg(
+        ["experiment=deepsea_synthetic", f"run_dir={run_dir}", *tiny_dna(tmp_path, 200), *TINY_STEPS]
+    )
+    with pytest.raises(SystemExit) as stop:
+        run(cfg)
+    assert stop.value.code == 1
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == f"zoo-train: error: cannot write {run_dir}: No space left on device"
+    )
+    assert not [
+        p.name for p in (run_dir / "checkpoints").iterdir()
+    ]  # neither a truncated file nor a temporary one

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -235,6 +236,20 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
+def _claimed_size(path: Path) -> str:
+    """``width x height`` as the image file's header states them (read without decoding)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # only the header is read
+        try:
+            with Image.open(path) as opened:
+                return f"{opened.size[0]} x {opened.size[1]}"
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
 def read_image(path: Path, shape: ImageShape, value_range: tuple[float, float], resize: bool) -> torch.Tensor:
     """The image at ``path`` as a float tensor of ``shape`` with pixels in ``value_range``;
     grey or RGB as ``shape`` asks; another size is resized (bilinear) only with ``resize``."""
@@ -247,8 +262,17 @@ def read_image(path: Path, shape: ImageShape, value_range: tuple[float, float], 
     if channels not in modes:
         raise ValueError(f"the discriminator reads {channels}-channel images; files give 1 (grey) or 3 (RGB)")
     try:
-        with Image.open(path) as opened:
-            pixels = np.asarray(opened.convert(modes[channels]), dtype=np.float32) / 255
+        with warnings.catch_warnings():
+            # above MAX_IMAGE_PIXELS PIL only warns, then decodes gigabytes; twice that it raises
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                pixels = np.asarray(opened.convert(modes[channels]), dtype=np.float32) / 255
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValueError(
+            f"{path}: {_claimed_size(path)} pixels, more than the {Image.MAX_IMAGE_PIXELS} an image "
+            "may have to be read (a decompression bomb?); expected an image of about "
+            f"{width} x {height} pixels"
+        ) from None
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({err})") from None
     image = torch.from_numpy(pixels.reshape(pixels.shape[0], pixels.shape[1], -1)).permute(2, 0, 1)

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from zoo._io.outputs import ReadOnlyOutputError
@@ -99,7 +99,9 @@ class Command:
             commands whose messages have always been ``prog: message``).
         describe: the message of a reported error.
         stop_signals: SIGINT, SIGTERM and SIGHUP unwind the run (removing its temporary
-            files) and end it with 128 + the signal number and the line ``prog: stopped by ...``.
+            files) and end it with 128 + the signal number and the line ``prog: stopped by ...``
+            (every command: a signal is never a success nor a traceback; Lightning's own SIGTERM
+            handler, which ends a fit quietly with status 0, runs before this one).
         fast_exit: leave by ``os._exit`` once the output is written: the interpreter's teardown
             is slow with torch loaded and has nothing left to do (the threads are joined).
         reuse_freed_memory: have glibc reuse freed memory (:func:`keep_freed_memory`) for a run
@@ -113,7 +115,7 @@ class Command:
     reported_at_exit: tuple[type[BaseException], ...] = ()
     label: str = "error: "
     describe: Callable[[BaseException], str] = str
-    stop_signals: bool = False
+    stop_signals: bool = True
     fast_exit: bool = False
     reuse_freed_memory: bool = False
 
@@ -177,6 +179,25 @@ class Command:
             os._exit(status)
         if status != 0:
             raise SystemExit(status)
+
+
+@contextlib.contextmanager
+def exit_on_stop_signals(prog: str) -> Iterator[None]:
+    """Run the block as :meth:`Command.main` runs a command: SIGINT, SIGTERM and SIGHUP unwind it
+    and end the process with 128 + the signal number and the line ``prog: stopped by ...``.
+
+    For zoo-train, which Hydra runs (Lightning's KeyboardInterrupt handler exits with status 1,
+    its SIGTERM handler with 0).
+
+    Args:
+        prog: the command's name.
+    """
+    try:
+        with cleanup_on_signals():
+            yield
+    except Terminated as stop:
+        print(f"{prog}: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_status) from None
 
 
 def keep_freed_memory() -> bool:

@@ -3,6 +3,7 @@ Hydra makes a run folder."""
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -55,9 +56,34 @@ def missing_message(command: str, missing: list[str]) -> str:
     return f"{command}: {keys} not set; give {' '.join(f'{k}=VALUE' for k in missing)} (`{command} --help`)."
 
 
+def run_folder_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the run folder ``path`` cannot be made or written (its nearest existing parent is a
+    file, or is not writable), in words; None where it can.
+
+    Args:
+        path: the run folder (``hydra.run.dir``).
+    """
+    folder = Path(path)
+    if folder.exists():
+        if not folder.is_dir():
+            return f"the run folder {os.fspath(path)} is a file"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"the run folder {os.fspath(path)} is not writable"
+        return None
+    parent = folder.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"the run folder {os.fspath(path)} cannot be made: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the run folder {os.fspath(path)} cannot be made: {parent} is not writable"
+    return None
+
+
 class RequireChoices(Callback):
     """Hydra callback: before a single run starts (and before Hydra creates its folder), stop
-    with one line when the config still lacks mandatory values, e.g. plain ``zoo-train``.
+    with one line when the config still lacks mandatory values, e.g. plain ``zoo-train``, or
+    when the run folder cannot be made.
 
     A multirun is not checked here: its sweep may set the values per job.
     """
@@ -66,8 +92,13 @@ class RequireChoices(Callback):
         self.command = command
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Exit with status 2 and one line on stderr when a mandatory value is unset."""
+        """Exit with status 2 and one line on stderr when a mandatory value is unset; with
+        status 1 when the run folder cannot be made (Hydra's own error is a traceback)."""
         missing = missing_keys(config)
         if missing:
             print(missing_message(self.command, missing), file=sys.stderr)
             raise SystemExit(2)
+        problem = run_folder_problem(config.hydra.run.dir)
+        if problem is not None:
+            print(f"{self.command}: error: {problem}", file=sys.stderr)
+            raise SystemExit(1)

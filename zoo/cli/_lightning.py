@@ -15,11 +15,14 @@ class _DropAdverts(logging.Filter):
 
 def quiet_lightning() -> None:
     """Drop the messages of Lightning's that say nothing about the run: its promotional tip,
-    and a deprecation warning about its own use of torch that the user cannot act on."""
+    a deprecation warning about its own use of torch that the user cannot act on, and its note
+    of a SIGTERM."""
     tips = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(isinstance(f, _DropAdverts) for f in tips.filters):
         tips.addFilter(_DropAdverts())
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # "Received SIGTERM: 15": the command itself says in one line which signal stopped it
+    logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").setLevel(logging.WARNING)
 
 
 def route_logging() -> None:

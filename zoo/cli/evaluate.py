@@ -14,6 +14,7 @@ module: FASTA + labels, or genome + BED), split as in training.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -22,10 +23,12 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
 from zoo._io.outputs import atomic_path
-from zoo.cli._command import Command
+from zoo._io.space import is_disk_full
+from zoo.cli._command import Command, first_line
 from zoo.cli._lightning import quiet_lightning
 from zoo.data import DnaBedDataModule, DnaFastaDataModule
 from zoo.errors import ZooError
@@ -103,14 +106,36 @@ def _datamodule(ns: argparse.Namespace, task: ClassificationTask) -> tuple[L.Lig
     return cls(**hp), split, what
 
 
+def _trainer(ns: argparse.Namespace, out: Path) -> L.Trainer:
+    """The Lightning trainer that scores, or an EvaluateError naming ``--accelerator`` or
+    ``--precision`` when Lightning cannot use them here (``gpu`` on a machine without one)."""
+    try:
+        return L.Trainer(
+            accelerator=ns.accelerator, devices=1, precision=ns.precision, logger=False, default_root_dir=out,
+            enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=sys.stdout.isatty(),
+        )  # fmt: skip
+    except MisconfigurationException as err:  # a device this machine lacks
+        raise EvaluateError(
+            f"--accelerator {ns.accelerator}: {first_line(err)} (no such device here); "
+            "use --accelerator cpu or auto"
+        ) from None
+    except ValueError as err:  # a name Lightning does not know
+        raise EvaluateError(
+            f"--accelerator {ns.accelerator} --precision {ns.precision}: {first_line(err)}"
+        ) from None
+
+
 def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     """Score the checkpoint on the chosen records; write the table, pictures and evaluation.json."""
+    if ns.threads is not None and ns.threads < 1:
+        raise EvaluateError(f"--threads {ns.threads}: expected a whole number >= 1")
     if ns.threads:
         torch.set_num_threads(ns.threads)
+    out = Path(ns.out)
+    trainer = _trainer(ns, out)  # before anything is read: a device or precision it cannot use
     hparams = checkpoint_hparams(ns.checkpoint, "hyper_parameters")
     if "model_record" not in hparams:
         raise EvaluateError(f"{ns.checkpoint} is not a zoo-train classification checkpoint (no model_record)")
-    out = Path(ns.out)
     if (out / "test_targets.csv").exists():
         raise EvaluateError(f"{out} already holds an evaluation (test_targets.csv): choose another --out")
     task = ClassificationTask.load_from_checkpoint(ns.checkpoint, map_location="cpu", weights_only=True)
@@ -130,16 +155,43 @@ def evaluate(ns: argparse.Namespace) -> dict[str, Any]:
     task.hparams.target_names = names  # the table's row names
     task.test_label = f"{what}, {split} ({len(dataset)} records)"
     loader = DataLoader(dataset, batch_size=ns.batch_size, num_workers=ns.num_workers)
-    trainer = L.Trainer(
-        accelerator=ns.accelerator, devices=1, precision=ns.precision, logger=False, default_root_dir=out,
-        enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=sys.stdout.isatty(),
-    )  # fmt: skip
+    written = [out / name for name in _OUTPUTS if not (out / name).exists()]  # what a failure removes
+    made = [folder for folder in (out / "images", out) if not folder.exists()]
+    try:
+        return _score(ns, trainer, task, loader, out, what, split, len(dataset))
+    except BaseException as err:  # an error, a full disk, a stop signal: no partial evaluation
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for folder in made:
+            with contextlib.suppress(OSError):  # not empty: something else was put there
+                folder.rmdir()
+        if is_disk_full(err):
+            raise EvaluateError(f"cannot write {out}: {os.strerror(err.errno)}") from None
+        raise
+
+
+# what an evaluation writes into --out, all removed when it fails
+_OUTPUTS = ("test_targets.csv", "images/test_targets.png", "images/test_curves.png", "evaluation.json")
+
+
+def _score(
+    ns: argparse.Namespace,
+    trainer: L.Trainer,
+    task: ClassificationTask,
+    loader: DataLoader,
+    out: Path,
+    what: str,
+    split: str,
+    records: int,
+) -> dict[str, Any]:
+    """Test ``task`` on ``loader`` (the table and pictures) and write evaluation.json."""
     (result,) = trainer.test(task, dataloaders=loader, verbose=False)
     summary = {
         "checkpoint": os.fspath(ns.checkpoint),
         "data": what,
         "split": split,
-        "records": len(dataset),
+        "records": records,
         "weights_epoch": task.weights_epoch,
         "metrics": {k: float(v) for k, v in epoch_metrics(result).items()},
         "outputs": [os.fspath(p) for p in task.test_outputs],

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from zoo._io.outputs import publish_folder, staging_folder
+from zoo._io.space import is_disk_full
 from zoo._io.text import tsv_field_problem
 from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.dna import one_hot
@@ -284,6 +285,11 @@ def run(ns: argparse.Namespace) -> int:
         out.remove_staging()
         publish_folder(tmp, ns.out)
         tmp = None
+    except OSError as err:
+        if tmp is None or not is_disk_full(err):
+            raise
+        # a write into the folder failed (a full disk): name the output, not a staged file
+        raise OSError(f"cannot write --out {ns.out}: {os.strerror(err.errno)}") from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

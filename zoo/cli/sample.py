@@ -25,6 +25,7 @@ from typing import Any
 from torch import nn
 
 from zoo._io.outputs import check_output, is_stdout, same_file_as
+from zoo._io.space import is_disk_full
 from zoo.cli._command import Command, at_most, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models
@@ -197,7 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Do what the parsed command line asks and print a one-line description of the output (on
     stderr when OUT is standard output itself, ``/dev/stdout``); returns the exit status."""
-    described = make_output(args)
+    try:
+        described = make_output(args)
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        # the write's own error names no file, or the hidden temporary one
+        raise OSError(f"cannot write {args.out}: {os.strerror(err.errno)}") from None
     print(described, file=sys.stderr if is_stdout(args.out) else sys.stdout)
     return 0
 

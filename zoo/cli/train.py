@@ -44,7 +44,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
 from zoo._io.outputs import atomic_path
-from zoo.cli._command import first_line, report
+from zoo._io.space import is_disk_full
+from zoo.cli._command import exit_on_stop_signals, first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
@@ -129,6 +130,9 @@ _TASK_NUMBERS = {
 }  # fmt: skip
 
 
+_MAX_SEED = 2**32 - 1  # numpy's seeds, which Lightning's seed_everything checks mid-start
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Refuse, before any data is made, the options that would only fail (or silently do
     something else) deep inside the run: the trainer's counts, ``seed``, ``torch_threads``,
@@ -139,6 +143,8 @@ def check_run_config(cfg: DictConfig) -> None:
     seed = cfg.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError(f"seed={seed!r} is not a whole number")
+    if seed is not None and not 0 <= seed <= _MAX_SEED:
+        raise ConfigError(f"seed={seed} is out of range: expected a whole number from 0 to {_MAX_SEED}")
     threads = cfg.get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"torch_threads={threads!r} is not a whole number >= 1")
@@ -169,6 +175,37 @@ def check_pos_weight(cfg: DictConfig) -> None:
         raise ConfigError(
             f"task.pos_weight has {len(weights)} values, the model has {n_targets} targets; "
             "give one value, or one per target"
+        )
+
+
+# the data config's file options, named in the message about empty splits
+_DATA_FILES = ("fasta", "labels", "genome", "table", "train", "dir")
+
+
+def check_data_splits(cfg: DictConfig, datamodule: L.LightningDataModule) -> None:
+    """Refuse, before the trainer starts, data whose training, validation or (with ``run_test``)
+    test split is empty: a one-record FASTA gave Lightning's "metric val_auroc is not available"
+    mid-fit. A split is not needed where the trainer is told to skip it
+    (``limit_val_batches=0``, ``limit_test_batches=0``)."""
+    datasets = getattr(datamodule, "datasets", None)
+    if datasets is None or not hasattr(datamodule, "setup"):
+        return
+    datamodule.setup("fit")  # reads the files once: setup keeps what it made
+    sizes = {which: len(dataset) for which, dataset in datamodule.datasets.items()}
+    needed = ["train"]
+    if cfg.trainer.get("limit_val_batches", 1) != 0:
+        needed.append("val")
+    if cfg.get("run_test") and cfg.trainer.get("limit_test_batches", 1) != 0:
+        needed.append("test")
+    empty = [which for which in needed if sizes.get(which) == 0]
+    if empty:
+        files = ", ".join(f"data.{k}={cfg.data[k]}" for k in _DATA_FILES if cfg.data.get(k) not in (None, ""))
+        counts = ", ".join(f"{which} {n}" for which, n in sizes.items())
+        raise ConfigError(
+            f"{files}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"({sum(sizes.values())} records: {counts}); training needs records in each: give more "
+            "records, or change how they are split (data.val_fraction, data.test_fraction, data.val_pattern,"
+            " ...)"
         )
 
 
@@ -318,6 +355,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     prepare_data(cfg)
     check_pos_weight(cfg)
     datamodule = instantiate(cfg.data)
+    check_data_splits(cfg, datamodule)
     task = instantiate(cfg.task)
     if cfg.ckpt_path:
         check_checkpoint_fits(cfg.ckpt_path, task)
@@ -400,9 +438,9 @@ def run(cfg: DictConfig) -> float | None:
     ``zoo-train: error: ...`` on stderr, printed by the commands' shared skeleton.
 
     Hydra, not :class:`zoo.cli._command.Command`, runs zoo-train, and it leaves the skeleton
-    three things: it parses the command line and reports a bad override in its own words; this
-    function's return value goes to the sweepers, so it cannot be the exit status; and stop
-    signals are left to Python and Lightning (which watches SIGTERM during a fit).
+    two things: it parses the command line and reports a bad override in its own words; and this
+    function's return value goes to the sweepers, so it cannot be the exit status. Stop signals
+    end the run as in every command (:func:`main`).
 
     Args:
         cfg: the composed config.
@@ -413,12 +451,27 @@ def run(cfg: DictConfig) -> float | None:
         metrics = train(cfg)
     except _REPORTED as err:
         raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        # every file of the run is written whole (checkpoints, tables, pictures): what is
+        # there is complete, and the checkpoints saved before are kept to resume from
+        full = ZooError(f"cannot write {cfg.run_dir}: {os.strerror(err.errno)}")
+        raise SystemExit(report("zoo-train", full)) from None
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
 
 
-# The console script: Hydra composes the config from the command line and calls run with it.
-main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run)
+# Hydra composes the config from the command line and calls run with it.
+_hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run)
+
+
+def main() -> None:
+    """The console script: Hydra's, with the stop signals of every command (SIGINT, SIGTERM and
+    SIGHUP end the run with 128 + the signal number and one line; Lightning alone would exit
+    with 1 on Ctrl-C and 0 on SIGTERM)."""
+    with exit_on_stop_signals("zoo-train"):
+        _hydra_main()
 
 
 if __name__ == "__main__":

@@ -62,13 +62,33 @@ class DNAModel(HeadedModel):
         return strand_mean_logits(*strand_pair(self.strand_logits, x))
 
 
+_LONGEST_SEQ_LEN = 1 << 40  # searched for the shortest seq_len that fits the layers
+
+
 def positions_after_convs(model: str, seq_len: int, positions: Callable[[int], int]) -> int:
-    """``positions(seq_len)``, refusing a seq_len that leaves no positions to flatten."""
+    """``positions(seq_len)``, refusing a seq_len that leaves no positions to flatten, with
+    the shortest that does (a ValueError, also for layers, e.g. a ``kernel_size``, that no
+    length fits).
+
+    Args:
+        model: the model's name, for the message.
+        seq_len: the input length.
+        positions: the positions the convolutions and pooling leave of a length; never fewer
+            for a longer one.
+    """
     n = positions(seq_len)
-    if n < 1:
-        shortest = next(length for length in range(1, 100_000) if positions(length) >= 1)
-        raise ValueError(f"{model}: seq_len={seq_len} is too short; it needs seq_len >= {shortest}")
-    return n
+    if n >= 1:
+        return n
+    if positions(_LONGEST_SEQ_LEN) < 1:
+        raise ValueError(
+            f"{model}: its convolutions and pooling leave no positions of any sequence up to "
+            f"{_LONGEST_SEQ_LEN} bp (seq_len={seq_len}); make kernel_size or the pooling smaller"
+        )
+    low, high = seq_len, _LONGEST_SEQ_LEN  # positions(low) < 1 <= positions(high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if positions(mid) >= 1 else (mid, high)
+    raise ValueError(f"{model}: seq_len={seq_len} is too short; it needs seq_len >= {high}")
 
 
 def implied_seq_len(

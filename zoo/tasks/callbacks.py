@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from weakref import proxy
 
 import torch
 from fsspec.implementations.local import LocalFileSystem
@@ -48,6 +49,21 @@ class RunCheckpoint(ModelCheckpoint):
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
             self._save_last_if_stale(trainer)
+
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        """Lightning's saving, written on global rank 0 (the one that writes) to a hidden
+        temporary file beside ``filepath`` and renamed into place: a full disk or a stop signal
+        mid-write left a truncated best.ckpt or last.ckpt in place of the previous good one."""
+        if not trainer.is_global_zero:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        with atomic_path(filepath, suffix=".ckpt") as tmp:
+            trainer.save_checkpoint(tmp, self.save_weights_only)
+        # what ModelCheckpoint._save_checkpoint records and notifies after its write
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        for logger in trainer.loggers:
+            logger.after_save_checkpoint(proxy(self))
 
     def _save_last_if_stale(self, trainer: Trainer) -> None:
         # skipped where a checkpoint was saved at this step already (and while sanity checking)

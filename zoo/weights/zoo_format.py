@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,28 @@ def save_weights(model: nn.Module, path: PathLike, overwrite: bool = False) -> P
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
         with atomic_path(path, overwrite_readonly=overwrite) as tmp:
-            save_file(tensors, os.fspath(tmp), metadata=metadata)
+            try:
+                save_file(tensors, os.fspath(tmp), metadata=metadata)
+            except Exception as err:  # safetensors' own error type for a failed write
+                failed = _write_failure(path, err)
+                if failed is None:
+                    raise
+                raise failed from None
     except ReadOnlyOutputError as err:
         raise ReadOnlyOutputError(f"{err}; pass overwrite=True to replace it") from None
     return path
+
+
+def _write_failure(path: Path, err: Exception) -> OSError | None:
+    """safetensors' error for a write the system refused (``... (os error 28)``: a full disk) as
+    an OSError naming ``path``, with its errno; None for any other error."""
+    found = re.search(r"\(os error (\d+)\)", str(err))
+    if isinstance(err, OSError) or found is None:
+        return None
+    code = int(found.group(1))
+    failed = OSError(f"cannot write {os.fspath(path)}: {os.strerror(code)}")
+    failed.errno = code  # (str(failed) stays the message: no strerror or filename set)
+    return failed
 
 
 def stored_args(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:

@@ -213,6 +213,85 @@ class ParquetSink:
                     self._stream.close()  # the buffered bytes, then the file
 
 
+class _HDF5File:
+    """The file an :class:`HDF5Sink` writes, given to h5py as a file object (its ``fileobj``
+    driver), so that a failed write can be survived.
+
+    HDF5 cannot close a file whose write failed (a full disk): h5py's close raises, and the
+    objects left open crash the interpreter when they are freed. After the first failed write
+    this file takes every later write and truncation without writing anything, so HDF5 closes
+    cleanly and the half-written temporary file is deleted by the writer. Writes are positional
+    (``os.pwrite``) of whole HDF5 blocks: a chunk of ``data`` is one call.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+        self._pos = 0
+        self.failed: OSError | None = None  # the write that failed
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move to ``offset`` (from the start, the current position or the end)."""
+        if whence == os.SEEK_CUR:
+            offset += self._pos
+        elif whence == os.SEEK_END:
+            offset += os.fstat(self._fd).st_size
+        self._pos = offset
+        return offset
+
+    def tell(self) -> int:
+        """The current position."""
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes from the current position (all to the end for a negative ``n``)."""
+        if n < 0:
+            n = max(0, os.fstat(self._fd).st_size - self._pos)
+        data = os.pread(self._fd, n, self._pos)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the current position; returns the bytes read."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def write(self, data: Any) -> int:
+        """Write ``data`` at the current position (nothing after a failed write)."""
+        view = memoryview(data).cast("B")
+        if self.failed is None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += os.pwrite(self._fd, view[done:], self._pos + done)
+            except OSError as err:
+                self.failed = err
+                raise
+        self._pos += len(view)
+        return len(view)
+
+    def truncate(self, size: int | None = None) -> int:
+        """Set the file's length (nothing after a failed write)."""
+        size = self._pos if size is None else size
+        if self.failed is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as err:
+                self.failed = err
+                raise
+        return size
+
+    def flush(self) -> None:
+        """Nothing to flush: every write went to the file."""
+
+    def close(self) -> None:
+        """Release the file descriptor."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class HDF5Sink:
     """HDF5 (h5py), laid out as Selene writes predictions: ``data``, a float32 matrix (rows,
     score columns), chunked by whole rows and growing as rows come; ``columns``, the score
@@ -221,7 +300,8 @@ class HDF5Sink:
 
     Rows gather until a chunk of ``data`` is full, which is then written as it is (HDF5's
     direct chunk write, no filter: several times faster than a slice through the chunk
-    cache); the leading columns are written every ``_META_ROWS`` rows.
+    cache); the leading columns are written every ``_META_ROWS`` rows. A failed write (a full
+    disk) raises its OSError, and the file can still be closed (:class:`_HDF5File`).
     """
 
     def __init__(
@@ -237,7 +317,22 @@ class HDF5Sink:
         self.meta_columns, self.score_columns = list(meta_columns), list(score_columns)
         k = len(self.score_columns)
         self._chunk_rows = chunk_rows or max(1, _CHUNK_BYTES // (4 * max(k, 1)))
-        self._file = h5py.File(path, "w")
+        self._disk = _HDF5File(path)
+        try:
+            self._file = h5py.File(self._disk, "w")
+            self._create(k)
+        except BaseException:
+            self.close(ok=False)
+            raise
+        self._meta: list[list[np.ndarray]] = [[] for _ in self.meta_columns]
+        self._meta_rows = 0  # rows of the leading columns written
+        self._chunk = np.empty((self._chunk_rows, k), np.float32)
+        self._in_chunk = 0
+        self.rows = 0
+
+    def _create(self, k: int) -> None:
+        """The datasets: ``data`` with ``k`` score columns, ``columns`` and the group ``meta``."""
+        h5py = self._h5py
         self._data = self._file.create_dataset(
             "data",
             shape=(0, k),
@@ -250,11 +345,6 @@ class HDF5Sink:
         self._file.create_dataset("columns", data=np.array(self.score_columns, dtype=object), dtype=text)
         self._group = self._file.create_group("meta", track_order=True)
         self._meta_datasets: list[Any] = []
-        self._meta: list[list[np.ndarray]] = [[] for _ in self.meta_columns]
-        self._meta_rows = 0  # rows of the leading columns written
-        self._chunk = np.empty((self._chunk_rows, k), np.float32)
-        self._in_chunk = 0
-        self.rows = 0
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
@@ -306,9 +396,10 @@ class HDF5Sink:
         self._meta_rows += n
 
     def close(self, ok: bool) -> None:
-        """Write the last, partial chunk (NaN beyond the rows) and the leading columns left, then close."""
+        """Write the last, partial chunk (NaN beyond the rows) and the leading columns left, then
+        close (``ok``); after an error, only close. A write that failed, now or before, is raised."""
         try:
-            if ok:
+            if ok and self._disk.failed is None:
                 if self._in_chunk:
                     self._chunk[self._in_chunk :] = np.nan
                     self._write_chunk(self.rows - self._in_chunk, self._chunk)
@@ -316,4 +407,10 @@ class HDF5Sink:
                 if self.rows > self._meta_rows or not self._meta_datasets:
                     self._write_meta()
         finally:
-            self._file.close()
+            try:
+                if getattr(self, "_file", None) is not None:
+                    self._file.close()  # after a failed write, HDF5 writes into nothing
+            finally:
+                self._disk.close()
+        if ok and self._disk.failed is not None:
+            raise self._disk.failed

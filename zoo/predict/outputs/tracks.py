@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from zoo._io.outputs import same_file_as
+from zoo._io.space import require_free_space
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.outputs.columnar import rows_to_columns
@@ -28,6 +29,12 @@ FORMATS = {"bigwig": ".bw", "bedgraph": ".bedGraph"}
 _RESERVED = {"con", "prn", "aux", "nul", *(f"{port}{i}" for port in ("com", "lpt") for i in range(1, 10))}
 _ROWS_PER_FLUSH = 1 << 15
 _SPARE_FILES = 64  # file descriptors left for everything else while one file per target is open
+# libBigWig crashes the process when a write fails (a full disk), so the free space is checked
+# before each write: an entry is 12 bytes in a data block (zlib can make it a little larger),
+# its share of the zoom levels and index written at close is under 16, and each file has a
+# header, a contig tree and an index root.
+_BIGWIG_ENTRY_BYTES = 16
+_BIGWIG_FILE_BYTES = 64 * 1024
 
 
 def track_file_names(targets: Sequence[str], suffix: str, prefix: str = "") -> list[str]:
@@ -96,6 +103,7 @@ class TrackWriter(StagedWriter):
         self._buffer: list[tuple[list[np.ndarray], np.ndarray]] = []
         self._buffered = 0
         self._files: list[Any] = []
+        self._entries = 0  # bigWig entries written so far, over all files
         super().__init__()
 
     def __enter__(self) -> TrackWriter:
@@ -110,18 +118,38 @@ class TrackWriter(StagedWriter):
         return super().__enter__()
 
     def _stage(self, stack: contextlib.ExitStack) -> None:
+        if not self.folder.exists():  # made for the tracks: a failed run removes it again
+            stack.push(self._remove_new_folder)
         for path in self.paths:
             tmp = stage_path(stack, path, FORMATS[self.fmt], self.overwrite)
             if tmp == path and self.fmt == "bigwig":  # atomic_path writes a pipe or device in place
                 raise PredictError(
                     f"track {os.fspath(path)!r} is a pipe or device: bigWig is written to regular files only"
                 )
-            self._files.append(self._open(tmp))
-            stack.callback(self._files[-1].close)
+            try:
+                self._files.append(self._open(tmp))
+            except OSError as err:  # a full disk while the header is written
+                raise write_error(self.folder, err) from None
+            stack.callback(self._close, self._files[-1])
+
+    def _close(self, track: Any) -> None:
+        """Close one file; its last bytes failing to go out (a full disk) is an OSError naming
+        the folder."""
+        try:
+            track.close()
+        except OSError as err:
+            raise write_error(self.folder, err) from None
+
+    def _remove_new_folder(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """After a failure (its temporary files deleted), remove the folder this writer made."""
+        if exc_type is not None:
+            with contextlib.suppress(OSError):  # something else is in it, or it is gone
+                self.folder.rmdir()
 
     def _open(self, tmp: Path) -> Any:
         if self.fmt == "bedgraph":
             return open(tmp, "wb")  # noqa: SIM115 (closed by the exit stack)
+        self._require_space(0)
         try:
             import pyBigWig
         except ImportError:
@@ -167,6 +195,10 @@ class TrackWriter(StagedWriter):
         scores = np.concatenate([s for _, s in self._buffer])
         ok = rest[0] == "ok" if rest else np.ones(len(scores), bool)
         self._buffer, self._buffered = [], 0
+        if self.fmt == "bigwig":
+            entries = int((ok[:, None] & np.isfinite(scores)).sum())
+            self._require_space(2 * entries)  # the block now, its zoom levels and index at close
+            self._entries += entries
         for j, track in enumerate(self._files):
             keep = ok & np.isfinite(scores[:, j])
             if not keep.any():
@@ -183,8 +215,20 @@ class TrackWriter(StagedWriter):
                 for block in tsv_blocks(coordinates, scores[keep, j : j + 1]):
                     track.write(block)
 
+    def _require_space(self, entries: int) -> None:
+        """Raise a full disk's OSError, before libBigWig would crash on it, when the folder's
+        file system cannot take ``entries`` more bigWig entries and what closing the files
+        writes."""
+        need = (entries + self._entries) * _BIGWIG_ENTRY_BYTES + len(self.paths) * _BIGWIG_FILE_BYTES
+        require_free_space(self.folder, need)
+
     def _finish(self) -> None:
         self._write_out()
+        if self.fmt == "bigwig":
+            try:
+                self._require_space(0)  # closing writes the zoom levels and the index
+            except OSError as err:
+                raise write_error(self.folder, err) from None
 
     def _write_out(self) -> None:
         """Write the buffered bins; a failed write (a full disk) is an OSError naming the folder."""

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from zoo._io.bgzf import BGZFWriter
 from zoo._io.outputs import same_file_as
+from zoo._io.space import require_free_space
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.vcf import vcf_records
@@ -33,6 +35,7 @@ from zoo.predict.outputs.textformat import tsv_rows
 from zoo.predict.outputs.writers import require_output_path, write_error
 
 STATUS_KEY = "ZOO_STATUS"
+_INDEX_ROOM = 1 << 20  # free bytes a tabix index is given room for (at least; a fiftieth of the VCF)
 _KEY = re.compile(r"[A-Za-z_][0-9A-Za-z_.]*")
 _MEANING = {
     "ref": "probability with the reference allele",
@@ -114,14 +117,12 @@ class VCFWriter(StagedWriter):
         self._last: str | None = None
 
     def _stage(self, stack: contextlib.ExitStack) -> None:
-        import pysam
-
         header = self._header()
         suffix = ".vcf.gz" if self.indexed else ".vcf"
         self._tmp = stage_path(stack, self.path, suffix, self.overwrite)
         if self.indexed:
             self._tmp_index = stage_path(stack, f"{self.path}.tbi", ".tbi", self.overwrite)
-        opener = pysam.BGZFile if self.indexed else open
+        opener = BGZFWriter if self.indexed else open  # (Python's writes: a full disk's errno)
         self._out = stack.enter_context(opener(os.fspath(self._tmp), "wb"))
         self._out.write(str(header).encode("utf-8"))
         self._records = stack.enter_context(contextlib.closing(vcf_records(self.vcf)))
@@ -221,6 +222,8 @@ class VCFWriter(StagedWriter):
             self._out.close()
             if self.indexed:
                 index = os.fspath(self._tmp_index)
+                # htslib reports a failed write of the index without its cause: room is checked
+                require_free_space(self._tmp.parent, max(_INDEX_ROOM, os.path.getsize(self._tmp) // 50))
                 pysam.tabix_index(os.fspath(self._tmp), preset="vcf", index=index, force=True)
         except OSError as err:  # the last block flushed: a full disk, a closed pipe
             raise write_error(self.path, err) from None

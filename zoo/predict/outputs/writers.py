@@ -134,7 +134,10 @@ class TableWriter:
                 tmp = files.enter_context(atomic_path(self.path, overwrite_readonly=self.overwrite))
             except OSError as err:
                 raise PredictError(str(self._write_error(err))) from err
-            self._sink = self._open(tmp)  # a failure here deletes the temporary file
+            try:
+                self._sink = self._open(tmp)  # a failure here deletes the temporary file
+            except OSError as err:  # a full disk while the file's header is written
+                raise self._write_error(err) from None
             # Runs first on exit: the file is finished (or released) before it is renamed (or deleted).
             files.push(self._finish)
             self._files = files.pop_all()
