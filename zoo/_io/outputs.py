@@ -6,14 +6,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zoo._io.folders import is_folder, replace_contents, write_manifest
 from zoo._io.inputs import file_kind
+from zoo._io.stale import make_parents, remove_created, sweep_stale, temporary_prefix
 
 
 def _umask() -> int:
@@ -145,9 +146,17 @@ def atomic_path(
     if target.streamed:
         yield target.path
         return
-    target.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=suffix)
+    created = make_parents(target.path)  # removed again if the output is not written
+    try:
+        sweep_stale(target.path.parent, target.path.name)  # what killed runs left
+        fd, tmp = tempfile.mkstemp(
+            dir=target.path.parent, prefix=temporary_prefix(target.path.name), suffix=suffix
+        )
+    except BaseException:
+        remove_created(created)
+        raise
     os.close(fd)
+    published = False
     try:
         yield Path(tmp)
         # checked again: what is there may have changed while the output was written
@@ -160,9 +169,12 @@ def atomic_path(
         if existing is not None and keep_mode:
             _keep_owner(tmp, existing)
         os.replace(tmp, target.path)
+        published = True
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+        if not published:
+            remove_created(created)
 
 
 def _keep_owner(tmp: str, existing: os.stat_result) -> None:
@@ -174,32 +186,47 @@ def _keep_owner(tmp: str, existing: os.stat_result) -> None:
 
 
 def staging_folder(target: Path) -> Path:
-    """A new empty hidden folder beside ``target`` to write a folder output into, with the mode
-    ``mkdir`` would give it (``tempfile.mkdtemp`` makes it private); :func:`publish_folder` puts
-    it in place.
+    """A new empty hidden folder to write a folder output into, with the mode ``mkdir`` would give
+    it (``tempfile.mkdtemp`` makes it private); :func:`publish_folder` puts it in place.
+
+    It is made inside ``target`` when that folder exists (so that ``--out .`` needs no write
+    permission above it, and its contents move in on the same file system), else beside it.
+    Temporaries of killed runs writing the same output are removed first.
 
     Args:
         target: the folder the output will be; its parent must exist.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent))
+    real = Path(os.path.realpath(target))  # "." and "dir/.." get their real name
+    where = real if real.is_dir() else real.parent
+    sweep_stale(where, real.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(real.name), suffix=".tmp", dir=where))
     mode = new_file_mode()
     tmp.chmod(mode | (mode & 0o444) >> 2)  # the read bits give the search bits, as for mkdir
     return tmp
 
 
-def publish_folder(tmp: Path, target: str | os.PathLike[str]) -> None:
-    """Put the finished folder ``tmp`` (from :func:`staging_folder`) in place of ``target``; an
-    old ``target`` is moved aside first and removed after the swap.
+def publish_folder(tmp: Path, target: str | os.PathLike[str], *, command: str | None = None) -> None:
+    """Put the finished folder ``tmp`` (from :func:`staging_folder`) in place of ``target``.
+
+    ``command`` lists what it wrote in the folder's manifest (:mod:`zoo._io.folders`). A new
+    ``target`` is ``tmp`` renamed; an existing one keeps its place and gets ``tmp``'s contents
+    instead of what it held, which must be an earlier output of ``command`` (or nothing): a file
+    that no such run wrote is never deleted (FolderOutputError names it, and ``tmp`` stays for
+    the caller to remove).
 
     Args:
         tmp: the finished folder.
         target: where it goes.
+        command: the name of the command that wrote it (None: ``target`` must be new or empty).
     """
-    target = Path(target)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
-        target.rename(old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
+    if command is not None:
+        write_manifest(tmp, command)
+    real = Path(os.path.realpath(target))
+    if not is_folder(real):
+        try:
+            os.rename(tmp, real)
+            return
+        except OSError:
+            if not is_folder(real):  # made meanwhile: its contents are replaced instead
+                raise
+    replace_contents(tmp, real, command)
