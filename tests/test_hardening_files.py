@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,46 @@ def test_a_file_added_while_the_folder_is_written_is_not_deleted(tmp_path: Path)
     with pytest.raises(FileExistsError, match="added.txt"):
         publish_folder(tmp, target, command="zoo-x")
     assert (target / "added.txt").read_text() == "mine"
+
+
+def _command(module: str, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a console script in its own process; the timeout only keeps a hang from stalling CI."""
+    code = f"import sys; from zoo.cli.{module} import main; sys.argv[0] = 'x'; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_verify_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    path = "/dev/zero"
+    if kind == "fifo":
+        path = str(tmp_path / "pipe")
+        os.mkfifo(path)
+    done = _command("pretrained", "verify", "basset.kipoi", path, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and path in err[0] and "not a regular file" in err[0], err
+
+
+@pytest.mark.parametrize("out", ["pipe", "pipe.tsv"])
+def test_an_output_fifo_without_a_reader_is_refused_not_waited_on(tmp_path: Path, out: str) -> None:
+    fifo = tmp_path / out
+    os.mkfifo(fifo)
+    args = ["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--out", str(fifo), "--no-progress"]
+    done = _command("predict", *args, cwd=tmp_path)
+    assert done.returncode == 1
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and str(fifo) in err[0] and "no reader" in err[0], err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_bedgraph_tracks_into_a_fifo_without_a_reader_are_refused(tmp_path: Path) -> None:
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    os.mkfifo(tracks / "target_0.bedGraph")
+    args = ["--weights", str(WEIGHTS), "--genome", str(DATA / "genome.fa"), "--regions", "chr1:1-2000"]
+    args += ["--step", "200", "--targets", "0", "--track-format", "bedgraph", "--out", str(tracks)]
+    done = _command("predict", *args, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 1 and "no reader" in done.stderr, done.stderr
+    assert sorted(p.name for p in tracks.iterdir()) == ["target_0.bedGraph"]

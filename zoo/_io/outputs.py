@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -144,7 +146,8 @@ def atomic_path(
     """
     target = check_output(path, overwrite_readonly=overwrite_readonly)
     if target.streamed:
-        yield target.path
+        with _reader_present(target):
+            yield target.path
         return
     created = make_parents(target.path)  # removed again if the output is not written
     try:
@@ -175,6 +178,47 @@ def atomic_path(
             os.unlink(tmp)
         if not published:
             remove_created(created)
+
+
+FIFO_READER_WAIT_S = 3.0  # a reader started just after the writer (``cmd --out p & cat p``)
+
+
+class NoReaderError(OSError):
+    """The output is a FIFO or pipe that no process reads: opening it to write would wait forever."""
+
+    def __str__(self) -> str:
+        return f"{self.filename!r} is {self.strerror}"
+
+
+@contextlib.contextmanager
+def _reader_present(target: OutputTarget) -> Iterator[None]:
+    """For a FIFO or pipe: refuse it (NoReaderError) when no process reads it within
+    :data:`FIFO_READER_WAIT_S`, instead of waiting in ``open`` for a reader that may never come;
+    else hold it open while the output is written,
+    so that its reader sees no end of file between this check and the writer's own ``open``."""
+    if target.existing is None or not stat.S_ISFIFO(target.existing.st_mode):
+        yield
+        return
+    deadline = time.monotonic() + FIFO_READER_WAIT_S
+    while True:
+        try:
+            fd = os.open(target.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            break
+        except OSError as err:
+            if err.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if time.monotonic() >= deadline:
+                raise NoReaderError(
+                    errno.ENXIO,
+                    f"a FIFO or pipe with no reader (none came in {FIFO_READER_WAIT_S:g} s; "
+                    "start the reading process first)",
+                    os.fspath(target.path),
+                ) from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _keep_owner(tmp: str, existing: os.stat_result) -> None:
