@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _io_support import signal_when_writing
 
-from zoo._io.outputs import publish_folder, staging_folder
+from zoo._io.outputs import atomic_path, publish_folder, staging_folder
 
 DATA = Path(__file__).parent / "data" / "predict"
 WEIGHTS = DATA / "tiny_deepsea.safetensors"
@@ -134,3 +136,105 @@ def test_bedgraph_tracks_into_a_fifo_without_a_reader_are_refused(tmp_path: Path
     done = _command("predict", *args, "--no-progress", cwd=tmp_path)
     assert done.returncode == 1 and "no reader" in done.stderr, done.stderr
     assert sorted(p.name for p in tracks.iterdir()) == ["target_0.bedGraph"]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and been waited for)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+def test_a_killed_runs_temporary_file_is_swept_by_the_next_run(tmp_path: Path) -> None:
+    out = tmp_path / "out.tsv"
+    argv = [sys.executable, "-m", "zoo.predict", "--weights", str(WEIGHTS), "--fasta", "-"]
+    proc = subprocess.Popen([*argv, "--batch-size", "2", "--out", str(out)], stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write((DATA / "seqs.fa").read_bytes())  # rows to write; the input then stalls
+    proc.stdin.flush()
+    signal_when_writing(proc, tmp_path, ".out.tsv.", signal.SIGKILL)  # nothing can clean up
+    proc.stdin.close()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.tsv.")]  # left behind
+    argv[-1] = str(DATA / "seqs.fa")
+    assert subprocess.run([*argv, "--out", str(out), "--no-progress"]).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tsv"]
+
+
+def test_only_stale_temporaries_of_the_same_output_are_swept(tmp_path: Path) -> None:
+    target = tmp_path / "interp"
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [f".interp.{dead}-abcdefgh.tmp", f".interp.{dead}-abcdefgh.old"]
+    kept = [f".interp.{alive}-abcdefgh.tmp", f".other.{dead}-abcdefgh.tmp", ".interp.notes", "interp.txt"]
+    for name in stale + kept:
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (1, 1))
+    staging_folder(target)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert not set(stale) & set(left) and set(kept) <= set(left)
+
+
+def test_a_failed_write_removes_the_folders_it_created_only(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "new" / "deeper" / "out.tsv", tmp_path / "kept" / "new" / "out.tsv"):
+        with pytest.raises(RuntimeError), atomic_path(out) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
+
+
+def test_a_failed_zoo_predict_leaves_no_folder_it_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zoo.cli.predict import call
+
+    fasta = tmp_path / "bad.fa"
+    records = (DATA / "seqs.fa").read_text()
+    fasta.write_text(records + ">bad\n" + "AC!T" * 100 + "\n")  # fails after the first rows
+    out = tmp_path / "made" / "here" / "out.tsv"
+    argv = ["--weights", str(WEIGHTS), "--fasta", str(fasta), "--batch-size", "2", "--no-progress"]
+    assert call([*argv, "--out", str(out)]) == 1
+    assert "not a DNA symbol" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fa"]
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_text_tables_with_a_byte_order_mark_read_as_without(tmp_path: Path) -> None:
+    from zoo.data.labels import read_label_header, read_labels
+    from zoo.predict.inputs.bed import bed_intervals
+    from zoo.predict.inputs.target_names import read_target_names
+
+    labels = tmp_path / "labels.tsv"
+    labels.write_bytes(BOM + b"name\tA\tB\nr1\t0\t1\nr2\t1\t0\n")
+    assert read_label_header(labels) == ["A", "B"]
+    names, targets, values, *_ = read_labels(labels)
+    assert names == ["r1", "r2"] and targets == ["A", "B"] and values.tolist() == [[0, 1], [1, 0]]
+    bed = tmp_path / "peaks.bed"
+    bed.write_bytes(BOM + b"chr1\t10\t20\tp1\n")
+    assert [row[1] for row in bed_intervals(bed)] == ["chr1"]
+    target_names = tmp_path / "names.txt"
+    target_names.write_bytes(BOM + b"CTCF\nDNase\n")
+    assert read_target_names(target_names, 2) == ["CTCF", "DNase"]
+
+
+def test_a_target_regex_takes_linear_time_however_it_is_written(tmp_path: Path) -> None:
+    # (a+)+$ backtracks 2**40 times on each name with a backtracking matcher: a hang
+    code = (
+        "from zoo.targets import match_targets\n"
+        "names = ['a' * 40 + 'b'] * 50 + ['xaay', 'aaa']\n"
+        "print(match_targets(names, ['re:(a+)+$', 're:(x|xa)*a{2}y']))\n"
+        "from zoo.data.fasta import split_indices\n"
+        "print(split_indices(names, 0.0, 0.0, 0, val_pattern='(a+)+$')['val'].tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split("\n")[:2] == ["[51, 50]", "[51]"], done.stderr
+
+
+@pytest.mark.parametrize("pattern", [r"re:(a)\1", r"re:a(?=b)", "re:" + "a" * 1001])
+def test_a_target_regex_that_cannot_be_bounded_is_refused(pattern: str) -> None:
+    from zoo.targets import match_targets
+
+    with pytest.raises(ValueError, match=r"target pattern .* (backreference|longer than)"):
+        match_targets(["aa", "ab"], [pattern])
