@@ -238,3 +238,16 @@ def test_a_target_regex_that_cannot_be_bounded_is_refused(pattern: str) -> None:
 
     with pytest.raises(ValueError, match=r"target pattern .* (backreference|longer than)"):
         match_targets(["aa", "ab"], [pattern])
+
+
+def test_a_killed_index_builds_folder_is_swept_by_the_next_build(tmp_path: Path) -> None:
+    from zoo._faidx import build_index
+
+    fasta = tmp_path / "genome.fa"
+    shutil.copy(DATA / "genome.fa", fasta)
+    stale = tmp_path / f".genome.fa.index.{_dead_pid()}-abcdefgh"
+    stale.mkdir()
+    (stale / "genome.fa.fai").write_text("partial")
+    os.utime(stale, (1, 1))
+    build_index(fasta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa", "genome.fa.fai"]

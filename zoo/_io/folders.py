@@ -9,11 +9,12 @@ there; a file the command did not write, or one of the run's inputs, is never de
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from zoo._io.stale import sweep_stale, temporary_prefix
@@ -37,18 +38,19 @@ def write_manifest(folder: Path, command: str) -> None:
         f.write(f"# {command}\n" + "".join(f"{name}\n" for name in lines))
 
 
-def _entries(folder: Path, under: str = "") -> list[tuple[str, Path]]:
-    """(relative name, path) of everything under ``folder``; a folder's name ends with ``/``;
-    symlinks are not followed."""
-    found = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+def _entries(folder: Path, under: str = "") -> Iterator[tuple[str, Path]]:
+    """(relative name, path) of everything under ``folder``, as found (a check stops at the
+    first foreign file, not after walking a whole home folder); a folder's name ends with
+    ``/``; symlinks are not followed."""
+    with os.scandir(folder) as entries:
+        found = sorted(entries, key=lambda e: e.name)
+    for entry in found:
         name = under + entry.name
         if entry.is_dir(follow_symlinks=False):
-            found.append((name + "/", Path(entry.path)))
-            found.extend(_entries(Path(entry.path), name + "/"))
+            yield name + "/", Path(entry.path)
+            yield from _entries(Path(entry.path), name + "/")
         else:
-            found.append((name, Path(entry.path)))
-    return found
+            yield name, Path(entry.path)
 
 
 def _listed(folder: Path, command: str | None) -> set[str]:
@@ -88,7 +90,8 @@ def earlier_output(
     listed = _listed(folder, command)
     found = False
     # the manifest last: the files themselves say more about whose folder it is
-    for name, path in sorted(_entries(folder), key=lambda entry: entry[0] == MANIFEST):
+    manifest = [(MANIFEST, folder / MANIFEST)] if os.path.lexists(folder / MANIFEST) else []
+    for name, path in itertools.chain(((n, p) for n, p in _entries(folder) if n != MANIFEST), manifest):
         if name.split("/")[0] in ignore or name.rstrip("/") in swept:
             continue
         found = True
