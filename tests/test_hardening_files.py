@@ -169,9 +169,13 @@ def test_only_stale_temporaries_of_the_same_output_are_swept(tmp_path: Path) -> 
     for name in stale + kept:
         (tmp_path / name).mkdir()
         os.utime(tmp_path / name, (1, 1))
+    busy = tmp_path / f".interp.{dead}-ijklmnop.tmp"  # its files still written (another host)
+    busy.mkdir()
+    (busy / "ism.npy").write_text("rows")
+    os.utime(busy, (1, 1))
     staging_folder(target)
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert not set(stale) & set(left) and set(kept) <= set(left)
+    assert not set(stale) & set(left) and {*kept, busy.name} <= set(left)
 
 
 def test_a_failed_write_removes_the_folders_it_created_only(tmp_path: Path) -> None:
@@ -248,6 +252,7 @@ def test_a_killed_index_builds_folder_is_swept_by_the_next_build(tmp_path: Path)
     stale = tmp_path / f".genome.fa.index.{_dead_pid()}-abcdefgh"
     stale.mkdir()
     (stale / "genome.fa.fai").write_text("partial")
-    os.utime(stale, (1, 1))
+    for path in (stale / "genome.fa.fai", stale):  # before this process started
+        os.utime(path, (1, 1))
     build_index(fasta)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa", "genome.fa.fai"]

@@ -4,8 +4,8 @@ killed run can be recognised and removed by the next run that writes the same ou
 A temporary of the output ``NAME`` is ``.NAME.PID-XXXXXXXX`` followed by a suffix (``.tmp``,
 ``.old``, the output's own extension): PID is the writer's process id, XXXXXXXX the random part
 ``tempfile`` adds. :func:`sweep_stale` removes those whose process is gone and which are older
-than the sweeping process, so nothing a running writer (here, or on another host sharing the
-folder and still writing) uses is removed.
+than the sweeping process (and, for a folder, whose files are too), so nothing a writer still
+writing uses is removed, even one on another host sharing the folder.
 """
 
 from __future__ import annotations
@@ -42,6 +42,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _last_change(entry: os.DirEntry[str]) -> float:
+    """When ``entry`` last changed; for a folder, also its files (written into, they leave the
+    folder's own time as it was)."""
+    newest = entry.stat(follow_symlinks=False).st_mtime
+    if entry.is_dir(follow_symlinks=False):
+        with os.scandir(entry.path) as inside:
+            newest = max([newest, *(e.stat(follow_symlinks=False).st_mtime for e in inside)])
+    return newest
+
+
 def sweep_stale(folder: str | os.PathLike[str], name: str) -> list[str]:
     """Remove from ``folder`` the temporaries of the output ``name`` (named by
     :func:`temporary_prefix`) whose writer is no longer running and which are older than this
@@ -63,7 +73,7 @@ def sweep_stale(folder: str | os.PathLike[str], name: str) -> list[str]:
         if match is None or int(match[1]) == os.getpid() or _alive(int(match[1])):
             continue
         try:
-            if entry.stat(follow_symlinks=False).st_mtime >= _STARTED:
+            if _last_change(entry) >= _STARTED:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
