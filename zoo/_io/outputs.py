@@ -194,8 +194,8 @@ class NoReaderError(OSError):
 def _reader_present(target: OutputTarget) -> Iterator[None]:
     """For a FIFO or pipe: refuse it (NoReaderError) when no process reads it within
     :data:`FIFO_READER_WAIT_S`, instead of waiting in ``open`` for a reader that may never come;
-    else hold it open while the output is written,
-    so that its reader sees no end of file between this check and the writer's own ``open``."""
+    else hold it open while the output is written, so that its reader sees no end of file
+    between this check and the writer's own ``open``."""
     if target.existing is None or not stat.S_ISFIFO(target.existing.st_mode):
         yield
         return

@@ -76,7 +76,11 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     # opened without waiting for a FIFO's writer, then checked by what was opened
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    mode = os.fstat(fd).st_mode
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
     if not stat.S_ISREG(mode):
         os.close(fd)
         what = "a folder" if stat.S_ISDIR(mode) else file_kind(mode)
