@@ -90,10 +90,8 @@ def test_a_device_node_is_written_into_not_replaced(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["null", "out.tsv"]
 
 
-def test_a_folder_output_is_staged_beside_it_and_swapped_in_whole(tmp_path: Path) -> None:
+def test_a_folder_output_is_staged_and_replaces_only_an_earlier_output(tmp_path: Path) -> None:
     out = tmp_path / "results"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
     umask = os.umask(0o022)
     try:
         tmp = staging_folder(out)
@@ -101,7 +99,16 @@ def test_a_folder_output_is_staged_beside_it_and_swapped_in_whole(tmp_path: Path
         os.umask(umask)
     assert tmp.parent == tmp_path and tmp.name.startswith(".results.") and not any(tmp.iterdir())
     assert _mode(tmp) == 0o755  # as mkdir makes it, not mkdtemp's private 0700
+    (tmp / "old.txt").write_text("old")
+    publish_folder(tmp, out, command="zoo-x")
+    assert sorted(p.name for p in out.iterdir()) == [".zoo-outputs", "old.txt"]
+    tmp = staging_folder(out)  # inside the existing folder
+    assert tmp.parent == out and tmp.name.startswith(".results.")
     (tmp / "new.txt").write_text("new")
-    publish_folder(tmp, out)
-    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    publish_folder(tmp, out, command="zoo-x")
+    assert sorted(p.name for p in out.iterdir()) == [".zoo-outputs", "new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # nothing left beside it
+    tmp = staging_folder(out)
+    with pytest.raises(FileExistsError, match="'new.txt', which zoo-y did not write"):
+        publish_folder(tmp, out, command="zoo-y")  # another command's output is not replaced
+    assert (out / "new.txt").read_text() == "new"

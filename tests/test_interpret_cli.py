@@ -110,10 +110,16 @@ def test_existing_folder_needs_overwrite(tmp_path: Path, capsys: pytest.CaptureF
     out.mkdir()
     (out / "keep.txt").write_text("x")
     args = ["--weights", WEIGHTS, "--fasta", str(DATA / "seqs.fa"), "--targets", "0", "--no-progress"]
+    for extra in ([], ["--overwrite"]):  # a file zoo-interpret did not write is never replaced
+        assert run([*args, "--out", str(out), *extra]) == 1
+        assert "'keep.txt', which zoo-interpret did not write" in capsys.readouterr().err
+        assert (out / "keep.txt").read_text() == "x"
+    (out / "keep.txt").unlink()
+    assert run([*args, "--out", str(out)]) == 0
     assert run([*args, "--out", str(out)]) == 1
-    assert "not empty" in capsys.readouterr().err and (out / "keep.txt").exists()
+    assert "not empty" in capsys.readouterr().err
     assert run([*args, "--out", str(out), "--overwrite"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["index.tsv", "ism.npy", "ohe.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [".zoo-outputs", "index.tsv", "ism.npy", "ohe.npz"]
     assert [p.name for p in tmp_path.iterdir()] == ["interp"]
 
 

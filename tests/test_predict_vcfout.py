@@ -104,6 +104,6 @@ def test_an_unsorted_vcf_is_refused_for_an_index_and_leaves_nothing(tmp_path: Pa
     out = tmp_path / "out" / "scored.vcf.gz"
     with pytest.raises(PredictError, match=r"is not sorted \(chr1:20 after chr1:1400\).*bcftools sort"):
         _score(DATA / "variants.vcf", out, ["diff"])
-    assert list(out.parent.iterdir()) == []
+    assert not out.parent.exists()  # the folder it made for the output goes too
     _score(DATA / "variants.vcf", tmp_path / "plain.vcf", ["diff"])  # a plain VCF needs no order
     assert (tmp_path / "plain.vcf").read_text().count("\n") > 10

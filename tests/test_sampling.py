@@ -245,6 +245,14 @@ def test_zoo_sample_refuses_a_zero_scale_or_nrow_instead_of_taking_the_default(t
     assert not (tmp_path / "out.png").exists()
 
 
+def test_zoo_sample_refuses_interpolate_0_instead_of_sampling_a_grid(tmp_path):
+    zoo.save_weights(tiny_generator(), tmp_path / "g.safetensors")
+    for pairs in ("0", "-1"):
+        with pytest.raises(SystemExit, match=rf"--interpolate must be >= 1 \(latent pairs\), got {pairs}$"):
+            sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "out.png"), "--interpolate", pairs])
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_zoo_sample_refuses_a_checkpoint_record_of_absurd_size_before_allocating(tmp_path):
     from _checkpoints import lightning_style_checkpoint
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zoo._io.inputs import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
+from zoo._io.stale import sweep_stale, temporary_prefix
 from zoo._io.text import whole_number
 
 _HEADER_WINDOW = 4096  # bytes read before a record's first base to find its header line
@@ -198,7 +199,8 @@ def build_index(fasta: str | os.PathLike[str]) -> None:
     import pysam
 
     fasta = Path(fasta)
-    work = Path(tempfile.mkdtemp(dir=fasta.parent, prefix=f".{fasta.name}.index."))
+    sweep_stale(fasta.parent, f"{fasta.name}.index")  # what killed runs left
+    work = Path(tempfile.mkdtemp(dir=fasta.parent, prefix=temporary_prefix(f"{fasta.name}.index")))
     try:
         link = work / fasta.name
         link.symlink_to(fasta.resolve())  # htslib writes the index beside the name it is given

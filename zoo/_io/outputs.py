@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
-import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zoo._io.folders import is_folder, replace_contents, write_manifest
 from zoo._io.inputs import file_kind
+from zoo._io.stale import make_parents, remove_created, sweep_stale, temporary_prefix
 
 
 def _umask() -> int:
@@ -143,11 +146,20 @@ def atomic_path(
     """
     target = check_output(path, overwrite_readonly=overwrite_readonly)
     if target.streamed:
-        yield target.path
+        with _reader_present(target):
+            yield target.path
         return
-    target.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=suffix)
+    created = make_parents(target.path)  # removed again if the output is not written
+    try:
+        sweep_stale(target.path.parent, target.path.name)  # what killed runs left
+        fd, tmp = tempfile.mkstemp(
+            dir=target.path.parent, prefix=temporary_prefix(target.path.name), suffix=suffix
+        )
+    except BaseException:
+        remove_created(created)
+        raise
     os.close(fd)
+    published = False
     try:
         yield Path(tmp)
         # checked again: what is there may have changed while the output was written
@@ -160,9 +172,53 @@ def atomic_path(
         if existing is not None and keep_mode:
             _keep_owner(tmp, existing)
         os.replace(tmp, target.path)
+        published = True
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+        if not published:
+            remove_created(created)
+
+
+FIFO_READER_WAIT_S = 3.0  # a reader started just after the writer (``cmd --out p & cat p``)
+
+
+class NoReaderError(OSError):
+    """The output is a FIFO or pipe that no process reads: opening it to write would wait forever."""
+
+    def __str__(self) -> str:
+        return f"{self.filename!r} is {self.strerror}"
+
+
+@contextlib.contextmanager
+def _reader_present(target: OutputTarget) -> Iterator[None]:
+    """For a FIFO or pipe: refuse it (NoReaderError) when no process reads it within
+    :data:`FIFO_READER_WAIT_S`, instead of waiting in ``open`` for a reader that may never come;
+    else hold it open while the output is written, so that its reader sees no end of file
+    between this check and the writer's own ``open``."""
+    if target.existing is None or not stat.S_ISFIFO(target.existing.st_mode):
+        yield
+        return
+    deadline = time.monotonic() + FIFO_READER_WAIT_S
+    while True:
+        try:
+            fd = os.open(target.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            break
+        except OSError as err:
+            if err.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if time.monotonic() >= deadline:
+                raise NoReaderError(
+                    errno.ENXIO,
+                    f"a FIFO or pipe with no reader (none came in {FIFO_READER_WAIT_S:g} s; "
+                    "start the reading process first)",
+                    os.fspath(target.path),
+                ) from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _keep_owner(tmp: str, existing: os.stat_result) -> None:
@@ -174,32 +230,47 @@ def _keep_owner(tmp: str, existing: os.stat_result) -> None:
 
 
 def staging_folder(target: Path) -> Path:
-    """A new empty hidden folder beside ``target`` to write a folder output into, with the mode
-    ``mkdir`` would give it (``tempfile.mkdtemp`` makes it private); :func:`publish_folder` puts
-    it in place.
+    """A new empty hidden folder to write a folder output into, with the mode ``mkdir`` would give
+    it (``tempfile.mkdtemp`` makes it private); :func:`publish_folder` puts it in place.
+
+    It is made inside ``target`` when that folder exists (so that ``--out .`` needs no write
+    permission above it, and its contents move in on the same file system), else beside it.
+    Temporaries of killed runs writing the same output are removed first.
 
     Args:
         target: the folder the output will be; its parent must exist.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.resolve().parent))
+    real = Path(os.path.realpath(target))  # "." and "dir/.." get their real name
+    where = real if real.is_dir() else real.parent
+    sweep_stale(where, real.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(real.name), suffix=".tmp", dir=where))
     mode = new_file_mode()
     tmp.chmod(mode | (mode & 0o444) >> 2)  # the read bits give the search bits, as for mkdir
     return tmp
 
 
-def publish_folder(tmp: Path, target: str | os.PathLike[str]) -> None:
-    """Put the finished folder ``tmp`` (from :func:`staging_folder`) in place of ``target``; an
-    old ``target`` is moved aside first and removed after the swap.
+def publish_folder(tmp: Path, target: str | os.PathLike[str], *, command: str | None = None) -> None:
+    """Put the finished folder ``tmp`` (from :func:`staging_folder`) in place of ``target``.
+
+    ``command`` lists what it wrote in the folder's manifest (:mod:`zoo._io.folders`). A new
+    ``target`` is ``tmp`` renamed; an existing one keeps its place and gets ``tmp``'s contents
+    instead of what it held, which must be an earlier output of ``command`` (or nothing): a file
+    that no such run wrote is never deleted (FolderOutputError names it, and ``tmp`` stays for
+    the caller to remove).
 
     Args:
         tmp: the finished folder.
         target: where it goes.
+        command: the name of the command that wrote it (None: ``target`` must be new or empty).
     """
-    target = Path(target)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent)) / "old"
-        target.rename(old)
-    os.rename(tmp, target)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
+    if command is not None:
+        write_manifest(tmp, command)
+    real = Path(os.path.realpath(target))
+    if not is_folder(real):
+        try:
+            os.rename(tmp, real)
+            return
+        except OSError:
+            if not is_folder(real):  # made meanwhile: its contents are replaced instead
+                raise
+    replace_contents(tmp, real, command)

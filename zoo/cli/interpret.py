@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from zoo._io.folders import FolderOutputError, earlier_output
 from zoo._io.outputs import publish_folder, staging_folder
 from zoo._io.space import is_disk_full
 from zoo._io.text import tsv_field_problem
@@ -64,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--vcf", help="VCF: the reference window around each variant (as zoo-predict centres it)")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="output folder (written whole, or not at all)")
-    o.add_argument("--overwrite", action="store_true", help="replace --out when it exists and is not empty")
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier zoo-interpret output in --out (never other files)",
+    )
     o.add_argument(
         "--method",
         default="ism",
@@ -209,13 +214,26 @@ def _plots(folder: Path, arrays: dict[str, Any], methods: list[str], targets: li
             )
 
 
-def _prepare_folder(out: str, overwrite: bool) -> Path:
-    """A new empty folder beside ``out`` to write into; refuses a non-empty ``out`` without ``overwrite``."""
-    target = Path(out)
+def _prepare_folder(ns: argparse.Namespace) -> Path:
+    """A new empty folder to write into (inside or beside ``--out``); refuses an ``--out`` that
+    holds anything but an earlier zoo-interpret output (the run's inputs, the user's files), and
+    an earlier output without ``--overwrite``."""
+    out, target = ns.out, Path(ns.out)
     if target.exists() and not target.is_dir():
         raise PredictError(f"--out {out!r} is a file; zoo-interpret writes a folder")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise PredictError(f"--out {out!r} exists and is not empty; pass --overwrite to replace it")
+    if target.is_dir():
+        inputs = {
+            f"--{key}": getattr(ns, key) for key in ("weights", "fasta", "genome", "bed", "vcf", "labels")
+        }
+        try:
+            earlier = earlier_output(target, PROG, inputs)
+        except FolderOutputError as err:
+            raise PredictError(f"--out {err}") from None
+        if earlier and not ns.overwrite:
+            raise PredictError(
+                f"--out {out!r} exists and is not empty (an earlier {PROG} output); "
+                "pass --overwrite to replace it"
+            )
     parent = target.resolve().parent
     if not parent.is_dir():
         raise PredictError(f"--out {out!r}: its parent folder {os.fspath(parent)!r} does not exist")
@@ -265,7 +283,7 @@ def run(ns: argparse.Namespace) -> int:
             raise PredictError(f"target name {bad!r} {tsv_field_problem(bad)}")
         n_value = default_n_value(model) if ns.n_value is None else ns.n_value
         job, meta_columns = _job(ns, model.seq_len)
-        tmp = _prepare_folder(ns.out, ns.overwrite)
+        tmp = _prepare_folder(ns)
         ism_fn = prepare_ism(model, picked, device=ns.device, n_value=n_value) if "ism" in methods else None
         out = InterpretOutputs(tmp, methods, len(picked), model.seq_len)
         skipped: dict[str, int] = {}
@@ -283,7 +301,10 @@ def run(ns: argparse.Namespace) -> int:
             _plots(tmp, arrays, methods, targets, ns.plot)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
-        publish_folder(tmp, ns.out)
+        try:
+            publish_folder(tmp, ns.out, command=PROG)
+        except FolderOutputError as err:  # a file appeared in --out while the run went on
+            raise PredictError(f"--out {err}") from None
         tmp = None
     except OSError as err:
         if tmp is None or not is_disk_full(err):

@@ -217,6 +217,8 @@ def make_output(args: argparse.Namespace) -> str:
     if same_file_as(args.out, {"weights": args.weights}):
         raise ValueError(f"{args.out!r} is the same file as the weights {args.weights!r}; write elsewhere")
     check_output(args.out, overwrite_readonly=args.overwrite)
+    if args.interpolate is not None and args.interpolate < 1:  # 0 must not fall back to a grid
+        raise ValueError(f"--interpolate must be >= 1 (latent pairs), got {args.interpolate}")
     model = load_image_model(args.weights, args.model, parse_key_values(args.model_arg, "--model-arg"))
     if args.score:
         value_range = (-1.0, 1.0) if args.range == "symmetric" else (0.0, 1.0)
@@ -225,7 +227,7 @@ def make_output(args: argparse.Namespace) -> str:
         return f"{args.out}: {len(rows)} images scored"
     if not str(args.out).lower().endswith(".png"):
         raise ValueError(f"{args.out}: a picture is written as PNG; name it *.png")
-    if args.interpolate:
+    if args.interpolate is not None:
         grid = interpolate(model, args.interpolate, args.steps, args.seed, args.scale)
         what = f"{args.interpolate} interpolations of {args.steps} steps"
     else:

@@ -35,7 +35,8 @@ def text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
         pieces = (piece for raw in f for piece in raw.splitlines(keepends=True))
         for number, piece in enumerate(pieces, start=1):
             try:
-                yield number, piece.decode("utf-8")
+                # a byte-order mark (from some editors) is no part of the first field
+                yield number, piece.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
                 raise DataFileError(path, "not UTF-8 text", line=number) from None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from zoo.data._errors import (
 )
 from zoo.data.labels import read_labels
 from zoo.dna import one_hot, reverse_complement
+from zoo.targets import regex_search
 
 
 def open_fasta(path: str | os.PathLike[str]) -> pyfaidx.Fasta:
@@ -182,8 +182,9 @@ def split_indices(
     ):
         free = np.flatnonzero(split == "train")
         if pattern is not None:
-            regex = re.compile(pattern)
-            chosen = [i for i in free if regex.search(names[i])]
+            # linear-time matching: a backtracking regex could take hours over many names
+            found = regex_search([names[i] for i in free], pattern, f"data.{which}_pattern {pattern!r}")
+            chosen = [free[j] for j in found]
         else:
             chosen = rng.permutation(free)[: int(round(fraction * n))]
         split[chosen] = which

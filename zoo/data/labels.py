@@ -72,7 +72,7 @@ def read_label_columns(
     import pyarrow.csv as pcsv
 
     with open(path, "rb") as f:
-        if f.read(len(UTF8_BOM)) == UTF8_BOM:  # pyarrow drops it; the line reader keeps it
+        if f.read(len(UTF8_BOM)) == UTF8_BOM:  # the line reader drops it (as pyarrow does) and counts lines
             return None
     n_lead = n_str + n_int
     width = 2 * n_labels  # the row's tail: a tab and a digit per label

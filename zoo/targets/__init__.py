@@ -56,6 +56,7 @@ TARGET_LISTS: dict[str, tuple[str, str | None]] = {
 }
 
 REGEX_PREFIX = "re:"
+MAX_REGEX_CHARS = 1000  # a target name pattern, not a program
 _GLOB_CHARS = frozenset("*?[")
 _SEI_TREATMENT = re.compile(r"^(?P<cell>.*\S) \((?P<treatment>[^()]+)\)$")
 
@@ -207,11 +208,8 @@ def _matches_of(names: Sequence[str], pattern: int | str) -> list[int]:
     if exact:
         return exact
     if pattern.startswith(REGEX_PREFIX):
-        try:
-            regex = re.compile(pattern[len(REGEX_PREFIX) :])
-        except re.error as err:
-            raise ValueError(f"target pattern {pattern!r} is not a valid regular expression: {err}") from None
-        return [i for i, name in enumerate(names) if regex.search(name)]
+        shown = pattern if len(pattern) <= 60 else pattern[:60] + "..."
+        return regex_search(names, pattern[len(REGEX_PREFIX) :], f"target pattern {shown!r}")
     if _GLOB_CHARS & set(pattern):
         return [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, pattern)]
     if pattern.lstrip("-").isdigit():
@@ -222,6 +220,39 @@ def _matches_of(names: Sequence[str], pattern: int | str) -> list[int]:
     return []
 
 
+def regex_search(names: Sequence[str], regex: str, what: str) -> list[int]:
+    """Indices of the names ``regex`` is found in (as ``re.search``), in time linear in each name.
+
+    Python's ``re`` backtracks: ``(a+)+$`` takes 2**n steps on a name of n ``a``s and one other
+    letter. The names are searched by RE2 instead (pyarrow's ``match_substring_regex``), which
+    never backtracks; what RE2 lacks (backreferences, lookarounds) is refused, and so is a
+    pattern of more than :data:`MAX_REGEX_CHARS` characters.
+
+    Args:
+        names: the names to search.
+        regex: the regular expression (Python's syntax, checked with ``re.compile``).
+        what: how an error names the pattern (``"target pattern 're:...'"``).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(regex) > MAX_REGEX_CHARS:
+        raise ValueError(f"{what} is longer than {MAX_REGEX_CHARS} characters; write a shorter one")
+    try:
+        re.compile(regex)  # Python's syntax, and its messages
+    except re.error as err:
+        raise ValueError(f"{what} is not a valid regular expression: {err}") from None
+    try:
+        found = pc.match_substring_regex(pa.array(list(names), pa.string()), regex)
+    except pa.ArrowInvalid as err:  # RE2's reason, e.g. "invalid perl operator: (?="
+        reason = str(err).splitlines()[0].removeprefix("Invalid regular expression: ")
+        raise ValueError(
+            f"{what} is not matched in linear time ({reason}): backreferences, lookarounds and \\Z "
+            "are not supported (they can make matching take exponential time)"
+        ) from None
+    return [i for i, hit in enumerate(found.to_pylist()) if hit]
+
+
 def match_targets(names: Sequence[str], patterns: int | str | Iterable[int | str]) -> list[int]:
     """Indices of the targets ``patterns`` select, in pattern order, without repeats.
 
@@ -229,7 +260,9 @@ def match_targets(names: Sequence[str], patterns: int | str | Iterable[int | str
 
     - an ``int`` (or a string of digits that is not a name): an index, negative from the end;
     - a string equal to a name: every target of that name (DeepSEA repeats some names);
-    - ``"re:REGEX"``: the names ``re.search`` finds REGEX in (``re:(?i)ctcf`` ignores case);
+    - ``"re:REGEX"``: the names ``re.search`` finds REGEX in (``re:(?i)ctcf`` ignores case),
+      matched by RE2 in linear time (no backreferences or lookarounds; at most
+      :data:`MAX_REGEX_CHARS` characters);
     - a string with ``*``, ``?`` or ``[``: a shell glob over whole names, case-sensitive
       (``*K562*``, ``*_CTCF_*``).
 

@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import posixpath
+import stat
 import tarfile
 import urllib.error
 import urllib.parse
@@ -32,6 +33,7 @@ import warnings
 import zlib
 from pathlib import Path
 
+from zoo._io.inputs import file_kind
 from zoo._io.outputs import atomic_path
 from zoo.errors import ZooError
 from zoo.weights.published import PublishedFile
@@ -74,9 +76,26 @@ def entry_dir(entry: PublishedFile) -> Path:
 
 
 def file_md5(path: str | os.PathLike[str]) -> str:
-    """The md5 of a file's bytes, as 32 hex digits."""
+    """The md5 of a file's bytes, as 32 hex digits.
+
+    Args:
+        path: a regular file; anything else (a FIFO, ``/dev/zero``, a folder) is refused with
+            an OSError, since reading it could wait or go on forever.
+    """
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
+    # opened without waiting for a FIFO's writer, then checked by what was opened
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(mode) else file_kind(mode)
+        raise OSError(f"{os.fspath(path)} is {what}, not a regular file (a weights file)")
+    os.set_blocking(fd, True)
+    with open(fd, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

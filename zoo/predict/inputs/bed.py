@@ -21,7 +21,8 @@ def bed_intervals(path: PathLike) -> Iterator[tuple[int, str, int, int, str]]:
     with open(path, "rb") as f:  # bytes, so that a line that is not UTF-8 can be named
         for number, raw in enumerate(f, 1):
             try:
-                line = raw.decode("utf-8")
+                # a byte-order mark (from some editors) is no part of the first contig name
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
                 gz = number == 1 and raw.startswith(GZIP_MAGIC)
                 raise PredictError(

@@ -17,7 +17,9 @@ def read_target_names(path: PathLike, n_targets: int) -> list[str]:
     against its rows, or make a column without a name.
     """
     try:
-        text = require_file(path, "--labels").read_bytes().decode("utf-8")
+        text = (
+            require_file(path, "--labels").read_bytes().decode("utf-8-sig")
+        )  # a byte-order mark is no part of the first name
     except UnicodeDecodeError as err:
         raise PredictError(
             f"--labels {os.fspath(path)} is not UTF-8 text ({err.reason}); expected one target name per line"
