@@ -18,12 +18,14 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from zoo._io.stale import sweep_stale, temporary_prefix
+from zoo.errors import ZooError
 
 MANIFEST = ".zoo-outputs"
 
 
-class FolderOutputError(FileExistsError):
-    """A folder output holds something the command did not write; it is not replaced."""
+class FolderOutputError(FileExistsError, ZooError):
+    """A folder output holds something the command did not write; it is not replaced (an
+    OSError, as before, and a ZooError, which commands print as one line)."""
 
 
 def write_manifest(folder: Path, command: str) -> None:

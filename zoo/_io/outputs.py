@@ -17,6 +17,7 @@ from pathlib import Path
 from zoo._io.folders import is_folder, replace_contents, write_manifest
 from zoo._io.inputs import file_kind
 from zoo._io.stale import make_parents, remove_created, sweep_stale, temporary_prefix
+from zoo.errors import ZooError
 
 
 def _umask() -> int:
@@ -183,8 +184,9 @@ def atomic_path(
 FIFO_READER_WAIT_S = 3.0  # a reader started just after the writer (``cmd --out p & cat p``)
 
 
-class NoReaderError(OSError):
-    """The output is a FIFO or pipe that no process reads: opening it to write would wait forever."""
+class NoReaderError(OSError, ZooError):
+    """The output is a FIFO or pipe that no process reads: opening it to write would wait forever
+    (an OSError, and a ZooError, which commands print as one line)."""
 
     def __str__(self) -> str:
         return f"{self.filename!r} is {self.strerror}"
