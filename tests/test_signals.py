@@ -152,3 +152,22 @@ def test_a_forked_child_is_not_stopped_as_the_command():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr
+
+
+def test_output_into_a_pipe_closed_early_is_no_traceback(tmp_path):
+    """``zoo-pretrained list | head -1``: the reader leaves after one line; a command whose
+    output is longer than the pipe holds ends quietly with the status of SIGPIPE instead of a
+    BrokenPipeError traceback."""
+    (tmp_path / "long_output.py").write_text(
+        "def main():\n    for i in range(200_000):\n        print('line', i)\n"
+    )
+    script = "from zoo.cli._launch import launch\nlaunch('zoo-x', 'long_output')\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()  # the reader goes away with the rest unread
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, err
+    assert err == "", err

@@ -9,6 +9,9 @@ imports the command and runs it; the command's ``main`` replaces the handlers wi
 from __future__ import annotations
 
 import importlib
+import os
+import signal
+import sys
 
 from zoo._signals import stop_quietly_while_starting
 
@@ -27,7 +30,16 @@ def launch(prog: str, module: str) -> None:
         module: the command's module.
     """
     stop_quietly_while_starting(prog)
-    importlib.import_module(module).main()
+    try:
+        try:
+            importlib.import_module(module).main()
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be caught
+    except BrokenPipeError:
+        # The reader of standard output went away (``zoo-pretrained list | head``): end quietly,
+        # as shell tools do, with the status of SIGPIPE; output to the closed pipe is dropped.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
 
 
 def demo() -> None:

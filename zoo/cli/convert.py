@@ -85,6 +85,7 @@ COMMAND = Command(
     stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
 )
 main = COMMAND.main
+call = COMMAND.call
 
 
 if __name__ == "__main__":

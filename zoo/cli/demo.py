@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 COMMAND = Command("zoo-demo", build_parser, run)
 main = COMMAND.main
+call = COMMAND.call
 
 
 if __name__ == "__main__":

@@ -214,6 +214,7 @@ def run(ns: argparse.Namespace) -> int:
 
 COMMAND = Command("zoo-evaluate", build_parser, run, reported=(OSError, ValueError), label="")
 main = COMMAND.main
+call = COMMAND.call
 
 
 if __name__ == "__main__":

@@ -336,3 +336,7 @@ COMMAND = Command(
 )
 main = COMMAND.main
 call = COMMAND.call
+
+
+if __name__ == "__main__":
+    main()

@@ -306,3 +306,7 @@ COMMAND = Command(
 )
 main = COMMAND.main
 call = COMMAND.call
+
+
+if __name__ == "__main__":
+    main()
