@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo.data.labels import write_labels
 from zoo.data.synthetic import MOTIFS as DEMO_MOTIFS
 from zoo.dna import reverse_complement_str

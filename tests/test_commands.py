@@ -17,7 +17,7 @@ import pytest
 
 import zoo
 from zoo._io.npy import NpyRowWriter
-from zoo._io.outputs import ReadOnlyOutputError
+from zoo._io.writing import ReadOnlyOutputError
 from zoo.cli._command import Command, parse_key_values
 from zoo.errors import ZooError
 

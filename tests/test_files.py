@@ -1,4 +1,4 @@
-"""zoo._io.outputs.atomic_path, the one way every writer replaces a file: complete or untouched,
+"""zoo._io.writing.atomic_path, the one way every writer replaces a file: complete or untouched,
 the existing file's permissions kept, read-only files and devices never replaced."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from _io_support import fifo_reader
 
-from zoo._io.outputs import ReadOnlyOutputError, atomic_path, publish_folder, staging_folder
+from zoo._io.writing import ReadOnlyOutputError, atomic_path, publish_folder, staging_folder
 
 
 def _write(path: Path, text: str, **options: bool) -> None:

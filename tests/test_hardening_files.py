@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _io_support import signal_when_writing
 
-from zoo._io.outputs import atomic_path, publish_folder, staging_folder
+from zoo._io.writing import atomic_path, publish_folder, staging_folder
 
 DATA = Path(__file__).parent / "data" / "predict"
 WEIGHTS = DATA / "tiny_deepsea.safetensors"

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo._io.inputs import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
+from zoo._io.reading import CR_ONLY_ADVICE, GZIP_MAGIC, cr_only_line_ends
 from zoo._io.stale import sweep_stale, temporary_prefix
 from zoo._io.text import whole_number
 

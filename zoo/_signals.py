@@ -15,7 +15,7 @@ class Terminated(BaseException):
     """Raised in the main thread by the handler :func:`cleanup_on_signals` installs.
 
     A BaseException, as KeyboardInterrupt is: ``except Exception`` blocks let it pass, and
-    every ``with`` block on the way out (:func:`zoo._io.outputs.atomic_path`'s temporary file) cleans up.
+    every ``with`` block on the way out (:func:`zoo._io.writing.atomic_path`'s temporary file) cleans up.
     """
 
     def __init__(self, signum: int) -> None:
@@ -55,7 +55,7 @@ def cleanup_on_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[None]:
     """Turn ``signals`` into a :class:`Terminated` raised in the main thread while the block runs.
 
     By default SIGTERM and SIGHUP end the process at once, leaving the hidden temporary files
-    of :func:`zoo._io.outputs.atomic_path` behind; raised as an exception they unwind the ``with`` blocks as
+    of :func:`zoo._io.writing.atomic_path` behind; raised as an exception they unwind the ``with`` blocks as
     Ctrl-C does. After the first, the signals are ignored until the block ends, so a second
     one (systemd sends SIGTERM then SIGHUP) cannot cut the cleanup short. A signal ignored when
     the block starts (SIGHUP under ``nohup``) stays ignored. For command-line entry points: only

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo._io.outputs import atomic_path
 from zoo._io.text import tsv_field_problem
+from zoo._io.writing import atomic_path
 from zoo._types import ImageShape
 from zoo.models import BinaryClassifier
 

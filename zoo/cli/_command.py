@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from zoo._io.outputs import ReadOnlyOutputError
+from zoo._io.writing import ReadOnlyOutputError
 from zoo._signals import Terminated, cleanup_on_signals
 from zoo.errors import ZooError
 

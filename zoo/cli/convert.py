@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from zoo._io.outputs import is_stdout
+from zoo._io.writing import is_stdout
 from zoo.cli._command import Command, parse_key_values, with_overwrite_hint
 from zoo.create import create_model
 from zoo.models import list_models, model_args

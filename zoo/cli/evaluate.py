@@ -26,8 +26,8 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
-from zoo._io.outputs import atomic_path
 from zoo._io.space import is_disk_full
+from zoo._io.writing import atomic_path
 from zoo.cli._command import Command, first_line
 from zoo.cli._lightning import quiet_lightning
 from zoo.data import DnaBedDataModule, DnaFastaDataModule

@@ -14,14 +14,14 @@ from typing import Any
 import torch
 
 from zoo._io.folders import FolderOutputError, earlier_output
-from zoo._io.outputs import publish_folder, staging_folder
 from zoo._io.space import is_disk_full
 from zoo._io.text import tsv_field_problem
+from zoo._io.writing import publish_folder, staging_folder
 from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism
 from zoo.interpret.attribution import ATTRIBUTION_METHODS, MAX_SHUFFLES, MAX_STEPS
-from zoo.interpret.outputs import InterpretOutputs
+from zoo.interpret.run_folder import InterpretOutputs
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.fasta import fasta_job

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from zoo._io.outputs import same_file_as
+from zoo._io.writing import same_file_as
 from zoo.cli._command import Command, parse_key_values
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job

@@ -24,8 +24,8 @@ from typing import Any
 
 from torch import nn
 
-from zoo._io.outputs import check_output, is_stdout, same_file_as
 from zoo._io.space import is_disk_full
+from zoo._io.writing import check_output, is_stdout, same_file_as
 from zoo.cli._command import Command, at_most, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models

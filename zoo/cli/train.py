@@ -43,8 +43,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from zoo._checks import require_number
-from zoo._io.outputs import atomic_path
 from zoo._io.space import is_disk_full
+from zoo._io.writing import atomic_path
 from zoo.cli._command import exit_on_stop_signals, first_line, report
 from zoo.cli._hydra import CONFIG_PATH
 from zoo.cli._lightning import route_logging

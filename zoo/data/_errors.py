@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo._io.inputs import require_input
+from zoo._io.reading import require_input
 from zoo.errors import ZooError
 
 

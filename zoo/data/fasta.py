@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoo._checks import require_number
 from zoo._faidx import fresh_index
-from zoo._io.inputs import CR_ONLY_ADVICE, cr_only_line_ends
+from zoo._io.reading import CR_ONLY_ADVICE, cr_only_line_ends
 from zoo.data._errors import (
     DataFileError,
     check_fractions,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo.data._errors import DataFileError, require_nonempty, text_lines
 
 # Bytes pyarrow parses at a time: big enough to amortise the per-block work, small enough

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo.data.labels import write_labels
 from zoo.dna import reverse_complement_str
 

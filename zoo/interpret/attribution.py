@@ -46,7 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from zoo._extras import install_hint
-from zoo.interpret._inputs import Seqs, Target, as_one_hot, names_of, resolve_targets
+from zoo.interpret._arguments import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.interpret.shuffle import dinucleotide_shuffle
 from zoo.models import n_targets_of
 

@@ -30,8 +30,8 @@ from torch.nn import functional as F
 
 from zoo._types import PRECISIONS, Precision
 from zoo.inference import PRECISION_DTYPES, prepare_logits
+from zoo.interpret._arguments import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.interpret._band import BandISM, supports_band_ism
-from zoo.interpret._inputs import Seqs, Target, as_one_hot, names_of, resolve_targets
 from zoo.models import n_targets_of
 
 Method = Literal["auto", "band", "naive"]

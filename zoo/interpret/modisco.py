@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo._types import PathLike
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from zoo._extras import install_hint
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo._types import PathLike
 
 BASES = "ACGT"

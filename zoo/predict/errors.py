@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo._io.inputs import require_input
+from zoo._io.reading import require_input
 from zoo._types import PathLike
 from zoo.errors import ZooError
 

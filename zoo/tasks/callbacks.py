@@ -14,7 +14,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_warn
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 
 
 class RunCheckpoint(ModelCheckpoint):

@@ -20,7 +20,7 @@ from torchmetrics.functional.classification import (
     multilabel_average_precision,
 )
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 
 TABLE_COLUMNS = ("target", "auroc", "auprc", "positives", "negatives")
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torchvision.utils import make_grid
 
-from zoo._io.outputs import atomic_path
+from zoo._io.writing import atomic_path
 from zoo.tasks.evaluation import TargetCurve, TargetScore
 
 # Up to this many targets get one bar each; more get a histogram of the per-target scores.

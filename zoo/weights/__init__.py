@@ -7,7 +7,7 @@
 - :mod:`zoo.weights.safe_load`: reading files without running code from them.
 - :mod:`zoo.weights.zoo_format`: ``save_weights`` and the metadata it writes.
 - :mod:`zoo.weights.matching`: ``load_weights``, ``check_weights`` and their ``LoadReport``.
-- :mod:`zoo.weights.records`: the networks a zoo Lightning checkpoint describes.
+- :mod:`zoo.weights.checkpoint_records`: the networks a zoo Lightning checkpoint describes.
 - :mod:`zoo.weights.building`: checking a stored record against the file before building it.
 - :mod:`zoo.weights.convert`: turning any readable file into the zoo format (zoo-convert).
 
@@ -36,10 +36,10 @@ _EXPORTS = {
     "check_weights": "zoo.weights.matching",
     "load_weights": "zoo.weights.matching",
     "views": "zoo.weights.matching",
-    "describe_records": "zoo.weights.records",
-    "read_model_records": "zoo.weights.records",
-    "recorded_info": "zoo.weights.records",
-    "records_named": "zoo.weights.records",
+    "describe_records": "zoo.weights.checkpoint_records",
+    "read_model_records": "zoo.weights.checkpoint_records",
+    "recorded_info": "zoo.weights.checkpoint_records",
+    "records_named": "zoo.weights.checkpoint_records",
     "PathLike": "zoo.weights.safe_load",
     "StateDict": "zoo.weights.safe_load",
     "checkpoint_hparams": "zoo.weights.safe_load",
@@ -59,6 +59,12 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from zoo._checks import NonFiniteWarning
     from zoo.weights.building import check_buildable
+    from zoo.weights.checkpoint_records import (
+        describe_records,
+        read_model_records,
+        recorded_info,
+        records_named,
+    )
     from zoo.weights.errors import LayoutWarning, WeightsFileError
     from zoo.weights.matching import (
         LoadReport,
@@ -68,7 +74,6 @@ if TYPE_CHECKING:
         load_weights,
         views,
     )
-    from zoo.weights.records import describe_records, read_model_records, recorded_info, records_named
     from zoo.weights.safe_load import (
         PathLike,
         StateDict,

@@ -17,12 +17,12 @@ from typing import Any
 
 import torch
 
-from zoo._io.outputs import check_output, same_file_as
+from zoo._io.writing import check_output, same_file_as
 from zoo.models import args_from_state, build_model, default_args, list_models, model_args
 from zoo.weights.building import check_buildable
+from zoo.weights.checkpoint_records import read_model_records, recorded_info, records_named
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.matching import load_weights, readings, views
-from zoo.weights.records import read_model_records, recorded_info, records_named
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import attach_info, fitting_info, save_weights, stored_args, stored_info
 

@@ -33,8 +33,8 @@ import warnings
 import zlib
 from pathlib import Path
 
-from zoo._io.inputs import file_kind
-from zoo._io.outputs import atomic_path
+from zoo._io.reading import file_kind
+from zoo._io.writing import atomic_path
 from zoo.errors import ZooError
 from zoo.weights.published import PublishedFile
 

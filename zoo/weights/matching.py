@@ -24,9 +24,9 @@ from zoo._checks import NonFiniteWarning, list_names, non_finite_tensors
 from zoo.errors import ZooError
 from zoo.models import args_from_state, layouts_for_keys, model_args, spec_for_class
 from zoo.weights import layouts
+from zoo.weights.checkpoint_records import TASK_ATTRIBUTES, read_model_records
 from zoo.weights.errors import LayoutWarning
 from zoo.weights.layouts import Layout
-from zoo.weights.records import TASK_ATTRIBUTES, read_model_records
 from zoo.weights.safe_load import PathLike, StateDict, read_metadata, read_state_dict
 from zoo.weights.zoo_format import stored_args
 

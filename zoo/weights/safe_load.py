@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from zoo._io.inputs import require_input
+from zoo._io.reading import require_input
 from zoo._types import PathLike
 from zoo.weights.errors import WeightsFileError
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from zoo._io.outputs import ReadOnlyOutputError, atomic_path
+from zoo._io.writing import ReadOnlyOutputError, atomic_path
 from zoo.models import model_args, spec_for_class
 from zoo.weights.errors import WeightsFileError
 from zoo.weights.safe_load import PathLike

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from zoo._io.inputs import GZIP_MAGIC
+from zoo._io.reading import GZIP_MAGIC
 from zoo._io.text import too_many_digits, tsv_field_problem, whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError, require_file

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from zoo._bases import first_invalid_symbol
-from zoo._io.inputs import open_bytes
+from zoo._io.reading import open_bytes
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 

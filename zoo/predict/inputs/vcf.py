@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from zoo._io.inputs import GZIP_MAGIC, open_bytes
+from zoo._io.reading import GZIP_MAGIC, open_bytes
 from zoo._io.text import too_many_digits, whole_number
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError

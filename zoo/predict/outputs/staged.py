@@ -13,13 +13,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from zoo._io.outputs import ReadOnlyOutputError, atomic_path
+from zoo._io.writing import ReadOnlyOutputError, atomic_path
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 
 
 def stage_path(stack: contextlib.ExitStack, path: PathLike, suffix: str, overwrite: bool = False) -> Path:
-    """A temporary path for ``path`` (:func:`zoo._io.outputs.atomic_path`, entered on ``stack``: renamed
+    """A temporary path for ``path`` (:func:`zoo._io.writing.atomic_path`, entered on ``stack``: renamed
     when the stack closes without an error, deleted otherwise); a path that cannot be written is a
     PredictError naming it. ``overwrite`` replaces a read-only file."""
     name = os.fspath(path)
@@ -35,7 +35,7 @@ def stage_path(stack: contextlib.ExitStack, path: PathLike, suffix: str, overwri
 
 class StagedWriter:
     """A context manager that stages its files on an ExitStack (``_stage``: temporary paths from
-    zoo._io.outputs.atomic_path, open files, close callbacks) and, when the ``with`` block ends,
+    zoo._io.writing.atomic_path, open files, close callbacks) and, when the ``with`` block ends,
     completes them (``_finish``) and renames them; after an error it only deletes them."""
 
     def __init__(self) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo._io.outputs import same_file_as
 from zoo._io.space import require_free_space
+from zoo._io.writing import same_file_as
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.outputs.columnar import rows_to_columns

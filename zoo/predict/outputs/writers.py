@@ -1,7 +1,7 @@
 """Table writers for zoo-predict: TSV, Parquet or HDF5, written in chunks to a temporary file.
 
 A writer is a context manager: the rows go to a hidden temporary file next to the
-output (:func:`zoo._io.outputs.atomic_path`), which is renamed to the output name only when
+output (:func:`zoo._io.writing.atomic_path`), which is renamed to the output name only when
 the ``with`` block ends without an error. A failure removes the temporary file, so no
 half-written table is ever left under the name the user asked for. A pipe or device
 (``--out /dev/stdout``) gets a TSV streamed into it instead, and is never replaced. The
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo._io.outputs import ReadOnlyOutputError, atomic_path, check_output
 from zoo._io.text import tsv_field_problem
+from zoo._io.writing import ReadOnlyOutputError, atomic_path, check_output
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
 from zoo.predict.outputs.columnar import HDF5Sink, ParquetSink, TSVSink, as_column, rows_to_columns

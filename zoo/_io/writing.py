@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from zoo._io.folders import is_folder, replace_contents, write_manifest
-from zoo._io.inputs import file_kind
+from zoo._io.reading import file_kind
 from zoo._io.stale import make_parents, remove_created, sweep_stale, temporary_prefix
 from zoo.errors import ZooError
 
