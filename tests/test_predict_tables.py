@@ -357,3 +357,13 @@ def test_leading_columns_are_the_callers_at_the_time_of_the_call(tmp_path: Path,
         with h5py.File(tmp_path / name) as f:
             written = f["meta/pos"][:].tolist()
     assert written == [m[1] for m in meta]
+
+
+def test_pick_targets_is_the_one_choice_of_outputs_for_scoring_and_interpretation():
+    from zoo.predict.errors import PredictError
+    from zoo.predict.outputs.columns import pick_targets
+
+    assert pick_targets(["a", "b", "c"], 3, ["c", "0"]) == ([2, 0], ["c", "a"])  # in the order asked
+    assert pick_targets(None, 2, None) == ([0, 1], ["target_0", "target_1"])
+    with pytest.raises(PredictError, match="got 1 target names for a model with 3 targets"):
+        pick_targets(["a"], 3, None)

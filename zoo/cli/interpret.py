@@ -28,7 +28,7 @@ from zoo.predict.inputs.fasta import fasta_job
 from zoo.predict.inputs.job import Item, Job
 from zoo.predict.inputs.target_names import read_target_names
 from zoo.predict.inputs.variants import variant_job, variant_position
-from zoo.predict.outputs.columns import check_picked_targets, default_labels, select_targets, unique_labels
+from zoo.predict.outputs.columns import pick_targets
 from zoo.predict.running.loading import default_n_value, load_predict_model, n_targets_of
 
 METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
@@ -244,14 +244,8 @@ def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[s
     """(model outputs, their unique names) of the chosen targets."""
     n = n_targets_of(model)
     labels = read_target_names(ns.labels, n) if ns.labels else None
-    labels = labels or getattr(model, "target_names", None) or default_labels(n)
-    if len(labels) != n:
-        raise PredictError(f"got {len(labels)} target names for a model with {n} targets")
     wanted = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
-    columns = unique_labels(list(labels))
-    picked = select_targets(columns, wanted, list(labels))
-    check_picked_targets(list(labels), columns, wanted)
-    return picked, [columns[i] for i in picked]
+    return pick_targets(labels or getattr(model, "target_names", None), n, wanted)
 
 
 def run(ns: argparse.Namespace) -> int:

@@ -110,3 +110,27 @@ def check_picked_targets(labels: Sequence[str], columns: Sequence[str], wanted: 
                 f"--targets picks target {columns[index]!r} (index {index}) more than once "
                 f"({', '.join(map(repr, given))}); list each target once"
             )
+
+
+def pick_targets(
+    labels: Sequence[str] | None, n_targets: int, wanted: Sequence[str] | None
+) -> tuple[list[int], list[str]]:
+    """The outputs chosen of a model with ``n_targets`` outputs named ``labels``: (their indices,
+    their column names, made unique), in the order ``wanted`` gives them.
+
+    Args:
+        labels: one name per output; None names them ``target_0``, ``target_1``, ...
+        n_targets: how many outputs the model has.
+        wanted: names, indices, globs or ``re:`` patterns; None keeps every output.
+
+    Raises:
+        PredictError: ``labels`` of another length than the outputs, or a wanted target that
+            names none of them.
+    """
+    all_labels = list(labels) if labels is not None else default_labels(n_targets)
+    if len(all_labels) != n_targets:
+        raise PredictError(f"got {len(all_labels)} target names for a model with {n_targets} targets")
+    columns = unique_labels(all_labels)
+    picked = select_targets(columns, wanted, all_labels)
+    check_picked_targets(all_labels, columns, wanted)
+    return picked, [columns[i] for i in picked]

@@ -19,7 +19,7 @@ from zoo.dna import base_codes, one_hot, one_hot_codes
 from zoo.inference import prepare_logits
 from zoo.models._dna import strand_mean_logits, strand_pair
 from zoo.predict.errors import PredictError
-from zoo.predict.outputs.columns import check_picked_targets, default_labels, select_targets, unique_labels
+from zoo.predict.outputs.columns import pick_targets
 from zoo.predict.running.loading import default_n_value, n_targets_of
 
 RC_MODES: tuple[str, ...] = ("none", "mean", "max")
@@ -58,18 +58,12 @@ class Scorer:
             raise PredictError(f"batch size must be >= 1, got {batch_size}")
         if not hasattr(model, "seq_len"):
             raise PredictError(f"{type(model).__name__} does not take DNA sequences")
-        n_targets = n_targets_of(model)
         if labels is None:  # the names the weights record, else target_0, target_1, ...
-            labels = getattr(model, "target_names", None) or default_labels(n_targets)
-        all_labels = list(labels)
-        if len(all_labels) != n_targets:
-            raise PredictError(f"got {len(all_labels)} labels for a model with {n_targets} targets")
+            labels = getattr(model, "target_names", None)
         wanted = [str(t) for t in targets] if targets else None
-        columns = unique_labels(all_labels)
-        picked = select_targets(columns, wanted, all_labels)
-        check_picked_targets(all_labels, columns, wanted)
+        n_targets = n_targets_of(model)
+        picked, self.columns = pick_targets(labels, n_targets, wanted)
         self.seq_len: int = model.seq_len
-        self.columns = [columns[i] for i in picked]
         try:
             self.n_value = default_n_value(model) if n_value is None else require_number(n_value, "n_value")
         except (TypeError, ValueError) as err:
