@@ -227,16 +227,30 @@ def test_the_closing_lines_say_why_training_stopped_and_where_everything_is(clas
 
 
 def test_early_stopping_ends_the_run_and_says_so(tmp_path):
-    # No AUROC can improve by more than 1: epoch 0 sets the best, epoch 1 fails, patience 1 stops.
+    # No AUROC can improve by more than 1: epoch 0 sets the stopper's reference, patience 3 stops
+    # after epoch 3; a better AUROC of epochs 1-3 is still the best checkpoint, and the lines say so.
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
                        *TINY_STEPS, "trainer.max_epochs=20", "callbacks.early_stopping.min_delta=1.0",
-                       "callbacks.early_stopping.patience=1", "run_test=false"])  # fmt: skip
+                       "callbacks.early_stopping.patience=3", "run_test=false"])  # fmt: skip
     _, lines = train_logged(cfg)
-    assert {row["epoch"] for row in read_metrics(tmp_path / "run")} == {"0", "1"}
+    assert {row["epoch"] for row in read_metrics(tmp_path / "run")} == {"0", "1", "2", "3"}
     stopped = next(line for line in lines if line.startswith("training stopped"))
-    assert stopped.startswith("training stopped after 2 epoch(s), ")
-    reason = r"val_auroc did not improve by more than 1 for 1 epochs \(patience 1; best 0\.\d+\)"
-    assert re.search(f": early stopping: {reason}$", stopped)
+    assert stopped.startswith("training stopped after 4 epoch(s), ")
+    reason = r"val_auroc did not improve by more than 1 (on \d\.\d+ )?for 3 epochs \(patience 3; best (.+)\)"
+    match = re.search(f": early stopping: {reason}$", stopped)
+    assert match, stopped
+    # the closing lines agree with each other and with the epochs' lines: the best checkpoint's value
+    per_epoch = {
+        int(m[1]): m[2] for m in (re.match(r"epoch (\d+): .*val_auroc (\S+?),", ln) for ln in lines) if m
+    }
+    best_epoch = max(per_epoch, key=lambda e: float(per_epoch[e]))
+    assert best_epoch > 0 and match[1] is not None  # the example: a rise under min_delta after epoch 0
+    best = f"val_auroc {per_epoch[best_epoch]} at epoch {best_epoch}"
+    assert match[2] == best
+    kept = next(line for line in lines if line.startswith("best checkpoint: "))
+    assert kept == f"best checkpoint: {tmp_path}/run/checkpoints/best.ckpt ({best})"
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert saved["epoch"] == best_epoch
 
 
 def test_classification_checkpoint_loads_into_the_bare_model(classification_run):

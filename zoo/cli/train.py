@@ -52,8 +52,8 @@ from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data._errors import DataFileError
 from zoo.data.arrays.records import FILE_OPTIONS
 from zoo.errors import ZooError
-from zoo.tasks import EpochLog, NonFiniteLossError, stop_reason
-from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
+from zoo.tasks import NonFiniteLossError, stop_reason
+from zoo.tasks.progress import best_checkpoint_value, epoch_metrics, format_duration, format_value, log_line
 from zoo.weights import WeightsFileError, read_checkpoint
 
 __all__ = ["CONFIG_PATH", "ConfigError", "build_parser", "main", "prepare_data", "run", "train"]
@@ -299,11 +299,8 @@ def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
     lines = [f"training stopped after {epochs} epoch(s), {format_duration(seconds)}: {reason}"]
     ckpt = trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path:
-        epoch_log = next((c for c in trainer.callbacks if isinstance(c, EpochLog)), None)
-        best = epoch_log.best() if epoch_log is not None else None
-        at = f" at epoch {best[0]}" if best is not None else ""
-        score = f"{ckpt.monitor} {format_value(float(ckpt.best_model_score))}"
-        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)} ({score}{at})")
+        best = best_checkpoint_value(trainer)  # what the stop reason calls best, too
+        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)}" + (f" ({best})" if best else ""))
     if isinstance(ckpt, ModelCheckpoint) and ckpt.last_model_path:
         lines.append(f"last checkpoint: {_shown(ckpt.last_model_path)}")
     return lines
