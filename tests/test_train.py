@@ -662,21 +662,57 @@ def test_zoo_train_resumed_into_its_run_directory_keeps_the_earlier_rows_and_con
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("override", "message", "started"),
     [
-        ("task.lr=abc", "zoo-train: error: task.lr='abc' is not a number"),
-        ("ckpt_path=random.ckpt", "zoo-train: error: ckpt_path=random.ckpt: random.ckpt: could not be read"),
-        ("task.lr=1e12", "zoo-train: error: train_loss is"),
+        ("task.lr=abc", "zoo-train: error: task.lr='abc' is not a number", False),
+        (
+            "ckpt_path=random.ckpt",
+            "zoo-train: error: ckpt_path=random.ckpt: random.ckpt: could not be read",
+            False,
+        ),
+        ("model.hidden=abc", "zoo-train: error: task.model: deepsea: argument", False),
+        ("task.lr=1e12", "zoo-train: error: train_loss is", True),
     ],
-    ids=["bad-lr", "random-ckpt", "diverging"],
+    ids=["bad-lr", "random-ckpt", "bad-model-option", "diverging"],
 )
-def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, override, message):
+def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, override, message, started):
     (tmp_path / "random.ckpt").write_bytes(os.urandom(4096))
-    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
-            *TINY_STEPS, "trainer.max_epochs=3", override]  # fmt: skip
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/runs/today/run",
+            *tiny_dna(tmp_path, 200), *TINY_STEPS, "trainer.max_epochs=3", override]  # fmt: skip
     out = run_cli(args, cwd=tmp_path, status=1)
     assert "Traceback" not in out.stderr and message in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("zoo-train: error: ")
+    # a run that failed before training leaves no run folder (nor the folders made for it)
+    assert (tmp_path / "runs").exists() == started
+    if started:  # what a run that trained left: its log and config
+        assert {"train.log", ".hydra"} <= {p.name for p in (tmp_path / "runs" / "today" / "run").iterdir()}
+
+
+def test_missing_data_files_are_all_named_in_one_line_and_no_run_folder_is_left(tmp_path):
+    (tmp_path / "seqs.fa").write_text(">a\nACGT\n")
+    for given, missing in (
+        (
+            ["data.fasta=nope.fa", "data.labels=nope.tsv"],
+            "data.fasta='nope.fa' and data.labels='nope.tsv' do",
+        ),
+        (["data.fasta=seqs.fa", "data.labels=gone/l.tsv"], "data.labels='gone/l.tsv' does"),
+    ):
+        out = run_cli(
+            ["experiment=deepsea_synthetic", "hydra.run.dir=runs/run", *given], cwd=tmp_path, status=1
+        )
+        assert out.stderr.strip().splitlines() == [f"zoo-train: error: {missing} not exist"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["seqs.fa"]
+
+
+def test_a_failed_resume_leaves_its_run_folder_as_it_was(tmp_path):
+    run = tmp_path / "run"
+    run_cli(["experiment=deepsea_synthetic", f"hydra.run.dir={run}", *tiny_dna(tmp_path, 200), *TINY_STEPS],
+            cwd=tmp_path)  # fmt: skip
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={run}", *tiny_dna(tmp_path, 200), *TINY_STEPS,
+            f"ckpt_path={run}/checkpoints/last.ckpt", "task.lr=abc"]  # fmt: skip
+    run_cli(args, cwd=tmp_path, status=1)
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
 
 
 def test_zoo_evaluate_rescores_the_runs_test_split_like_the_run(classification_run, tmp_path, capsys):
