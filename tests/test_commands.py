@@ -54,6 +54,32 @@ def test_every_console_script_is_a_parser_and_a_run():
             assert module.main == command.main and command.run is module.run
 
 
+def test_the_help_names_each_option_as_its_usage_does():
+    """The prose of a command's help (its module docstring) calls an option's value by the same
+    placeholder as the usage line, so `DIR receives ...` is the `--out DIR` of the usage."""
+    import re
+
+    checked = 0
+    for name, target in SCRIPTS.items():
+        if name == "zoo-train":  # Hydra's overrides, no argparse options
+            continue
+        from zoo.cli._launch import COMMANDS
+
+        module = importlib.import_module(COMMANDS[target.partition(":")[2]][1])
+        parser = module.build_parser()
+        usage = parser.format_usage() + "".join(
+            sub.format_usage()
+            for action in parser._actions
+            if isinstance(action.choices, dict)
+            for sub in action.choices.values()
+            if isinstance(sub, argparse.ArgumentParser)
+        )
+        for option, placeholder in re.findall(r"(--[a-z][a-z-]*)[ =]([A-Z][A-Z_=]*[A-Z])\b", module.__doc__):
+            assert f"{option} {placeholder}" in usage, (name, option, placeholder)
+            checked += 1
+    assert checked
+
+
 def test_command_modules_import_no_other_command():
     commands = {p.stem for p in (ROOT / "cli").glob("*.py") if not p.stem.startswith("_")}
     for stem in commands:

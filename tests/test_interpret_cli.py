@@ -134,6 +134,26 @@ def test_deeplift_and_plots(tmp_path: Path) -> None:
     pngs = sorted((out / "plots").iterdir())
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert all(p.name.endswith(".png") and p.stat().st_size > 1000 for p in pngs)
+    from PIL import Image
+
+    names = [name for name, _ in _fasta_records()[:2]]
+    for png, name in zip(pngs, names):  # titled with the FASTA record's name, not its row
+        with Image.open(png) as picture:
+            title = picture.text["Title"]
+        assert title.startswith(f"{name}: {LABELS[0]} (deeplift_shap)") and "record" not in title
+
+
+def test_a_plot_is_titled_with_what_names_its_record() -> None:
+    from zoo.interpret.run_folder import record_label
+
+    assert record_label(["name"], ("chr1_enhancer",)) == "chr1_enhancer"
+    assert (
+        record_label(["chrom", "start", "end", "name", "window_start"], ("1", 10, 20, "peak7", 0)) == "peak7"
+    )
+    assert record_label(["chrom", "start", "end", "name", "window_start"], ("1", 10, 20, ".", 0)) == "1:10-20"
+    variant = ["chrom", "pos", "id", "ref", "alt", "window_start"]
+    assert record_label(variant, ("2", 101, "rs12", "A", "G,T", 0)) == "rs12"
+    assert record_label(variant, ("2", 101, ".", "A", "G,T", 0)) == "2:101 A>G,T"
 
 
 def test_api_takes_target_names_from_the_model() -> None:

@@ -90,8 +90,9 @@ def test_gallery_keeps_the_latest_and_a_thinned_history(tmp_path: Path) -> None:
     assert max(gaps) <= 2 * 29 / 7  # the kept epochs stay spread out: no gap twice the even one
     factor = math.ceil(MIN_GRID_PIXELS / (4 * 8 + 5 * 2))  # one row of 4 images, 2-pixel padding
     with Image.open(latest) as image:
-        assert image.mode == "L" and image.size == ((4 * 8 + 5 * 2) * factor, (8 + 2 * 2) * factor)
-        inside = (5 * factor, 5 * factor)  # within the first image, past its padding
+        strip = image.size[1] - (8 + 2 * 2) * factor  # the title above the grid
+        assert image.mode == "L" and image.size[0] == (4 * 8 + 5 * 2) * factor and 0 < strip < 100
+        inside = (5 * factor, strip + 5 * factor)  # within the first image, past its padding
         assert image.getpixel(inside) == 255 and gallery.grids[0][0, 5, 5] == 0  # the latest epoch's
     progress = gallery.save_progress(tmp_path, "samples")
     assert progress == tmp_path / "samples_progress.png"
@@ -113,7 +114,29 @@ def test_fast_epochs_write_the_latest_picture_every_few_seconds_and_at_the_end(t
     written = [gallery.add(tmp_path, epoch, torch.full((4, 1, 8, 8), epoch / 9)) for epoch in range(10)]
     assert written[0] == tmp_path / "samples_latest.png" and written[1:] == [None] * 9
     with Image.open(written[0]) as image:
-        assert image.getpixel((5 * 13, 5 * 13)) == 0  # still epoch 0's
+        strip = image.size[1] - (8 + 2 * 2) * 13  # the title above the grid
+        assert image.getpixel((5 * 13, strip + 5 * 13)) == 0  # still epoch 0's
     gallery.save_progress(tmp_path, "samples")
     with Image.open(written[0]) as image:
-        assert image.getpixel((5 * 13, 5 * 13)) == 255  # the end wrote the last epoch's
+        assert image.getpixel((5 * 13, strip + 5 * 13)) == 255  # the end wrote the last epoch's
+
+
+def test_the_latest_picture_is_titled_with_its_epoch(tmp_path: Path) -> None:
+    """`<name>_latest.png` says what it shows and at which epoch: a dark title line on a white strip
+    above the grid, and the same words in the PNG's Title text."""
+    gallery = Gallery("samples", title="GAN samples (fixed latents)", every_s=0)
+    gallery.add(tmp_path, 0, torch.ones(4, 1, 8, 8))
+    latest = gallery.add(tmp_path, 7, torch.ones(4, 1, 8, 8))  # white images: only the title is dark
+    assert latest is not None
+    with Image.open(latest) as image:
+        assert image.text["Title"] == "GAN samples (fixed latents), epoch 7"
+        grey = image.convert("L")
+        width, height = grey.size
+        factor = math.ceil(MIN_GRID_PIXELS / (4 * 8 + 5 * 2))
+        strip = height - (8 + 2 * 2) * factor
+        assert width == (4 * 8 + 5 * 2) * factor and strip >= 16  # the grid keeps its size below it
+        assert grey.crop((0, 0, width, strip)).getextrema()[0] < 128  # letters in the strip
+        assert grey.crop((0, strip, width, height)).getextrema()[0] == 255  # the grid untouched
+    gallery.add(tmp_path, 8, torch.ones(3, 3, 8, 8))  # RGB images get an RGB strip
+    with Image.open(latest) as image:
+        assert image.mode == "RGB" and image.text["Title"].endswith(", epoch 8")

@@ -359,3 +359,43 @@ def test_zoo_sample_score_refuses_a_decompression_bomb_in_one_line(tmp_path, sid
     assert message.startswith(f"zoo-sample: {tmp_path / 'digits' / 'bomb.png'}: {side} x {side} pixels")
     assert "\n" not in message and "decompression bomb" in message
     assert not (tmp_path / "scores.tsv").exists()
+
+
+def test_single_images_are_written_at_the_models_size_and_score_back_unchanged(tmp_path, capsys):
+    generator = tiny_generator()
+    zoo.save_weights(generator, tmp_path / "g.safetensors")
+    out = tmp_path / "samples"
+    sample_main([str(tmp_path / "g.safetensors"), str(out), "--single", "-n", "3", "--seed", "9"])
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == ["sample_0.png", "sample_1.png", "sample_2.png"]
+    expected = (generate(generator, latents(8, 3, 9)) * 255).round().to(torch.uint8)
+    for i, name in enumerate(names):  # 28 x 28 like the model's images: no border, no enlargement
+        assert torch.equal(read_png(out / name), expected[i])
+    assert "3 samples as single images, 28 x 28 pixels" in capsys.readouterr().out
+    # a discriminator of the same size scores them as they are: no --resize needed
+    netd = zoo.create_model("image_discriminator", n_channels=1, ndf=4, image_size=28, final="3x3").eval()
+    zoo.save_weights(netd, tmp_path / "d.safetensors")
+    sample_main([str(tmp_path / "d.safetensors"), str(tmp_path / "scores.tsv"), "--score", str(out)])
+    with torch.no_grad():
+        probabilities = netd(expected.float() / 255 * 2 - 1)
+    lines = (tmp_path / "scores.tsv").read_text().splitlines()
+    assert lines == ["path\tprobability", *(f"{n}\t{float(p):.6g}" for n, p in zip(names, probabilities))]
+    # interpolations too, one file per pair and step
+    sample_main([str(tmp_path / "g.safetensors"), str(tmp_path / "walk"), "--single", "--interpolate", "2",
+                 "--steps", "2"])  # fmt: skip
+    walk = sorted(p.name for p in (tmp_path / "walk").iterdir() if not p.name.startswith("."))
+    assert walk == ["pair_0_step_0.png", "pair_0_step_1.png", "pair_1_step_0.png", "pair_1_step_1.png"]
+
+
+def test_single_images_refuse_a_scale_and_a_folder_of_other_files(tmp_path):
+    generator = tiny_generator()
+    zoo.save_weights(generator, tmp_path / "g.safetensors")
+    weights = str(tmp_path / "g.safetensors")
+    with pytest.raises(SystemExit, match=r"--single writes images at the model's size"):
+        sample_main([weights, str(tmp_path / "s"), "--single", "--scale", "2"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(SystemExit, match=r"notes\.txt"):
+        sample_main([weights, str(tmp_path / "mine"), "--single", "-n", "2"])
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.safetensors", "mine"]

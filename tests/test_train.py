@@ -227,16 +227,30 @@ def test_the_closing_lines_say_why_training_stopped_and_where_everything_is(clas
 
 
 def test_early_stopping_ends_the_run_and_says_so(tmp_path):
-    # No AUROC can improve by more than 1: epoch 0 sets the best, epoch 1 fails, patience 1 stops.
+    # No AUROC can improve by more than 1: epoch 0 sets the stopper's reference, patience 3 stops
+    # after epoch 3; a better AUROC of epochs 1-3 is still the best checkpoint, and the lines say so.
     cfg = compose_cfg(["experiment=deepsea_synthetic", f"run_dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
                        *TINY_STEPS, "trainer.max_epochs=20", "callbacks.early_stopping.min_delta=1.0",
-                       "callbacks.early_stopping.patience=1", "run_test=false"])  # fmt: skip
+                       "callbacks.early_stopping.patience=3", "run_test=false"])  # fmt: skip
     _, lines = train_logged(cfg)
-    assert {row["epoch"] for row in read_metrics(tmp_path / "run")} == {"0", "1"}
+    assert {row["epoch"] for row in read_metrics(tmp_path / "run")} == {"0", "1", "2", "3"}
     stopped = next(line for line in lines if line.startswith("training stopped"))
-    assert stopped.startswith("training stopped after 2 epoch(s), ")
-    reason = r"val_auroc did not improve by more than 1 for 1 epochs \(patience 1; best 0\.\d+\)"
-    assert re.search(f": early stopping: {reason}$", stopped)
+    assert stopped.startswith("training stopped after 4 epoch(s), ")
+    reason = r"val_auroc did not improve by more than 1 (on \d\.\d+ )?for 3 epochs \(patience 3; best (.+)\)"
+    match = re.search(f": early stopping: {reason}$", stopped)
+    assert match, stopped
+    # the closing lines agree with each other and with the epochs' lines: the best checkpoint's value
+    per_epoch = {
+        int(m[1]): m[2] for m in (re.match(r"epoch (\d+): .*val_auroc (\S+?),", ln) for ln in lines) if m
+    }
+    best_epoch = max(per_epoch, key=lambda e: float(per_epoch[e]))
+    assert best_epoch > 0 and match[1] is not None  # the example: a rise under min_delta after epoch 0
+    best = f"val_auroc {per_epoch[best_epoch]} at epoch {best_epoch}"
+    assert match[2] == best
+    kept = next(line for line in lines if line.startswith("best checkpoint: "))
+    assert kept == f"best checkpoint: {tmp_path}/run/checkpoints/best.ckpt ({best})"
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert saved["epoch"] == best_epoch
 
 
 def test_classification_checkpoint_loads_into_the_bare_model(classification_run):
@@ -648,21 +662,57 @@ def test_zoo_train_resumed_into_its_run_directory_keeps_the_earlier_rows_and_con
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("override", "message", "started"),
     [
-        ("task.lr=abc", "zoo-train: error: task.lr='abc' is not a number"),
-        ("ckpt_path=random.ckpt", "zoo-train: error: ckpt_path=random.ckpt: random.ckpt: could not be read"),
-        ("task.lr=1e12", "zoo-train: error: train_loss is"),
+        ("task.lr=abc", "zoo-train: error: task.lr='abc' is not a number", False),
+        (
+            "ckpt_path=random.ckpt",
+            "zoo-train: error: ckpt_path=random.ckpt: random.ckpt: could not be read",
+            False,
+        ),
+        ("model.hidden=abc", "zoo-train: error: task.model: deepsea: argument", False),
+        ("task.lr=1e12", "zoo-train: error: train_loss is", True),
     ],
-    ids=["bad-lr", "random-ckpt", "diverging"],
+    ids=["bad-lr", "random-ckpt", "bad-model-option", "diverging"],
 )
-def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, override, message):
+def test_zoo_train_reports_a_failure_in_one_line_with_status_1(tmp_path, override, message, started):
     (tmp_path / "random.ckpt").write_bytes(os.urandom(4096))
-    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/run", *tiny_dna(tmp_path, 200),
-            *TINY_STEPS, "trainer.max_epochs=3", override]  # fmt: skip
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={tmp_path}/runs/today/run",
+            *tiny_dna(tmp_path, 200), *TINY_STEPS, "trainer.max_epochs=3", override]  # fmt: skip
     out = run_cli(args, cwd=tmp_path, status=1)
     assert "Traceback" not in out.stderr and message in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("zoo-train: error: ")
+    # a run that failed before training leaves no run folder (nor the folders made for it)
+    assert (tmp_path / "runs").exists() == started
+    if started:  # what a run that trained left: its log and config
+        assert {"train.log", ".hydra"} <= {p.name for p in (tmp_path / "runs" / "today" / "run").iterdir()}
+
+
+def test_missing_data_files_are_all_named_in_one_line_and_no_run_folder_is_left(tmp_path):
+    (tmp_path / "seqs.fa").write_text(">a\nACGT\n")
+    for given, missing in (
+        (
+            ["data.fasta=nope.fa", "data.labels=nope.tsv"],
+            "data.fasta='nope.fa' and data.labels='nope.tsv' do",
+        ),
+        (["data.fasta=seqs.fa", "data.labels=gone/l.tsv"], "data.labels='gone/l.tsv' does"),
+    ):
+        out = run_cli(
+            ["experiment=deepsea_synthetic", "hydra.run.dir=runs/run", *given], cwd=tmp_path, status=1
+        )
+        assert out.stderr.strip().splitlines() == [f"zoo-train: error: {missing} not exist"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["seqs.fa"]
+
+
+def test_a_failed_resume_leaves_its_run_folder_as_it_was(tmp_path):
+    run = tmp_path / "run"
+    run_cli(["experiment=deepsea_synthetic", f"hydra.run.dir={run}", *tiny_dna(tmp_path, 200), *TINY_STEPS],
+            cwd=tmp_path)  # fmt: skip
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    args = ["experiment=deepsea_synthetic", f"hydra.run.dir={run}", *tiny_dna(tmp_path, 200), *TINY_STEPS,
+            f"ckpt_path={run}/checkpoints/last.ckpt", "task.lr=abc"]  # fmt: skip
+    run_cli(args, cwd=tmp_path, status=1)
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
 
 
 def test_zoo_evaluate_rescores_the_runs_test_split_like_the_run(classification_run, tmp_path, capsys):

@@ -222,6 +222,64 @@ def save_grid_png(grid: torch.Tensor, path: str | os.PathLike[str], overwrite: b
     return Path(path)
 
 
+def sample_images(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of ``model`` from the seeded latents of :func:`sample_grid`, as uint8 images
+    (N, C, H, W) at the model's own size: no border, no enlargement.
+
+    Args:
+        model: a generator or VAE decoder.
+        n: how many (1 to :data:`MAX_IMAGES`).
+        seed: the seed of the latents.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if n > MAX_IMAGES:
+        raise ValueError(f"n={n:,} is more than the limit of images: at most {MAX_IMAGES:,}")
+    return _to_uint8(generate(model, latents(latent_size(model), n, seed)))
+
+
+def interpolation_images(model: nn.Module, pairs: int, steps: int, seed: int = 0) -> torch.Tensor:
+    """The images of :func:`interpolate` (pair-major: each pair's ``steps`` images in order) as
+    uint8 images (N, C, H, W) at the model's own size.
+
+    Args:
+        model: a generator or VAE decoder.
+        pairs: latent pairs.
+        steps: images along each interpolation.
+        seed: the seed of the latents.
+    """
+    return _to_uint8(generate(model, interpolation_latents(latent_size(model), pairs, steps, seed)))
+
+
+def _to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as uint8 pixels, rounded as :func:`image_grid` rounds them."""
+    return (images * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def save_image_pngs(images: torch.Tensor, folder: str | os.PathLike[str], names: list[str]) -> list[Path]:
+    """Write each uint8 image (C, H, W) of ``images`` as a PNG of its own size, grey or RGB, in
+    the existing ``folder``, under ``names`` (``.png`` added); returns the paths.
+
+    Args:
+        images: (N, 1 or 3, H, W) uint8.
+        folder: an existing folder (a staging folder: the files are written directly).
+        names: one file name (without suffix) per image.
+    """
+    from PIL import Image
+
+    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected uint8 images (N, 1 or 3, H, W), got {images.dtype} {tuple(images.shape)}")
+    if len(names) != len(images):
+        raise ValueError(f"got {len(names)} names for {len(images)} images")
+    paths = []
+    for image, name in zip(images, names):
+        pixels = image.permute(1, 2, 0).numpy()
+        path = Path(folder, f"{name}.png")
+        Image.fromarray(pixels[:, :, 0] if image.shape[0] == 1 else pixels).save(path, format="PNG")
+        paths.append(path)
+    return paths
+
+
 # --- Scoring images ----------------------------------------------------------------------------
 
 

@@ -1,14 +1,17 @@
-"""What ``zoo-train`` needs around Hydra: where the configs are, and a check that runs before
-Hydra makes a run folder."""
+"""What ``zoo-train`` needs around Hydra: where the configs are, a check that runs before
+Hydra makes a run folder, and the undoing of that folder when the run fails before training."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -80,6 +83,72 @@ def run_folder_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+@dataclass
+class RunFolderBefore:
+    """A single run's folder as it was before Hydra made it (see :func:`note_run_folder`)."""
+
+    path: Path
+    made: list[Path] = field(default_factory=list)  # folders the run makes, the run folder first
+    entries: set[Path] = field(default_factory=set)  # what an existing folder held
+    sizes: dict[Path, int] = field(default_factory=dict)  # ... and the sizes of its files
+
+
+_before: RunFolderBefore | None = None
+
+
+def note_run_folder(path: str | os.PathLike[str]) -> RunFolderBefore:
+    """Remember what the run folder ``path`` is before the run: the folders that do not exist
+    yet (it and its missing parents), or, for an existing one (a resumed run), the sizes of
+    the files directly in it (train.log gets the run's lines appended).
+
+    Args:
+        path: the run folder (``hydra.run.dir``).
+    """
+    global _before
+    folder = Path(path).absolute()
+    before = RunFolderBefore(folder)
+    if folder.is_dir():
+        before.entries = set(folder.iterdir())
+        before.sizes = {p: p.stat().st_size for p in before.entries if p.is_file() and not p.is_symlink()}
+    else:
+        missing = folder
+        while not missing.exists() and missing != missing.parent:
+            before.made.append(missing)
+            missing = missing.parent
+    _before = before
+    return before
+
+
+def undo_run_folder() -> None:
+    """Take back what this run did to its run folder, for a run that failed before training
+    started: a folder it made goes, with the parents it made (where nothing else came into
+    them meanwhile); an existing folder keeps what it held, a file of it that grew (the log)
+    is cut back to its size, and what the run added to it goes. Nothing is done outside a single run noted by
+    :func:`note_run_folder` (a multirun, or ``train`` called from Python)."""
+    global _before
+    before, _before = _before, None
+    if before is None or not HydraConfig.initialized():
+        return
+    if Path(HydraConfig.get().runtime.output_dir).absolute() != before.path:
+        return  # not the folder noted: leave everything
+    if before.made:
+        shutil.rmtree(before.path, ignore_errors=True)
+        for parent in before.made[1:]:
+            try:
+                parent.rmdir()  # only when empty: another run may have made a folder beside ours
+            except OSError:
+                break
+        return
+    for path in before.path.iterdir():
+        if path not in before.entries:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        elif path in before.sizes and path.stat().st_size > before.sizes[path]:
+            os.truncate(path, before.sizes[path])
+
+
 class RequireChoices(Callback):
     """Hydra callback: before a single run starts (and before Hydra creates its folder), stop
     with one line when the config still lacks mandatory values, e.g. plain ``zoo-train``, or
@@ -102,3 +171,4 @@ class RequireChoices(Callback):
         if problem is not None:
             print(f"{self.command}: error: {problem}", file=sys.stderr)
             raise SystemExit(1)
+        note_run_folder(config.hydra.run.dir)  # a failure before training takes the folder back

@@ -4,7 +4,7 @@ DNA without training, writing what zoo-train's test writes.
     zoo-evaluate RUN_DIR/checkpoints/best.ckpt --out eval/                 # the run's own test split
     zoo-evaluate best.ckpt --fasta seqs.fa --labels labels.tsv --out eval/  # every record of other data
 
-DIR receives test_targets.csv (target, auroc, auprc, positives, negatives), images/test_targets.png
+The --out DIR receives test_targets.csv (target, auroc, auprc, positives, negatives), images/test_targets.png
 (per-target AUROC and AUPRC), images/test_curves.png (ROC and precision-recall curves of the best,
 median and worst target) and evaluation.json (the mean figures and what was scored).
 Without --fasta/--labels the data are the ones the checkpoint was trained on (its recorded data
@@ -53,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("checkpoint", help="a zoo-train classification checkpoint (RUN_DIR/checkpoints/best.ckpt)")
-    p.add_argument("--out", required=True, help="folder for the table and pictures (created)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder the table and pictures are written to (created; its files are listed below)",
+    )
     p.add_argument("--fasta", help="FASTA of records as long as the model's input (with --labels)")
     p.add_argument("--labels", help="labels TSV: header `name` + one column per target, rows of 0/1")
     p.add_argument(

@@ -21,7 +21,7 @@ from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism
 from zoo.interpret.attribution import ATTRIBUTION_METHODS, MAX_SHUFFLES, MAX_STEPS
-from zoo.interpret.run_folder import InterpretOutputs
+from zoo.interpret.run_folder import InterpretOutputs, record_label
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.fasta import fasta_job
@@ -197,12 +197,15 @@ def _interpret_batch(
             per_target[k].append(result.hypothetical.numpy())
 
 
-def _plots(folder: Path, arrays: dict[str, Any], methods: list[str], targets: list[str], n: int) -> None:
-    """PNG per (record, target) of the first ``n`` records: the first attribution's logo above the ISM."""
+def _plots(
+    folder: Path, arrays: dict[str, Any], methods: list[str], targets: list[str], records: list[str]
+) -> None:
+    """PNG per (record, target) of the first records, titled with ``records`` (their names): the
+    first attribution's logo above the ISM."""
     first = next((m for m in methods if m != "ism"), None)
     ohe, ism = arrays["ohe"], arrays.get("ism")
     (folder / "plots").mkdir()
-    for row in range(min(n, len(ohe))):
+    for row in range(min(len(records), len(ohe))):
         for k, name in enumerate(targets):
             attr = None if first is None else arrays[first][k][row] * ohe[row]  # contribution on its base
             plot_attribution(
@@ -210,7 +213,8 @@ def _plots(folder: Path, arrays: dict[str, Any], methods: list[str], targets: li
                 attr,
                 None if ism is None else ism[row, :, :, k],
                 one_hot=ohe[row] if attr is not None else None,
-                target_name=f"{name} ({first or 'ism'}), record {row}",
+                target_name=f"{name} ({first or 'ism'})",
+                record_name=records[row],
             )
 
 
@@ -292,7 +296,8 @@ def run(ns: argparse.Namespace) -> int:
             raise PredictError(job.empty_message + (" that can be scored" if skipped else ""))
         arrays = out.finish(meta_columns, targets)
         if ns.plot:
-            _plots(tmp, arrays, methods, targets, ns.plot)
+            shown = [record_label(meta_columns, meta) for meta in out.meta[: ns.plot]]
+            _plots(tmp, arrays, methods, targets, shown)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
         try:

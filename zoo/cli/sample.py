@@ -4,8 +4,11 @@ For a generator or VAE (``image_decoder``, ``mlp_decoder``, ``mlp_vae``): a PNG 
 ``-n`` samples from seeded Gaussian latents, or with ``--interpolate PAIRS`` one row per
 latent pair along the spherical interpolation between them; each image enlarged by whole
 pixels (nearest neighbour) to at least 112 pixels a side unless ``--scale`` says otherwise.
-For a discriminator (``image_discriminator``, ``binary_classifier``) with ``--score FOLDER``:
-a TSV table of the probability that each image under FOLDER is real.
+With ``--single`` OUT is a folder of one PNG per image at the model's own size (no border,
+no enlargement: ``sample_0.png`` ..., or ``pair_0_step_0.png`` ... with ``--interpolate``),
+which ``--score`` reads as they are. For a discriminator (``image_discriminator``,
+``binary_classifier``) with ``--score FOLDER``: a TSV table of the probability that each
+image under FOLDER is real.
 
 The model comes from the file when it is a zoo file or a zoo-train checkpoint (``--model``
 picks a network of a GAN checkpoint); a published file of the catalogue (``zoo-pretrained
@@ -19,13 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from zoo._io.folders import FolderOutputError, earlier_output
 from zoo._io.space import is_disk_full
-from zoo._io.writing import check_output, is_stdout, same_file_as
+from zoo._io.writing import check_output, is_stdout, publish_folder, same_file_as, staging_folder
 from zoo.cli._command import Command, at_most, first_line, parse_key_values, with_overwrite_hint
 from zoo.create import create_model, load_model
 from zoo.models import list_models
@@ -34,8 +40,11 @@ from zoo.sampling import (
     MAX_IMAGES,
     MAX_PIXELS,
     interpolate,
+    interpolation_images,
     sample_grid,
+    sample_images,
     save_grid_png,
+    save_image_pngs,
     score_images,
     write_scores,
 )
@@ -51,11 +60,13 @@ from zoo.weights import (
 from zoo.weights.catalogue import recognise_published
 
 MAX_INTERPOLATION = 256  # latent pairs, or images along one interpolation
+PROG = "zoo-sample"
 
 EPILOG = """examples:
   zoo-sample runs/gan/checkpoints/last.ckpt samples.png --model image_decoder -n 64 --seed 0
   zoo-sample vae_epoch_25.pth samples.png    # a published file (zoo-pretrained list), by its md5
   zoo-sample vae_epoch_25.pth samples.png --model vae.mnist
+  zoo-sample vae_epoch_25.pth samples/ --single -n 100    # 100 PNGs at the model's size
   zoo-sample netG_epoch_99.pth walk.png --model image_decoder --model-arg n_channels=1 \\
       --model-arg final=1x1_crop2 --interpolate 4 --steps 10
   zoo-sample netD_epoch_99.pth scores.tsv --model image_discriminator --model-arg n_channels=1 \\
@@ -135,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "weights", help="weights file: a zoo file, a zoo-train .ckpt, or any file with --model"
     )
-    parser.add_argument("out", help="output: a .png picture, or with --score a .tsv table")
+    parser.add_argument(
+        "out", help="output: a .png picture, with --single a folder of PNGs, with --score a .tsv table"
+    )
     m = parser.add_argument_group("model")
     m.add_argument(
         "--model",
@@ -180,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"images along each interpolation (default 8, at most {MAX_INTERPOLATION}; "
         f"PAIRS x STEPS at most {MAX_IMAGES:,})",
     )
+    g.add_argument(
+        "--single",
+        action="store_true",
+        help="OUT is a folder of one PNG per image at the model's own size (sample_0.png, ...; "
+        "pair_0_step_0.png, ... with --interpolate): no grid, border or enlargement, as --score reads "
+        "them; an existing OUT may hold only an earlier --single output",
+    )
     d = parser.add_argument_group("discriminators")
     d.add_argument("--score", metavar="FOLDER", help="score the PNG/JPEG images under FOLDER")
     d.add_argument(
@@ -216,9 +236,12 @@ def make_output(args: argparse.Namespace) -> str:
     """
     if same_file_as(args.out, {"weights": args.weights}):
         raise ValueError(f"{args.out!r} is the same file as the weights {args.weights!r}; write elsewhere")
-    check_output(args.out, overwrite_readonly=args.overwrite)
+    if not args.single:
+        check_output(args.out, overwrite_readonly=args.overwrite)
     if args.interpolate is not None and args.interpolate < 1:  # 0 must not fall back to a grid
         raise ValueError(f"--interpolate must be >= 1 (latent pairs), got {args.interpolate}")
+    if args.single:
+        return _single_images(args)
     model = load_image_model(args.weights, args.model, parse_key_values(args.model_arg, "--model-arg"))
     if args.score:
         value_range = (-1.0, 1.0) if args.range == "symmetric" else (0.0, 1.0)
@@ -237,6 +260,62 @@ def make_output(args: argparse.Namespace) -> str:
     return f"{args.out}: {what}, {grid.shape[2]} x {grid.shape[1]} pixels (seed {args.seed})"
 
 
+def _single_folder(args: argparse.Namespace) -> Path:
+    """OUT of ``--single`` checked: a new folder whose parent exists, or a folder that is empty or
+    holds only an earlier ``--single`` output (nothing else in it is ever replaced)."""
+    if args.scale is not None or args.nrow is not None:
+        raise ValueError(
+            "--single writes images at the model's size, one file each; --scale and --nrow are for grids"
+        )
+    if args.score:
+        raise ValueError("--single writes a generator's images; --score reads images (leave out --single)")
+    target = Path(args.out)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{args.out}: --single writes a folder of PNGs, and this is a file")
+    if target.is_dir():
+        try:
+            earlier_output(target, PROG, {"weights": args.weights})
+        except FolderOutputError as err:
+            raise ValueError(str(err)) from None
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise ValueError(f"{args.out}: its parent folder {os.fspath(parent)!r} does not exist")
+    return target
+
+
+def _single_images(args: argparse.Namespace) -> str:
+    """Write ``--single`` images into the folder OUT (staged, then put in place); returns the
+    one-line description."""
+    target = _single_folder(args)
+    model = load_image_model(args.weights, args.model, parse_key_values(args.model_arg, "--model-arg"))
+    if args.interpolate is not None:
+        images = interpolation_images(model, args.interpolate, args.steps, args.seed)
+        width_p, width_s = len(str(args.interpolate - 1)), len(str(args.steps - 1))
+        names = [
+            f"pair_{p:0{width_p}d}_step_{s:0{width_s}d}"
+            for p in range(args.interpolate)
+            for s in range(args.steps)
+        ]
+        what = f"{args.interpolate} interpolations of {args.steps} steps"
+    else:
+        images = sample_images(model, args.n, args.seed)
+        names = [f"sample_{i:0{len(str(args.n - 1))}d}" for i in range(args.n)]
+        what = f"{args.n} samples"
+    tmp: Path | None = staging_folder(target)
+    try:
+        save_image_pngs(images, tmp, names)
+        try:
+            publish_folder(tmp, target, command=PROG)
+        except FolderOutputError as err:  # a file appeared in OUT meanwhile
+            raise ValueError(str(err)) from None
+        tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    height, width = images.shape[2:]
+    return f"{args.out}: {what} as single images, {width} x {height} pixels (seed {args.seed})"
+
+
 def _describe(err: BaseException) -> str:
     """The message of ``err``: a read-only OUT names --overwrite; a torch error (e.g. -n too
     large for memory) is cut to its first line, before the C++ trace torch appends."""
@@ -246,7 +325,7 @@ def _describe(err: BaseException) -> str:
 
 
 COMMAND = Command(
-    "zoo-sample",
+    PROG,
     build_parser,
     run,
     reported=(OSError, ValueError, TypeError, RuntimeError, MemoryError),

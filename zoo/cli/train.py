@@ -27,6 +27,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
@@ -46,14 +47,15 @@ from zoo._checks import require_number
 from zoo._io.space import is_disk_full
 from zoo._io.writing import atomic_path
 from zoo.cli._command import exit_on_stop_signals, first_line, report
-from zoo.cli._hydra import CONFIG_PATH
+from zoo.cli._hydra import CONFIG_PATH, undo_run_folder
 from zoo.cli._lightning import route_logging
 from zoo.data import array_dims, count_bed_targets, count_targets, fasta_seq_len
 from zoo.data._errors import DataFileError
 from zoo.data.arrays.records import FILE_OPTIONS
+from zoo.data.inputs import ARRAY_SPLITS, PATH_OPTIONS, missing_data_paths, missing_paths_message
 from zoo.errors import ZooError
-from zoo.tasks import EpochLog, NonFiniteLossError, stop_reason
-from zoo.tasks.progress import epoch_metrics, format_duration, format_value, log_line
+from zoo.tasks import NonFiniteLossError, stop_reason
+from zoo.tasks.progress import best_checkpoint_value, epoch_metrics, format_duration, format_value, log_line
 from zoo.weights import WeightsFileError, read_checkpoint
 
 __all__ = ["CONFIG_PATH", "ConfigError", "build_parser", "main", "prepare_data", "run", "train"]
@@ -164,6 +166,22 @@ def check_run_config(cfg: DictConfig) -> None:
         raise ConfigError(str(err)) from None
     if cfg.get("ckpt_path"):
         check_resume_checkpoint(cfg.ckpt_path)
+
+
+def check_data_paths(cfg: DictConfig) -> None:
+    """Every file or folder the data config names exists (after :func:`prepare_data` made any
+    generated ones): all missing ones are named in one ConfigError, before the first is read
+    (reading sizes from them in the config's interpolations names only the first, in
+    OmegaConf's words)."""
+    data = cfg.get("data")
+    if not isinstance(data, DictConfig):
+        return
+    keys = [k for k in (*PATH_OPTIONS, *ARRAY_SPLITS) if k in data and not OmegaConf.is_missing(data, k)]
+    options = {k: OmegaConf.to_container(data[k], resolve=True) if OmegaConf.is_config(data[k]) else data[k]
+               for k in keys}  # fmt: skip
+    missing = missing_data_paths(options)
+    if missing:
+        raise ConfigError(missing_paths_message(missing))
 
 
 def check_pos_weight(cfg: DictConfig) -> None:
@@ -299,11 +317,8 @@ def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
     lines = [f"training stopped after {epochs} epoch(s), {format_duration(seconds)}: {reason}"]
     ckpt = trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.best_model_path:
-        epoch_log = next((c for c in trainer.callbacks if isinstance(c, EpochLog)), None)
-        best = epoch_log.best() if epoch_log is not None else None
-        at = f" at epoch {best[0]}" if best is not None else ""
-        score = f"{ckpt.monitor} {format_value(float(ckpt.best_model_score))}"
-        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)} ({score}{at})")
+        best = best_checkpoint_value(trainer)  # what the stop reason calls best, too
+        lines.append(f"best checkpoint: {_shown(ckpt.best_model_path)}" + (f" ({best})" if best else ""))
     if isinstance(ckpt, ModelCheckpoint) and ckpt.last_model_path:
         lines.append(f"last checkpoint: {_shown(ckpt.last_model_path)}")
     return lines
@@ -340,12 +355,17 @@ def allow_mlflow_file_store(loggers: DictConfig | None) -> None:
                 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
+def train(cfg: DictConfig, on_training_start: Callable[[], None] | None = None) -> dict[str, float]:
     """Fit (and test, if ``run_test``) the composed run; returns the final logged metrics.
 
     Logs one line per epoch and, at the end, why training stopped and where the results went.
     A bad option raises a ConfigError naming its key before any data is made; a non-finite
     loss stops the run with a NonFiniteLossError (nothing is tested then).
+
+    Args:
+        cfg: the composed config.
+        on_training_start: called once when training starts (after the checks, the data and
+            the sanity check of validation), on every process.
     """
     check_run_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
@@ -353,6 +373,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         torch.set_num_threads(cfg.torch_threads)
     allow_mlflow_file_store(cfg.get("logger"))
     prepare_data(cfg)
+    check_data_paths(cfg)
     check_pos_weight(cfg)
     datamodule = instantiate(cfg.data)
     check_data_splits(cfg, datamodule)
@@ -360,6 +381,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.ckpt_path:
         check_checkpoint_fits(cfg.ckpt_path, task)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    if on_training_start is not None:
+        callbacks.append(_OnTrainStart(on_training_start))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     log_line(trainer, f"run folder: {_shown(trainer.default_root_dir)}")
@@ -383,6 +406,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for line in summary + results_summary(trainer, task, tested):
         log_line(trainer, line)
     return {k: float(v) for k, v in metrics.items()}
+
+
+class _OnTrainStart(Callback):
+    """Calls a function when training starts."""
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        self.function = function
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Call it."""
+        self.function()
 
 
 def save_run_config(cfg: DictConfig) -> Path | None:
@@ -446,18 +480,29 @@ def run(cfg: DictConfig) -> float | None:
         cfg: the composed config.
     """
     route_logging()
-    save_run_config(cfg)
+    started = False
+
+    def training_starts() -> None:
+        nonlocal started
+        started = True
+        save_run_config(cfg)  # a run that fails before this leaves the run folder as it was
+
     try:
-        metrics = train(cfg)
-    except _REPORTED as err:
-        raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
-    except OSError as err:
-        if not is_disk_full(err):
-            raise
-        # every file of the run is written whole (checkpoints, tables, pictures): what is
-        # there is complete, and the checkpoints saved before are kept to resume from
-        full = ZooError(f"cannot write {cfg.run_dir}: {os.strerror(err.errno)}")
-        raise SystemExit(report("zoo-train", full)) from None
+        try:
+            metrics = train(cfg, on_training_start=training_starts)
+        except _REPORTED as err:
+            raise SystemExit(report("zoo-train", err, describe=_one_line)) from None
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            # every file of the run is written whole (checkpoints, tables, pictures): what is
+            # there is complete, and the checkpoints saved before are kept to resume from
+            full = ZooError(f"cannot write {cfg.run_dir}: {os.strerror(err.errno)}")
+            raise SystemExit(report("zoo-train", full)) from None
+    except BaseException:
+        if not started:  # a bad option or file, a stop signal: nothing of the run is worth keeping
+            undo_run_folder()
+        raise
     metric = cfg.monitor.metric
     return metrics.get(metric) if metric else None
 

@@ -43,6 +43,7 @@ def plot_attribution(
     *,
     one_hot: torch.Tensor | np.ndarray | None = None,
     target_name: str | None = None,
+    record_name: str | None = None,
     start: int | None = None,
     end: int | None = None,
     width: int = 100,
@@ -55,7 +56,9 @@ def plot_attribution(
     picture for DeepLIFT; without, the matrix as given. ``ism``: (L, 4) changes of one target,
     ``ism_result.delta[i, :, :, t]``, drawn as a 4 x L heatmap (A, C, G, T rows). Either may be
     left out. The positions drawn are [start, end); by default the ``width`` positions around
-    the strongest signal (attribution, else ISM). ``target_name`` goes in the title.
+    the strongest signal (attribution, else ISM). ``record_name`` (the sequence's name, e.g. its
+    FASTA record's) and ``target_name`` go in the title, which the PNG also keeps as its ``Title``
+    text.
     """
     attr = _matrix(attributions, "attributions", "(4, L)")
     heat = _matrix(ism, "ism", "(L, 4)")
@@ -93,11 +96,11 @@ def plot_attribution(
     if heat is not None:
         _heatmap(fig, axes, heat[start:end].T, positions)
     axes[-1].set_xlabel("position")
-    title = f"{target_name}: " if target_name else ""
-    fig.suptitle(f"{title}positions {start}-{end - 1}")
+    title = ": ".join([*(n for n in (record_name, target_name) if n), f"positions {start}-{end - 1}"])
+    fig.suptitle(title)
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", metadata={"Title": title})
     return path
 
 

@@ -10,6 +10,7 @@ TF-MoDISco reads.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,23 @@ class InterpretOutputs:
         """Delete the hidden .npy files that became .npz files."""
         for rows in [self.ohe, *(r for per_target in self.hyp.values() for r in per_target)]:
             os.unlink(rows.path)
+
+
+def record_label(meta_columns: Sequence[str], meta: Sequence[Any]) -> str:
+    """What names a record of index.tsv for a person: a FASTA record's name, a BED interval's name
+    (else ``chrom:start-end``), a variant's ID (else ``chrom:pos REF>ALT``).
+
+    Args:
+        meta_columns: index.tsv's columns after ``row`` (those of the input's job).
+        meta: the record's values in those columns.
+    """
+    values = dict(zip(meta_columns, meta))
+    if "id" in values:  # a VCF record
+        if str(values["id"]) not in ("", "."):
+            return str(values["id"])
+        return f"{values['chrom']}:{values['pos']} {values['ref']}>{values['alt']}"
+    if "chrom" in values:  # a BED interval
+        if str(values.get("name", ".")) not in ("", "."):
+            return str(values["name"])
+        return f"{values['chrom']}:{values['start']}-{values['end']}"
+    return str(values.get("name", meta[0]))

@@ -26,7 +26,32 @@ class RunCheckpoint(ModelCheckpoint):
     - ``save_last`` keeps ``last.ckpt`` at the latest epoch: Lightning rewrites it only when
       it saves a best checkpoint, so after an epoch that was not the best it was stale,
       and a resumed run repeated epochs.
+
+    It also remembers the epoch of the best checkpoint (``best_model_epoch``, kept across a
+    resume), so that the run's closing lines can say where the best value came from.
     """
+
+    best_model_epoch: int | None = None
+
+    def _update_best_and_save(
+        self, current: torch.Tensor, trainer: Trainer, monitor_candidates: dict[str, torch.Tensor]
+    ) -> None:
+        """Lightning's ranking and saving, then the epoch of the best checkpoint."""
+        super()._update_best_and_save(current, trainer, monitor_candidates)
+        self._epochs = {p: e for p, e in getattr(self, "_epochs", {}).items() if p in self.best_k_models}
+        self._epochs[self._last_checkpoint_saved] = int(monitor_candidates["epoch"])
+        self.best_model_epoch = self._epochs.get(self.best_model_path)
+
+    def state_dict(self) -> dict:
+        """Lightning's state, with the best checkpoint's epoch."""
+        return {**super().state_dict(), "best_model_epoch": self.best_model_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Lightning's state, with the best checkpoint's epoch where the file records it."""
+        super().load_state_dict(state_dict)
+        self.best_model_epoch = state_dict.get("best_model_epoch")
+        if self.best_model_epoch is not None:
+            self._epochs = {self.best_model_path: self.best_model_epoch}
 
     def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
         """Lightning's decision, with non-finite values never among the best."""

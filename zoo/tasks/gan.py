@@ -75,7 +75,7 @@ class GANTask(ZooTask):
         self.latent_dim = int(generator_record["args"]["in_size"])
         fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
         self.register_buffer("fixed_z", fixed, persistent=False)  # not in the state_dict
-        self.samples = Gallery("samples")
+        self.samples = Gallery("samples", "GAN samples (fixed latents)")
 
     def to_unit(self, images: torch.Tensor) -> torch.Tensor:
         """Generator output mapped to [0, 1] for saving."""
@@ -130,7 +130,7 @@ class GANTask(ZooTask):
     def on_train_end(self) -> None:
         """Draw the samples at a few epochs across training."""
         if self.trainer.is_global_zero:
-            self.samples.save_progress(run_dir(self) / "images", "GAN samples (fixed latents)")
+            self.samples.save_progress(run_dir(self) / "images")
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """Adam for the generator, then Adam for the discriminator (DCGAN's betas)."""

@@ -151,14 +151,50 @@ def upscale(grid: torch.Tensor, min_pixels: int = MIN_GRID_PIXELS) -> torch.Tens
     return grid.repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
 
 
-def save_image_grid(path: str | Path, grid: torch.Tensor) -> Path:
-    """Write a uint8 grid from :func:`image_grid` as an upscaled PNG (grey or RGB), atomically."""
+def _title_strip(title: str, width: int, channels: int) -> Any:
+    """A white PIL image ``width`` wide with ``title`` in black, centred: the heading of a grid."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = max(12, min(32, width // 28))
+    try:
+        font: Any = ImageFont.load_default(size=size)  # scalable with FreeType (Pillow >= 10.1)
+    except (TypeError, ImportError, OSError):
+        font = ImageFont.load_default()  # the fixed bitmap font
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    left, top, right, bottom = probe.textbbox((0, 0), title, font=font)
+    margin = max(4, size // 3)
+    strip = Image.new("L" if channels == 1 else "RGB", (width, bottom - top + 2 * margin), "white")
+    ImageDraw.Draw(strip).text(
+        ((width - (right - left)) // 2 - left, margin - top), title, fill="black", font=font
+    )
+    return strip
+
+
+def save_image_grid(path: str | Path, grid: torch.Tensor, title: str | None = None) -> Path:
+    """Write a uint8 grid from :func:`image_grid` as an upscaled PNG (grey or RGB), atomically.
+
+    Args:
+        path: the PNG to write.
+        grid: (C, H, W) uint8 grid, one or three channels.
+        title: drawn on a white strip above the grid and kept as the PNG's ``Title`` text; none
+            without it.
+    """
     from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
     big = upscale(grid)
     pixels = big[0].numpy() if len(big) == 1 else big.permute(1, 2, 0).numpy()
+    picture = Image.fromarray(pixels)
+    info = PngInfo()
+    if title is not None:
+        strip = _title_strip(title, picture.width, len(big))
+        titled = Image.new(picture.mode, (picture.width, strip.height + picture.height), "white")
+        titled.paste(strip, (0, 0))
+        titled.paste(picture, (0, strip.height))
+        picture = titled
+        info.add_text("Title", title)
     with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(pixels).save(tmp, format="PNG")
+        picture.save(tmp, format="PNG", pnginfo=info)
     return Path(path)
 
 
@@ -194,7 +230,8 @@ def pick_epochs(epochs: Sequence[int], n: int = 5) -> list[int]:
 
 class Gallery:
     """One image grid per epoch for a generative task: the latest written as
-    ``<name>_latest.png`` (at most every ``every_s`` seconds while training, and at the end),
+    ``<name>_latest.png`` under ``title`` and its epoch (at most every ``every_s`` seconds while
+    training, and at the end),
     ``keep`` of them spread evenly over the epochs so far, and about five of those drawn side
     by side as ``<name>_progress.png`` at the end.
 
@@ -202,8 +239,14 @@ class Gallery:
     tenths of a second would otherwise spend a third of their time on pictures.
     """
 
-    def __init__(self, name: str, keep: int = 32, every_s: float = 5.0) -> None:
-        self.name, self.keep, self.every_s = name, keep, every_s
+    def __init__(self, name: str, title: str | None = None, keep: int = 32, every_s: float = 5.0) -> None:
+        """Args:
+        name: file names start with it (``<name>_latest.png``, ``<name>_progress.png``).
+        title: what the pictures show, their heading (default: ``name``).
+        keep: how many epochs' grids are kept for the progress picture.
+        every_s: least seconds between two writes of the latest picture while training.
+        """
+        self.name, self.title, self.keep, self.every_s = name, title or name, keep, every_s
         self.grids: dict[int, torch.Tensor] = {}
         self._written_epoch: int | None = None
         self._written_at = -math.inf
@@ -221,22 +264,26 @@ class Gallery:
         return self.write_latest(folder)
 
     def write_latest(self, folder: Path) -> Path | None:
-        """Write the latest kept grid as ``<name>_latest.png`` (None before any epoch)."""
+        """Write the latest kept grid as ``<name>_latest.png``, titled with the gallery's title and
+        the epoch (None before any epoch)."""
         if not self.grids:
             return None
         epoch = max(self.grids)
-        path = save_image_grid(folder / f"{self.name}_latest.png", self.grids[epoch])
+        path = save_image_grid(
+            folder / f"{self.name}_latest.png", self.grids[epoch], title=f"{self.title}, epoch {epoch}"
+        )
         self._written_epoch, self._written_at = epoch, time.monotonic()
         return path
 
-    def save_progress(self, folder: Path, title: str) -> Path | None:
+    def save_progress(self, folder: Path, title: str | None = None) -> Path | None:
         """At the end of training: write the latest grid if it is not on disk yet, and draw about
-        five kept epochs (first, last and between) side by side; None before any epoch."""
+        five kept epochs (first, last and between) side by side under ``title`` (default: the
+        gallery's); None before any epoch."""
         picked = pick_epochs(sorted(self.grids))
         if not picked:
             return None
         if self._written_epoch != picked[-1]:
             self.write_latest(folder)
         return save_grid_progress_png(
-            folder / f"{self.name}_progress.png", [(e, self.grids[e]) for e in picked], title
+            folder / f"{self.name}_progress.png", [(e, self.grids[e]) for e in picked], title or self.title
         )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 log = logging.getLogger("zoo.train")
@@ -160,6 +160,27 @@ def stop_rules(trainer: L.Trainer) -> str:
     return "training stops at the first of: " + "; ".join(rules) if rules else "training has no stop rule"
 
 
+def best_checkpoint_value(trainer: L.Trainer) -> str | None:
+    """The monitored value of the checkpoint kept as best, in words (``val_auroc 0.9995 at
+    epoch 7``), or None without one: what every closing line calls "best".
+
+    Args:
+        trainer: the trainer of the fit just ended.
+    """
+    ckpt = trainer.checkpoint_callback
+    if not isinstance(ckpt, ModelCheckpoint) or ckpt.monitor is None or ckpt.best_model_score is None:
+        return None
+    value = float(ckpt.best_model_score)
+    if not ckpt.best_model_path or not math.isfinite(value):
+        return None
+    epoch = getattr(ckpt, "best_model_epoch", None)
+    if epoch is None:  # a plain ModelCheckpoint: the first epoch the epoch log saw at that value
+        epoch_log = next((c for c in trainer.callbacks if isinstance(c, EpochLog)), None)
+        if epoch_log is not None and epoch_log.monitor == ckpt.monitor:
+            epoch = next((e for e, v in sorted(epoch_log.history.items()) if v == value), None)
+    return f"{ckpt.monitor} {format_value(value)}" + (f" at epoch {epoch}" if epoch is not None else "")
+
+
 def stop_reason(trainer: L.Trainer) -> str:
     """Why the last ``fit`` ended, in words: interrupted, early stopping (and on what), the
     time budget (``max_time``), ``max_steps``, ``max_epochs`` or ``fast_dev_run``."""
@@ -168,10 +189,19 @@ def stop_reason(trainer: L.Trainer) -> str:
     stopper = trainer.early_stopping_callback
     if isinstance(stopper, EarlyStopping) and stopper.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
         if stopper.stopping_reason == EarlyStoppingReason.PATIENCE_EXHAUSTED:
+            # "best" is the kept checkpoint's, as in the closing lines; the stopper counts from its
+            # own reference, which a rise smaller than min_delta leaves below the best: named too
+            reference = format_value(float(stopper.best_score))
+            ckpt = trainer.checkpoint_callback
+            same = isinstance(ckpt, ModelCheckpoint) and ckpt.monitor == stopper.monitor
+            best = best_checkpoint_value(trainer) if same else None
+            moved = best is not None and format_value(float(ckpt.best_model_score)) != reference
             return (
                 f"early stopping: {stopper.monitor} did not improve by more than "
-                f"{abs(float(stopper.min_delta)):g} for {stopper.wait_count} {_validation_unit(trainer)} "
-                f"(patience {stopper.patience}; best {format_value(float(stopper.best_score))})"
+                f"{abs(float(stopper.min_delta)):g}"
+                + (f" on {reference}" if moved else "")
+                + f" for {stopper.wait_count} {_validation_unit(trainer)} (patience {stopper.patience}; "
+                f"best {best or reference})"
             )
         return f"early stopping: {stopper.stopping_reason_message}"
     if trainer.fast_dev_run:

@@ -64,7 +64,12 @@ class VAETask(ZooTask):
         fixed = torch.randn(n_samples, self.latent_dim, generator=torch.Generator().manual_seed(sample_seed))
         self.register_buffer("fixed_z", fixed, persistent=False)
         self._shown: torch.Tensor | None = None
-        self.galleries = {name: Gallery(name) for name in ("samples", "reconstructions")}
+        self.galleries = {
+            "samples": Gallery("samples", "VAE samples (fixed latents)"),
+            "reconstructions": Gallery(
+                "reconstructions", "VAE: held-out images (odd rows) and their reconstructions"
+            ),
+        }
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log-variance) of q(z | x)."""
@@ -120,10 +125,8 @@ class VAETask(ZooTask):
         """Draw samples and reconstructions at a few epochs across training."""
         if self.trainer.is_global_zero:
             folder = run_dir(self) / "images"
-            self.galleries["samples"].save_progress(folder, "VAE samples (fixed latents)")
-            self.galleries["reconstructions"].save_progress(
-                folder, "VAE: held-out images (odd rows) and their reconstructions"
-            )
+            for gallery in self.galleries.values():
+                gallery.save_progress(folder)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over encoder and decoder."""
