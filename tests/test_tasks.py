@@ -385,3 +385,29 @@ def test_tasks_train_in_float16_with_a_gradient_scaler(tmp_path, name):
     state = task.state_dict()
     assert all(torch.isfinite(state[k]).all() for k in start)
     assert any(not torch.equal(state[k], v) for k, v in start.items())  # later steps trained
+
+
+def test_sample_spread_tells_collapsed_samples_from_varied_ones():
+    from zoo.tasks.gan import sample_spread
+
+    same = torch.rand(1, 1, 8, 8).expand(16, 1, 8, 8)
+    assert sample_spread(same) == pytest.approx(0.0, abs=1e-6)
+    varied = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert sample_spread(varied) > 0.3  # uniform pixels: about 0.41 apart
+    assert sample_spread(torch.zeros(1, 1, 8, 8)) == 0.0  # one sample: nothing to compare
+
+
+def test_a_gan_whose_samples_collapse_warns_once(monkeypatch, tmp_path):
+    generator = zoo.create_model("image_decoder", in_size=8, n_channels=1, ngf=8, n_layers=2)
+    discriminator = zoo.create_model("image_discriminator", n_channels=1, ndf=8, image_size=8)
+    task = GANTask(generator, discriminator, n_samples=8)
+    monkeypatch.setattr(task, "sample", lambda z=None: torch.full((8, 1, 8, 8), 0.5))  # one image, 8 times
+    dm = FakeImageDataModule(n_images=16, image_size=8, n_channels=1, scale="symmetric", batch_size=8)
+    trainer = quiet_trainer(
+        tmp_path, max_epochs=task.COLLAPSE_EPOCHS + 2, limit_train_batches=1, limit_val_batches=0
+    )
+    with pytest.warns(
+        UserWarning, match=r"GAN samples collapsed: the fixed-latent samples differ by 0 "
+    ) as seen:
+        trainer.fit(task, datamodule=dm)
+    assert sum("collapsed" in str(w.message) for w in seen) == 1

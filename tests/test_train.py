@@ -101,6 +101,16 @@ def test_every_experiment_composes_and_instantiates(tmp_path, name):
             assert task.reconstruct(x[:2]).shape == x[:2].shape and x.min() >= 0
 
 
+def test_the_mlp_gan_recipe_trains_at_its_own_rate_and_length():
+    # at DCGAN's 2e-4 for 60 epochs the MLP pair collapsed to one non-digit; 2e-3 for 100 makes digits
+    mlp = compose_cfg(["experiment=image_decoder_gan_digits", "model=mlp_gan"])
+    assert (mlp.task.lr, mlp.trainer.max_epochs) == (2e-3, 100)
+    dcgan = compose_cfg(["experiment=image_decoder_gan_digits"])
+    assert (dcgan.task.lr, dcgan.trainer.max_epochs) == (2e-4, 60)
+    mine = compose_cfg(["experiment=image_decoder_gan_digits", "model=mlp_gan", "task.lr=1e-3"])
+    assert mine.task.lr == 1e-3  # the command line still wins
+
+
 @pytest.mark.parametrize("name", DNA_EXPERIMENTS)
 def test_dna_experiments_encode_n_as_zoo_predict_scores_it(name):
     from zoo.models import build_model
