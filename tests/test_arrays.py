@@ -315,7 +315,7 @@ def test_deepsea_bundle_preset_reads_the_bundle_as_selene_describes_it(tmp_path)
 
 @pytest.mark.slow  # builds the paper-size DeepSEA (52.8 M parameters)
 def test_deepsea_bundle_experiment_trains_validates_and_tests(tmp_path):
-    from zoo.cli.train import train
+    from zoo.training import train
 
     bundle(tmp_path, n_train=8, n_eval=4)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -328,7 +328,7 @@ def test_deepsea_bundle_experiment_trains_validates_and_tests(tmp_path):
 
 @pytest.mark.parametrize("kind", ["hdf5_alphabet_length_batch", "npy"])
 def test_the_arrays_config_sizes_the_model_from_the_training_files(tmp_path, kind):
-    import zoo.cli.train  # noqa: F401  registers the zoo.* resolvers
+    import zoo.training  # noqa: F401  registers the zoo.* resolvers
 
     _, x, y = records(n=20, length=17, n_targets=3)
     split = layout(kind, tmp_path, x, y)

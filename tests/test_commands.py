@@ -93,7 +93,7 @@ def test_command_modules_import_no_other_command():
 
 def test_command_errors_are_zoo_errors():
     from zoo.cli.evaluate import EvaluateError
-    from zoo.cli.train import ConfigError
+    from zoo.training import ConfigError
 
     assert issubclass(EvaluateError, ZooError) and issubclass(ConfigError, ZooError)
 

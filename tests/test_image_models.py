@@ -286,7 +286,7 @@ SMALL_DCGAN = ["data=fake_images", "data.batch_size=8", "model.generator.ngf=8",
 def test_fast_dev_run_of_each_new_architecture(tmp_path, overrides):
     from test_train import compose_cfg
 
-    from zoo.cli.train import train
+    from zoo.training import train
 
     cfg = compose_cfg([*overrides, f"run_dir={tmp_path}/run", "trainer=cpu", "+trainer.fast_dev_run=true"])
     train(cfg)
@@ -297,7 +297,7 @@ def test_fast_dev_run_of_each_new_architecture(tmp_path, overrides):
 def mlp_runs(tmp_path_factory):
     from test_train import TINY_STEPS, compose_cfg
 
-    from zoo.cli.train import train
+    from zoo.training import train
 
     runs = {}
     for task, model in (("gan", "mlp_gan"), ("vae", "mlp_vae")):
@@ -379,10 +379,10 @@ def test_each_image_recipe_makes_digits_of_every_class(tmp_path, experiment, mod
     all ten classes (a collapsed one gave three)."""
     from test_train import compose_cfg
 
-    from zoo.cli.train import train
     from zoo.sampling import generate, latent_size, latents
     from zoo.tasks import GANTask, VAETask
     from zoo.tasks.quality import digit_features, digits_split, frechet_distance, train_digits_classifier
+    from zoo.training import train
 
     overrides = [f"experiment={experiment}", f"run_dir={tmp_path}/run", "trainer.enable_progress_bar=false"]
     train(compose_cfg(overrides + ([f"model={model}"] if model else [])))

@@ -20,8 +20,8 @@ from hydra.utils import instantiate
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import zoo
-from zoo.cli.train import ConfigError, prepare_data, train
 from zoo.tasks import NonFiniteLossError
+from zoo.training import ConfigError, prepare_data, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
