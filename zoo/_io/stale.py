@@ -85,6 +85,21 @@ def sweep_stale(folder: str | os.PathLike[str], name: str) -> list[str]:
     return removed
 
 
+def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
+    """``folder`` and those of its parents that do not exist, innermost first ([] when
+    ``folder`` exists).
+
+    Args:
+        folder: a folder that may not exist yet.
+    """
+    missing = []
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
 def make_parents(path: str | os.PathLike[str]) -> list[Path]:
     """Create the missing folders above ``path`` (as ``mkdir -p``); returns those created, the
     outermost first, for :func:`remove_created` to take away after a failure.
@@ -92,11 +107,7 @@ def make_parents(path: str | os.PathLike[str]) -> list[Path]:
     Args:
         path: the file or folder whose parent folders must exist.
     """
-    missing = []
-    parent = Path(path).parent
-    while not parent.exists() and parent != parent.parent:
-        missing.append(parent)
-        parent = parent.parent
+    missing = missing_folders(Path(path).parent)
     created = []
     for folder in reversed(missing):
         try:

@@ -15,6 +15,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from zoo._io.stale import missing_folders, remove_created
+
 _CLONE_CONF = Path(__file__).resolve().parents[2] / "conf"
 # From a clone (editable install or PYTHONPATH) read conf/ in place; installed, the package.
 IN_CLONE = (_CLONE_CONF / "config.yaml").is_file() and (_CLONE_CONF.parent / "pyproject.toml").is_file()
@@ -73,9 +75,8 @@ def run_folder_problem(path: str | os.PathLike[str]) -> str | None:
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"the run folder {os.fspath(path)} is not writable"
         return None
-    parent = folder.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    missing = missing_folders(folder.absolute().parent)
+    parent = missing[-1].parent if missing else folder.absolute().parent  # the nearest that exists
     if not parent.is_dir():
         return f"the run folder {os.fspath(path)} cannot be made: {parent} is a file, not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -111,10 +112,7 @@ def note_run_folder(path: str | os.PathLike[str]) -> RunFolderBefore:
         before.entries = set(folder.iterdir())
         before.sizes = {p: p.stat().st_size for p in before.entries if p.is_file() and not p.is_symlink()}
     else:
-        missing = folder
-        while not missing.exists() and missing != missing.parent:
-            before.made.append(missing)
-            missing = missing.parent
+        before.made = missing_folders(folder)
     _before = before
     return before
 
@@ -133,11 +131,8 @@ def undo_run_folder() -> None:
         return  # not the folder noted: leave everything
     if before.made:
         shutil.rmtree(before.path, ignore_errors=True)
-        for parent in before.made[1:]:
-            try:
-                parent.rmdir()  # only when empty: another run may have made a folder beside ours
-            except OSError:
-                break
+        # the parents only when empty: another run may have made a folder beside ours
+        remove_created(before.made[:0:-1])
         return
     for path in before.path.iterdir():
         if path not in before.entries:
