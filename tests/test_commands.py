@@ -180,7 +180,7 @@ def test_a_stop_signal_exits_with_128_plus_its_number(capsys):
         raise AssertionError("the signal did not stop the run")
 
     with pytest.raises(SystemExit) as stop:
-        _command(run, stop_signals=True).main([])
+        _command(run).main([])
     assert stop.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err == "zoo-x: stopped by SIGTERM\n"
 

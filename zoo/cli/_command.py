@@ -98,10 +98,6 @@ class Command:
         label: what stands between ``prog:`` and the message (``"error: "``; empty for the
             commands whose messages have always been ``prog: message``).
         describe: the message of a reported error.
-        stop_signals: SIGINT, SIGTERM and SIGHUP unwind the run (removing its temporary
-            files) and end it with 128 + the signal number and the line ``prog: stopped by ...``
-            (every command: a signal is never a success nor a traceback; Lightning's own SIGTERM
-            handler, which ends a fit quietly with status 0, runs before this one).
         fast_exit: leave by ``os._exit`` once the output is written: the interpreter's teardown
             is slow with torch loaded and has nothing left to do (the threads are joined).
         reuse_freed_memory: have glibc reuse freed memory (:func:`keep_freed_memory`) for a run
@@ -115,7 +111,6 @@ class Command:
     reported_at_exit: tuple[type[BaseException], ...] = ()
     label: str = "error: "
     describe: Callable[[BaseException], str] = str
-    stop_signals: bool = True
     fast_exit: bool = False
     reuse_freed_memory: bool = False
 
@@ -164,7 +159,9 @@ class Command:
             keep_freed_memory()
         args = self.build_parser().parse_args(argv)
         try:
-            with cleanup_on_signals() if self.stop_signals else contextlib.nullcontext():
+            # SIGINT, SIGTERM and SIGHUP unwind the run (removing its temporaries) and end it with
+            # 128 + the signal number: a signal is never a success nor a traceback
+            with cleanup_on_signals():
                 status = self.run(args)
         except Terminated as stop:
             print(f"{self.prog}: {stop}", file=sys.stderr)

@@ -82,7 +82,6 @@ COMMAND = Command(
     reported=(OSError, ValueError, TypeError),
     label="",
     describe=with_overwrite_hint,
-    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
 )
 main = COMMAND.main
 call = COMMAND.call

@@ -329,7 +329,6 @@ COMMAND = Command(
     # the interpretation functions' checks, a missing optional library
     reported=(PredictError, ValueError, ImportError),
     reported_at_exit=(OSError,),  # writing failed (a full disk)
-    stop_signals=True,  # SIGINT, SIGTERM and SIGHUP remove the temporary folder
     fast_exit=True,
     reuse_freed_memory=True,
 )

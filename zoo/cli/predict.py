@@ -300,7 +300,6 @@ COMMAND = Command(
     run,
     reported=(PredictError,),
     reported_at_exit=(OSError,),  # writing failed (a full disk, a closed pipe); the writer named --out
-    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
     fast_exit=True,
     reuse_freed_memory=True,
 )

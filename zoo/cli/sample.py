@@ -331,7 +331,6 @@ COMMAND = Command(
     reported=(OSError, ValueError, TypeError, RuntimeError, MemoryError),
     label="",
     describe=_describe,
-    stop_signals=True,  # SIGTERM/SIGHUP remove the temporary file as Ctrl-C does
 )
 main = COMMAND.main
 call = COMMAND.call
