@@ -189,11 +189,12 @@ def register_published(file: PublishedFile) -> PublishedFile:
     if file.layout not in {layout.name for layout in spec.layouts}:
         raise ValueError(f"published file {file.name!r}: {spec.name} has no layout {file.layout!r}")
     conventions = spec.conventions
+    args = {**default_args(spec.name), **file.args}  # the file's model's arguments, all of them
     weights = f"weights: doi:{file.weights_doi}" if file.weights_doi else ""
     registered = dataclasses.replace(
         file,
-        image_shape=file.image_shape if file.image_shape is not None else _image_shape(spec, file),
-        latent_size=file.latent_size if file.latent_size is not None else _latent_size(spec, file),
+        image_shape=file.image_shape if file.image_shape is not None else _image_shape(spec, args),
+        latent_size=file.latent_size if file.latent_size is not None else _latent_size(spec, args),
         n_value=conventions.n_value if file.n_value is None else file.n_value,
         value_range=conventions.value_range if file.value_range is None else file.value_range,
         targets=conventions.targets if file.targets is None else file.targets,
@@ -203,10 +204,9 @@ def register_published(file: PublishedFile) -> PublishedFile:
     return registered
 
 
-def _image_shape(spec: ModelSpec, file: PublishedFile) -> tuple[int, int, int] | None:
+def _image_shape(spec: ModelSpec, args: Mapping[str, Any]) -> tuple[int, int, int] | None:
     """The (C, H, W) of the images a published image model makes or reads, where its arguments
-    state it (``image_shape``, or the input shape of an image-reading model); else None."""
-    args = {**default_args(spec.name), **file.args}
+    ``args`` state it (``image_shape``, or the input shape of an image-reading model); else None."""
     if "image_shape" in args:
         return tuple(args["image_shape"])  # type: ignore[return-value]
     if spec.inputs is not None and spec.inputs.kind == "image":
@@ -217,10 +217,9 @@ def _image_shape(spec: ModelSpec, file: PublishedFile) -> tuple[int, int, int] |
     return None
 
 
-def _latent_size(spec: ModelSpec, file: PublishedFile) -> int | None:
+def _latent_size(spec: ModelSpec, args: Mapping[str, Any]) -> int | None:
     """The length of the Gaussian latent a published generator or VAE decodes (None for other
-    models): its ``latent_size`` argument, or the input size of a latent-reading model."""
-    args = {**default_args(spec.name), **file.args}
+    models): its ``latent_size`` argument in ``args``, or the input size of a latent-reading model."""
     if "latent_size" in args:
         return int(args["latent_size"])
     if spec.inputs is not None and spec.inputs.kind == "latent":
