@@ -29,8 +29,11 @@ def strand_pair(
     logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(forward, reverse-complement) logits of ``x`` from one call on both strands as one batch."""
-    forward, reverse = logits_fn(torch.cat([x, reverse_complement(x)])).chunk(2)
-    return forward, reverse
+    both = logits_fn(torch.cat([x, reverse_complement(x)]))
+    # split at the batch size rather than ``chunk(2)``, whose guard pins an exported graph's
+    # batch axis (torch.export) to the example's size
+    n = x.shape[0]
+    return both[:n], both[n:]
 
 
 def conv_out_len(length: int, kernel: int, pool: int = 1) -> int:
