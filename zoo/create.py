@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.hub import hub_weights, is_hub_ref, load_hub_model
 from zoo.models import build_model, list_models
 from zoo.targets import load_target_names
 from zoo.weights import (
@@ -49,7 +50,19 @@ def create_model(
     ``pretrained=True`` takes its first published file.
     Offline, ``weights=`` a local copy of the published file: its md5 is checked against the
     published one and a mismatch refused (``check_md5=False`` warns instead).
+
+    ``name`` may also be ``"hf://OWNER/REPO[@REVISION]"``: a zoo repository on the Hugging Face
+    Hub (:mod:`zoo.hub`), read through the Hugging Face cache (offline with ``HF_HUB_OFFLINE=1``);
+    ``weights="hf://..."`` loads such a repository's weights file into the model ``name``.
     """
+    if is_hub_ref(name):  # a zoo repository on the Hugging Face Hub
+        if weights is not None or pretrained:
+            raise ValueError(
+                f"{name}: a Hugging Face model holds its weights; leave weights= and pretrained= out"
+            )
+        return load_hub_model(name, **overrides)
+    if is_hub_ref(weights):  # its zoo weights file, loaded into the model asked for
+        weights = hub_weights(os.fspath(weights)).path  # type: ignore[arg-type]
     entry = _catalogue_entry(name, pretrained)
     if entry is None:
         model = build_model(name, **overrides)

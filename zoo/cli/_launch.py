@@ -18,7 +18,17 @@ from zoo._signals import stop_quietly_while_starting
 # entry point -> (the command's name, the module whose ``main`` runs it)
 COMMANDS = {
     name.replace("-", "_"): (f"zoo-{name}", f"zoo.cli.{name}")
-    for name in ("demo", "train", "evaluate", "predict", "interpret", "convert", "sample", "pretrained")
+    for name in (
+        "demo",
+        "train",
+        "evaluate",
+        "predict",
+        "interpret",
+        "convert",
+        "sample",
+        "pretrained",
+        "export",
+    )
 }
 
 
@@ -80,3 +90,8 @@ def sample() -> None:
 def pretrained() -> None:
     """``zoo-pretrained``."""
     launch(*COMMANDS["pretrained"])
+
+
+def export() -> None:
+    """``zoo-export``."""
+    launch(*COMMANDS["export"])

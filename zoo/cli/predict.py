@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--weights",
         help="weights file: a zoo checkpoint, a zoo-train .ckpt, a file zoo.load_weights reads, or a local "
-        "copy of a published model's file (md5 checked); required unless --pretrained",
+        "copy of a published model's file (md5 checked), or hf://OWNER/REPO[@REVISION], a zoo model on the "
+        "Hugging Face Hub (read through its cache); required unless --pretrained",
     )
     m.add_argument(
         "--pretrained",

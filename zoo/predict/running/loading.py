@@ -14,6 +14,7 @@ from torch import nn
 
 from zoo._types import PathLike
 from zoo.create import create_model, load_model
+from zoo.hub import is_hub_ref, load_hub_model
 from zoo.models import build_model, list_models, spec_for_class
 from zoo.models import n_targets_of as n_targets_of  # (zoo.predict exports it from here)
 from zoo.predict.errors import PredictError
@@ -103,6 +104,7 @@ def load_predict_model(
     *,
     pretrained: bool = False,
     progress: bool = True,
+    dna_only: bool = True,
 ) -> tuple[nn.Module, str]:
     """The model to score with (eval mode) and its registry name.
 
@@ -113,11 +115,15 @@ def load_predict_model(
     zoo.load_weights reads needs ``name`` and is loaded into ``zoo.create_model(name,
     **model_args)``. A catalogue ``name`` (``deepsea.kipoi_predict``) loads the published
     checkpoint: ``weights`` is then a local copy of it (md5 checked), or ``pretrained``
-    downloads it. A file that does not fit the model is a PredictError naming the file and
-    the model. The model carries the target names and N value the weights record.
+    downloads it. ``weights`` ``hf://OWNER/REPO[@REVISION]`` is a zoo repository on the
+    Hugging Face Hub (read through its cache). A file that does not fit the model is a
+    PredictError naming the file and the model. The model carries the target names and N
+    value the weights record. ``dna_only`` refuses models that do not read DNA.
     """
+    if is_hub_ref(weights):
+        return _load_hub(name, str(weights), model_args or {}, dna_only)
     if pretrained or is_catalogue_name(name):
-        return _load_published(name, weights, model_args or {}, pretrained, progress)
+        return _load_published(name, weights, model_args or {}, pretrained, progress, dna_only)
     if weights is None:
         raise PredictError(
             "--weights is needed: a zoo checkpoint, a zoo Lightning checkpoint, or (with --model NAME) any "
@@ -145,7 +151,7 @@ def load_predict_model(
             )
         model = _create_and_load(name, model_args, path)
         _attach_recorded(model, path, zoo_file is not None)
-    return _dna_model(model, name)
+    return _dna_model(model, name) if dna_only else (model.eval(), name)
 
 
 def _dna_model(model: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -168,8 +174,27 @@ def _attach_recorded(model: nn.Module, path: Path, zoo_file: bool) -> None:
         raise PredictError(f"weights file {os.fspath(path)}: {err}") from err
 
 
+def _load_hub(
+    name: str | None, ref: str, model_args: dict[str, Any], dna_only: bool
+) -> tuple[nn.Module, str]:
+    """The model of a zoo repository on the Hugging Face Hub; ``name``, when given, must be its model."""
+    try:
+        model = load_hub_model(ref, **model_args)
+    except (OSError, TypeError) as err:  # unreadable cached file, a wrong --model-arg
+        raise PredictError(f"cannot load {ref}: {err}") from err
+    stored = spec_for_class(type(model)).name
+    if name is not None and name != stored:
+        raise PredictError(f"--model {name!r} but {ref} holds a {stored!r} model")
+    return _dna_model(model, stored) if dna_only else (model, stored)
+
+
 def _load_published(
-    name: str | None, weights: PathLike | None, model_args: dict[str, Any], pretrained: bool, progress: bool
+    name: str | None,
+    weights: PathLike | None,
+    model_args: dict[str, Any],
+    pretrained: bool,
+    progress: bool,
+    dna_only: bool = True,
 ) -> tuple[nn.Module, str]:
     """A published checkpoint: downloaded (``pretrained``) or a local copy, md5 checked."""
     if name is None:
@@ -183,7 +208,8 @@ def _load_published(
         model = create_model(name, weights, pretrained=pretrained, progress=progress, **model_args)
     except (OSError, ValueError, TypeError) as err:  # download, md5, layout and argument errors
         raise PredictError(f"cannot load published model {name!r}: {err}") from err
-    return _dna_model(model, spec_for_class(type(model)).name)
+    registered = spec_for_class(type(model)).name
+    return _dna_model(model, registered) if dna_only else (model.eval(), registered)
 
 
 def _load_zoo_file(path: Path) -> nn.Module:
