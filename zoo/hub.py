@@ -127,16 +127,16 @@ def _hub() -> Any:
 def _download(ref: HubRef, filename: str, revision: str) -> Path:
     """``filename`` of ``ref``'s repository at ``revision``, from the cache or the Hub."""
     hub = _hub()
-    from huggingface_hub import errors
+    from huggingface_hub import constants, errors
 
     try:
         return Path(hub.hf_hub_download(ref.repo_id, filename, revision=revision))
     except errors.LocalEntryNotFoundError:
-        offline = hub.constants.HF_HUB_OFFLINE
+        offline = constants.HF_HUB_OFFLINE
         why = "HF_HUB_OFFLINE is set" if offline else "the Hub cannot be reached"
         raise HubError(
             f"{ref}: {filename} at revision {revision!r} is not in the Hugging Face cache "
-            f"({hub.constants.HF_HUB_CACHE}) and {why}; download it once where the Hub is reachable, "
+            f"({constants.HF_HUB_CACHE}) and {why}; download it once where the Hub is reachable, "
             "or name a revision the cache holds"
         ) from None
     except errors.RevisionNotFoundError:
