@@ -87,9 +87,8 @@ def test_the_upload_folder_holds_weights_record_and_card(hub_folder):
     assert record["doi"] == "10.1038/nmeth.3547" and record["source"] == model.source
     card = (folder / "README.md").read_text()
     _, front, body = card.split("---\n", 2)
-    assert yaml.safe_load(front) == {
-        "library_name": "sigmoid-zoo", "license": "mit", "tags": ["sigmoid-zoo", "deepsea", "genomics", "dna"],
-    }  # fmt: skip
+    tags = ["sigmoid-zoo", "deepsea", "genomics", "dna"]
+    assert yaml.safe_load(front) == {"library_name": "sigmoid-zoo", "license": "mit", "tags": tags}
     assert "Zhou & Troyanskaya 2015, Nat. Methods, [doi:10.1038/nmeth.3547]" in body
     assert "- License of the weights: MIT" in body
     assert "- N: encoded as 0.25 in each of the four channels" in body
