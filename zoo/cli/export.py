@@ -4,7 +4,7 @@
     zoo-export deepsea.pt2 --model deepsea.kipoi_predict --pretrained
     zoo-export model.onnx --weights model.safetensors          # a zoo checkpoint
     zoo-export model.onnx --weights hf://OWNER/REPO@REVISION   # a zoo model on the Hub
-    zoo-export hub/ --format hub --weights model.safetensors --license MIT
+    zoo-export hub/ --format hub --weights model.safetensors --license Apache-2.0
 
 The format follows OUT's suffix (``.onnx``, ``.pt2``) unless ``--format`` names it; ``hub``
 writes the folder to upload to the Hugging Face Hub (weights, record, model card). The model
