@@ -236,3 +236,19 @@ def test_bad_input_is_one_line(tmp_path, monkeypatch, capsys, argv, message):
     assert err.startswith(message) and err.count("\n") == 1
     assert sorted(os.listdir(tmp_path)) == ["EXISTING.onnx"]
     assert (tmp_path / "EXISTING.onnx").read_text() == "mine"
+
+
+def test_a_large_model_keeps_its_weights_beside_the_onnx_file(tmp_path, monkeypatch):
+    """Past torch.onnx's size limit (paper-size Sei: 3.6 GB) the weights go to NAME.onnx.data,
+    which the graph names relative to itself: both files move into place together."""
+    from torch.onnx._internal.exporter import _onnx_program
+
+    monkeypatch.setattr(_onnx_program, "_LARGE_MODEL_THRESHOLD", 0)  # every model counts as large
+    model = small_model("sei", rc_average=True)
+    path = export_onnx(model, tmp_path / "sei.onnx")
+    assert sorted(os.listdir(tmp_path)) == ["sei.onnx", "sei.onnx.data"]
+    session = ort.InferenceSession(os.fspath(path))
+    x = inputs(model, 3)
+    (got,) = session.run(None, {"input": x.numpy()})
+    assert abs(torch.from_numpy(got) - zoo_output(model, x)).max().item() <= TOLERANCE
+    assert read_onnx_metadata(path)["zoo_model"] == "sei"

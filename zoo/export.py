@@ -221,6 +221,13 @@ def _staged(path: Path, overwrite: bool) -> Iterator[Path]:
         try:
             yield folder / target.path.name
             written = sorted(folder.iterdir(), key=lambda p: p.name == target.path.name)  # the file last
+            beside = [p.name for p in written if p.name != target.path.name]
+            taken = [n for n in beside if os.path.lexists(target.path.parent / n)]
+            if taken and not overwrite:  # the weights file of a large model
+                raise ExportError(
+                    f"{os.fspath(target.path.parent / taken[0])!r} exists; pass --overwrite (overwrite=True) "
+                    "to replace it"
+                )
             for item in written:
                 os.chmod(item, new_file_mode())  # mkdtemp's folder is private; outputs are not
                 os.replace(item, target.path.parent / item.name)
