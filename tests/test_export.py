@@ -3,6 +3,7 @@ torch.export program gives the zoo's outputs, at two batch sizes, with its metad
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -204,6 +205,8 @@ def test_the_command_exports_a_zoo_checkpoint_with_its_record(tmp_path, capsys):
     assert capsys.readouterr().out == f"danq (forward, dynamic batch) -> {out}\n"
     meta = read_onnx_metadata(out)
     assert json.loads(meta["zoo_targets"]) == model.target_names
+    md5 = hashlib.md5(weights.read_bytes()).hexdigest()
+    assert json.loads(meta["zoo_source"]) == {"file": "danq.safetensors", "md5": md5}
     session = ort.InferenceSession(os.fspath(out))
     x = inputs(model, 2)
     (got,) = session.run(None, {"input": x.numpy()})
@@ -252,3 +255,27 @@ def test_a_large_model_keeps_its_weights_beside_the_onnx_file(tmp_path, monkeypa
     (got,) = session.run(None, {"input": x.numpy()})
     assert abs(torch.from_numpy(got) - zoo_output(model, x)).max().item() <= TOLERANCE
     assert read_onnx_metadata(path)["zoo_model"] == "sei"
+
+
+def test_a_published_file_exports_with_its_source(tmp_path, publish, capsys):
+    from tests import legacy
+
+    original = legacy.ExamplesVAE().eval()
+    torch.save(original.state_dict(), tmp_path / "vae.pth")
+    entry = publish(
+        "vae.mnist", name="vae.test", md5=hashlib.md5((tmp_path / "vae.pth").read_bytes()).hexdigest()
+    )
+    out = tmp_path / "vae.pt2"
+    assert (
+        export_cli([os.fspath(out), "--model", "vae.test", "--weights", os.fspath(tmp_path / "vae.pth")]) == 0
+    )
+    program, meta = load_program(out)
+    source = json.loads(meta["zoo_source"])
+    assert (source["name"], source["url"], source["md5"], source["license"]) == (
+        "vae.test", entry.url, entry.md5, "MIT",
+    )  # fmt: skip
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():  # the reconstruction of the posterior mean, as the original's decode(mu)
+        mu, _ = original.encode(x.view(3, 784))
+        expected = original.decode(mu).view(3, 1, 28, 28)
+        assert abs(program.module()(x) - expected).max().item() <= TOLERANCE

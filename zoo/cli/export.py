@@ -105,6 +105,18 @@ def _load(ns: argparse.Namespace) -> tuple[nn.Module, str]:
     return load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, dna_only=False)
 
 
+def _source(ns: argparse.Namespace, model: nn.Module) -> dict[str, str]:
+    """Where the weights came from, for the metadata: what the model records (a published file,
+    a Hub repository, a zoo file's record), else the weights file given, or none."""
+    from zoo.weights.download import file_md5
+
+    if getattr(model, "source", None):
+        return dict(model.source)
+    if ns.untrained:
+        return {"weights": "none: random initialisation (--untrained)"}
+    return {"file": os.path.basename(ns.weights), "md5": file_md5(ns.weights)}
+
+
 def run(ns: argparse.Namespace) -> int:
     """Load the model and write the output; returns the exit status."""
     fmt = _format(ns)
@@ -127,7 +139,7 @@ def run(ns: argparse.Namespace) -> int:
     from zoo.export import export_onnx, export_program
 
     write = export_onnx if fmt == "onnx" else export_program
-    write(model, out, logits=ns.logits, overwrite=ns.overwrite)
+    write(model, out, logits=ns.logits, source=_source(ns, model), overwrite=ns.overwrite)
     what = "logits" if ns.logits else "forward"
     print(f"{name} ({what}, dynamic batch) -> {ns.out}", file=sys.stdout)
     return 0
