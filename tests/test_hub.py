@@ -91,9 +91,11 @@ def test_the_upload_folder_holds_weights_record_and_card(hub_folder):
     assert yaml.safe_load(front) == {"library_name": "sigmoid-zoo", "license": "mit", "tags": tags}
     assert "Zhou & Troyanskaya 2015, Nat. Methods, [doi:10.1038/nmeth.3547]" in body
     assert "- License of the weights: MIT" in body
-    assert "- N: encoded as 0.25 in each of the four channels" in body
+    assert "- Input: (N, 4, 200), one-hot DNA, channels ACGT" in body
+    assert "- Unknown bases (N): 0.25 in each of the four channels" in body
+    assert record["targets"] is None  # its own names, not the shipped list
     assert "- Strands: both strands, probabilities averaged" in body
-    assert "```text\nDNase\nCTCF\nH3K4me3\n```" in body
+    assert "3 outputs, in output order:\n\n```text\nDNase\nCTCF\nH3K4me3\n```" in body
     assert 'zoo.create_model("hf://lab/tiny-deepsea")' in body
 
 
@@ -247,3 +249,16 @@ def test_the_command_writes_the_folder_and_exports_offline_in_a_fresh_process(tm
     with torch.no_grad():
         expected = model(torch.rand(1, 4, 200))
     assert torch.allclose(torch.tensor(json.loads(done.stdout)), expected, atol=1e-6)
+
+
+def test_the_record_names_the_shipped_target_list_when_the_outputs_are_it(tmp_path):
+    model = zoo.create_model("deepsea", seq_len=200, hidden=8, conv_channels=(8, 8, 8))
+    shipped = (
+        (Path(zoo.__file__).parent / "targets" / "deepsea_919.txt").read_text(encoding="utf-8").splitlines()
+    )
+    model.target_names = shipped
+    folder = write_hub_folder(model, tmp_path / "up", license="CC-BY-3.0")
+    assert json.loads((folder / "zoo.json").read_text())["targets"] == "deepsea_919"
+    card = (folder / "README.md").read_text()
+    assert "919 outputs (the zoo's list `deepsea_919`), in output order:" in card
+    assert "license: cc-by-3.0\n" in card

@@ -267,9 +267,18 @@ def hub_record(model: nn.Module, weights: Path, license: str | None = None) -> d
         "license": license or source.get("license"),
         "source": source or None,
         "conventions": _conventions(model, n_value),
-        "targets": spec.conventions.targets if names is not None else None,
+        "targets": _shipped_list(spec.conventions.targets, names),
         "n_targets": getattr(model, "n_targets", None),
     }
+
+
+def _shipped_list(listed: str | None, names: list[str] | None) -> str | None:
+    """The name of the zoo's shipped target list when the model's output names are that list."""
+    if listed is None or names is None:
+        return None
+    from zoo.targets import load_target_names
+
+    return listed if list(names) == load_target_names(listed) else None
 
 
 def _conventions(model: nn.Module, n_value: float | None) -> dict[str, Any]:
@@ -331,11 +340,13 @@ def model_card(
     if "input" in conventions:
         shape = ", ".join(["N", *map(str, conventions["input"])])
         lines.append(
-            f"- Input: ({shape}), {kind}" + (f" one-hot {conventions['alphabet']}" if kind == "dna" else "")
+            f"- Input: ({shape}), "
+            + (f"one-hot DNA, channels {conventions['alphabet']}" if kind == "dna" else kind)
         )
     if kind == "dna":
         lines.append(
-            f"- N: encoded as {conventions['n_value']:g} in each of the four channels, as the original did"
+            f"- Unknown bases (N): {conventions['n_value']:g} in each of the four channels, as the original "
+            "encoded them"
         )
         strands = (
             "both strands, probabilities averaged" if conventions["rc_average"] else "forward strand only"
@@ -379,7 +390,7 @@ def write_hub_folder(
     overwrite: bool = False,
 ) -> Path:
     """Write the files of a zoo repository for ``model`` into ``folder``, ready to upload
-    (``huggingface-cli upload OWNER/REPO FOLDER``): ``model.safetensors``, ``zoo.json`` and
+    (``hf upload OWNER/REPO FOLDER --exclude .zoo-outputs``): ``model.safetensors``, ``zoo.json`` and
     the model card ``README.md``.
 
     The folder is written whole or not at all; an existing one is replaced only when it

@@ -134,7 +134,7 @@ def run(ns: argparse.Namespace) -> int:
 
         write_hub_folder(model, out, license=ns.license, repo_id=ns.repo_id, overwrite=ns.overwrite)
         print(f"{name} -> {ns.out}/ (model.safetensors, zoo.json, README.md): upload with "
-              f"`huggingface-cli upload {ns.repo_id} {ns.out}`")  # fmt: skip
+              f"`hf upload {ns.repo_id} {ns.out} --exclude .zoo-outputs`")  # fmt: skip
         return 0
     from zoo.export import export_onnx, export_program
 
