@@ -201,6 +201,14 @@ def _batch_dim() -> dict[str, dict[int, Any]]:
     return {"x": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
 
 
+def _refuse_existing(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """``path``, refused when something is there and ``overwrite`` is not set (checked before the
+    export's work, and again when the output is put in place)."""
+    if os.path.lexists(path) and not overwrite:
+        raise ExportError(f"{os.fspath(path)!r} exists; pass --overwrite (overwrite=True) to replace it")
+    return Path(path)
+
+
 @contextlib.contextmanager
 def _staged(path: Path, overwrite: bool) -> Iterator[Path]:
     """A new private folder beside ``path`` to write the output into, under ``path``'s name; what
@@ -209,8 +217,7 @@ def _staged(path: Path, overwrite: bool) -> Iterator[Path]:
 
     An existing ``path`` is refused unless ``overwrite`` (also a read-only one, then replaced).
     """
-    if os.path.lexists(path) and not overwrite:
-        raise ExportError(f"{os.fspath(path)!r} exists; pass --overwrite (overwrite=True) to replace it")
+    _refuse_existing(path, overwrite)
     target = check_output(path, overwrite_readonly=overwrite)
     if target.streamed:
         raise ExportError(f"{os.fspath(path)!r} is {target.kind}; an export is written to a regular file")
@@ -266,7 +273,7 @@ def export_onnx(
         ImportError: without onnx or onnxscript (the message names the pip command).
         ExportError: an existing output without ``overwrite``, or a model with no input shape.
     """
-    path = Path(path)
+    path = _refuse_existing(path, overwrite)
     for module in ("onnx", "onnxscript"):
         _require(module)
     meta = export_metadata(model, logits=logits, source=source)
@@ -281,7 +288,6 @@ def export_onnx(
             dynamic_shapes=_batch_dim(),
         )
     program.model.metadata_props.update(meta)
-    program.model.producer_name = "sigmoid-zoo"
     with _staged(path, overwrite) as tmp, _quiet():
         program.save(tmp)
     return path
@@ -308,7 +314,7 @@ def export_program(
     Returns:
         The path written.
     """
-    path = Path(path)
+    path = _refuse_existing(path, overwrite)
     meta = export_metadata(model, logits=logits, source=source)
     x = _example(model)
     with _in_eval_mode(model), torch.no_grad(), _quiet():
