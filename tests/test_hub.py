@@ -262,3 +262,19 @@ def test_the_record_names_the_shipped_target_list_when_the_outputs_are_it(tmp_pa
     card = (folder / "README.md").read_text()
     assert "919 outputs (the zoo's list `deepsea_919`), in output order:" in card
     assert "license: cc-by-3.0\n" in card
+
+
+def test_a_model_name_that_is_not_the_repositorys_is_refused(offline_cache, hub_folder, tmp_path, capsys):
+    from zoo.cli.export import call as export_cli
+
+    put_in_cache(offline_cache, "lab/tiny-deepsea", hub_folder[1], COMMIT)
+    out = tmp_path / "m.onnx"
+    assert export_cli([os.fspath(out), "--model", "basset", "--weights", "hf://lab/tiny-deepsea"]) == 1
+    assert capsys.readouterr().err == (
+        "zoo-export: error: --model 'basset' but hf://lab/tiny-deepsea holds a 'deepsea' model\n"
+    )
+    assert not out.exists()
+    with pytest.raises(
+        ValueError, match="a Hugging Face model holds its weights; leave weights= and pretrained="
+    ):
+        zoo.create_model("hf://lab/tiny-deepsea", pretrained=True)
