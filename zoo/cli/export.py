@@ -1,4 +1,4 @@
-"""``zoo-export``: a zoo model as an ONNX file, a ``torch.export`` program, or a Hugging Face folder.
+"""``zoo-export``: a zoo model as an ONNX file, a torch.export program or a Hugging Face folder.
 
     zoo-export deepsea.onnx --model deepsea.kipoi_predict --weights deepsea_predict.pth
     zoo-export deepsea.pt2 --model deepsea.kipoi_predict --pretrained
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="\n".join(__doc__.splitlines()[2:7]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("out", help="the file to write (.onnx or .pt2), or with --format hub the folder")
+    p.add_argument(
+        "out", metavar="OUT", help="the file to write (.onnx or .pt2), or with --format hub the folder"
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -69,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--logits", action="store_true", help="export the logits: the graph without the head")
     p.add_argument("--license", help="with --format hub: the weights' license, when their source names none")
-    p.add_argument("--repo-id", default="OWNER/REPO", help="with --format hub: the repository, for the card")
+    p.add_argument(
+        "--repo-id",
+        default="OWNER/REPO",
+        metavar="OWNER/REPO",
+        help="with --format hub: the repository, for the card",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return p
 
