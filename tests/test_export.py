@@ -279,3 +279,16 @@ def test_a_published_file_exports_with_its_source(tmp_path, publish, capsys):
         mu, _ = original.encode(x.view(3, 784))
         expected = original.decode(mu).view(3, 1, 28, 28)
         assert abs(program.module()(x) - expected).max().item() <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_paper_size_deepsea_with_strand_averaging_exports_exactly(tmp_path):
+    """Kipoi's DeepSEA predict model at its size (211 MB of weights): onnxruntime gives its
+    probabilities, and the metadata its 919 target names."""
+    model = zoo.create_model("deepsea", rc_average=True).eval()
+    path = export_onnx(model, tmp_path / "deepsea.onnx")
+    session = ort.InferenceSession(os.fspath(path))
+    x = inputs(model, 2)
+    (got,) = session.run(None, {"input": x.numpy()})
+    assert abs(torch.from_numpy(got) - zoo_output(model, x)).max().item() <= TOLERANCE
+    assert len(json.loads(read_onnx_metadata(path)["zoo_targets"])) == 919
