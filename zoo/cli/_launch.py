@@ -18,7 +18,9 @@ from zoo._signals import stop_quietly_while_starting
 # entry point -> (the command's name, the module whose ``main`` runs it)
 COMMANDS = {
     name.replace("-", "_"): (f"zoo-{name}", f"zoo.cli.{name}")
-    for name in ("demo", "train", "evaluate", "predict", "interpret", "convert", "sample", "pretrained")
+    for name in (
+        "demo", "train", "evaluate", "predict", "interpret", "convert", "sample", "pretrained", "motifs", "design",
+    )
 }
 
 
@@ -80,3 +82,13 @@ def sample() -> None:
 def pretrained() -> None:
     """``zoo-pretrained``."""
     launch(*COMMANDS["pretrained"])
+
+
+def motifs() -> None:
+    """``zoo-motifs``."""
+    launch(*COMMANDS["motifs"])
+
+
+def design() -> None:
+    """``zoo-design``."""
+    launch(*COMMANDS["design"])
