@@ -87,9 +87,9 @@ def test_fimo_scan_equals_memelite(database: dict[str, np.ndarray]) -> None:
     expected = sorted(
         (int(s), str(m), int(a), int(b), str(st), round(float(p), 12))
         for h in direct
-        for s, m, a, b, st, p in h[["sequence_name", "motif_name", "start", "end", "strand", "p-value"]].itertuples(
-            index=False
-        )
+        for s, m, a, b, st, p in h[
+            ["sequence_name", "motif_name", "start", "end", "strand", "p-value"]
+        ].itertuples(index=False)
     )
     got = sorted(
         (int(s), m, a, b, st, round(p, 12))
@@ -157,7 +157,10 @@ def test_planted_motif_recovered_by_name_from_a_trained_model(database: dict[str
     named = annotate_seqlets(x[has], seqlets, database)
     planted = starts[has]
     on_site = named[
-        [(s < planted[i] + 19 and e > planted[i]) for i, s, e in named[["example_idx", "start", "end"]].itertuples(index=False)]
+        [
+            (s < planted[i] + 19 and e > planted[i])
+            for i, s, e in named[["example_idx", "start", "end"]].itertuples(index=False)
+        ]
     ]
     assert len(on_site) >= has.sum() // 2
     best = on_site.sort_values("motif_p-value").head(len(on_site) // 2)
@@ -179,8 +182,24 @@ def test_interpret_annotate_writes_seqlets_and_named_logos(tmp_path: Path) -> No
     fa = _fasta(tmp_path / "s.fa", {f"r{i}": _codes_to_text(x[i]) for i in range(6)})
     weights = _weights(tmp_path)
     out = tmp_path / "run"
-    code = call(["--weights", str(weights), "--labels", str(tmp_path / "labels.txt"), "--fasta", str(fa),
-                 "--targets", "CTCF", "--annotate", "--plot", "2", "--out", str(out), "--no-progress"])  # fmt: skip
+    code = call(
+        [
+            "--weights",
+            str(weights),
+            "--labels",
+            str(tmp_path / "labels.txt"),
+            "--fasta",
+            str(fa),
+            "--targets",
+            "CTCF",
+            "--annotate",
+            "--plot",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     lines = (out / "seqlets.tsv").read_text().splitlines()
     assert lines[0].split("\t") == [
@@ -188,7 +207,11 @@ def test_interpret_annotate_writes_seqlets_and_named_logos(tmp_path: Path) -> No
     ]  # fmt: skip
     rows = [line.split("\t") for line in lines[1:]]
     with_site = {f"r{i}": s for i, s in enumerate(starts) if s >= 0}
-    named = [r for r in rows if r[0] in with_site and int(r[2]) < with_site[r[0]] + 19 and int(r[3]) > with_site[r[0]]]
+    named = [
+        r
+        for r in rows
+        if r[0] in with_site and int(r[2]) < with_site[r[0]] + 19 and int(r[3]) > with_site[r[0]]
+    ]
     assert named and any("CTCF" in r[6] for r in named)
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["0_CTCF.png", "1_CTCF.png"]
 
@@ -248,9 +271,13 @@ def test_missing_library_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pyjaspar)
-    with pytest.raises(ImportError, match=r'^JASPAR motifs need pyjaspar: pip install "sigmoid-zoo\[motifs\]"$'):
+    with pytest.raises(
+        ImportError, match=r'^JASPAR motifs need pyjaspar: pip install "sigmoid-zoo\[motifs\]"$'
+    ):
         jaspar_motifs()
     from zoo.design import ledidi_design, make_objective
 
-    with pytest.raises(ImportError, match=r'^ledidi design needs ledidi: pip install "sigmoid-zoo\[design\]"$'):
+    with pytest.raises(
+        ImportError, match=r'^ledidi design needs ledidi: pip install "sigmoid-zoo\[design\]"$'
+    ):
         ledidi_design(trained_model(), "A" * SEQ_LEN, make_objective([0]))

@@ -19,7 +19,16 @@ from zoo._signals import stop_quietly_while_starting
 COMMANDS = {
     name.replace("-", "_"): (f"zoo-{name}", f"zoo.cli.{name}")
     for name in (
-        "demo", "train", "evaluate", "predict", "interpret", "convert", "sample", "pretrained", "motifs", "design",
+        "demo",
+        "train",
+        "evaluate",
+        "predict",
+        "interpret",
+        "convert",
+        "sample",
+        "pretrained",
+        "motifs",
+        "design",
     )
 }
 

@@ -15,7 +15,13 @@ from zoo._io.folders import FolderOutputError
 from zoo._io.writing import publish_folder, staging_folder
 from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.cli.interpret import _file_part
-from zoo.design import DesignError, beam_design, greedy_design, ledidi_design, make_objective, random_sequences
+from zoo.design import (
+    DesignError,
+    beam_design,
+    ledidi_design,
+    make_objective,
+    random_sequences,
+)
 from zoo.design.outputs import plot_final_logos, plot_trajectory, write_edits, write_fasta
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.target_names import read_target_names
@@ -44,12 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", help="registry name, or a published model (zoo-pretrained list)")
     m.add_argument("--weights", help="weights file; required unless --pretrained")
     m.add_argument("--pretrained", action="store_true", help="download --model's published weights")
-    m.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
+    m.add_argument(
+        "--model-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument"
+    )
     m.add_argument("--labels", help="target names, one per line (default: the names the weights record)")
     i = p.add_argument_group("start (one of)")
     i.add_argument("--fasta", help="start sequences, each the model's length")
     i.add_argument(
-        "--random", type=at_most(MAX_SEQUENCES), metavar="N", help=f"N random starts (at most {MAX_SEQUENCES:,})"
+        "--random",
+        type=at_most(MAX_SEQUENCES),
+        metavar="N",
+        help=f"N random starts (at most {MAX_SEQUENCES:,})",
     )
     i.add_argument("--seed", type=int, default=0, help="seed of the random starts and of ledidi (default 0)")
     g = p.add_argument_group("objective")
@@ -166,7 +177,9 @@ def run(ns: argparse.Namespace) -> int:
     tmp = _prepare_folder(ns)
     try:
         results = []
-        with tqdm(total=len(starts), unit=" sequences", file=sys.stderr, disable=ns.no_progress, desc=PROG) as bar:
+        with tqdm(
+            total=len(starts), unit=" sequences", file=sys.stderr, disable=ns.no_progress, desc=PROG
+        ) as bar:
             for start in starts:
                 if ns.method == "ledidi":
                     r = ledidi_design(model, start, objective, mask=keep, max_edits=ns.max_edits,

@@ -40,7 +40,7 @@ EPILOG = """examples:
   zoo-interpret --weights model.safetensors --fasta seqs.fa --targets 0 --method ism,deeplift_shap --out io/
   zoo-interpret --weights model.safetensors --genome hg.fa --bed peaks.bed --targets '*CTCF*' --out ctcf/
   zoo-interpret --weights model.safetensors --genome hg.fa --vcf calls.vcf --method ism --plot 5 --out var/
-  zoo-interpret --weights model.safetensors --fasta seqs.fa --method deeplift_shap --annotate --plot 3 --out named/
+  zoo-interpret --weights model.safetensors --fasta seqs.fa --annotate --plot 3 --out named/
   modisco motifs -s io/ohe.npz -a io/deeplift_shap.npz -n 2000 -o modisco.h5
 """
 

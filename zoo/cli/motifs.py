@@ -36,7 +36,9 @@ EPILOG = """examples:
 def _motif_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--motifs", default="jaspar", help="'jaspar' (offline, default) or a MEME file")
     p.add_argument("--jaspar-release", help="JASPAR release, e.g. JASPAR2024 (default: the newest shipped)")
-    p.add_argument("--taxon", default="vertebrates", help="JASPAR taxonomic group; '' for all (default vertebrates)")
+    p.add_argument(
+        "--taxon", default="vertebrates", help="JASPAR taxonomic group; '' for all (default vertebrates)"
+    )
     p.add_argument("--all-versions", action="store_true", help="every version of each JASPAR matrix")
     p.add_argument("--out", required=True, help="the table (TSV), written whole or not at all")
 
@@ -112,7 +114,7 @@ def _scan_bed(ns: argparse.Namespace, motifs: dict[str, np.ndarray]):  # noqa: A
 
     window = ns.window or 1000
     job = bed_job(ns.genome, ns.bed, window)
-    names, seqs, offsets = [], [], []
+    names, seqs = [], []
     for item in job.items:
         if item.status != "ok":
             continue
@@ -218,7 +220,9 @@ def run(ns: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command(PROG, build_parser, run, reported=(PredictError, MotifError, ValueError, ImportError, OSError))
+COMMAND = Command(
+    PROG, build_parser, run, reported=(PredictError, MotifError, ValueError, ImportError, OSError)
+)
 main = COMMAND.main
 call = COMMAND.call
 

@@ -28,7 +28,9 @@ def write_fasta(path: Path, results: Sequence[DesignResult], names: Sequence[str
     return path
 
 
-def write_edits(path: Path, results: Sequence[DesignResult], names: Sequence[str], targets: Sequence[str]) -> Path:
+def write_edits(
+    path: Path, results: Sequence[DesignResult], names: Sequence[str], targets: Sequence[str]
+) -> Path:
     """edits.tsv: one row per accepted edit (round 0: the start), with the objective and the
     logit of every objective target after it.
 
@@ -38,7 +40,15 @@ def write_edits(path: Path, results: Sequence[DesignResult], names: Sequence[str
         names: one name per design.
         targets: the names of the objective's columns.
     """
-    header = ["sequence", "round", "position", "before", "after", "objective", *(f"logit:{t}" for t in targets)]
+    header = [
+        "sequence",
+        "round",
+        "position",
+        "before",
+        "after",
+        "objective",
+        *(f"logit:{t}" for t in targets),
+    ]
     with atomic_path(path, suffix=".tsv") as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write("\t".join(header) + "\n")
         for name, r in zip(names, results):
@@ -50,7 +60,9 @@ def write_edits(path: Path, results: Sequence[DesignResult], names: Sequence[str
     return path
 
 
-def plot_trajectory(path: Path, results: Sequence[DesignResult], names: Sequence[str], targets: Sequence[str]) -> Path:
+def plot_trajectory(
+    path: Path, results: Sequence[DesignResult], names: Sequence[str], targets: Sequence[str]
+) -> Path:
     """trajectory.png: the objective (top) and each objective target's logit (bottom) after every
     edit, one line per design.
 
@@ -68,7 +80,9 @@ def plot_trajectory(path: Path, results: Sequence[DesignResult], names: Sequence
         line = top.plot(range(len(r.trajectory)), r.trajectory, marker="o", ms=3, label=name)[0]
         logits = np.array([r.start_logits, *(e.logits for e in r.edits)])
         for k, target in enumerate(targets[:4]):
-            bottom.plot(logits[:, k], color=line.get_color(), ls=["-", "--", ":", "-."][k], label=f"{name}: {target}")
+            bottom.plot(
+                logits[:, k], color=line.get_color(), ls=["-", "--", ":", "-."][k], label=f"{name}: {target}"
+            )
     top.set_ylabel("objective")
     bottom.set_ylabel("logit")
     bottom.set_xlabel("edit")
@@ -115,8 +129,15 @@ def plot_final_logos(
         labels = [(p, p + 1, "*") for p in edited]
         paths.append(
             plot_attribution(
-                folder / f"{name}.png", importance, delta[i], one_hot=x[i], target_name=f"{target_name} (ISM)",
-                record_name=f"{name}, designed", start=0, end=len(r.designed), labels=labels,
+                folder / f"{name}.png",
+                importance,
+                delta[i],
+                one_hot=x[i],
+                target_name=f"{target_name} (ISM)",
+                record_name=f"{name}, designed",
+                start=0,
+                end=len(r.designed),
+                labels=labels,
             )  # fmt: skip
         )
     return paths

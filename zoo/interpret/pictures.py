@@ -130,7 +130,9 @@ def _label_spans(ax, labels: list[tuple[int, int, str]], start: int, end: int, t
     for k, (s, e, text) in enumerate(sorted(shown)):
         s, e = max(s, start), min(e, end)
         y = top * (1.08 + 0.14 * (k % 2))  # neighbours alternate heights so their names do not collide
-        ax.plot([s - 0.5, s - 0.5, e - 0.5, e - 0.5], [y - top * 0.04, y, y, y - top * 0.04], color="0.2", lw=0.8)
+        ax.plot(
+            [s - 0.5, s - 0.5, e - 0.5, e - 0.5], [y - top * 0.04, y, y, y - top * 0.04], color="0.2", lw=0.8
+        )
         ax.text((s + e - 1) / 2, y + top * 0.02, text, ha="center", va="bottom", fontsize=8)
     if shown:
         low, high = ax.get_ylim()

@@ -228,9 +228,7 @@ def annotate_patterns(path: PathLike, motifs: dict[str, np.ndarray], n_nearest: 
     rows = []
     for q, (pattern, (_, _, n)) in enumerate(patterns.items()):
         for k in range(idx.shape[1]):
-            rows.append(
-                (pattern, n, k + 1, names[idx[q, k]], p[q, k], offsets[q, k], "+-"[strands[q, k]])
-            )
+            rows.append((pattern, n, k + 1, names[idx[q, k]], p[q, k], offsets[q, k], "+-"[strands[q, k]]))
     return pd.DataFrame(
         rows, columns=["pattern", "n_seqlets", "rank", "motif", "p-value", "offset", "strand"]
     )

@@ -32,7 +32,9 @@ def _jaspardb(release: str | None):  # noqa: ANN202 (pyjaspar's class, imported 
         raise ImportError(f"JASPAR motifs need pyjaspar: {install_hint('motifs')}") from err
     release = release or JASPAR_LATEST_RELEASE
     if release not in jaspar_releases:
-        raise MotifError(f"JASPAR release {release!r} is not shipped; expected one of {sorted(jaspar_releases)}")
+        raise MotifError(
+            f"JASPAR release {release!r} is not shipped; expected one of {sorted(jaspar_releases)}"
+        )
     return jaspardb(release=release), release
 
 

@@ -147,9 +147,9 @@ def allele_motifs(
     hits = scan(motifs, both, threshold=report_threshold)
     hits = hits[(hits["start"] + lo <= position) & (hits["end"] + lo > position)]
     sites: dict[tuple, list[float]] = {}
-    for seq, motif, start, end, strand, p in hits[["sequence", "motif", "start", "end", "strand", "p-value"]].itertuples(
-        index=False
-    ):
+    for seq, motif, start, end, strand, p in hits[
+        ["sequence", "motif", "start", "end", "strand", "p-value"]
+    ].itertuples(index=False):
         key = (int(seq) % n, motif, int(start) + lo, int(end) + lo, strand)
         sites.setdefault(key, [np.nan, np.nan])[int(seq) // n] = float(p)
     rows = []

@@ -54,8 +54,17 @@ def seqlet_rows(
     named = annotate_seqlets(one_hot, seqlets, motifs)
     named = named.sort_values(["example_idx", "start"], kind="stable")
     return [
-        (records[int(r.example_idx)], target, int(r.start), int(r.end), r.strand, float(r.attribution),
-         r.motif, float(r["motif_p-value"]), float(r["p-value"]))  # fmt: skip
+        (
+            records[int(r.example_idx)],
+            target,
+            int(r.start),
+            int(r.end),
+            r.strand,
+            float(r.attribution),
+            r.motif,
+            float(r["motif_p-value"]),
+            float(r["p-value"]),
+        )  # fmt: skip
         for _, r in named.iterrows()
     ]
 
