@@ -72,9 +72,8 @@ def main() -> None:
         theirs_obj = float(wrapped(designed)[0, 0])
         ours_obj = float(wrapped(one_hot([ours.designed]))[0, 0])
     theirs_seq = "".join("ACGT"[i] for i in designed[0].argmax(0).tolist())
-    print(
-        f"threads {torch.get_num_threads()}, DeepSEA 1000 bp x 919 targets, {ns.rounds} rounds, target {ns.target}"
-    )
+    threads = torch.get_num_threads()
+    print(f"threads {threads}, DeepSEA 1000 bp x 919 targets, {ns.rounds} rounds, target {ns.target}")
     print(f"start objective        {ours.start_objective:.4f}")
     print(f"zoo greedy (band ISM)  {zoo_s:8.2f} s/round  objective {ours_obj:.4f}  edits {ours.n_edits}")
     print(f"tangermeme greedy      {theirs_s:8.2f} s/round  objective {theirs_obj:.4f}")
