@@ -17,14 +17,14 @@ TARGETS = ["CTCF", "GC"]
 
 @lru_cache(maxsize=1)
 def ctcf_matrix() -> np.ndarray:
-    """MA0139.2 (CTCF) as (4, 19) probabilities, from the JASPAR 2024 database pyjaspar ships."""
+    """MA0139.2 (CTCF) as (4, 15) probabilities, from the JASPAR 2024 database pyjaspar ships."""
     from zoo.motifs import jaspar_motifs
 
     return jaspar_motifs("JASPAR2024", names=["CTCF"])[MOTIF_ID]
 
 
 def plant_sites(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` sites (n, 19) drawn column by column from the CTCF matrix sharpened (probabilities
+    """``n`` sites (n, 15) drawn column by column from the CTCF matrix sharpened (probabilities
     cubed, renormalised: fewer weak sites, so a tiny model learns it in seconds), as codes 0..3."""
     pwm = ctcf_matrix() ** 3
     pwm = pwm / pwm.sum(0, keepdims=True)

@@ -12,7 +12,6 @@ import torch
 
 pytest.importorskip("memelite")
 pytest.importorskip("pyjaspar")
-pytest.importorskip("tangermeme")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _motif_support import MOTIF_ID, SEQ_LEN, TARGETS, ctcf_matrix, synthetic_data, trained_model  # noqa: E402
@@ -27,6 +26,8 @@ from zoo.motifs import (  # noqa: E402
     scan,
     write_meme_motifs,
 )
+
+WIDTH = 15  # MA0139.2 in JASPAR 2024
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,7 @@ def _codes_to_text(x: torch.Tensor) -> str:
 def test_jaspar_is_offline_counts_normalised_and_non_redundant(database: dict[str, np.ndarray]) -> None:
     import sqlite3
 
+    assert database[MOTIF_ID].shape == (4, WIDTH)
     from pyjaspar import jaspardb
 
     db = jaspardb(release="JASPAR2024")
@@ -105,7 +107,7 @@ def test_tomtom_annotation_equals_memelite(database: dict[str, np.ndarray]) -> N
     from memelite import tomtom
 
     x, _, starts = synthetic_data(10, seed=2)
-    rows = [(i, int(s), int(s) + 19) for i, s in enumerate(starts) if s >= 0]
+    rows = [(i, int(s), int(s) + WIDTH) for i, s in enumerate(starts) if s >= 0]
     seqlets = pd.DataFrame(rows, columns=["example_idx", "start", "end"])
     named = annotate_seqlets(x, seqlets, database, n_nearest=2)
     queries = [x[i, :, a:b].numpy().astype(np.float64) for i, a, b in rows]
@@ -158,7 +160,7 @@ def test_planted_motif_recovered_by_name_from_a_trained_model(database: dict[str
     planted = starts[has]
     on_site = named[
         [
-            (s < planted[i] + 19 and e > planted[i])
+            (s < planted[i] + WIDTH and e > planted[i])
             for i, s, e in named[["example_idx", "start", "end"]].itertuples(index=False)
         ]
     ]
@@ -210,7 +212,7 @@ def test_interpret_annotate_writes_seqlets_and_named_logos(tmp_path: Path) -> No
     named = [
         r
         for r in rows
-        if r[0] in with_site and int(r[2]) < with_site[r[0]] + 19 and int(r[3]) > with_site[r[0]]
+        if r[0] in with_site and int(r[2]) < with_site[r[0]] + WIDTH and int(r[3]) > with_site[r[0]]
     ]
     assert named and any("CTCF" in r[6] for r in named)
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["0_CTCF.png", "1_CTCF.png"]
@@ -281,3 +283,24 @@ def test_missing_library_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
         ImportError, match=r'^ledidi design needs ledidi: pip install "sigmoid-zoo\[design\]"$'
     ):
         ledidi_design(trained_model(), "A" * SEQ_LEN, make_objective([0]))
+
+
+def test_seqlets_equal_tangermeme_recursive_seqlets() -> None:
+    import pandas as pd
+
+    from zoo.motifs import call_seqlets
+
+    tangermeme_seqlet = pytest.importorskip("tangermeme.seqlet")
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (12, 300)).astype(np.float32)
+    for i in range(12):
+        s = int(rng.integers(0, 280))
+        x[i, s : s + int(rng.integers(5, 20))] += rng.uniform(1, 4)
+    ours = call_seqlets(x, threshold=0.01, additional_flanks=2)
+    theirs = tangermeme_seqlet.recursive_seqlets(torch.from_numpy(x), threshold=0.01, additional_flanks=2)
+    key = ["example_idx", "start", "end"]
+    ours, theirs = (t.sort_values(key).reset_index(drop=True) for t in (ours, theirs))
+    assert len(ours) > 12
+    pd.testing.assert_frame_equal(ours[key], theirs[key].astype(np.int64))
+    np.testing.assert_allclose(ours["p-value"], theirs["p-value"], rtol=1e-9)
+    np.testing.assert_allclose(ours["attribution"], theirs["attribution"], rtol=1e-6)

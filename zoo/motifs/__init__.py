@@ -1,7 +1,7 @@
 """Known motifs: JASPAR (offline, from pyjaspar's database) and MEME files; seqlets of attributions
 and their nearest motifs by TOMTOM; FIMO scans of sequences and of variants' two alleles.
 
-The optional libraries (memelite, pyjaspar, tangermeme) load only inside the functions that use
+The optional libraries (memelite, pyjaspar) load only inside the functions that use
 them: ``pip install "sigmoid-zoo[motifs]"``.
 """
 

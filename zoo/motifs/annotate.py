@@ -1,7 +1,7 @@
 """Seqlets (short spans of high attribution) and their nearest known motifs by TOMTOM.
 
-``call_seqlets`` runs tangermeme's recursive seqlet caller on attributions projected on the
-observed bases; ``annotate_seqlets`` compares each seqlet's one-hot sequence with every motif by
+``call_seqlets`` runs the recursive seqlet caller (zoo.motifs.seqlets) on attributions projected on
+the observed bases; ``annotate_seqlets`` compares each seqlet's one-hot sequence with every motif by
 TOMTOM (memelite) and keeps the nearest; ``annotate_patterns`` does the same for the patterns of a
 ``modisco motifs`` result file (each pattern's probability matrix, trimmed where its contribution
 falls below 30% of its largest, as modisco's report trims).
@@ -50,7 +50,8 @@ def call_seqlets(
     max_seqlet_len: int = 25,
     additional_flanks: int = 0,
 ):  # noqa: ANN201 (a pandas DataFrame; pandas loads lazily)
-    """Seqlets of projected attributions by tangermeme's recursive seqlet caller.
+    """Seqlets of projected attributions by the recursive seqlet algorithm (tangermeme's
+    ``recursive_seqlets``, the same calls and p-values; :mod:`zoo.motifs.seqlets`).
 
     Args:
         attributions: (N, L) attribution of each observed base (``(hyp * one_hot).sum(1)``), or
@@ -65,11 +66,11 @@ def call_seqlets(
         A DataFrame with columns example_idx, start, end (0-based, end exclusive), attribution
         (the sum over the seqlet) and p-value, strongest first; only positive seqlets.
     """
-    try:
-        from tangermeme.seqlet import recursive_seqlets
-    except ImportError as err:
-        raise ImportError(f"seqlets need tangermeme: {install_hint('motifs')}") from err
-    x = _array(attributions, "attributions", attributions.ndim if attributions.ndim in (2, 3) else 2)
+    import pandas as pd
+
+    from zoo.motifs.seqlets import recursive_seqlets
+
+    x = _array(attributions, "attributions", 3 if np.ndim(attributions) == 3 else 2)
     if x.ndim == 3:
         if x.shape[1] != 4:
             raise ValueError(f"attributions must have shape (N, L) or (N, 4, L), got {x.shape}")
@@ -79,17 +80,11 @@ def call_seqlets(
             f"min_seqlet_len={min_seqlet_len}, max_seqlet_len={max_seqlet_len}: expected "
             f"1 <= min <= max <= {x.shape[1]} (the sequence length)"
         )
-    seqlets = recursive_seqlets(
-        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-        threshold=threshold,
-        min_seqlet_len=min_seqlet_len,
-        max_seqlet_len=max_seqlet_len,
-        additional_flanks=additional_flanks,
-    )
-    seqlets = seqlets.reset_index(drop=True)
-    seqlets["start"] = seqlets["start"].clip(lower=0)
-    seqlets["end"] = seqlets["end"].clip(upper=x.shape[1])
-    return seqlets[SEQLET_COLUMNS]
+    if not threshold <= 1:
+        raise ValueError(f"threshold must be a p-value of at most 1, got {threshold!r}")
+    fields = recursive_seqlets(x, threshold, min_seqlet_len, max_seqlet_len, additional_flanks)
+    table = pd.DataFrame(dict(zip(SEQLET_COLUMNS, fields)))
+    return table.sort_values("p-value", kind="stable").reset_index(drop=True)
 
 
 def nearest_motifs(

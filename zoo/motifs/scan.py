@@ -162,7 +162,8 @@ def allele_motifs(
         rows.append((label, motif, start, end, strand, p_ref, p_alt, change))
     table = pd.DataFrame(rows, columns=ALLELE_COLUMNS)
     if len(table):
-        filled = np.log10(table[["p_ref", "p_alt"]].fillna(report_threshold))
+        # FIMO reports p-values below its table's resolution as 0
+        filled = np.log10(table[["p_ref", "p_alt"]].fillna(report_threshold).clip(lower=1e-300))
         table = table.assign(_order=-(filled["p_ref"] - filled["p_alt"]).abs())
         table = table.sort_values(["_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
     return table
