@@ -304,3 +304,76 @@ def test_seqlets_equal_tangermeme_recursive_seqlets() -> None:
     pd.testing.assert_frame_equal(ours[key], theirs[key].astype(np.int64))
     np.testing.assert_allclose(ours["p-value"], theirs["p-value"], rtol=1e-9)
     np.testing.assert_allclose(ours["attribution"], theirs["attribution"], rtol=1e-6)
+
+
+def test_modisco_patterns_named(tmp_path: Path, database: dict[str, np.ndarray]) -> None:
+    """A pattern holding CTCF's matrix between uniform flanks is trimmed to it and named CTCF."""
+    h5py = pytest.importorskip("h5py")
+    from zoo.cli.motifs import call
+    from zoo.motifs import annotate_patterns, nearest_motifs
+
+    ctcf = ctcf_matrix()
+    ppm = np.concatenate([np.full((4, 5), 0.25), ctcf, np.full((4, 5), 0.25)], axis=1)
+    cwm = np.concatenate([np.full((4, 5), 0.001), ctcf, np.full((4, 5), 0.001)], axis=1)
+    path = tmp_path / "modisco.h5"
+    with h5py.File(path, "w") as f:
+        for k, (p, c) in enumerate([(ppm, cwm), (ppm[:, ::-1][::-1], cwm[:, ::-1][::-1])]):
+            g = f.create_group(f"pos_patterns/pattern_{k}")
+            g.create_dataset("sequence", data=p.T)
+            g.create_dataset("contrib_scores", data=c.T)
+            g.create_dataset("seqlets/n_seqlets", data=np.array([10 + k]))
+    table = annotate_patterns(path, database, n_nearest=2)
+    assert table["pattern"].tolist() == ["pos_patterns.pattern_0"] * 2 + ["pos_patterns.pattern_1"] * 2
+    assert table["n_seqlets"].tolist() == [10, 10, 11, 11]
+    idx, p, offsets, strands = nearest_motifs([ctcf, ctcf[::-1, ::-1]], database, 2)
+    names = list(database)
+    assert table["motif"].tolist() == [names[i] for i in idx.ravel()]
+    np.testing.assert_array_equal(table["p-value"].to_numpy(), p.ravel())
+    first = table[table["rank"] == 1]
+    assert first["motif"].tolist() == [MOTIF_ID, MOTIF_ID] and first["strand"].tolist() == ["+", "-"]
+    out = tmp_path / "patterns.tsv"
+    assert (
+        call(["patterns", "--modisco", str(path), "--jaspar-release", "JASPAR2024", "--out", str(out)]) == 0
+    )
+    assert out.read_text().splitlines()[0].split("\t") == [
+        "pattern", "n_seqlets", "rank", "motif", "p-value", "offset", "strand",
+    ]  # fmt: skip
+
+
+def test_bed_scan_in_genome_coordinates(tmp_path: Path, database: dict[str, np.ndarray]) -> None:
+    import pandas as pd
+    import pysam
+
+    from zoo.cli.motifs import call
+
+    site = "".join("ACGT"[i] for i in ctcf_matrix().argmax(0))
+    rng = np.random.default_rng(12)
+    chrom = "".join(rng.choice(list("AT"), 1000))
+    chrom = chrom[:480] + site + chrom[480 + WIDTH :]
+    genome = _fasta(tmp_path / "g.fa", {"chr1": chrom})
+    pysam.faidx(str(genome))
+    (tmp_path / "p.bed").write_text("chr1\t450\t550\tpeak1\n")
+    out = tmp_path / "b.tsv"
+    argv = ["scan", "--genome", str(genome), "--bed", str(tmp_path / "p.bed"), "--window", "200"]
+    assert call([*argv, "--jaspar-release", "JASPAR2024", "--out", str(out)]) == 0
+    table = pd.read_csv(out, sep="\t")
+    row = table[table["motif"] == MOTIF_ID]
+    assert row[["chrom", "start", "end", "name", "strand"]].values.tolist() == [
+        ["chr1", 480, 495, "peak1", "+"]
+    ]
+    direct = scan(database, [chrom[400:600]], threshold=1e-4)
+    assert sorted(table["p-value"]) == pytest.approx(sorted(direct["p-value"]), rel=1e-5)  # written as %.6g
+
+
+def test_scan_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli.motifs import call
+
+    assert call(["scan", "--out", str(tmp_path / "x.tsv"), "--jaspar-release", "JASPAR2024"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "zoo-motifs: error: give one input: --fasta, or --genome with --bed or --vcf"
+    )
+    assert call(["scan", "--fasta", "x.fa", "--motifs", str(tmp_path / "none.meme"), "--out", "x.tsv"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"zoo-motifs: error: motif file {str(tmp_path / 'none.meme')!r} does not exist"
+    )
+    assert not (tmp_path / "x.tsv").exists()

@@ -105,7 +105,7 @@ def plot_final_logos(
     device: str = "cpu",
 ) -> list[Path]:
     """A logo of each designed sequence: ISM importance of ``target`` on its bases (above) and the
-    ISM heatmap (below), the edited positions marked.
+    ISM heatmap (below), the edited positions starred; the 100 positions around the strongest.
 
     Args:
         folder: where the PNGs go (``<name>.png``).
@@ -135,8 +135,6 @@ def plot_final_logos(
                 one_hot=x[i],
                 target_name=f"{target_name} (ISM)",
                 record_name=f"{name}, designed",
-                start=0,
-                end=len(r.designed),
                 labels=labels,
             )  # fmt: skip
         )
