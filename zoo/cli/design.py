@@ -14,7 +14,6 @@ import torch
 from zoo._io.folders import FolderOutputError
 from zoo._io.writing import publish_folder, staging_folder
 from zoo.cli._command import Command, at_most, parse_key_values
-from zoo.cli.interpret import _file_part
 from zoo.design import (
     DesignError,
     beam_design,
@@ -84,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--overwrite", action="store_true", help="replace an earlier zoo-design output in --out")
     o.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
+
+
+def _file_part(name: str) -> str:
+    """``name`` made safe as a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "sequence"
 
 
 def parse_keep(items: list[str], length: int) -> np.ndarray:
