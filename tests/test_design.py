@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+pytest.importorskip("pyjaspar")  # the planted motif comes from JASPAR
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _motif_support import SEQ_LEN, TARGETS, trained_model  # noqa: E402

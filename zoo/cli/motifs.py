@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--genome", help="genome FASTA for --bed or --vcf")
     s.add_argument("--bed", help="BED intervals: the --window bp centred on each")
     s.add_argument("--vcf", help="VCF: motifs over each variant on its REF and ALT")
-    s.add_argument("--window", type=at_most(MAX_WINDOW), help="BED window (default: the model's, else 1000)")
+    s.add_argument("--window", type=at_most(MAX_WINDOW), help="BED window in bp (default 1000)")
     s.add_argument("--threshold", type=float, default=1e-4, help="FIMO p-value threshold (default 1e-4)")
     s.add_argument("--model", help="model for --vcf effects (as zoo-predict)")
     s.add_argument("--weights", help="weights file for --vcf effects")
