@@ -191,7 +191,8 @@ def run(ns: argparse.Namespace) -> int:
                 else:
                     width = 1 if ns.method == "greedy" else ns.beam_width
                     r = beam_design(model, start, objective, mask=keep, max_edits=ns.max_edits,
-                                    beam_width=width, device=ns.device, method=ns.method)  # fmt: skip
+                                    beam_width=width, device=ns.device, method=ns.method,
+                                    on_round=lambda k: bar.set_postfix_str(f"round {k}"))  # fmt: skip
                 results.append(r)
                 bar.update(1)
         safe = [_file_part(name) for name in names]
