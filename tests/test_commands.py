@@ -36,7 +36,10 @@ SCRIPTS = _console_scripts()
 
 def test_every_console_script_is_a_parser_and_a_run():
     assert set(SCRIPTS) == {
-        f"zoo-{n}" for n in "demo train evaluate predict interpret convert sample pretrained export".split()
+        f"zoo-{n}"
+        for n in (
+            "demo train evaluate predict interpret convert sample pretrained motifs design export".split()
+        )
     }
     from zoo.cli._launch import COMMANDS
 

@@ -28,6 +28,8 @@ COMMANDS = {
         "sample",
         "pretrained",
         "export",
+        "motifs",
+        "design",
     )
 }
 
@@ -95,3 +97,13 @@ def pretrained() -> None:
 def export() -> None:
     """``zoo-export``."""
     launch(*COMMANDS["export"])
+
+
+def motifs() -> None:
+    """``zoo-motifs``."""
+    launch(*COMMANDS["motifs"])
+
+
+def design() -> None:
+    """``zoo-design``."""
+    launch(*COMMANDS["design"])

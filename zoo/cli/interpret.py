@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from zoo._io.folders import FolderOutputError, earlier_output
@@ -22,6 +23,7 @@ from zoo.dna import one_hot
 from zoo.interpret import attribute, plot_attribution, prepare_ism
 from zoo.interpret.attribution import ATTRIBUTION_METHODS, MAX_SHUFFLES, MAX_STEPS
 from zoo.interpret.run_folder import InterpretOutputs, record_label
+from zoo.motifs.seqlet_table import write_seqlet_tsv
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.fasta import fasta_job
@@ -38,6 +40,7 @@ EPILOG = """examples:
   zoo-interpret --weights model.safetensors --fasta seqs.fa --targets 0 --method ism,deeplift_shap --out io/
   zoo-interpret --weights model.safetensors --genome hg.fa --bed peaks.bed --targets '*CTCF*' --out ctcf/
   zoo-interpret --weights model.safetensors --genome hg.fa --vcf calls.vcf --method ism --plot 5 --out var/
+  zoo-interpret --weights model.safetensors --fasta seqs.fa --annotate --plot 3 --out named/
   modisco motifs -s io/ohe.npz -a io/deeplift_shap.npz -n 2000 -o modisco.h5
 """
 
@@ -81,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated targets: names, indices, globs ('*K562*') or 're:REGEX' (default: all)",
     )
     o.add_argument("--plot", type=int, default=0, metavar="N", help="PNGs of the first N records x targets")
+    a = p.add_argument_group("motifs (--annotate)")
+    a.add_argument(
+        "--annotate",
+        action="store_true",
+        help="call seqlets of the first attribution (else ISM), name each by its nearest known motif "
+        "(TOMTOM) into seqlets.tsv, and write the names on the logos",
+    )
+    a.add_argument("--motifs", default="jaspar", help="'jaspar' (offline, default) or a MEME file")
+    a.add_argument("--jaspar-release", help="JASPAR release, e.g. JASPAR2024 (default: the newest shipped)")
+    a.add_argument("--taxon", default="vertebrates", help="JASPAR taxonomic group (default vertebrates)")
+    a.add_argument(
+        "--seqlet-threshold", type=float, default=0.01, help="the seqlet caller's p-value (default 0.01)"
+    )
     r = p.add_argument_group("running")
     r.add_argument("--batch-size", type=int, default=16, help="records per batch (default 16)")
     r.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
@@ -198,16 +214,29 @@ def _interpret_batch(
 
 
 def _plots(
-    folder: Path, arrays: dict[str, Any], methods: list[str], targets: list[str], records: list[str]
+    folder: Path,
+    arrays: dict[str, Any],
+    methods: list[str],
+    targets: list[str],
+    records: list[str],
+    seqlets: list[tuple] | None = None,
 ) -> None:
     """PNG per (record, target) of the first records, titled with ``records`` (their names): the
-    first attribution's logo above the ISM."""
+    first attribution's logo above the ISM; with ``seqlets`` (seqlets.tsv rows) each seqlet's motif
+    named above it."""
     first = next((m for m in methods if m != "ism"), None)
     ohe, ism = arrays["ohe"], arrays.get("ism")
     (folder / "plots").mkdir()
     for row in range(min(len(records), len(ohe))):
         for k, name in enumerate(targets):
             attr = None if first is None else arrays[first][k][row] * ohe[row]  # contribution on its base
+            if attr is None and seqlets:  # the logo of ISM importance, to carry the names
+                attr = -np.asarray(ism[row, :, :, k]).sum(1)[None, :] / 3 * ohe[row]
+            labels = [
+                (s[2], s[3], s[6].split(" ", 1)[-1])  # the factor's name, without the matrix ID
+                for s in seqlets or ()
+                if s[0] == records[row] and s[1] == name
+            ]
             plot_attribution(
                 folder / "plots" / f"{row}_{_file_part(name)}.png",
                 attr,
@@ -215,7 +244,27 @@ def _plots(
                 one_hot=ohe[row] if attr is not None else None,
                 target_name=f"{name} ({first or 'ism'})",
                 record_name=records[row],
+                labels=labels,
             )
+
+
+def _annotate(
+    ns: argparse.Namespace, arrays: dict[str, Any], methods: list[str], targets: list[str], records: list[str]
+) -> list[tuple]:
+    """The seqlets.tsv rows of every target: seqlets of the first attribution method (else of ISM),
+    each named by its nearest motif of ``--motifs``."""
+    from zoo.motifs import load_motifs
+    from zoo.motifs.seqlet_table import projected, seqlet_rows
+
+    motifs = load_motifs(ns.motifs, release=ns.jaspar_release, taxon=ns.taxon or None)
+    first = next((m for m in methods if m != "ism"), None)
+    ohe = np.asarray(arrays["ohe"])
+    rows: list[tuple] = []
+    for k, name in enumerate(targets):
+        hyp = None if first is None else arrays[first][k]
+        ism = None if first is not None else arrays["ism"][:, :, :, k]
+        rows += seqlet_rows(ohe, projected(ohe, hyp, ism), motifs, records, name, ns.seqlet_threshold)
+    return rows
 
 
 def _prepare_folder(ns: argparse.Namespace) -> Path:
@@ -266,6 +315,8 @@ def run(ns: argparse.Namespace) -> int:
                 raise PredictError(f"--{option.replace('_', '-')} must be >= 1, got {getattr(ns, option)}")
         if ns.plot < 0:
             raise PredictError(f"--plot must be >= 0, got {ns.plot}")
+        if not 0 < ns.seqlet_threshold <= 1:
+            raise PredictError(f"--seqlet-threshold must be in (0, 1], got {ns.seqlet_threshold}")
         ns.device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
         progress = not ns.no_progress
         model, _ = load_predict_model(
@@ -295,9 +346,14 @@ def run(ns: argparse.Namespace) -> int:
         if not out.meta:
             raise PredictError(job.empty_message + (" that can be scored" if skipped else ""))
         arrays = out.finish(meta_columns, targets)
+        seqlets = None
+        if ns.annotate:
+            names = [record_label(meta_columns, meta) for meta in out.meta]
+            seqlets = _annotate(ns, arrays, methods, targets, names)
+            write_seqlet_tsv(tmp / "seqlets.tsv", seqlets)
         if ns.plot:
             shown = [record_label(meta_columns, meta) for meta in out.meta[: ns.plot]]
-            _plots(tmp, arrays, methods, targets, shown)
+            _plots(tmp, arrays, methods, targets, shown, seqlets)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
         try:

@@ -48,6 +48,7 @@ def plot_attribution(
     end: int | None = None,
     width: int = 100,
     dpi: int = 150,
+    labels: list[tuple[int, int, str]] | None = None,
 ) -> Path:
     """Write a PNG of one sequence: the attribution logo (top) and the ISM heatmap (bottom).
 
@@ -58,7 +59,8 @@ def plot_attribution(
     left out. The positions drawn are [start, end); by default the ``width`` positions around
     the strongest signal (attribution, else ISM). ``record_name`` (the sequence's name, e.g. its
     FASTA record's) and ``target_name`` go in the title, which the PNG also keeps as its ``Title``
-    text.
+    text. ``labels``: (start, end, text) spans, e.g. seqlets and their motif names, marked on the
+    logo by a bracket with the text above it (those inside the positions drawn).
     """
     attr = _matrix(attributions, "attributions", "(4, L)")
     heat = _matrix(ism, "ism", "(L, 4)")
@@ -93,6 +95,8 @@ def plot_attribution(
     positions = np.arange(start, end)
     if attr is not None:
         _logo(axes[0], attr[:, start:end], positions)
+        if labels:
+            _label_spans(axes[0], labels, start, end, float(np.abs(attr[:, start:end]).sum(0).max()))
     if heat is not None:
         _heatmap(fig, axes, heat[start:end].T, positions)
     axes[-1].set_xlabel("position")
@@ -117,6 +121,22 @@ def _logo(ax, matrix: np.ndarray, positions: np.ndarray) -> None:  # noqa: ANN00
     ax.axhline(0, color="0.5", linewidth=0.5)
     ax.set_ylabel("attribution")
     ax.set_xlim(positions[0] - 0.5, positions[-1] + 0.5)
+
+
+def _label_spans(ax, labels: list[tuple[int, int, str]], start: int, end: int, top: float) -> None:  # noqa: ANN001
+    """A bracket over each (span start, span end, text) inside [start, end), the text above it."""
+    top = top or 1.0
+    shown = [(s, e, t) for s, e, t in labels if s < end and e > start]
+    for k, (s, e, text) in enumerate(sorted(shown)):
+        s, e = max(s, start), min(e, end)
+        y = top * (1.08 + 0.14 * (k % 2))  # neighbours alternate heights so their names do not collide
+        ax.plot(
+            [s - 0.5, s - 0.5, e - 0.5, e - 0.5], [y - top * 0.04, y, y, y - top * 0.04], color="0.2", lw=0.8
+        )
+        ax.text((s + e - 1) / 2, y + top * 0.02, text, ha="center", va="bottom", fontsize=8)
+    if shown:
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, max(high, top * 1.45))
 
 
 def _heatmap(fig, axes, matrix: np.ndarray, positions: np.ndarray) -> None:  # noqa: ANN001 (matplotlib)
