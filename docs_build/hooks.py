@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ TUTORIAL_ORDER = [
 AUTO_SECTIONS = ("tutorials/index.md", "commands/index.md", "models/index.md", "api/index.md")
 GUIDES = "Guides"
 EXTRAS_MARKER = "<!-- extras table -->"
+
+_SPHINX_ROLE = re.compile(r":(?:func|meth|class|mod|attr|data|exc|obj|py:\w+):<code")
 
 _runs: dict[str, PageRun] = {}
 
@@ -107,18 +110,22 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         if uri.endswith(".md") and not uri.endswith("/index.md") and f"{top}/index.md" in sections:
             sections[f"{top}/index.md"].append(uri)
     nav = _expand(config.nav or [], sections)
-    named = _named_in(nav)
-    unnamed = sorted(
-        f.src_uri for f in files.documentation_pages() if "/" not in f.src_uri and f.src_uri not in named
-    )
-    if unnamed:
-        guides = next((item for item in nav if isinstance(item, dict) and GUIDES in item), None)
-        if guides is None:
-            nav.append({GUIDES: unnamed})
-        else:
-            guides[GUIDES] = [*guides[GUIDES], *unnamed]
-    config.nav = nav
+    config.nav = _with_guides(nav, [f.src_uri for f in files.documentation_pages()])
     return files
+
+
+def _with_guides(nav: list[Any], pages: list[str]) -> list[Any]:
+    """The nav with every top-level page it does not name added to the "Guides" section."""
+    named = _named_in(nav)
+    unnamed = sorted(p for p in pages if "/" not in p and p not in named)
+    if not unnamed:
+        return nav
+    out = list(nav)
+    for i, item in enumerate(out):
+        if isinstance(item, dict) and GUIDES in item:
+            out[i] = {GUIDES: [*item[GUIDES], *unnamed]}
+            return out
+    return [*out, {GUIDES: unnamed}]
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -129,6 +136,12 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if EXTRAS_MARKER in markdown:
         return markdown.replace(EXTRAS_MARKER, reference.extras_table())
     return markdown
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Docstrings name code with Sphinx roles (``:func:`x```), which Markdown shows as the
+    role's text before the code: keep the code, drop the role."""
+    return _SPHINX_ROLE.sub("<code", html)
 
 
 def on_post_build(config: MkDocsConfig) -> None:

@@ -12,9 +12,13 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the docs extra installs tomli on Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -274,7 +278,7 @@ def family_page(family: str, names: list[str]) -> str:
     for name in names:
         spec = get_spec(name)
         text += [f"## `{name}`", ""]
-        text += [f"`zoo.create_model(\"{name}\")` builds `{spec.cls.__module__}.{spec.cls.__name__}`.", ""]
+        text += [f'`zoo.create_model("{name}")` builds `{spec.cls.__module__}.{spec.cls.__name__}`.', ""]
         cls_doc = inspect.getdoc(spec.cls) or ""
         if cls_doc:
             text += [cls_doc.split("\n\n", 1)[0].replace("\n", " "), ""]
@@ -305,7 +309,12 @@ def family_page(family: str, names: list[str]) -> str:
             text += [""]
         own = sorted((lay for lay in layouts if lay.model == name), key=lambda lay: lay.name)
         if own:
-            text += ["### Layouts it reads", "", "| layout | from | original model ran with |", "| --- | --- | --- |"]
+            text += [
+                "### Layouts it reads",
+                "",
+                "| layout | from | original model ran with |",
+                "| --- | --- | --- |",
+            ]
             for lay in own:
                 implied = ", ".join(f"`{k}={v!r}`" for k, v in lay.implied_args.items()) or "-"
                 text.append(f"| `{lay.name}` | {lay.description} | {implied} |")
@@ -315,7 +324,7 @@ def family_page(family: str, names: list[str]) -> str:
             text += ["### Published files", ""]
             for f in files:
                 text += [f"#### `{f.name}`", "", f.description, ""]
-                text += [f"- `zoo.create_model(\"{f.name}\", pretrained=True)`; layout `{f.layout}`"]
+                text += [f'- `zoo.create_model("{f.name}", pretrained=True)`; layout `{f.layout}`']
                 if f.args:
                     text += ["- Arguments: " + ", ".join(f"`{k}={v!r}`" for k, v in f.args.items())]
                 if f.n_value is not None:
@@ -367,7 +376,7 @@ def extras_table(pyproject: Path = ROOT / "pyproject.toml") -> str:
     lines = ["| extra | installs | enables |", "| --- | --- | --- |"]
     for name, packages in extras.items():
         match = re.search(rf"^{re.escape(name)} = \[.*?\][ \t]*(?:#[ \t]*([^\n]*))?$", text, re.M | re.S)
-        what = (match.group(1) or "").replace("fmt: skip", "").strip() if match else ""
+        what = (match.group(1) or "").replace("fmt: skip", "").strip(" ;") if match else ""
         if name == "dev":
             what = "everything below plus the test and lint tools, so that CI tests them all"
         shown = ", ".join(f"`{p}`" for p in packages)

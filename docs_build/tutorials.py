@@ -198,7 +198,11 @@ def run_page(page: Path, timeout_s: float = PAGE_TIMEOUT_S) -> PageRun:
             block = blocks[runnable[failed]]
             raise TutorialError(
                 f"{page}: block {failed + 1} (```{block.language} at line {block.line}) failed:\n"
-                + (run.outputs[failed] if failed < len(run.outputs) and run.outputs[failed] else "(no output)")
+                + (
+                    run.outputs[failed]
+                    if failed < len(run.outputs) and run.outputs[failed]
+                    else "(no output)"
+                )
             )
         for rel in image_paths(markdown):
             path = workdir / rel
