@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +96,19 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         (f for f in files.documentation_pages() if f.src_uri.startswith("tutorials/") and f.name != "index"),
         key=lambda f: _tutorial_key(f.src_uri),
     )
+    # the pages run in processes of their own, so two at a time take about half as long
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        futures = {f.src_uri: pool.submit(run_page, Path(f.abs_src_path)) for f in tutorials}
+        failures = []
+        for uri, future in futures.items():
+            try:
+                _runs[uri] = future.result()
+            except TutorialError as err:
+                failures.append(f"tutorial {uri}: {err}")
+    if failures:
+        raise PluginError("\n".join(failures))
     for f in tutorials:
-        try:
-            run = run_page(Path(f.abs_src_path))
-        except TutorialError as err:
-            raise PluginError(f"tutorial {f.src_uri}: {err}") from None
-        _runs[f.src_uri] = run
+        run = _runs[f.src_uri]
         for rel, path in run.images.items():
             files.append(File.generated(config, f"tutorials/_output/{f.name}/{rel}", abs_src_path=str(path)))
 

@@ -215,7 +215,7 @@ def command_pages() -> dict[str, str]:
     index = ["# Commands", "", "Every command the package installs; each page is its `--help`.", ""]
     for command, module in scripts.items():
         doc = inspect.getdoc(importlib.import_module(module)) or ""
-        first = doc.split("\n", 1)[0]
+        first = doc.split("\n\n", 1)[0].replace("\n", " ")
         what = first.split(": ", 1)[1] if ": " in first else first
         index.append(f"- [`{command}`]({command}.md): {what}")
     pages["commands/index.md"] = "\n".join(index) + "\n"
@@ -316,8 +316,13 @@ def family_page(family: str, names: list[str]) -> str:
                 "| --- | --- | --- |",
             ]
             for lay in own:
-                implied = ", ".join(f"`{k}={v!r}`" for k, v in lay.implied_args.items()) or "-"
-                text.append(f"| `{lay.name}` | {lay.description} | {implied} |")
+                implied = ", ".join(f"`{k}={v!r}`" for k, v in lay.implied_args.items())
+                wrapped = "; ".join(
+                    f"under `{part}.`: " + ", ".join(f"`{k}={v!r}`" for k, v in args.items())
+                    for part, args in lay.wrapper_args.items()
+                )
+                ran_with = "; ".join(x for x in (implied, wrapped) if x) or "-"
+                text.append(f"| `{lay.name}` | {lay.description} | {ran_with} |")
             text += [""]
         files = [f for f in published if f.model == name]
         if files:
