@@ -25,8 +25,8 @@ def _run_block(language: str, code: str, namespace: dict[str, object], n: int) -
         exec(compile(code, f"<block {n + 1}>", "exec"), namespace)
     except SystemExit as err:
         return err.code in (None, 0)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as err:  # the traceback from the block's own frame on
+        traceback.print_exception(type(err), err, err.__traceback__.tb_next if err.__traceback__ else None)
         return False
     return True
 

@@ -100,11 +100,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         futures = {f.src_uri: pool.submit(run_page, Path(f.abs_src_path)) for f in tutorials}
         failures = []
-        for uri, future in futures.items():
+        for future in futures.values():
             try:
                 _runs[uri] = future.result()
             except TutorialError as err:
-                failures.append(f"tutorial {uri}: {err}")
+                failures.append(str(err))
     if failures:
         raise PluginError("\n".join(failures))
     for f in tutorials:
