@@ -100,9 +100,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         futures = {f.src_uri: pool.submit(run_page, Path(f.abs_src_path)) for f in tutorials}
         failures = []
-        for future in futures.values():
+        for page_uri, future in futures.items():
             try:
-                _runs[uri] = future.result()
+                _runs[page_uri] = future.result()
             except TutorialError as err:
                 failures.append(str(err))
     if failures:
