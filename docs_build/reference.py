@@ -63,7 +63,10 @@ def _api_page(module: str) -> str:
     ``zoo.predict``, ``zoo.weights``) shows its docstring, then each name from the module
     that defines it, since static analysis cannot follow the lazy imports."""
     head = f"# `{module}`\n\n{API_MODULES[module]}\n\n"
-    exports = getattr(importlib.import_module(module), "_EXPORTS", None)
+    try:
+        exports = getattr(importlib.import_module(module), "_EXPORTS", None)
+    except ImportError:  # a module needing an optional library: documented from its source alone
+        exports = None
     if not exports:
         return head + f"::: {module}\n"
     text = [head + f"::: {module}\n    options:\n      members: false\n"]
