@@ -35,8 +35,8 @@ def test_package_is_typed():
     assert (ROOT / "zoo" / "py.typed").exists()
 
 
-def test_readme_layouts_table_is_current():
+def test_weights_page_layouts_table_is_current():
     from zoo.summary import layouts_table
 
-    readme = (ROOT / "README.md").read_text()
-    assert layouts_table() in readme
+    page = (ROOT / "docs" / "weights.md").read_text()
+    assert layouts_table() in page

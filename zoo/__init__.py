@@ -3,10 +3,11 @@
 ``import zoo`` is cheap: submodules load on first use, and nothing here imports
 Lightning or Hydra.
 
->>> import zoo
->>> model = zoo.create_model("deepsea")
->>> probs = model(zoo.one_hot(["ACGT" * 250]))  # (1, 919)
->>> zoo.list_pretrained()  # published checkpoints: zoo.create_model(name, pretrained=True)
+Examples:
+    >>> import zoo
+    >>> model = zoo.create_model("deepsea")
+    >>> probs = model(zoo.one_hot(["ACGT" * 250]))  # (1, 919)
+    >>> zoo.list_pretrained()  # published checkpoints: zoo.create_model(name, pretrained=True)
 """
 
 from __future__ import annotations

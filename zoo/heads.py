@@ -18,6 +18,7 @@ HEADS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "identity": nn.Identity,
 }
+"""The heads a model can end with (``head=`` of every model): name -> module class."""
 
 
 def make_head(name: str) -> nn.Module:

@@ -1,9 +1,10 @@
 """Published checkpoints: the catalogue, and their download into a verified local cache.
 
->>> from zoo.pretrained import list_pretrained, locate_weights
->>> list_pretrained()[:2]
-['basset.kipoi', 'beluga.expecto']
->>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
+Examples:
+    >>> from zoo.pretrained import list_pretrained, locate_weights
+    >>> list_pretrained()[:2]
+    ['basset.kipoi', 'beluga.expecto']
+    >>> path = locate_weights("deepsea.kipoi_predict").path  # downloads once, then cached
 
 The public names of :mod:`zoo.weights.catalogue` (finding records by name) and
 :mod:`zoo.weights.download` (downloading, verifying and caching their files), in one place.

@@ -6,8 +6,10 @@ Generators (``image_decoder``, ``mlp_decoder``) map Gaussian latents to images; 
 pixels (nearest neighbour) so that a 28-pixel digit is readable. Discriminators
 (``image_discriminator``, or a ``binary_classifier`` reading flattened images) score images.
 
->>> from zoo.sampling import sample_grid, save_grid_png          # doctest: +SKIP
->>> save_grid_png(sample_grid(zoo.load_model("g.safetensors"), n=16, seed=0), "samples.png")  # doctest: +SKIP
+Examples:
+    >>> from zoo.sampling import sample_grid, save_grid_png          # doctest: +SKIP
+    >>> grid = sample_grid(zoo.load_model("g.safetensors"), n=16, seed=0)  # doctest: +SKIP
+    >>> save_grid_png(grid, "samples.png")                               # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The model table: every registered model at its paper size, and a dummy batch run through it.
-Also the README's tables of checkpoint layouts and of published checkpoints.
+Also the tables of checkpoint layouts (docs/weights.md) and of published checkpoints (README.md).
 
 ``zoo-demo`` prints the model table as plain text, ``zoo-demo --markdown`` as the table
 README.md carries (a test keeps the two equal).
@@ -85,7 +85,7 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
 
 
 def layouts_table() -> str:
-    """The README's table of checkpoint layouts that load into zoo models, from the registry."""
+    """The table of checkpoint layouts that load into zoo models (docs/weights.md), from the registry."""
     lines = ["| layout | loads into | from | original model ran with |", "| --- | --- | --- | --- |"]
     for layout in sorted(all_layouts(), key=lambda lay: (lay.model, lay.name)):
         implied = ", ".join(f"`{k}={v!r}`" for k, v in layout.implied_args.items())

@@ -1,11 +1,12 @@
 """Predicting with zoo models: the Python API underneath ``zoo-predict`` (whose command line
 is :mod:`zoo.cli.predict`).
 
->>> from zoo.predict import Scorer, fasta_job, run_job
->>> scorer = Scorer(zoo.load_model("model.safetensors"), rc="mean")   # doctest: +SKIP
->>> probs = scorer.predict(["ACGT" * 250])                            # doctest: +SKIP
->>> run_job(fasta_job("seqs.fa", scorer.seq_len), scorer, "preds.tsv")  # doctest: +SKIP
->>> table = score_variants(scorer, "hg.fa", "calls.vcf.gz")             # doctest: +SKIP
+Examples:
+    >>> from zoo.predict import Scorer, fasta_job, run_job
+    >>> scorer = Scorer(zoo.load_model("model.safetensors"), rc="mean")   # doctest: +SKIP
+    >>> probs = scorer.predict(["ACGT" * 250])                            # doctest: +SKIP
+    >>> run_job(fasta_job("seqs.fa", scorer.seq_len), scorer, "preds.tsv")  # doctest: +SKIP
+    >>> table = score_variants(scorer, "hg.fa", "calls.vcf.gz")             # doctest: +SKIP
 
 Three layers, arrows one way: :mod:`zoo.predict.inputs` makes a job that streams items
 (one output row each) from FASTA, BED or VCF input or genome regions;

@@ -9,8 +9,9 @@ the models' repositories:
 - ``sei_21907``: Sei's chromatin profiles, ``cell | assay | source``
 - ``sei_seqclass_40``: Sei's 40 sequence classes, e.g. ``PC1 Polycomb / Heterochromatin``
 
->>> from zoo.targets import load_target_table
->>> ctcf = [t.index for t in load_target_table("deepsea_919") if t.assay == "CTCF"]
+Examples:
+    >>> from zoo.targets import load_target_table
+    >>> ctcf = [t.index for t in load_target_table("deepsea_919") if t.assay == "CTCF"]
 
 How names split into fields (checked on every shipped list by the tests):
 

@@ -1,8 +1,9 @@
 """Scores as arrays in memory instead of a file: the Python entry to zoo-predict's scoring.
 
->>> table = score_variants(model, "hg.fa", "calls.vcf.gz", scores=["diff"], targets=[0])  # doctest: +SKIP
->>> table.scores.shape, table.meta["pos"][:3], table.columns[:2]                     # doctest: +SKIP
->>> frame = table.to_pandas()                                                        # doctest: +SKIP
+Examples:
+    >>> table = score_variants(model, "hg.fa", "calls.vcf.gz", scores=["diff"], targets=[0])  # doctest: +SKIP
+    >>> table.scores.shape, table.meta["pos"][:3], table.columns[:2]                     # doctest: +SKIP
+    >>> frame = table.to_pandas()                                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
