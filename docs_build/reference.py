@@ -40,6 +40,8 @@ API_MODULES = {
     "zoo.data": "Lightning data modules of DNA and image data.",
     "zoo.tasks": "Lightning tasks: classification, GAN and VAE training.",
     "zoo.training": "A training run from a composed config (what zoo-train runs).",
+    "zoo.motifs": "Motif databases (JASPAR offline, MEME files), seqlets, TOMTOM names and FIMO scans.",
+    "zoo.design": "Sequence design: greedy and beam search on exact ISM, and ledidi.",
     "zoo.export": "ONNX and torch.export programs of zoo models.",
     "zoo.hub": "Zoo-format files on the Hugging Face Hub.",
     "zoo.errors": "The errors the library raises about what a user gave.",

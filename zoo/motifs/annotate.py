@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ import torch
 from zoo._extras import install_hint
 from zoo._types import PathLike
 from zoo.motifs.databases import MotifError
+
+if TYPE_CHECKING:  # pandas loads lazily, when a table is made
+    import pandas as pd
 
 SEQLET_COLUMNS = ["example_idx", "start", "end", "attribution", "p-value"]
 # memelite warns when given fewer than 25 target motifs (its p-values use the targets as
@@ -49,7 +53,7 @@ def call_seqlets(
     min_seqlet_len: int = 4,
     max_seqlet_len: int = 25,
     additional_flanks: int = 0,
-):  # noqa: ANN201 (a pandas DataFrame; pandas loads lazily)
+) -> pd.DataFrame:
     """Seqlets of projected attributions by the recursive seqlet algorithm (tangermeme's
     ``recursive_seqlets``, the same calls and p-values; :mod:`zoo.motifs.seqlets`).
 
@@ -115,10 +119,10 @@ def nearest_motifs(
 
 def annotate_seqlets(
     one_hot: torch.Tensor | np.ndarray,
-    seqlets,  # noqa: ANN001 (a DataFrame with example_idx, start, end)
+    seqlets: pd.DataFrame,
     motifs: dict[str, np.ndarray],
     n_nearest: int = 1,
-):  # noqa: ANN201
+) -> pd.DataFrame:
     """Name each seqlet by its nearest known motif (TOMTOM of its one-hot sequence).
 
     Args:
@@ -202,7 +206,7 @@ def read_modisco_patterns(path: PathLike) -> dict[str, tuple[np.ndarray, np.ndar
     return patterns
 
 
-def annotate_patterns(path: PathLike, motifs: dict[str, np.ndarray], n_nearest: int = 3):  # noqa: ANN201
+def annotate_patterns(path: PathLike, motifs: dict[str, np.ndarray], n_nearest: int = 3) -> pd.DataFrame:
     """Name the patterns of a ``modisco motifs`` result file by their nearest known motifs.
 
     Args:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from zoo._extras import install_hint
 from zoo.motifs.databases import MotifError
+
+if TYPE_CHECKING:  # pandas loads lazily, when a table is made
+    import pandas as pd
 
 HIT_COLUMNS = ["sequence", "motif", "start", "end", "strand", "score", "p-value"]
 ALLELE_COLUMNS = ["variant", "motif", "start", "end", "strand", "p_ref", "p_alt", "change"]
@@ -47,7 +51,7 @@ def scan(
     names: Sequence[str] | None = None,
     threshold: float = 1e-4,
     reverse_complement: bool = True,
-):  # noqa: ANN201
+) -> pd.DataFrame:
     """Every FIMO hit of ``motifs`` in ``seqs`` with a p-value below ``threshold``.
 
     Args:
@@ -105,7 +109,7 @@ def allele_motifs(
     names: Sequence[str] | None = None,
     threshold: float = 1e-4,
     report_threshold: float = 1e-2,
-):  # noqa: ANN201
+) -> pd.DataFrame:
     """The motif sites over a variant on its REF and ALT windows, with the p-value on each allele.
 
     Both windows are scanned on the positions a motif overlapping ``position`` can cover (the
