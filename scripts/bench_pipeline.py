@@ -14,14 +14,20 @@ reading, encoding and writing set its pace? It times, in this order:
   of the records and on a quarter of them: the rate of the extra records (the difference of
   the two runs leaves out what every run pays once, such as starting the reader processes);
 - the ``zoo-predict`` command in this process (``zoo.cli.predict.call``) on all of them,
-  loading the model included.
+  loading the model included; then the model alone once more, so that a shared machine's
+  load is met before and after the command alike (the command's share is of their mean).
+
+With ``--command-only`` the scoring loops are left out (the model alone, the stages, the
+command and the model alone again): on a CPU, where each pass over the records takes minutes.
 
 The scoring loop's rate against the model alone's is the figure of merit. The table format is
 Parquet where pyarrow is installed, else HDF5 where h5py is, else TSV.
 
 Usage: python scripts/bench_pipeline.py [--device cuda] [--records 200000] [--batch-size 2048]
-       [--precision bf16] [--model deepsea] [--stages-only]
+       [--precision bf16] [--model deepsea] [--stages-only | --command-only]
 A smoke test on CPU: python scripts/bench_pipeline.py --device cpu --records 1024 --batch-size 128
+A whole run on CPU:
+  python scripts/bench_pipeline.py --device cpu --records 65536 --batch-size 256 --command-only
 """
 
 from __future__ import annotations
@@ -117,6 +123,11 @@ def main() -> None:
         help="time the model on 3 batches and the stages, not the scoring loop nor the command "
         "(on a CPU, where the model would take hours over a file large enough to time the readers)",
     )
+    p.add_argument(
+        "--command-only",
+        action="store_true",
+        help="time the model, the stages and the command, not the scoring loops (a CPU's whole run)",
+    )
     args = p.parse_args()
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True  # as zoo-predict sets it on CUDA
@@ -160,7 +171,8 @@ def main() -> None:
                 time.perf_counter() - start)  # fmt: skip
         if args.stages_only:
             return
-        for processes in (0, 1, several):  # the scoring loop alone: the extra records' rate
+        loops = () if args.command_only else (0, 1, several)
+        for processes in loops:  # the scoring loop alone: the extra records' rate
             seconds = {}
             for name, count in (("quarter.fa", quarter), ("all.fa", n)):
                 out = folder / f"out{suffix}"
@@ -184,8 +196,15 @@ def main() -> None:
         if zoo_predict(argv) != 0:
             raise SystemExit("zoo-predict failed")
         seconds_all = time.perf_counter() - start
+    model_after = time_model(model, args.precision, args.device, args.batch_size, calls)
+    print(
+        f"| model alone again, after the command: {model_after:,.0f} records/s, "
+        f"{model_after / model_rate:.2f}x the first | | |"
+    )
+    model_rate = (model_rate + model_after) / 2
     row(
-        f"the zoo-predict command in this process ({n} records, {seconds_all:.1f} s, loading included)",
+        f"the zoo-predict command in this process ({n} records, {seconds_all:.1f} s, loading included), "
+        "against the mean of the model alone before and after",
         n,
         seconds_all,
     )
