@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import tempfile
 import time
@@ -67,8 +68,15 @@ def write_fasta(path: Path, n: int, seq_len: int) -> None:
             f.write(b"".join(b">seq%d\n%s" % (first + i, row.tobytes()) for i, row in enumerate(lines)))
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process (every thread) and of its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, calls: int) -> float:
-    """Sequences/s of the prepared model on one-hot batches already on the device."""
+    """Sequences/s of the prepared model on one-hot batches already on the device; the CPU
+    seconds per sequence go to ``CPU_PER_RECORD["model alone"]`` (a list, one per call)."""
     fn = prepare_logits(model, precision, device)  # type: ignore[arg-type]
     codes = torch.randint(0, 4, (batch, model.seq_len), device=device)
     x = torch.nn.functional.one_hot(codes, 4).transpose(1, 2).float()
@@ -76,11 +84,17 @@ def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, 
     for _ in range(3):  # warm-up: cuDNN's kernel choice, the first allocations
         fn(x)
     sync()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     for _ in range(calls):
         fn(x)
     sync()
+    CPU_PER_RECORD.setdefault("model alone", []).append((cpu_seconds() - cpu) / (batch * calls))
     return batch * calls / (time.perf_counter() - start)
+
+
+# CPU seconds per record, by what ran: on a CPU shared with other work they are steadier than
+# wall time (other processes slow a run down without adding to its CPU seconds).
+CPU_PER_RECORD: dict[str, list[float]] = {}
 
 
 def time_stages(
@@ -192,10 +206,11 @@ def main() -> None:
         argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
         argv += ["--precision", args.precision, "--device", args.device]
         argv += ["--batch-size", str(args.batch_size), "--no-progress"]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         if zoo_predict(argv) != 0:
             raise SystemExit("zoo-predict failed")
         seconds_all = time.perf_counter() - start
+        command_cpu = (cpu_seconds() - cpu) / n
     model_after = time_model(model, args.precision, args.device, args.batch_size, calls)
     print(
         f"| model alone again, after the command: {model_after:,.0f} records/s, "
@@ -208,6 +223,13 @@ def main() -> None:
         n,
         seconds_all,
     )
+    if args.device == "cpu":  # the model and the pipeline share the same cores: CPU seconds say it
+        alone = sum(CPU_PER_RECORD["model alone"]) / len(CPU_PER_RECORD["model alone"])
+        print(
+            f"| CPU ms per record: model alone {1e3 * alone:.2f} (mean of before and after), the command "
+            f"{1e3 * command_cpu:.2f}; the model's share of the command's CPU time | | "
+            f"{alone / command_cpu:.2f} |"
+        )
 
 
 if __name__ == "__main__":
