@@ -18,7 +18,9 @@ reading, encoding and writing set its pace? It times, in this order:
   load is met before and after the command alike (the command's share is of their mean).
 
 With ``--command-only`` the scoring loops are left out (the model alone, the stages, the
-command and the model alone again): on a CPU, where each pass over the records takes minutes.
+command on a quarter of the records and on all, and the model alone again): on a CPU, where
+each pass over the records takes minutes. The two commands give its steady state (the rate of
+the records beyond the quarter) and its fixed cost (start, loading, preparing, closing).
 
 The scoring loop's rate against the model alone's is the figure of merit. The table format is
 Parquet where pyarrow is installed, else HDF5 where h5py is, else TSV.
@@ -202,15 +204,19 @@ def main() -> None:
                 seconds[n] - seconds[quarter],
             )
         del scorer
-        argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / "all.fa")]
-        argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
-        argv += ["--precision", args.precision, "--device", args.device]
-        argv += ["--batch-size", str(args.batch_size), "--no-progress"]
-        start, cpu = time.perf_counter(), cpu_seconds()
-        if zoo_predict(argv) != 0:
-            raise SystemExit("zoo-predict failed")
-        seconds_all = time.perf_counter() - start
-        command_cpu = (cpu_seconds() - cpu) / n
+        seconds_cpu = {}
+        runs = (("quarter.fa", quarter), ("all.fa", n)) if args.command_only else (("all.fa", n),)
+        for name, count in runs:
+            argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / name)]
+            argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
+            argv += ["--precision", args.precision, "--device", args.device]
+            argv += ["--batch-size", str(args.batch_size), "--no-progress"]
+            start, cpu = time.perf_counter(), cpu_seconds()
+            if zoo_predict(argv) != 0:
+                raise SystemExit("zoo-predict failed")
+            seconds_cpu[count] = (time.perf_counter() - start, cpu_seconds() - cpu)
+        seconds_all, command_cpu = seconds_all_cpu = seconds_cpu[n]
+        command_cpu /= n
     model_after = time_model(model, args.precision, args.device, args.batch_size, calls)
     print(
         f"| model alone again, after the command: {model_after:,.0f} records/s, "
@@ -223,6 +229,12 @@ def main() -> None:
         n,
         seconds_all,
     )
+    if quarter in seconds_cpu:  # the command's steady state: the rate of the records beyond a quarter run
+        extra = seconds_all_cpu[0] - seconds_cpu[quarter][0]
+        row(f"the zoo-predict command, steady state: the {n - quarter} records beyond a quarter-size run",
+            n - quarter, extra)  # fmt: skip
+        fixed = seconds_all - extra * n / (n - quarter)
+        print(f"| the command's fixed cost (start, loading, preparing, closing): {fixed:.1f} s | | |")
     if args.device == "cpu":  # the model and the pipeline share the same cores: CPU seconds say it
         alone = sum(CPU_PER_RECORD["model alone"]) / len(CPU_PER_RECORD["model alone"])
         print(
