@@ -29,8 +29,8 @@ timeout 100 $py scripts/bench_pipeline.py --device "$device" --records "${RECORD
     2>&1 | tee "$out/pipeline.log"
 # 2. The same for Sei (4096 bp, 21,907 columns), without the scoring loops: the model alone, the stages,
 #    the command on a quarter of the records and on all (its steady state), the model alone again.
-timeout 80 $py scripts/bench_pipeline.py --device "$device" --model sei --records "${SEI_RECORDS:-4096}" --command-only \
-    --batch-size "$sei_batch" 2>&1 | tee "$out/pipeline_sei.log"
+timeout 80 $py scripts/bench_pipeline.py --device "$device" --model sei --records "${SEI_RECORDS:-4096}" \
+    --command-only --batch-size "$sei_batch" 2>&1 | tee "$out/pipeline_sei.log"
 # 3. Multi-process scoring: zoo-predict under torchrun (one process on this one GPU) against the
 #    plain command on the same file, DeepSEA bf16.
 timeout 45 bash scripts/gpu_check_torchrun.sh "$py" "$device" "${RECORDS:-200000}" "$out/torchrun" \
