@@ -23,6 +23,7 @@ import copy
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -37,7 +38,7 @@ import zoo  # noqa: E402
 from zoo.tasks import ClassificationTask  # noqa: E402
 
 
-def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> callable:
+def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     """One plain torch training step: autocast bf16 forward, BCE-with-logits in float32, fused Adam."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
@@ -54,7 +55,7 @@ def plain_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> call
 class Rounds(L.Callback):
     """Times each Lightning step, then the matmul peak and a plain step, outside it."""
 
-    def __init__(self, plain: callable, size: int = 2048) -> None:
+    def __init__(self, plain: Callable[[], None], size: int = 2048) -> None:
         self.plain = plain
         self.a, self.b = (torch.randn(size, size, dtype=torch.bfloat16) for _ in range(2))
         self.size = size
