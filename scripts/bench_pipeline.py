@@ -14,20 +14,29 @@ reading, encoding and writing set its pace? It times, in this order:
   of the records and on a quarter of them: the rate of the extra records (the difference of
   the two runs leaves out what every run pays once, such as starting the reader processes);
 - the ``zoo-predict`` command in this process (``zoo.cli.predict.call``) on all of them,
-  loading the model included.
+  loading the model included; then the model alone once more, so that a shared machine's
+  load is met before and after the command alike (the command's share is of their mean).
+
+With ``--command-only`` the scoring loops are left out (the model alone, the stages, the
+command on a quarter of the records and on all, and the model alone again): on a CPU, where
+each pass over the records takes minutes. The two commands give its steady state (the rate of
+the records beyond the quarter) and its fixed cost (start, loading, preparing, closing).
 
 The scoring loop's rate against the model alone's is the figure of merit. The table format is
 Parquet where pyarrow is installed, else HDF5 where h5py is, else TSV.
 
 Usage: python scripts/bench_pipeline.py [--device cuda] [--records 200000] [--batch-size 2048]
-       [--precision bf16] [--model deepsea] [--stages-only]
+       [--precision bf16] [--model deepsea] [--stages-only | --command-only]
 A smoke test on CPU: python scripts/bench_pipeline.py --device cpu --records 1024 --batch-size 128
+A whole run on CPU:
+  python scripts/bench_pipeline.py --device cpu --records 65536 --batch-size 256 --command-only
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import tempfile
 import time
@@ -61,8 +70,15 @@ def write_fasta(path: Path, n: int, seq_len: int) -> None:
             f.write(b"".join(b">seq%d\n%s" % (first + i, row.tobytes()) for i, row in enumerate(lines)))
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process (every thread) and of its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, calls: int) -> float:
-    """Sequences/s of the prepared model on one-hot batches already on the device."""
+    """Sequences/s of the prepared model on one-hot batches already on the device; the CPU
+    seconds per sequence go to ``CPU_PER_RECORD["model alone"]`` (a list, one per call)."""
     fn = prepare_logits(model, precision, device)  # type: ignore[arg-type]
     codes = torch.randint(0, 4, (batch, model.seq_len), device=device)
     x = torch.nn.functional.one_hot(codes, 4).transpose(1, 2).float()
@@ -70,11 +86,17 @@ def time_model(model: torch.nn.Module, precision: str, device: str, batch: int, 
     for _ in range(3):  # warm-up: cuDNN's kernel choice, the first allocations
         fn(x)
     sync()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     for _ in range(calls):
         fn(x)
     sync()
+    CPU_PER_RECORD.setdefault("model alone", []).append((cpu_seconds() - cpu) / (batch * calls))
     return batch * calls / (time.perf_counter() - start)
+
+
+# CPU seconds per record, by what ran: on a CPU shared with other work they are steadier than
+# wall time (other processes slow a run down without adding to its CPU seconds).
+CPU_PER_RECORD: dict[str, list[float]] = {}
 
 
 def time_stages(
@@ -116,6 +138,11 @@ def main() -> None:
         action="store_true",
         help="time the model on 3 batches and the stages, not the scoring loop nor the command "
         "(on a CPU, where the model would take hours over a file large enough to time the readers)",
+    )
+    p.add_argument(
+        "--command-only",
+        action="store_true",
+        help="time the model, the stages and the command, not the scoring loops (a CPU's whole run)",
     )
     args = p.parse_args()
     if args.device == "cuda":
@@ -160,7 +187,8 @@ def main() -> None:
                 time.perf_counter() - start)  # fmt: skip
         if args.stages_only:
             return
-        for processes in (0, 1, several):  # the scoring loop alone: the extra records' rate
+        loops = () if args.command_only else (0, 1, several)
+        for processes in loops:  # the scoring loop alone: the extra records' rate
             seconds = {}
             for name, count in (("quarter.fa", quarter), ("all.fa", n)):
                 out = folder / f"out{suffix}"
@@ -176,19 +204,44 @@ def main() -> None:
                 seconds[n] - seconds[quarter],
             )
         del scorer
-        argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / "all.fa")]
-        argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
-        argv += ["--precision", args.precision, "--device", args.device]
-        argv += ["--batch-size", str(args.batch_size), "--no-progress"]
-        start = time.perf_counter()
-        if zoo_predict(argv) != 0:
-            raise SystemExit("zoo-predict failed")
-        seconds_all = time.perf_counter() - start
+        seconds_cpu = {}
+        runs = (("quarter.fa", quarter), ("all.fa", n)) if args.command_only else (("all.fa", n),)
+        for name, count in runs:
+            argv = ["--weights", str(folder / "model.safetensors"), "--fasta", str(folder / name)]
+            argv += ["--out", str(folder / f"out{suffix}"), "--overwrite"]
+            argv += ["--precision", args.precision, "--device", args.device]
+            argv += ["--batch-size", str(args.batch_size), "--no-progress"]
+            start, cpu = time.perf_counter(), cpu_seconds()
+            if zoo_predict(argv) != 0:
+                raise SystemExit("zoo-predict failed")
+            seconds_cpu[count] = (time.perf_counter() - start, cpu_seconds() - cpu)
+        seconds_all, command_cpu = seconds_all_cpu = seconds_cpu[n]
+        command_cpu /= n
+    model_after = time_model(model, args.precision, args.device, args.batch_size, calls)
+    print(
+        f"| model alone again, after the command: {model_after:,.0f} records/s, "
+        f"{model_after / model_rate:.2f}x the first | | |"
+    )
+    model_rate = (model_rate + model_after) / 2
     row(
-        f"the zoo-predict command in this process ({n} records, {seconds_all:.1f} s, loading included)",
+        f"the zoo-predict command in this process ({n} records, {seconds_all:.1f} s, loading included), "
+        "against the mean of the model alone before and after",
         n,
         seconds_all,
     )
+    if quarter in seconds_cpu:  # the command's steady state: the rate of the records beyond a quarter run
+        extra = seconds_all_cpu[0] - seconds_cpu[quarter][0]
+        row(f"the zoo-predict command, steady state: the {n - quarter} records beyond a quarter-size run",
+            n - quarter, extra)  # fmt: skip
+        fixed = seconds_all - extra * n / (n - quarter)
+        print(f"| the command's fixed cost (start, loading, preparing, closing): {fixed:.1f} s | | |")
+    if args.device == "cpu":  # the model and the pipeline share the same cores: CPU seconds say it
+        alone = sum(CPU_PER_RECORD["model alone"]) / len(CPU_PER_RECORD["model alone"])
+        print(
+            f"| CPU ms per record: model alone {1e3 * alone:.2f} (mean of before and after), the command "
+            f"{1e3 * command_cpu:.2f}; the model's share of the command's CPU time | | "
+            f"{alone / command_cpu:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ What makes it fast (scripts/bench.py times it; see README "Performance"):
 - ``bf16`` runs on a bfloat16 *copy* of the weights (AMX/AVX-512 bf16 matmuls), not
   under autocast, which re-casts every weight on every call.
 - A DNA model is lowered to its plan (``zoo.plan``: batch norm folded, activations as
-  clamps); where the plan is a valid convolution stack (DeepSEA, Beluga, Basset) it runs as
-  channels-last steps (``zoo.inference.channels_last``) with the activations fused, the
+  clamps); where the plan's convolution stack has channels-last kernels (DeepSEA, Beluga,
+  Basset, and Sei with its padded and dilated convolutions, residual blocks and spline) it
+  runs as channels-last steps (``zoo.inference.channels_last``) with the activations fused, the
   oneDNN calls in ``zoo.inference.onednn``, which falls back to public torch ops where they
   are unavailable. Those steps are exact on finite values only, so every batch passes the
   finite-value guard (``zoo.inference.guard``) or runs the same steps unfused.
@@ -17,7 +18,7 @@ What makes it fast (scripts/bench.py times it; see README "Performance"):
   the plain model on (N, C, L); with ``compile=True`` inductor fuses them.
   scripts/bench_cuda_paths.py compares the two.
 
-Any other model (DanQ, Sei, the image models) gets the plain ``model.logits`` with bf16
+Any other model (DanQ, the image models) gets the plain ``model.logits`` with bf16
 weights. The model passed in is moved to the device and put in eval mode, nothing more.
 
 bf16 is checked once against fp32 on two random inputs when prepared: torch 2.14.1's
@@ -72,8 +73,8 @@ def prepare_logits(
 
     ``compile=True`` runs the model through ``torch.compile`` (the first call of each new
     batch shape compiles, which takes seconds). On CUDA it applies to every model. On CPU it
-    applies to the models without the channels-last path (DanQ, Sei, the image models); DeepSEA,
-    Beluga and Basset keep their oneDNN path uncompiled, because inductor made them slower
+    applies to the models without the channels-last path (DanQ, the image models); DeepSEA,
+    Beluga, Basset and Sei keep their oneDNN path uncompiled, because inductor made them slower
     than that path.
 
     On CUDA, fp32 convolutions follow ``torch.backends.cudnn.allow_tf32`` (torch's default:

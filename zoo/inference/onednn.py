@@ -78,31 +78,47 @@ def fused_linear(
     return clamp_min(F.linear(h, weight, bias), floor)
 
 
-def pack_conv_weight(weight: torch.Tensor, input_shape: torch.Size | list[int]) -> torch.Tensor:
+def pack_conv_weight(
+    weight: torch.Tensor,
+    input_shape: torch.Size | list[int],
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+) -> torch.Tensor:
     """A Conv2d ``weight`` in oneDNN's blocked layout for inputs of ``input_shape``, for
     :func:`conv_pointwise`; packing once saves the reorder oneDNN otherwise makes on every call.
 
     The weight itself where oneDNN does not apply to it.
+
+    Args:
+        weight: (C_out, C_in, kh, kw), channels-last.
+        input_shape: the (N, C_in, H, W) of the inputs it will meet.
+        padding: the convolution's zero padding of (H, W), as :func:`conv_pointwise` gets it.
+        dilation: the convolution's dilation of (H, W), as :func:`conv_pointwise` gets it.
     """
     if not applies_to(weight):
         return weight
     return torch._C._nn.mkldnn_reorder_conv2d_weight(
-        weight.to_mkldnn(), [0, 0], [1, 1], [1, 1], 1, list(input_shape)
+        weight.to_mkldnn(), list(padding), [1, 1], list(dilation), 1, list(input_shape)
     )
 
 
 def conv_pointwise(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, floor: float | None
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    floor: float | None,
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
 ) -> torch.Tensor:
-    """``clamp_min(F.conv2d(x, weight, bias), floor)``: a valid, unit-stride, ungrouped
-    convolution (no clamp when ``floor`` is None).
+    """``clamp_min(F.conv2d(x, weight, bias, padding=padding, dilation=dilation), floor)``: a
+    unit-stride, ungrouped, zero-padded convolution (no clamp when ``floor`` is None).
 
     One oneDNN call with the clamp fused where :func:`applies_to` ``x``; ``weight`` may then
-    come from :func:`pack_conv_weight`.
+    come from :func:`pack_conv_weight` (packed for the same padding and dilation).
     """
     if applies_to(x):
         attr, scalars = _post_op(floor)
         return torch.ops.mkldnn._convolution_pointwise(
-            x, weight, bias, [0, 0], [1, 1], [1, 1], 1, attr, scalars, ""
+            x, weight, bias, list(padding), [1, 1], list(dilation), 1, attr, scalars, ""
         )
-    return clamp_min(F.conv2d(x, weight, bias), floor)
+    return clamp_min(F.conv2d(x, weight, bias, padding=padding, dilation=dilation), floor)
