@@ -53,6 +53,36 @@ def _arrow_input(parts: list[np.ndarray]) -> Any:
     return column.tolist() if column.dtype.kind == "U" else column
 
 
+def open_text_table(path: PathLike, compress: bool) -> IO[bytes]:
+    """A binary file to write a TSV table into: plain, or gzip at level 1 (gzip's default level
+    would take several times longer than the formatting) with no name or time in its header,
+    so that the same rows always make the same bytes (a merged output equals a single run's).
+
+    Args:
+        path: the file to create.
+        compress: gzip the text.
+    """
+    raw = open(path, "wb")  # noqa: SIM115 (the caller closes it)
+    if not compress:
+        return raw
+    return _OwningGzip(raw)
+
+
+class _OwningGzip(gzip.GzipFile):
+    """A gzip writer that closes the file under it too."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
+        self._raw = raw
+
+    def close(self) -> None:
+        """Finish the gzip stream, then close the file."""
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
 class TSVSink:
     """Tab-separated text with a header line (gzip-compressed when ``compress``); scores as
     ``%.6g`` and ``nan`` where not scored, leading columns as ``%s`` would print them."""
@@ -64,10 +94,7 @@ class TSVSink:
         score_columns: Sequence[str],
         compress: bool = False,
     ) -> None:
-        # level 1: gzip's default level would take several times longer than the formatting
-        self._file: IO[bytes] = (
-            gzip.open(path, "wb", compresslevel=1) if compress else open(path, "wb")  # noqa: SIM115
-        )
+        self._file: IO[bytes] = open_text_table(path, compress)
         self._file.write(("\t".join([*meta_columns, *score_columns]) + "\n").encode("utf-8"))
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
