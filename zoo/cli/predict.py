@@ -42,7 +42,7 @@ EPILOG = """examples:
   zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
   zoo-predict --weights model.safetensors --fasta seqs.fa --shard 0/8 --out preds.tsv   (one job of 8)
   zoo-predict merge preds.tsv.parts --out preds.tsv
-  torchrun --nproc-per-node 4 -m zoo.cli.predict --weights model.safetensors --fasta seqs.fa --out preds.parquet
+  torchrun --nproc-per-node 4 -m zoo.cli.predict --weights model.safetensors --fasta seqs.fa --out p.parquet
 """
 
 
@@ -208,9 +208,13 @@ def _refuse_input_as_output(out: str, ns: argparse.Namespace, what: str = "--out
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
     if (ns.out is None) == (ns.out_parts is None):
-        raise PredictError("give --out (a file, or a folder of tracks), or --out-parts DIR (a Parquet data set)")
+        raise PredictError(
+            "give --out (a file, or a folder of tracks), or --out-parts DIR (a Parquet data set)"
+        )
     if ns.regions and (ns.out_parts or ns.shard):
-        raise PredictError("--regions tracks are written by one process; --shard and --out-parts are for tables")
+        raise PredictError(
+            "--regions tracks are written by one process; --shard and --out-parts are for tables"
+        )
     if ns.out_parts is not None:
         ns.parts, ns.out = ns.out_parts, None
     if ns.regions:
@@ -256,7 +260,13 @@ def run_in_parts(ns: argparse.Namespace, job: Any, scorer: Scorer, launch: Any, 
 
     if ns.fasta == STDIN:
         raise PredictError("scoring in parts needs a --fasta file that every process can read, not stdin")
-    files = {"--fasta": ns.fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf, "--labels": ns.labels}
+    files = {
+        "--fasta": ns.fasta,
+        "--genome": ns.genome,
+        "--bed": ns.bed,
+        "--vcf": ns.vcf,
+        "--labels": ns.labels,
+    }
     inputs = {option: fingerprint(path) for option, path in files.items() if path}
     weights = fingerprint(ns.weights) if ns.weights else {"published": ns.model}
     conventions = {

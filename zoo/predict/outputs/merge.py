@@ -290,4 +290,3 @@ def _merge_rows(
     finally:
         for meta in metas:
             meta.close()
-

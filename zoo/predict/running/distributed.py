@@ -256,12 +256,18 @@ def _launched(
                 f"rank {rank} of {launch.world_size} failed{more}: {why}; no output written (the finished "
                 f"parts in {os.fspath(folder.parent)} are reused by a rerun)"
             )
-        folders = [folder.parent / Share(r, launch.world_size, share.group_items).name for r in range(launch.world_size)]
+        folders = [
+            folder.parent / Share(r, launch.world_size, share.group_items).name
+            for r in range(launch.world_size)
+        ]
         merged: list[Any] = [None]
         if launch.rank == 0:
             try:
                 if out is None:
-                    merged[0] = ("ok", f"wrote {launch.world_size} Parquet parts to {os.fspath(folder.parent)}")
+                    merged[0] = (
+                        "ok",
+                        f"wrote {launch.world_size} Parquet parts to {os.fspath(folder.parent)}",
+                    )
                 else:
                     rows = merge_parts(folders, out, overwrite=overwrite, progress=progress)
                     remove_parts(folders)
