@@ -238,7 +238,8 @@ def _launched(
     """This process's share of a launch, then the exchange of how it went and rank 0's merge."""
     import torch.distributed as dist
 
-    group = _join(launch, scorer)
+    joined = not dist.is_initialized()  # (a caller's own process group is used, and kept)
+    group = _join(launch, scorer) if joined else None
     try:
         failure = None
         try:
@@ -280,7 +281,8 @@ def _launched(
             raise PredictError(line)
         return line if launch.rank == 0 else ""
     finally:
-        dist.destroy_process_group()
+        if joined:
+            dist.destroy_process_group()
 
 
 def _join(launch: Launch, scorer: Scorer) -> Any:
