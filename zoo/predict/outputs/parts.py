@@ -6,7 +6,7 @@ A run split over processes or jobs (``--shard I/N``, ``torchrun``) gives each on
 from the start (sequentially), but scores only its groups, in the very batches a single
 process would make, so its numbers are the single run's to the bit.
 
-A part is a folder ``part-IIIII-of-NNNNN`` holding the share's rows and ``manifest.json``:
+A part is a folder ``part-IIIII-of-NNNNN`` holding the share's rows and ``_manifest.json``:
 what made them (fingerprints of the inputs and of the weights, the scoring conventions,
 the columns), the share, and the rows of each batch (and for text, its bytes), which is
 what :mod:`zoo.predict.outputs.merge` needs to put the batches back in input order. The
@@ -49,7 +49,7 @@ from zoo.predict.outputs.textformat import text_column, tsv_blocks
 
 PART_FORMAT = "zoo-predict part"
 PART_VERSION = 1
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"  # (a leading _: Parquet readers skip it in a data set)
 MAX_SHARES = 100_000  # part names have five digits
 _NAME = re.compile(r"part-(\d{5})-of-(\d{5})")
 _SAMPLED = 64 << 20  # files larger than this are fingerprinted by their size, head and tail
