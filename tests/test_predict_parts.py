@@ -176,8 +176,7 @@ def torchrun(nproc: int, commands: list[list[str]], cwd: Path, **env: str) -> su
             "torch.distributed.run",
             "--nproc-per-node",
             str(nproc),
-            "--master-port",
-            "0",
+            "--standalone",  # (a free port of its own: tests may run side by side)
             str(DRIVER),
             json.dumps(commands),
         ],
@@ -185,7 +184,7 @@ def torchrun(nproc: int, commands: list[list[str]], cwd: Path, **env: str) -> su
         env=environ,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=120,
     )
 
 
