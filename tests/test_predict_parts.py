@@ -100,7 +100,10 @@ def test_out_parts_is_a_parquet_data_set(sorted_vcf: Path, tmp_path: Path) -> No
 
     assert run([*variant_args(sorted_vcf), "--out", str(tmp_path / "single.parquet")]) == 0
     for index in range(2):
-        assert run([*variant_args(sorted_vcf), "--shard", f"{index}/2", "--out-parts", str(tmp_path / "ds")]) == 0
+        assert (
+            run([*variant_args(sorted_vcf), "--shard", f"{index}/2", "--out-parts", str(tmp_path / "ds")])
+            == 0
+        )
     table = pads.dataset(tmp_path / "ds", format="parquet").to_table().to_pylist()
     single = pq.read_table(tmp_path / "single.parquet").to_pylist()
     key = lambda row: (row["pos"], row["alt"])  # noqa: E731
@@ -108,7 +111,9 @@ def test_out_parts_is_a_parquet_data_set(sorted_vcf: Path, tmp_path: Path) -> No
     assert repr(sorted(table, key=key)) == repr(sorted(single, key=key))  # (repr: nan equals nan)
 
 
-def test_rerun_reuses_the_finished_part(sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rerun_reuses_the_finished_part(
+    sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = [*variant_args(sorted_vcf), "--shard", "0/2", "--out", str(tmp_path / "o.tsv")]
     assert run(argv) == 0
     manifest = tmp_path / "o.tsv.parts" / part_name(0, 2) / "_manifest.json"
@@ -137,7 +142,9 @@ def test_merge_refuses_parts_of_different_runs(
     assert not out.exists()
 
 
-def test_merge_refuses_a_missing_share(sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_merge_refuses_a_missing_share(
+    sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "o.parquet"
     for index in (0, 2):
         assert run([*variant_args(sorted_vcf), "--shard", f"{index}/3", "--out", str(out)]) == 0
@@ -150,7 +157,9 @@ def test_merge_refuses_a_missing_share(sorted_vcf: Path, tmp_path: Path, capsys:
     assert not out.exists()
 
 
-def test_shard_option_is_checked(sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shard_option_is_checked(
+    sorted_vcf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run([*variant_args(sorted_vcf), "--shard", "2/2", "--out", str(tmp_path / "o.tsv")]) == 1
     assert "--shard '2/2': expected I/N with 0 <= I < N <= 100,000" in capsys.readouterr().err
     assert not (tmp_path / "o.tsv.parts").exists()
@@ -166,7 +175,9 @@ def test_launch_detected_from_torchrun_and_srun_variables() -> None:
     assert detect_launch({}) is None
 
 
-def torchrun(nproc: int, commands: list[list[str]], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def torchrun(
+    nproc: int, commands: list[list[str]], cwd: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
     """The driver under torchrun with ``nproc`` CPU processes."""
     environ = {**os.environ, "OMP_NUM_THREADS": "1", **env}
     return subprocess.run(

@@ -101,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         "tracks' bin size (each bin valued by the window centred on it)",
     )
     o = p.add_argument_group("output")
-    o.add_argument(
+    where = o.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--out-parts",
+        metavar="DIR",
+        help="write the rows as a Parquet data set (a part per share) in DIR instead of one --out file",
+    )
+    where.add_argument(
         "--out",
         help="output table: .tsv (.tsv.gz), .parquet (needs pyarrow) or .h5 (needs h5py); with --vcf "
         "also .vcf or .vcf.gz (the input with the scores as INFO fields, tabix-indexed); with "
@@ -166,11 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
         "join the N parts with: zoo-predict merge PARTS --out OUT",
     )
     d.add_argument("--parts", metavar="DIR", help="folder of the parts (default: OUT.parts)")
-    d.add_argument(
-        "--out-parts",
-        metavar="DIR",
-        help="write the rows as a Parquet data set (a part per share) in DIR instead of one --out file",
-    )
     d.add_argument(
         "--group-batches",
         type=at_most(1 << 20),
