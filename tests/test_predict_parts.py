@@ -94,6 +94,39 @@ def test_fasta_windows_in_shards(tmp_path: Path) -> None:
     assert (tmp_path / "m.tsv").read_bytes() == (tmp_path / "single.tsv").read_bytes()
 
 
+def track_args(fmt: str) -> list[str]:
+    regions = ["--regions", "chr1:1-2000", "--regions", "chr2:1-1000", "--step", "50"]
+    return [
+        "--weights",
+        str(WEIGHTS),
+        "--genome",
+        str(DATA / "genome.fa"),
+        *regions,
+        "--track-format",
+        fmt,
+        *SMALL,
+    ]
+
+
+def same_tracks(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.iterdir())
+    assert names and names == sorted(p.name for p in b.iterdir())
+    return all((a / n).read_bytes() == (b / n).read_bytes() for n in names)
+
+
+@pytest.mark.parametrize("fmt", ["bigwig", "bedgraph"])
+def test_tracks_in_shards(fmt: str, tmp_path: Path) -> None:
+    if fmt == "bigwig":
+        pytest.importorskip("pyBigWig")
+    assert run([*track_args(fmt), "--out", str(tmp_path / "one")]) == 0
+    for index in range(3):
+        assert run([*track_args(fmt), "--shard", f"{index}/3", "--out", str(tmp_path / "three")]) == 0
+    assert (
+        run(["merge", str(tmp_path / "three.parts"), "--out", str(tmp_path / "three"), "--no-progress"]) == 0
+    )
+    assert same_tracks(tmp_path / "one", tmp_path / "three")
+
+
 def test_out_parts_is_a_parquet_data_set(sorted_vcf: Path, tmp_path: Path) -> None:
     pads = pytest.importorskip("pyarrow.dataset")
     import pyarrow.parquet as pq
@@ -204,12 +237,15 @@ def test_torchrun_equals_one_process(
     nproc: int, sorted_vcf: Path, singles: dict[str, bytes], tmp_path: Path
 ) -> None:
     commands = [[*variant_args(sorted_vcf), "--out", str(tmp_path / f"t.{fmt}")] for fmt in FORMATS]
+    commands.append([*track_args("bedgraph"), "--out", str(tmp_path / "tracks")])
+    assert run([*track_args("bedgraph"), "--out", str(tmp_path / "one")]) == 0  # one process
     done = torchrun(nproc, commands, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert same_tracks(tmp_path / "one", tmp_path / "tracks")
     for fmt in FORMATS:
         assert (tmp_path / f"t.{fmt}").read_bytes() == singles[fmt], fmt
         assert not Path(f"{tmp_path}/t.{fmt}.parts").exists()  # the parts go once merged
-    assert done.stderr.count(f"(merged from {nproc} ranks)") == len(FORMATS)
+    assert done.stderr.count(f"(merged from {nproc} ranks)") == len(FORMATS) + 1
 
 
 def test_killed_rank_then_rerun_scores_only_the_rest(

@@ -26,7 +26,12 @@ def test_slurm_launcher_composes() -> None:
     slurm = launcher("slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4")
     assert slurm._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert (slurm.partition, slurm.gpus_per_node, slurm.tasks_per_node, slurm.nodes) == ("gpu", 4, 1, 1)
-    assert (slurm.timeout_min, slurm.cpus_per_task, slurm.mem_gb, slurm.array_parallelism) == (1440, 8, 64, 64)
+    assert (slurm.timeout_min, slurm.cpus_per_task, slurm.mem_gb, slurm.array_parallelism) == (
+        1440,
+        8,
+        64,
+        64,
+    )
     assert slurm.submitit_folder.endswith("/.submitit/%j")  # inside the sweep folder
 
 
@@ -41,7 +46,11 @@ def test_sweep_runs_through_submitit(tmp_path: Path) -> None:
     args = ["-m", "hydra/launcher=slurm_local", "experiment=deepsea_synthetic", "task.lr=1e-3,1e-4",
             "run_test=false", f"hydra.sweep.dir={sweep}", *tiny_dna(tmp_path, 200), *TINY_STEPS]  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "zoo.cli.train", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "zoo.cli.train", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     for job, lr in (("0", 1e-3), ("1", 1e-4)):

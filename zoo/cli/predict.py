@@ -24,7 +24,7 @@ from zoo.predict.inputs.variants import variant_job
 from zoo.predict.outputs.vcf import VCFWriter
 from zoo.predict.outputs.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
 from zoo.predict.running.distributed import detect_launch, launch_device
-from zoo.predict.running.genome_tracks import write_tracks
+from zoo.predict.running.genome_tracks import tracks_job, write_tracks
 from zoo.predict.running.loading import load_predict_model, n_targets_of
 from zoo.predict.running.run import run_job
 from zoo.predict.running.scorer import Scorer
@@ -212,10 +212,8 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError(
             "give --out (a file, or a folder of tracks), or --out-parts DIR (a Parquet data set)"
         )
-    if ns.regions and (ns.out_parts or ns.shard):
-        raise PredictError(
-            "--regions tracks are written by one process; --shard and --out-parts are for tables"
-        )
+    if ns.regions and ns.out_parts:
+        raise PredictError("--out-parts writes tables; --regions tracks go into the --out folder")
     if ns.out_parts is not None:
         ns.parts, ns.out = ns.out_parts, None
     if ns.regions:
@@ -253,7 +251,14 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
 
 
-def run_in_parts(ns: argparse.Namespace, job: Any, scorer: Scorer, launch: Any, args: dict[str, Any]) -> str:
+def run_in_parts(
+    ns: argparse.Namespace,
+    job: Any,
+    scorer: Scorer,
+    launch: Any,
+    args: dict[str, Any],
+    chrom_sizes: dict[str, int] | None = None,
+) -> str:
     """Score ``job`` in parts (--shard, --out-parts, or a process of a launch); returns the
     line that reports it. What the parts record is what their values depend on."""
     from zoo.predict.outputs.parts import fingerprint, parse_share
@@ -280,7 +285,11 @@ def run_in_parts(ns: argparse.Namespace, job: Any, scorer: Scorer, launch: Any, 
         "n_value": ns.n_value,
         "step": ns.step,
         "batch_size": ns.batch_size,
+        "regions": [r if not os.path.isfile(r) else fingerprint(r) for r in ns.regions or ()],
     }
+    sources: dict[str, Any] = {"--vcf": os.path.abspath(ns.vcf)} if ns.vcf else {}
+    if chrom_sizes is not None:
+        sources["chrom_sizes"] = list(chrom_sizes.items())
     return run_parts(
         job,
         scorer,
@@ -292,7 +301,8 @@ def run_in_parts(ns: argparse.Namespace, job: Any, scorer: Scorer, launch: Any, 
         inputs=inputs,
         weights=weights,
         conventions=conventions,
-        sources={"--vcf": os.path.abspath(ns.vcf)} if ns.vcf else None,
+        sources=sources,
+        tracks=ns.track_format if ns.regions else None,
         progress=not ns.no_progress,
         overwrite=ns.overwrite,
     )
@@ -322,11 +332,9 @@ def run(ns: argparse.Namespace) -> int:
         n_value=ns.n_value,
         batch_size=ns.batch_size,
     )
-    if ns.regions:
-        if launch is not None:
-            raise PredictError(f"--regions tracks are written by one process, not {launch.world_size}")
-        return _tracks(ns, scorer)
     parted = ns.shard is not None or ns.out is None or launch is not None
+    if ns.regions:
+        return _tracks(ns, scorer, launch, args) if parted else _tracks(ns, scorer)
     out: Any = ns.out
     if ns.fasta:
         job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
@@ -355,12 +363,24 @@ def run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
-    """Write the --regions tracks; return the exit code (a PredictError propagates)."""
+def _tracks(ns: argparse.Namespace, scorer: Any, launch: Any = None, args: Any = None) -> int:
+    """Write the --regions tracks (in parts: ``args`` given); return the exit code (a
+    PredictError propagates)."""
     files = [r for r in ns.regions if os.path.isfile(r)]
     if len(files) > 1:
         raise PredictError(f"--regions takes one BED file, got {len(files)}: {', '.join(files)}")
     strings = [r for r in ns.regions if r not in files]
+    if args is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ContigWarning)
+            job, sizes = tracks_job(
+                scorer, ns.genome, regions=strings, bed=files[0] if files else None, step=ns.step
+            )
+        _contig_warnings(caught)
+        line = run_in_parts(ns, job, scorer, launch, args, chrom_sizes=sizes)
+        if line:
+            print(f"zoo-predict: {line}", file=sys.stderr)
+        return 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ContigWarning)
         paths, summary = write_tracks(
@@ -375,11 +395,7 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
             overwrite=ns.overwrite,
             inputs=_input_files(ns),
         )
-    for w in caught:  # contig renamings as zoo-predict's own lines; anything else as usual
-        if issubclass(w.category, ContigWarning):
-            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    _contig_warnings(caught)
     gaps = sum(summary.skipped.values())
     print(
         f"zoo-predict: wrote {len(paths)} {ns.track_format} tracks of {summary.rows} bins to {ns.out}"
@@ -387,6 +403,15 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _contig_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Contig renamings as zoo-predict's own lines; any other warning as usual."""
+    for w in caught:
+        if issubclass(w.category, ContigWarning):
+            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 COMMAND = Command(

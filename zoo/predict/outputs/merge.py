@@ -134,7 +134,7 @@ def merge_parts(
     Args:
         folders: part folders, one per share, in any order.
         out: the output: .tsv/.tsv.gz for text parts; .parquet, .h5, .tsv, or .vcf/.vcf.gz (a
-            variant run's parts) for the others.
+            variant run's parts) for the others; the folder of the tracks for a --regions run's.
         overwrite: replace a read-only ``out``.
         progress: show a progress bar on stderr.
         vcf: the input VCF a VCF output annotates (default: the one the parts were made from,
@@ -151,6 +151,8 @@ def merge_parts(
             "these parts are an --out-parts Parquet data set: read the folder as one table "
             "(pyarrow.dataset, DuckDB, Spark) instead of merging it"
         )
+    if first["output"].startswith("tracks-") and Path(name).is_file():
+        raise PredictError(f"--out {name!r} is a file; these parts are tracks, which go into a folder")
     if data == "tsv" and not name.endswith((".tsv", ".tsv.gz", ".txt", ".txt.gz")) and not _text_target(name):
         raise PredictError(
             f"--out {name!r}: these parts hold TSV text (made for a {first['output']} output); merge them "
@@ -261,7 +263,13 @@ def _merge_rows(
     meta_columns, score_columns = manifests[0]["meta_columns"], manifests[0]["score_columns"]
     name = os.fspath(out)
     writer: Any
-    if name.endswith((".vcf", ".vcf.gz")):
+    if manifests[0]["output"].startswith("tracks-"):
+        from zoo.predict.outputs.tracks import TrackWriter
+
+        sizes = dict(manifests[0].get("sources", {}).get("chrom_sizes", []))
+        fmt = manifests[0]["output"].removeprefix("tracks-")
+        writer = TrackWriter(out, sizes, meta_columns, score_columns, fmt=fmt, overwrite=overwrite)
+    elif name.endswith((".vcf", ".vcf.gz")):
         from zoo.predict.outputs.vcf import VCFWriter
 
         source = vcf or manifests[0].get("sources", {}).get("--vcf")

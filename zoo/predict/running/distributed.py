@@ -157,7 +157,8 @@ def run_parts(
     inputs: Mapping[str, Any],
     weights: Any,
     conventions: Mapping[str, Any],
-    sources: Mapping[str, str] | None = None,
+    sources: Mapping[str, Any] | None = None,
+    tracks: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
 ) -> str:
@@ -176,7 +177,9 @@ def run_parts(
         inputs: the input files' fingerprints.
         weights: the weights' fingerprint.
         conventions: the scoring options the values depend on.
-        sources: paths the merge reads again (the input VCF of an annotated VCF).
+        sources: what the merge needs besides the rows (the input VCF of an annotated VCF, the
+            contig lengths of tracks).
+        tracks: the track format, when ``out`` is a folder of tracks.
         progress: show a progress bar (rank 0's only, in a launch).
         overwrite: replace a read-only ``out``.
     """
@@ -190,12 +193,12 @@ def run_parts(
     share = Share(index, count, per_batch * group_batches)
     from zoo.predict.outputs.parts import data_kind
 
-    kind = "parquet-parts" if out is None else _output_kind(out)
+    kind = "parquet-parts" if out is None else f"tracks-{tracks}" if tracks else _output_kind(out)
     meta_columns = job.meta_columns + (["status"] if job.with_status else [])
     manifest = part_manifest(
         share,
         output=kind,
-        data=data_kind(out),
+        data="npy" if tracks else data_kind(out),
         columns=(meta_columns, job.value_columns(scorer.columns)),
         batch_items=per_batch,
         inputs=inputs,
