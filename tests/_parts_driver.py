@@ -5,7 +5,8 @@ is the slow part of a launch), in a process group this driver makes (zoo-predict
 the exit status is that of the last command that failed, else 0. Two variables make one
 rank misbehave, for the tests of failures: ``PARTS_KILL_RANK=R`` and ``PARTS_KILL_AFTER=PATH``
 kill rank R (SIGKILL, as an out-of-memory killer would) when its share starts, once PATH
-exists; ``PARTS_FAIL_RANK=R`` makes rank R's share fail with an error.
+exists; ``PARTS_FAIL_RANK=R`` makes rank R's share fail with an error; ``PARTS_SLOW_RANK=R``
+makes each model call of rank R take half a second longer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.distributed as dist
 import zoo.predict.running.distributed as distributed
 from zoo.cli.predict import call
 from zoo.predict.errors import PredictError
+from zoo.predict.running.scorer import Scorer
 
 rank = os.environ["RANK"]
 score_share = distributed.score_share
@@ -44,6 +46,15 @@ if os.environ.get("PARTS_KILL_RANK") == rank:
     distributed.score_share = killed  # type: ignore[assignment]
 if os.environ.get("PARTS_FAIL_RANK") == rank:
     distributed.score_share = failing  # type: ignore[assignment]
+
+if os.environ.get("PARTS_SLOW_RANK") == rank:
+    logits = Scorer.logits
+
+    def slow(self: Scorer, *args: object, **kwargs: object) -> object:
+        time.sleep(0.5)
+        return logits(self, *args, **kwargs)
+
+    Scorer.logits = slow  # type: ignore[method-assign]
 
 dist.init_process_group("gloo")
 status = 0

@@ -268,7 +268,9 @@ def test_killed_rank_then_rerun_scores_only_the_rest(
 
 def test_one_rank_failing_stops_all_without_output(sorted_vcf: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.tsv"
-    done = torchrun(2, [[*variant_args(sorted_vcf), "--out", str(out)]], tmp_path, PARTS_FAIL_RANK="1")
+    command = [[*variant_args(sorted_vcf), "--out", str(out)]]
+    # rank 0 would take 2.5 s for its 5 batches: it stops at the next batch once rank 1 failed
+    done = torchrun(2, command, tmp_path, PARTS_FAIL_RANK="1", PARTS_SLOW_RANK="0")
     assert done.returncode == 1
     line = (
         "zoo-predict: error: rank 1 of 2 failed: injected failure; no output written (the finished parts "
@@ -276,4 +278,5 @@ def test_one_rank_failing_stops_all_without_output(sorted_vcf: Path, tmp_path: P
     )
     assert done.stderr.count(line) == 2  # both ranks stop with it
     assert not out.exists()
-    assert (Path(f"{out}.parts") / part_name(0, 2) / "_manifest.json").exists()
+    assert not (Path(f"{out}.parts") / part_name(0, 2)).exists()  # stopped before its share was done
+    assert not [p for p in Path(f"{out}.parts").iterdir() if p.name.startswith(".failed")]  # flags gone

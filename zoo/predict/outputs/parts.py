@@ -32,7 +32,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -264,15 +264,24 @@ class PartWriter:
         manifest: its manifest so far (:func:`part_manifest`).
         items_total: a function giving the number of rows of the whole input, called when the
             part is finished (every share reads the whole input).
+        stop: called before each batch is written; raises to stop the share (another process
+            of the launch failed).
     """
 
-    def __init__(self, folder: PathLike, manifest: Mapping[str, Any], items_total: Any) -> None:
+    def __init__(
+        self,
+        folder: PathLike,
+        manifest: Mapping[str, Any],
+        items_total: Any,
+        stop: Callable[[], None] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.manifest = dict(manifest)
         self.meta_columns = list(manifest["meta_columns"])
         self.score_columns = list(manifest["score_columns"])
         self.data = str(manifest["data"])
         self._items_total = items_total
+        self._stop = stop
         self.rows = 0
         self.batches: list[list[int]] = []
         self._tmp: Path | None = None
@@ -307,6 +316,8 @@ class PartWriter:
         """
         if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
             raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
+        if self._stop is not None:
+            self._stop()
         if not len(meta_rows):
             return
         size = 0

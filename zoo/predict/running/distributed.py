@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,53 @@ def launch_device(launch: Launch | None, device: str) -> str:
     return f"cuda:{launch.local_rank}"
 
 
+class Stopped(PredictError):
+    """This process stopped its share because another process of the launch failed."""
+
+
+class FailureFlags:
+    """How the processes of a launch learn, between batches, that one of them failed: a failing
+    process leaves a file ``.failed-TOKEN-rank-R`` (its error inside) in the parts folder,
+    which every process can read (rank 0 reads all the parts from it); ``TOKEN`` is this
+    launch's, so flags of earlier launches mean nothing.
+
+    Args:
+        folder: the parts folder.
+        token: the launch's token (rank 0's, sent to all).
+        rank: this process's rank.
+    """
+
+    def __init__(self, folder: Path, token: str, rank: int) -> None:
+        self.folder, self.token, self.rank = folder, token, rank
+        self._prefix = f".failed-{token}-rank-"
+
+    def raise_failure(self) -> None:
+        """Raise :class:`Stopped` when another process has failed."""
+        try:
+            names = [e.name for e in os.scandir(self.folder) if e.name.startswith(self._prefix)]
+        except OSError:
+            return
+        if names:
+            raise Stopped(f"stopped: rank {names[0].removeprefix(self._prefix)} failed")
+
+    def fail(self, message: str) -> None:
+        """Tell the other processes that this one failed."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / f"{self._prefix}{self.rank}").write_text(message + "\n")
+        except OSError:
+            pass  # they learn it when they finish their shares
+
+    def clear(self) -> None:
+        """Remove this launch's flags."""
+        try:
+            for entry in os.scandir(self.folder):
+                if entry.name.startswith(self._prefix):
+                    os.unlink(entry.path)
+        except OSError:
+            pass
+
+
 @dataclass
 class ShareResult:
     """How a share went: ``reused`` (a finished part was there), else scored, with its summary."""
@@ -113,6 +161,7 @@ def score_share(
     manifest: Mapping[str, Any],
     *,
     progress: bool = False,
+    stop: Callable[[], None] | None = None,
 ) -> ShareResult:
     """Score ``share`` of ``job`` into the part ``folder``; a finished part made the same way
     (its manifest starts as ``manifest``) is reused instead.
@@ -124,6 +173,7 @@ def score_share(
         folder: the part folder.
         manifest: the part's manifest so far (:func:`zoo.predict.outputs.parts.part_manifest`).
         progress: show a progress bar.
+        stop: called before each batch is written; raises to stop the share.
     """
     folder = Path(folder)
     if finished_part(folder, manifest) is not None:
@@ -133,7 +183,7 @@ def score_share(
     summary = run_job(
         shared,
         scorer,
-        lambda meta, scores: PartWriter(folder, manifest, lambda: counted[0]),
+        lambda meta, scores: PartWriter(folder, manifest, lambda: counted[0], stop=stop),
         progress=progress,
         allow_empty=True,
     )
@@ -243,16 +293,36 @@ def _launched(
 
     joined = not dist.is_initialized()  # (a caller's own process group is used, and kept)
     group = _join(launch, scorer) if joined else None
+    token: list[Any] = [secrets.token_hex(6) if launch.rank == 0 else None]
+    dist.broadcast_object_list(token, src=0, group=group)
+    flags = FailureFlags(folder.parent, token[0], launch.rank)
     try:
-        failure = None
+        failure: tuple[str, str] | None = None
         try:
-            result = score_share(job, scorer, share, folder, manifest, progress=progress and launch.rank == 0)
+            result = score_share(
+                job,
+                scorer,
+                share,
+                folder,
+                manifest,
+                progress=progress and launch.rank == 0,
+                stop=flags.raise_failure,
+            )
             print(f"zoo-predict: rank {launch.rank}: {_share_line(result, share)}", file=sys.stderr)
+        except Stopped as err:
+            failure = ("stopped", str(err))
         except (PredictError, OSError, ValueError, RuntimeError) as err:
-            failure = str(err).splitlines()[0] if str(err) else type(err).__name__
+            failure = ("failed", str(err).splitlines()[0] if str(err) else type(err).__name__)
+            flags.fail(failure[1])
         outcomes: list[Any] = [None] * launch.world_size
         dist.all_gather_object(outcomes, failure, group=group)
-        failed = [(rank, why) for rank, why in enumerate(outcomes) if why is not None]
+        if launch.rank == 0:
+            flags.clear()
+        failed = [
+            (rank, why[1]) for rank, why in enumerate(outcomes) if why is not None and why[0] == "failed"
+        ]
+        if not failed and any(outcome is not None for outcome in outcomes):
+            failed = [(rank, why[1]) for rank, why in enumerate(outcomes) if why is not None]
         if failed:
             rank, why = failed[0]
             more = f" (and {len(failed) - 1} other ranks)" if len(failed) > 1 else ""
