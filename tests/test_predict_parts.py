@@ -280,3 +280,17 @@ def test_one_rank_failing_stops_all_without_output(sorted_vcf: Path, tmp_path: P
     assert not out.exists()
     assert not (Path(f"{out}.parts") / part_name(0, 2)).exists()  # stopped before its share was done
     assert not [p for p in Path(f"{out}.parts").iterdir() if p.name.startswith(".failed")]  # flags gone
+
+
+def test_interpret_refuses_a_launch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zoo.cli.interpret import call as interpret
+
+    for name, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(name, value)
+    assert interpret(["--weights", str(WEIGHTS), "--fasta", str(DATA / "seqs.fa"), "--out", "unused"]) == 1
+    assert capsys.readouterr().err == (
+        "zoo-interpret: error: zoo-interpret runs in one process, but torchrun started 2; split the records "
+        "into files and run one zoo-interpret per file (a job array) instead\n"
+    )
