@@ -145,17 +145,29 @@ class ParquetSink:
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
+        self._append(columns, scores, transposed=False)
+
+    def write_transposed(self, columns: Sequence[np.ndarray], scores_t: np.ndarray) -> None:
+        """Append rows whose scores come column by column: ``scores_t`` is (score columns, rows),
+        copied into the column-major buffer as it is (no transposition)."""
+        self._append(columns, scores_t, transposed=True)
+
+    def _append(self, columns: Sequence[np.ndarray], scores: np.ndarray, transposed: bool) -> None:
         if self._error is not None:
             raise self._error
+        total = scores.shape[1] if transposed else len(scores)
         done = 0
-        while done < len(scores):
-            n = min(len(scores) - done, self._rows_per_group - self._buffered)
+        while done < total:
+            n = min(total - done, self._rows_per_group - self._buffered)
             for j, column in enumerate(columns):
                 self._meta[j].append(as_column(column)[done : done + n].copy())  # the caller's may change
-            for first in range(done, done + n, _TRANSPOSE_ROWS):
-                last = min(done + n, first + _TRANSPOSE_ROWS)
-                at = self._buffered + first - done
-                self._buffer[:, at : at + last - first] = scores[first:last].T
+            if transposed:
+                self._buffer[:, self._buffered : self._buffered + n] = scores[:, done : done + n]
+            else:
+                for first in range(done, done + n, _TRANSPOSE_ROWS):
+                    last = min(done + n, first + _TRANSPOSE_ROWS)
+                    at = self._buffered + first - done
+                    self._buffer[:, at : at + last - first] = scores[first:last].T
             self._buffered += n
             done += n
             if self._buffered == self._rows_per_group:

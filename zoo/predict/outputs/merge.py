@@ -281,9 +281,10 @@ def _merge_rows(
         writer = VCFWriter(source, out, meta_columns, score_columns, overwrite=overwrite)
     else:
         writer = open_writer(out, meta_columns, score_columns, overwrite=overwrite)
-    scores = [np.load(f / "scores.npy", mmap_mode="r") for f in folders]
+    transposed = manifests[0]["data"] == "npyt"  # each batch column by column, one flat array
+    k = len(score_columns)
+    scores = [_ScoreReader(f / ("scores_t.npy" if transposed else "scores.npy")) for f in folders]
     metas = [open(f / "meta.jsonl", encoding="utf-8") for f in folders]  # noqa: SIM115 (closed below)
-    starts = [0] * len(folders)
     try:
         with writer:
             for part, batch in batch_order(manifests):
@@ -291,10 +292,42 @@ def _merge_rows(
                 rows = [tuple(row) for row in json.loads(metas[part].readline())]
                 if len(rows) != n:
                     raise PredictError(f"part {os.fspath(folders[part])!r}: batch {batch} is damaged")
-                block = np.ascontiguousarray(scores[part][starts[part] : starts[part] + n])
-                starts[part] += n
-                writer.write(rows, block)
+                block = scores[part].next(n * k)
+                if transposed and hasattr(writer, "write_transposed"):
+                    writer.write_transposed(rows, block.reshape(k, n))
+                elif transposed:
+                    writer.write(rows, np.ascontiguousarray(block.reshape(k, n).T))
+                else:
+                    writer.write(rows, block.reshape(n, k))
                 bar.update(n)
     finally:
         for meta in metas:
             meta.close()
+        for reader in scores:
+            reader.close()
+
+
+class _ScoreReader:
+    """The float32 values of a part's ``.npy`` file, read in order (plain reads: faster than
+    faulting a memory map in page by page)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close)
+        npy = np.lib.format
+        version = npy.read_magic(self._file)
+        header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        _, _, dtype = header(self._file)
+        if dtype != np.dtype("<f4"):
+            raise PredictError(f"part file {os.fspath(path)!r} does not hold float32 scores")
+        self._path = path
+
+    def next(self, count: int) -> np.ndarray:
+        """The next ``count`` values, a new array (a writer may keep it)."""
+        view = np.empty(count, np.float32)
+        if self._file.readinto(memoryview(view).cast("B")) != 4 * count:
+            raise PredictError(f"part file {os.fspath(self._path)!r} is shorter than its manifest says")
+        return view
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()

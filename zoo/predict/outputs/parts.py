@@ -15,8 +15,10 @@ rows are kept as
 - ``rows.tsv``: the TSV body as the final table has it (a ``.tsv`` or ``.tsv.gz`` output:
   merging copies the bytes),
 - ``scores.npy`` and ``meta.jsonl``: the float32 scores and, one JSON line a batch, the
-  leading values (Parquet, HDF5 and VCF outputs: merging hands the batches to that
-  output's writer, exactly as the single run did), or
+  leading values (HDF5, VCF and track outputs: merging hands the batches to that output's
+  writer, exactly as the single run did),
+- ``scores_t.npy`` and ``meta.jsonl``: the same with each batch's scores column by column
+  (a Parquet output: merging copies them into Parquet's column buffers as they are), or
 - ``part.parquet``: a Parquet file, for ``--out-parts`` (a partitioned data set that
   pyarrow, DuckDB or Spark read as one table).
 
@@ -58,6 +60,7 @@ _SAMPLE = 1 << 20
 DATA_FILES: dict[str, tuple[str, ...]] = {
     "tsv": ("rows.tsv",),
     "npy": ("scores.npy", "meta.jsonl"),
+    "npyt": ("scores_t.npy", "meta.jsonl"),
     "parquet": ("part.parquet",),
 }
 
@@ -142,7 +145,9 @@ def data_kind(out: str | None) -> str:
     """
     if out is None:
         return "parquet"
-    if out.endswith((".parquet", ".h5", ".hdf5", ".vcf", ".vcf.gz")):
+    if out.endswith(".parquet"):
+        return "npyt"
+    if out.endswith((".h5", ".hdf5", ".vcf", ".vcf.gz")):
         return "npy"
     return "tsv"
 
@@ -295,9 +300,13 @@ class PartWriter:
         try:
             if self.data == "tsv":
                 self._sink = open(self._tmp / "rows.tsv", "wb")  # noqa: SIM115 (closed in __exit__)
-            elif self.data == "npy":
+            elif self.data in ("npy", "npyt"):
+                transposed = self.data == "npyt"
                 self._sink = (
-                    NpyRowWriter(self._tmp / "scores.npy", (len(self.score_columns),)),
+                    NpyRowWriter(
+                        self._tmp / ("scores_t.npy" if transposed else "scores.npy"),
+                        () if transposed else (len(self.score_columns),),
+                    ),
                     open(self._tmp / "meta.jsonl", "w", encoding="utf-8"),  # noqa: SIM115
                 )
             else:
@@ -326,8 +335,8 @@ class PartWriter:
             for block in tsv_blocks(columns, scores):
                 self._sink.write(block)
                 size += len(block)
-        elif self.data == "npy":
-            self._sink[0].append(scores)
+        elif self.data in ("npy", "npyt"):  # (npyt: the batch column by column)
+            self._sink[0].append(scores if self.data == "npy" else np.asarray(scores, np.float32).T.ravel())
             self._sink[1].write(json.dumps([list(row) for row in meta_rows], default=_plain) + "\n")
         else:
             self._sink.write(rows_to_columns(meta_rows, len(self.meta_columns)), scores)
@@ -354,7 +363,7 @@ class PartWriter:
     def _close(self, ok: bool) -> None:
         if self.data == "tsv":
             self._sink.close()
-        elif self.data == "npy":
+        elif self.data in ("npy", "npyt"):
             self._sink[1].close()
             self._sink[0].close()
         else:
