@@ -251,6 +251,13 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
 
 
+# options that do not change the rows: where they go and how the work runs
+_RUN_ONLY = frozenset(
+    {"out", "out_parts", "parts", "shard", "overwrite", "no_progress", "device", "reader_processes"}
+)
+_FILES = frozenset({"fasta", "genome", "bed", "vcf", "labels", "weights", "model_arg"})  # fingerprinted
+
+
 def run_in_parts(
     ns: argparse.Namespace,
     job: Any,
@@ -275,18 +282,11 @@ def run_in_parts(
     }
     inputs = {option: fingerprint(path) for option, path in files.items() if path}
     weights = fingerprint(ns.weights) if ns.weights else {"published": ns.model}
-    conventions = {
-        "model": ns.model,
-        "model_args": args,
-        "targets": ns.targets,
-        "scores": ns.scores if ns.vcf else None,
-        "rc": ns.rc,
-        "precision": ns.precision,
-        "n_value": ns.n_value,
-        "step": ns.step,
-        "batch_size": ns.batch_size,
-        "regions": [r if not os.path.isfile(r) else fingerprint(r) for r in ns.regions or ()],
-    }
+    # every option the values may depend on (an option added later too), the files by their
+    # fingerprints; not those that only say where and how the work runs
+    conventions = {k: v for k, v in sorted(vars(ns).items()) if k not in _RUN_ONLY and k not in _FILES}
+    conventions["model_args"] = args
+    conventions["regions"] = [r if not os.path.isfile(r) else fingerprint(r) for r in ns.regions or ()]
     sources: dict[str, Any] = {"--vcf": os.path.abspath(ns.vcf)} if ns.vcf else {}
     if chrom_sizes is not None:
         sources["chrom_sizes"] = list(chrom_sizes.items())
