@@ -175,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--group-batches",
         type=at_most(1 << 20),
-        default=16,
+        default=1,
         metavar="N",
-        help="shares are made of groups of N batches of rows (default 16)",
+        help="shares are made of groups of N batches of rows (default 1: shares differ by a batch at most)",
     )
     return p
 
