@@ -307,6 +307,14 @@ def run(ns: argparse.Namespace) -> int:
     partly written folder."""
     from tqdm import tqdm
 
+    from zoo.predict.running.distributed import detect_launch
+
+    launch = detect_launch()
+    if launch is not None:  # each process would write the same folder
+        raise PredictError(
+            f"zoo-interpret runs in one process, but {launch.launcher} started {launch.world_size}; "
+            "split the records into files and run one zoo-interpret per file (a job array) instead"
+        )
     tmp: Path | None = None
     try:
         methods = parse_methods(ns.method)

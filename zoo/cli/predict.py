@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from zoo._io.writing import same_file_as
-from zoo.cli._command import Command, parse_key_values
+from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.contigs import ContigWarning
@@ -23,7 +23,8 @@ from zoo.predict.inputs.target_names import read_target_names
 from zoo.predict.inputs.variants import variant_job
 from zoo.predict.outputs.vcf import VCFWriter
 from zoo.predict.outputs.writers import HDF5_SUFFIXES, require_h5py, require_output_path, require_pyarrow
-from zoo.predict.running.genome_tracks import write_tracks
+from zoo.predict.running.distributed import detect_launch, launch_device
+from zoo.predict.running.genome_tracks import tracks_job, write_tracks
 from zoo.predict.running.loading import load_predict_model, n_targets_of
 from zoo.predict.running.run import run_job
 from zoo.predict.running.scorer import Scorer
@@ -39,6 +40,9 @@ EPILOG = """examples:
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
   zoo-predict --model deepsea.kipoi_predict --pretrained --fasta seqs.fa --targets '*K562*' --out k562.tsv
   zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
+  zoo-predict --weights model.safetensors --fasta seqs.fa --shard 0/8 --out preds.tsv   (one job of 8)
+  zoo-predict merge preds.tsv.parts --out preds.tsv
+  torchrun --nproc-per-node 4 -m zoo.cli.predict --weights model.safetensors --fasta seqs.fa --out p.parquet
 """
 
 
@@ -98,9 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tracks' bin size (each bin valued by the window centred on it)",
     )
     o = p.add_argument_group("output")
-    o.add_argument(
+    where = o.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--out-parts",
+        metavar="DIR",
+        help="write the rows as a Parquet data set (a part per share) in DIR instead of one --out file",
+    )
+    where.add_argument(
         "--out",
-        required=True,
         help="output table: .tsv (.tsv.gz), .parquet (needs pyarrow) or .h5 (needs h5py); with --vcf "
         "also .vcf or .vcf.gz (the input with the scores as INFO fields, tabix-indexed); with "
         "--regions a folder for one track per target; a pipe or device such as /dev/stdout gets a "
@@ -153,6 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
         "64 MiB or more, one per 4 CPU cores, up to 4",
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    d = p.add_argument_group(
+        "many processes",
+        "under torchrun (or srun) each process scores a share of the rows and rank 0 merges the parts",
+    )
+    d.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="score only share I (0 to N-1) of N, as one job of a job array, into a part in --parts; "
+        "join the N parts with: zoo-predict merge PARTS --out OUT",
+    )
+    d.add_argument("--parts", metavar="DIR", help="folder of the parts (default: OUT.parts)")
+    d.add_argument(
+        "--group-batches",
+        type=at_most(1 << 20),
+        default=1,
+        metavar="N",
+        help="shares are made of groups of N batches of rows (default 1: shares differ by a batch at most)",
+    )
     return p
 
 
@@ -182,6 +209,14 @@ def _refuse_input_as_output(out: str, ns: argparse.Namespace, what: str = "--out
 
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
+    if (ns.out is None) == (ns.out_parts is None):
+        raise PredictError(
+            "give --out (a file, or a folder of tracks), or --out-parts DIR (a Parquet data set)"
+        )
+    if ns.regions and ns.out_parts:
+        raise PredictError("--out-parts writes tables; --regions tracks go into the --out folder")
+    if ns.out_parts is not None:
+        ns.parts, ns.out = ns.out_parts, None
     if ns.regions:
         if ns.fasta or ns.bed or ns.vcf:
             raise PredictError("give --regions (with --genome and --step) without --fasta, --bed or --vcf")
@@ -200,17 +235,78 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         raise PredictError("--step applies to --fasta input only")
     if ns.n_value is not None and not math.isfinite(ns.n_value):
         raise PredictError(f"--n-value {ns.n_value} is not a finite number")
+    if ns.out is None:
+        require_pyarrow()
+        return
     # before the model loads and the scoring starts
     _refuse_input_as_output(ns.out, ns)
     if ns.out.endswith(".vcf.gz"):  # and its index
         _refuse_input_as_output(f"{ns.out}.tbi", ns, "the index of --out")
-    require_output_path(ns.out, ns.overwrite)
+    if ns.shard is None:  # a share writes a part; its merge writes --out, maybe elsewhere
+        require_output_path(ns.out, ns.overwrite)
     if ns.out.endswith(".parquet"):
         require_pyarrow()
     elif ns.out.endswith(HDF5_SUFFIXES):
         require_h5py()
     elif ns.out.endswith(VCF_SUFFIXES) and not ns.vcf:
         raise PredictError(f"--out {ns.out!r}: a VCF output needs --vcf input (it annotates that VCF)")
+
+
+# options that do not change the rows: where they go and how the work runs
+_RUN_ONLY = frozenset(
+    {"out", "out_parts", "parts", "shard", "overwrite", "no_progress", "device", "reader_processes"}
+)
+_FILES = frozenset({"fasta", "genome", "bed", "vcf", "labels", "weights", "model_arg"})  # fingerprinted
+
+
+def run_in_parts(
+    ns: argparse.Namespace,
+    job: Any,
+    scorer: Scorer,
+    launch: Any,
+    args: dict[str, Any],
+    chrom_sizes: dict[str, int] | None = None,
+) -> str:
+    """Score ``job`` in parts (--shard, --out-parts, or a process of a launch); returns the
+    line that reports it. What the parts record is what their values depend on."""
+    from zoo.predict.outputs.parts import fingerprint, parse_share
+    from zoo.predict.running.distributed import run_parts
+
+    if ns.fasta == STDIN:
+        raise PredictError("scoring in parts needs a --fasta file that every process can read, not stdin")
+    files = {
+        "--fasta": ns.fasta,
+        "--genome": ns.genome,
+        "--bed": ns.bed,
+        "--vcf": ns.vcf,
+        "--labels": ns.labels,
+    }
+    inputs = {option: fingerprint(path) for option, path in files.items() if path}
+    weights = fingerprint(ns.weights) if ns.weights else {"published": ns.model}
+    # every option the values may depend on (an option added later too), the files by their
+    # fingerprints; not those that only say where and how the work runs
+    conventions = {k: v for k, v in sorted(vars(ns).items()) if k not in _RUN_ONLY and k not in _FILES}
+    conventions["model_args"] = args
+    conventions["regions"] = [r if not os.path.isfile(r) else fingerprint(r) for r in ns.regions or ()]
+    sources: dict[str, Any] = {"--vcf": os.path.abspath(ns.vcf)} if ns.vcf else {}
+    if chrom_sizes is not None:
+        sources["chrom_sizes"] = list(chrom_sizes.items())
+    return run_parts(
+        job,
+        scorer,
+        out=ns.out,
+        parts=ns.parts or f"{ns.out}.parts",
+        group_batches=ns.group_batches,
+        shard=parse_share(ns.shard) if ns.shard is not None else None,
+        launch=launch,
+        inputs=inputs,
+        weights=weights,
+        conventions=conventions,
+        sources=sources,
+        tracks=ns.track_format if ns.regions else None,
+        progress=not ns.no_progress,
+        overwrite=ns.overwrite,
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -222,7 +318,8 @@ def run(ns: argparse.Namespace) -> int:
     model, _ = load_predict_model(ns.model, ns.weights, args, pretrained=ns.pretrained, progress=progress)
     labels = read_target_names(ns.labels, n_targets_of(model)) if ns.labels else None
     targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
-    device = ns.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    launch = detect_launch()
+    device = launch_device(launch, ns.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device == "cuda":  # every batch but the last has one shape: let cuDNN time its kernels once
         torch.backends.cudnn.benchmark = True
     scorer = Scorer(
@@ -236,8 +333,9 @@ def run(ns: argparse.Namespace) -> int:
         n_value=ns.n_value,
         batch_size=ns.batch_size,
     )
+    parted = ns.shard is not None or ns.out is None or launch is not None
     if ns.regions:
-        return _tracks(ns, scorer)
+        return _tracks(ns, scorer, launch, args) if parted else _tracks(ns, scorer)
     out: Any = ns.out
     if ns.fasta:
         job = fasta_job(ns.fasta, scorer.seq_len, ns.step)
@@ -245,8 +343,13 @@ def run(ns: argparse.Namespace) -> int:
         job = bed_job(ns.genome, ns.bed, scorer.seq_len)
     else:
         job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ns.scores.split(","))
-        if ns.out.endswith(VCF_SUFFIXES):
+        if ns.out is not None and ns.out.endswith(VCF_SUFFIXES):
             out = partial(VCFWriter, ns.vcf, ns.out, overwrite=ns.overwrite)
+    if parted:
+        line = run_in_parts(ns, job, scorer, launch, args)
+        if line:  # (in a launch, rank 0 reports the output)
+            print(f"zoo-predict: {line}", file=sys.stderr)
+        return 0
     summary = run_job(
         job,
         scorer,
@@ -261,12 +364,24 @@ def run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
-    """Write the --regions tracks; return the exit code (a PredictError propagates)."""
+def _tracks(ns: argparse.Namespace, scorer: Any, launch: Any = None, args: Any = None) -> int:
+    """Write the --regions tracks (in parts: ``args`` given); return the exit code (a
+    PredictError propagates)."""
     files = [r for r in ns.regions if os.path.isfile(r)]
     if len(files) > 1:
         raise PredictError(f"--regions takes one BED file, got {len(files)}: {', '.join(files)}")
     strings = [r for r in ns.regions if r not in files]
+    if args is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ContigWarning)
+            job, sizes = tracks_job(
+                scorer, ns.genome, regions=strings, bed=files[0] if files else None, step=ns.step
+            )
+        _contig_warnings(caught)
+        line = run_in_parts(ns, job, scorer, launch, args, chrom_sizes=sizes)
+        if line:
+            print(f"zoo-predict: {line}", file=sys.stderr)
+        return 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ContigWarning)
         paths, summary = write_tracks(
@@ -281,11 +396,7 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
             overwrite=ns.overwrite,
             inputs=_input_files(ns),
         )
-    for w in caught:  # contig renamings as zoo-predict's own lines; anything else as usual
-        if issubclass(w.category, ContigWarning):
-            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    _contig_warnings(caught)
     gaps = sum(summary.skipped.values())
     print(
         f"zoo-predict: wrote {len(paths)} {ns.track_format} tracks of {summary.rows} bins to {ns.out}"
@@ -293,6 +404,15 @@ def _tracks(ns: argparse.Namespace, scorer: Any) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _contig_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Contig renamings as zoo-predict's own lines; any other warning as usual."""
+    for w in caught:
+        if issubclass(w.category, ContigWarning):
+            print(f"zoo-predict: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 COMMAND = Command(
@@ -304,8 +424,35 @@ COMMAND = Command(
     fast_exit=True,
     reuse_freed_memory=True,
 )
-main = COMMAND.main
-call = COMMAND.call
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: ``zoo-predict ...``, or ``zoo-predict merge ...``.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        from zoo.cli.predict_merge import COMMAND as MERGE
+
+        MERGE.main(argv[1:])
+        return
+    COMMAND.main(argv)
+
+
+def call(argv: list[str] | None = None) -> int:
+    """zoo-predict (or ``merge``) in this process; returns the exit status.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        from zoo.cli.predict_merge import COMMAND as MERGE
+
+        return MERGE.call(argv[1:])
+    return COMMAND.call(argv)
 
 
 if __name__ == "__main__":

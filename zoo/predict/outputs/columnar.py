@@ -53,6 +53,36 @@ def _arrow_input(parts: list[np.ndarray]) -> Any:
     return column.tolist() if column.dtype.kind == "U" else column
 
 
+def open_text_table(path: PathLike, compress: bool) -> IO[bytes]:
+    """A binary file to write a TSV table into: plain, or gzip at level 1 (gzip's default level
+    would take several times longer than the formatting) with no name or time in its header,
+    so that the same rows always make the same bytes (a merged output equals a single run's).
+
+    Args:
+        path: the file to create.
+        compress: gzip the text.
+    """
+    raw = open(path, "wb")  # noqa: SIM115 (the caller closes it)
+    if not compress:
+        return raw
+    return _OwningGzip(raw)
+
+
+class _OwningGzip(gzip.GzipFile):
+    """A gzip writer that closes the file under it too."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
+        self._raw = raw
+
+    def close(self) -> None:
+        """Finish the gzip stream, then close the file."""
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
 class TSVSink:
     """Tab-separated text with a header line (gzip-compressed when ``compress``); scores as
     ``%.6g`` and ``nan`` where not scored, leading columns as ``%s`` would print them."""
@@ -64,10 +94,7 @@ class TSVSink:
         score_columns: Sequence[str],
         compress: bool = False,
     ) -> None:
-        # level 1: gzip's default level would take several times longer than the formatting
-        self._file: IO[bytes] = (
-            gzip.open(path, "wb", compresslevel=1) if compress else open(path, "wb")  # noqa: SIM115
-        )
+        self._file: IO[bytes] = open_text_table(path, compress)
         self._file.write(("\t".join([*meta_columns, *score_columns]) + "\n").encode("utf-8"))
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
@@ -118,17 +145,29 @@ class ParquetSink:
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
         """Append rows."""
+        self._append(columns, scores, transposed=False)
+
+    def write_transposed(self, columns: Sequence[np.ndarray], scores_t: np.ndarray) -> None:
+        """Append rows whose scores come column by column: ``scores_t`` is (score columns, rows),
+        copied into the column-major buffer as it is (no transposition)."""
+        self._append(columns, scores_t, transposed=True)
+
+    def _append(self, columns: Sequence[np.ndarray], scores: np.ndarray, transposed: bool) -> None:
         if self._error is not None:
             raise self._error
+        total = scores.shape[1] if transposed else len(scores)
         done = 0
-        while done < len(scores):
-            n = min(len(scores) - done, self._rows_per_group - self._buffered)
+        while done < total:
+            n = min(total - done, self._rows_per_group - self._buffered)
             for j, column in enumerate(columns):
                 self._meta[j].append(as_column(column)[done : done + n].copy())  # the caller's may change
-            for first in range(done, done + n, _TRANSPOSE_ROWS):
-                last = min(done + n, first + _TRANSPOSE_ROWS)
-                at = self._buffered + first - done
-                self._buffer[:, at : at + last - first] = scores[first:last].T
+            if transposed:
+                self._buffer[:, self._buffered : self._buffered + n] = scores[:, done : done + n]
+            else:
+                for first in range(done, done + n, _TRANSPOSE_ROWS):
+                    last = min(done + n, first + _TRANSPOSE_ROWS)
+                    at = self._buffered + first - done
+                    self._buffer[:, at : at + last - first] = scores[first:last].T
             self._buffered += n
             done += n
             if self._buffered == self._rows_per_group:

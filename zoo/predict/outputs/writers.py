@@ -218,6 +218,20 @@ class ParquetWriter(TableWriter):
         require_pyarrow()
         return ParquetSink(tmp, self.meta_columns, self.score_columns)
 
+    def write_transposed(self, meta_rows: Sequence[tuple[Any, ...]], scores_t: np.ndarray) -> None:
+        """Append rows whose scores come column by column: ``scores_t`` is (score columns, rows),
+        as Parquet stores them (the file is the one :meth:`write` of the transpose makes)."""
+        if len(meta_rows) != scores_t.shape[1] or scores_t.shape[0] != len(self.score_columns):
+            raise ValueError(
+                f"got {len(meta_rows)} meta rows and column-major scores of shape {scores_t.shape}"
+            )
+        if len(meta_rows):
+            try:
+                self._sink.write_transposed(rows_to_columns(meta_rows, len(self.meta_columns)), scores_t)
+            except OSError as err:
+                raise self._write_error(err) from None
+            self.rows += len(meta_rows)
+
 
 class HDF5Writer(TableWriter):
     """HDF5 (h5py): the float32 matrix ``data``, its column names ``columns`` and the leading

@@ -11,10 +11,36 @@ from pathlib import Path
 from zoo._types import PathLike
 from zoo.predict.inputs.contigs import ContigWarning
 from zoo.predict.inputs.genome import genome_contigs
+from zoo.predict.inputs.job import Job
 from zoo.predict.inputs.regions import read_regions, track_job
 from zoo.predict.outputs.tracks import FORMATS, TrackWriter, track_file_names
 from zoo.predict.running.run import RunSummary, run_job
 from zoo.predict.running.scorer import Scorer
+
+
+def tracks_job(
+    scorer: Scorer,
+    genome: PathLike,
+    *,
+    regions: Sequence[str] = (),
+    bed: PathLike | None = None,
+    step: int,
+) -> tuple[Job, dict[str, int]]:
+    """The job that scores the bins of the regions (as :func:`write_tracks` reads them, with its
+    warning about renamed contigs), and the genome's contig lengths (the tracks' header).
+
+    Args:
+        scorer: the model ready to score (its window length).
+        genome: the genome FASTA.
+        regions: ``chr:start-end`` strings.
+        bed: a BED file of regions.
+        step: the bin size.
+    """
+    lengths = genome_contigs(genome)
+    placed, warning = read_regions(genome, lengths, regions, bed)
+    if warning:
+        warnings.warn(warning, ContigWarning, stacklevel=3)
+    return track_job(genome, placed, scorer.seq_len, step), dict(lengths)
 
 
 def write_tracks(
@@ -41,10 +67,7 @@ def write_tracks(
     """
     read = {"the genome": genome, "its index": f"{os.fspath(genome)}.fai", "the regions BED": bed}
     read = {**(inputs or {}), **read}  # the caller's names first: they are what it reports
-    lengths = genome_contigs(genome)
-    placed, warning = read_regions(genome, lengths, regions, bed)
-    if warning:
-        warnings.warn(warning, ContigWarning, stacklevel=2)
+    job, lengths = tracks_job(scorer, genome, regions=regions, bed=bed, step=step)
     opener = partial(TrackWriter, folder, lengths, fmt=fmt, prefix=prefix, overwrite=overwrite, inputs=read)
-    summary = run_job(track_job(genome, placed, scorer.seq_len, step), scorer, opener, progress=progress)
+    summary = run_job(job, scorer, opener, progress=progress)
     return [Path(folder) / name for name in track_file_names(scorer.columns, FORMATS[fmt], prefix)], summary

@@ -116,6 +116,7 @@ def run_job(
     progress: bool = False,
     overwrite: bool = False,
     reader_processes: int | None = None,
+    allow_empty: bool = False,
 ) -> RunSummary:
     """Score every item of ``job`` and write one row per item to ``out``: a file name (.tsv,
     .parquet, .h5), or a function that opens a writer given the leading and the score column
@@ -127,6 +128,7 @@ def run_job(
     many child processes (0: a thread of this process; a reader that is not ``shardable``
     takes one). The default (None) is a thread, except on CUDA for inputs of 64 MiB or more,
     where one reader thread cannot keep up: there a process per 4 CPU cores, up to 4.
+    ``allow_empty``: no rows is no error (a share of the rows that got none of them).
     """
     from tqdm import tqdm
 
@@ -151,7 +153,7 @@ def run_job(
                 values = job_values(logits.reshape(len(batch.scored), job.windows_per_item, -1))
             emit.put(batch, values)
         emit.finish()
-        if writer.rows == 0:
+        if writer.rows == 0 and not allow_empty:
             raise PredictError(job.empty_message)
     summary.rows = writer.rows
     return summary
