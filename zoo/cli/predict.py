@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from zoo._io.writing import same_file_as
+from zoo.cli import _variant_effects
 from zoo.cli._command import Command, parse_key_values
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
@@ -39,6 +40,10 @@ EPILOG = """examples:
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
   zoo-predict --model deepsea.kipoi_predict --pretrained --fasta seqs.fa --targets '*K562*' --out k562.tsv
   zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
+  zoo-predict --model sei.sei_framework --pretrained --genome hg.fa --vcf v.vcf --scores seqclass --sort --out c.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --random-snvs 100000 --make-background --out bg.npz
+  zoo-predict --weights model.safetensors --genome hg.fa --vcf v.vcf --background bg.npz --scores diff,evalue,funsig --out s.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1000-2000 --saturate --out snvs.tsv.gz
 """
 
 
@@ -126,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated targets to keep: names, indices, globs over the names ('*K562*') or "
         "regular expressions searched in them ('re:(?i)ctcf')",
     )
-    o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
+    o.add_argument(
+        "--scores",
+        default="diff,logfc",
+        help="variant scores among ref,alt,diff,logfc,seqclass,evalue,zscore,funsig; for --fasta and "
+        "--bed: seqclass (Sei's sequence classes) and prob (the targets' probabilities)",
+    )
     o.add_argument(
         "--rc",
         choices=["none", "mean", "max"],
@@ -152,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         "64 MiB or more, one per 4 CPU cores, up to 4",
     )
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _variant_effects.add_arguments(p)
     return p
 
 
@@ -215,6 +226,8 @@ def _check_inputs(ns: argparse.Namespace) -> None:
 def run(ns: argparse.Namespace) -> int:
     """Score what the parsed command line names and write the table (or tracks); returns the
     exit status. A PredictError propagates (the command skeleton prints it)."""
+    if _variant_effects.requested(ns):  # sequence classes, significance, saturation
+        return _variant_effects.run(ns)
     _check_inputs(ns)
     args = parse_key_values(ns.model_arg, "--model-arg")
     progress = not ns.no_progress
