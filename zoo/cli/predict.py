@@ -40,9 +40,9 @@ EPILOG = """examples:
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1-2000000 --step 200 --out tracks/
   zoo-predict --model deepsea.kipoi_predict --pretrained --fasta seqs.fa --targets '*K562*' --out k562.tsv
   zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
-  zoo-predict --model sei.sei_framework --pretrained --genome hg.fa --vcf v.vcf --scores seqclass --sort --out c.tsv
+  zoo-predict --model sei.sei_framework --pretrained --genome hg.fa --vcf v.vcf --scores seqclass --out c.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --random-snvs 100000 --make-background --out bg.npz
-  zoo-predict --weights model.safetensors --genome hg.fa --vcf v.vcf --background bg.npz --scores diff,evalue,funsig --out s.tsv
+  zoo-predict --weights model.safetensors --genome g.fa --vcf v.vcf --background bg.npz --scores evalue --out e.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1000-2000 --saturate --out snvs.tsv.gz
 """
 
