@@ -42,7 +42,7 @@ EPILOG = """examples:
   zoo-predict --model sei.sei_framework --weights sei_model.tar.gz --genome hg.fa --vcf v.vcf --out sei.tsv
   zoo-predict --model sei.sei_framework --pretrained --genome hg.fa --vcf v.vcf --scores seqclass --out c.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --random-snvs 100000 --make-background --out bg.npz
-  zoo-predict --weights m.safetensors --genome g.fa --vcf v.vcf --background bg.npz --scores evalue --out e.tsv
+  zoo-predict --weights m.pt --genome g.fa --vcf v.vcf --background bg.npz --scores evalue --out e.tsv
   zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1000-2000 --saturate --out snvs.tsv.gz
 """
 
