@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from tests._predict_support import DATA, example_model
-from zoo.predict import Scorer
-from zoo.variants.background import (
+from zoo.effects.background import (
     BINS_PER_OCTAVE,
     Background,
     BackgroundAccumulator,
@@ -18,6 +17,7 @@ from zoo.variants.background import (
     funsig,
     model_fingerprint,
 )
+from zoo.predict import Scorer
 
 FINGERPRINT = {"id": "x", "model": "M"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.variants.seqclass import (
+from zoo.effects.seqclass import (
     PublishedResource,
     SequenceClassError,
     SequenceClasses,

@@ -180,7 +180,7 @@ def run(ns: argparse.Namespace) -> int:
     model, scorer = _model_and_scorer(ns)
     progress = not ns.no_progress
     if kind == "background":
-        from zoo.variants.jobs import build_background
+        from zoo.effects.jobs import build_background
 
         summary = build_background(
             model, ns.out, genome=ns.genome, vcf=ns.vcf, random_snvs=ns.random_snvs, seed=ns.seed,
@@ -188,7 +188,7 @@ def run(ns: argparse.Namespace) -> int:
         )  # fmt: skip
         print(f"zoo-predict: wrote a background of {summary.rows} variants to {ns.out}", file=sys.stderr)
         return 0
-    from zoo.variants.jobs import make_scoring
+    from zoo.effects.jobs import make_scoring
 
     targets = [t.strip() for t in ns.targets.split(",") if t.strip()] if ns.targets else None
     scoring = make_scoring(
@@ -208,14 +208,14 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def _table(ns: argparse.Namespace, kind: str, scorer: Any, scoring: Any) -> int:
+    from zoo.effects.jobs import with_scoring
+    from zoo.effects.scoring import SortedWriter, StrongestRows, TeeWriter
     from zoo.predict.inputs.bed import bed_job
     from zoo.predict.inputs.fasta import fasta_job
     from zoo.predict.inputs.variants import variant_job
     from zoo.predict.outputs.vcf import VCFWriter
     from zoo.predict.outputs.writers import open_writer
     from zoo.predict.running.run import run_job
-    from zoo.variants.jobs import with_scoring
-    from zoo.variants.scoring import SortedWriter, StrongestRows, TeeWriter
 
     if kind == "vcf":
         job = variant_job(ns.genome, ns.vcf, scorer.seq_len, ["diff"])
@@ -244,7 +244,7 @@ def _table(ns: argparse.Namespace, kind: str, scorer: Any, scoring: Any) -> int:
 
 
 def _plots(ns: argparse.Namespace, strongest: Any, columns: list[str]) -> None:
-    from zoo.variants.plots import write_effect_plots
+    from zoo.effects.plots import write_effect_plots
 
     folder = f"{ns.out}.plots"
     paths = write_effect_plots(folder, strongest.rows(), columns)
@@ -252,8 +252,8 @@ def _plots(ns: argparse.Namespace, strongest: Any, columns: list[str]) -> None:
 
 
 def _saturate(ns: argparse.Namespace, model: Any, scorer: Any, scoring: Any) -> int:
-    from zoo.variants.saturate import saturate_regions
-    from zoo.variants.scoring import StrongestRows
+    from zoo.effects.saturate import saturate_regions
+    from zoo.effects.scoring import StrongestRows
 
     strongest = StrongestRows(ns.plot) if ns.plot else None
     files = [r for r in ns.regions if os.path.isfile(r)]

@@ -13,7 +13,7 @@ only what a one-base change reaches); otherwise the reference and the three alte
 windows go through the model (4 windows for 3 SNVs, where a VCF takes 6).
 
 Table: ``#chrom``, ``pos`` (1-based), ``ref``, ``alt``, then the score columns of the
-:class:`~zoo.variants.scoring.VariantScoring` (``%.6g``); rows in genome order.
+:class:`~zoo.effects.scoring.VariantScoring` (``%.6g``); rows in genome order.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from torch import nn
 
 from zoo._io.bgzf import BGZFWriter
 from zoo._types import PathLike
+from zoo.effects.scoring import StrongestRows, VariantScoring
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.genome import Genome
 from zoo.predict.inputs.regions import Region, read_regions
@@ -39,7 +40,6 @@ from zoo.predict.outputs.textformat import tsv_rows
 from zoo.predict.outputs.writers import require_output_path, write_error
 from zoo.predict.running.run import RunSummary
 from zoo.predict.running.scorer import Scorer
-from zoo.variants.scoring import StrongestRows, VariantScoring
 
 BASES = "ACGT"
 META = ["chrom", "pos", "ref", "alt"]

@@ -1,16 +1,16 @@
 """Variant-effect summaries on top of a DNA model's per-target scores.
 
-- :mod:`zoo.variants.seqclass`: Sei's sequence classes (projection of the profile
+- :mod:`zoo.effects.seqclass`: Sei's sequence classes (projection of the profile
   probabilities on the class centroids; histone-normalised variant effects on the classes)
   and the two Sei resource arrays they need.
-- :mod:`zoo.variants.background`: a per-target background distribution of variant effects
+- :mod:`zoo.effects.background`: a per-target background distribution of variant effects
   (a bounded-memory summary), and the e-values, z-scores and functional significance
   computed against it.
-- :mod:`zoo.variants.scoring`: the score columns zoo-predict and ``score_variants`` write,
+- :mod:`zoo.effects.scoring`: the score columns zoo-predict and ``score_variants`` write,
   computed from a batch's logits.
-- :mod:`zoo.variants.saturate`: every single-base change of genome regions, scored as
+- :mod:`zoo.effects.saturate`: every single-base change of genome regions, scored as
   variants and written as a tabix-indexed table.
-- :mod:`zoo.variants.plots`: bar charts of the largest effects of the strongest variants.
+- :mod:`zoo.effects.plots`: bar charts of the largest effects of the strongest variants.
 
 Importing the package is cheap: each name loads its module on first use.
 """
@@ -37,9 +37,9 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from zoo.variants.background import Background, BackgroundError, model_fingerprint
-    from zoo.variants.scoring import VariantScoring
-    from zoo.variants.seqclass import (
+    from zoo.effects.background import Background, BackgroundError, model_fingerprint
+    from zoo.effects.scoring import VariantScoring
+    from zoo.effects.seqclass import (
         SEQCLASS_RESOURCES,
         SequenceClasses,
         class_projection,

@@ -10,7 +10,7 @@ item. Its columns:
 - ``<score>:<target>`` for each chosen target and per-target score, target-major (as
   zoo-predict's other variant columns): ``ref``, ``alt`` (probabilities), ``diff``
   (p_alt - p_ref), ``logfc`` (logit difference), ``evalue`` and ``zscore`` (against a
-  :class:`~zoo.variants.background.Background`); ``prob`` (sequences);
+  :class:`~zoo.effects.background.Background`); ``prob`` (sequences);
 - ``funsig``: the geometric mean of the e-values over the chosen targets.
 
 Probabilities are taken in float64 from the float32 logits, so variants scored from a VCF,
@@ -20,6 +20,7 @@ from a region's saturation or for a background use the same numbers.
 from __future__ import annotations
 
 import heapq
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.effects.background import Background, effect_statistics, funsig
+from zoo.effects.seqclass import SequenceClasses
 from zoo.errors import ZooError
-from zoo.variants.background import Background, effect_statistics, funsig
-from zoo.variants.seqclass import SequenceClasses
 
 VARIANT_SCORES: tuple[str, ...] = ("ref", "alt", "diff", "logfc", "evalue", "zscore", "seqclass", "funsig")
 SEQUENCE_SCORES: tuple[str, ...] = ("prob", "seqclass")
@@ -176,7 +177,8 @@ def variant_strength(columns: Sequence[str], scores: np.ndarray) -> np.ndarray:
     else:
         diffs = [i for i, c in enumerate(columns) if c.startswith("diff:")]
         chosen = diffs or list(range(len(columns)))
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # rows not scored are all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             strength = np.nanmax(np.abs(scores[:, chosen]), axis=1) if chosen else np.zeros(len(scores))
     return np.nan_to_num(np.asarray(strength, np.float64), nan=-np.inf)
 

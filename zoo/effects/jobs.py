@@ -18,6 +18,9 @@ import torch
 from torch import nn
 
 from zoo._types import PathLike
+from zoo.effects.background import Background, BackgroundAccumulator, model_fingerprint
+from zoo.effects.scoring import SortedWriter, VariantScoring, parse_scores
+from zoo.effects.seqclass import SequenceClasses, load_sequence_classes
 from zoo.predict.errors import PredictError, require_file
 from zoo.predict.inputs.genome import Genome
 from zoo.predict.inputs.job import Item, Job
@@ -26,9 +29,6 @@ from zoo.predict.outputs.columns import pick_targets
 from zoo.predict.running.results import MemoryWriter, ScoreTable
 from zoo.predict.running.run import RunSummary, run_job
 from zoo.predict.running.scorer import Scorer
-from zoo.variants.background import Background, BackgroundAccumulator, model_fingerprint
-from zoo.variants.scoring import SortedWriter, VariantScoring, parse_scores
-from zoo.variants.seqclass import SequenceClasses, load_sequence_classes
 
 MAX_RANDOM_SNVS = 100_000_000
 _BASES = "ACGT"
@@ -36,7 +36,7 @@ VARIANT_META = ["chrom", "pos", "id", "ref", "alt"]
 
 
 def scorer_fingerprint(model: nn.Module, scorer: Scorer) -> dict:
-    """:func:`~zoo.variants.background.model_fingerprint` of ``model`` as ``scorer`` runs it.
+    """:func:`~zoo.effects.background.model_fingerprint` of ``model`` as ``scorer`` runs it.
 
     Args:
         model: the DNA model.
@@ -63,7 +63,7 @@ def make_scoring(
     Args:
         model: the DNA model (for a background's fingerprint check).
         scorer: a Scorer of every model target (the per-target scores pick ``targets``).
-        scores: the score names (see :mod:`zoo.variants.scoring`).
+        scores: the score names (see :mod:`zoo.effects.scoring`).
         variants: variant input (else FASTA or BED).
         targets: targets of the per-target scores (names, indices, globs; default all).
         seqclass_files: local copies of the sequence-class arrays (a folder or the two
@@ -165,7 +165,7 @@ def random_snv_job(genome: PathLike, n: int, seed: int, seq_len: int) -> Job:
 
 class BackgroundWriter:
     """A writer (as :func:`zoo.predict.run_job` takes) that adds each batch of (diff, logfc)
-    columns to a :class:`~zoo.variants.background.BackgroundAccumulator` and writes the
+    columns to a :class:`~zoo.effects.background.BackgroundAccumulator` and writes the
     background to ``path`` when the run ends (atomically; nothing on an error).
 
     Args:
@@ -227,7 +227,7 @@ def build_background(
         scorer: how to run the model (default: a Scorer of every target, fp32, CPU).
         progress: show a progress bar.
         top_k: exact largest values kept per target (default
-            :data:`~zoo.variants.background.TOP_K`).
+            :data:`~zoo.effects.background.TOP_K`).
     """
     if (vcf is None) == (random_snvs is None):
         raise PredictError("a background needs either a VCF of variants or a number of random SNVs, not both")
@@ -274,7 +274,7 @@ def score_effects(
     device: str = "cpu",
 ) -> ScoreTable:
     """Variant effects of every ALT allele of ``vcf`` with the scores of
-    :mod:`zoo.variants.scoring` (sequence classes, e-values, z-scores, funsig, and the per-target
+    :mod:`zoo.effects.scoring` (sequence classes, e-values, z-scores, funsig, and the per-target
     ref, alt, diff, logfc), as zoo-predict ``--vcf --scores ...`` computes them.
 
     Args:
