@@ -18,8 +18,9 @@ import torch
 
 from zoo.cli._command import parse_key_values
 from zoo.predict.errors import PredictError
-from zoo.predict.inputs.variants import SCORES as PLAIN_SCORES
 
+# the scores only this path computes (the plain ones, and unknown names, go the usual way)
+EFFECT_SCORES = frozenset({"seqclass", "evalue", "zscore", "funsig", "prob"})
 MAX_PLOTS = 1000
 MAX_SORTED_ROWS = 10_000_000
 TABLE_SUFFIX = ".tsv.gz"
@@ -91,7 +92,7 @@ def requested(ns: argparse.Namespace) -> bool:
     """
     names = {s.strip() for s in ns.scores.split(",") if s.strip()}
     return bool(
-        names - set(PLAIN_SCORES)
+        names & EFFECT_SCORES
         or ns.make_background
         or ns.saturate
         or ns.sort
@@ -244,7 +245,7 @@ def _table(ns: argparse.Namespace, kind: str, scorer: Any, scoring: Any) -> int:
 
 
 def _plots(ns: argparse.Namespace, strongest: Any, columns: list[str]) -> None:
-    from zoo.effects.plots import write_effect_plots
+    from zoo.effects.bar_charts import write_effect_plots
 
     folder = f"{ns.out}.plots"
     paths = write_effect_plots(folder, strongest.rows(), columns)

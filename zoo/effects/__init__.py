@@ -10,7 +10,7 @@
   computed from a batch's logits.
 - :mod:`zoo.effects.saturate`: every single-base change of genome regions, scored as
   variants and written as a tabix-indexed table.
-- :mod:`zoo.effects.plots`: bar charts of the largest effects of the strongest variants.
+- :mod:`zoo.effects.bar_charts`: bar charts of the largest effects of the strongest variants.
 
 Importing the package is cheap: each name loads its module on first use.
 """
