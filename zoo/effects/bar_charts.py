@@ -21,21 +21,32 @@ BARS = 15
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
 
 
-def effect_columns(columns: Sequence[str]) -> tuple[list[int], list[str]]:
-    """The columns a picture shows (their indices, and their names as bar labels).
+_AXIS = {
+    "seqclass:": "sequence-class effect (alt - ref, histone-normalised)",
+    "diff:": "p_alt - p_ref",
+}
+
+
+def effect_columns(columns: Sequence[str]) -> tuple[list[int], list[str], str]:
+    """The columns a picture shows: their indices, their names as bar labels, and the axis label.
 
     Args:
         columns: the table's score columns.
     """
-    for prefix in ("seqclass:", "diff:"):
+    for prefix, axis in _AXIS.items():
         chosen = [i for i, c in enumerate(columns) if c.startswith(prefix)]
         if chosen:
-            return chosen, [columns[i][len(prefix) :] for i in chosen]
-    return list(range(len(columns))), list(columns)
+            return chosen, [columns[i][len(prefix) :] for i in chosen], axis
+    return list(range(len(columns))), list(columns), "score"
 
 
 def plot_effects(
-    path: PathLike, title: str, names: Sequence[str], values: np.ndarray, count: int = BARS
+    path: PathLike,
+    title: str,
+    names: Sequence[str],
+    values: np.ndarray,
+    count: int = BARS,
+    axis: str = "effect (alt - ref)",
 ) -> Path:
     """Write a horizontal bar chart of the ``count`` largest |values| (signed, named) as PNG.
 
@@ -45,6 +56,7 @@ def plot_effects(
         names: one name per value.
         values: the effects.
         count: how many bars.
+        axis: the label of the value axis.
     """
     from matplotlib.figure import Figure
 
@@ -56,7 +68,7 @@ def plot_effects(
     ax.barh(np.arange(len(order)), shown, color=np.where(shown >= 0, "#c0392b", "#2471a3"))
     ax.set_yticks(np.arange(len(order)), [names[i] for i in order], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("effect (alt - ref)")
+    ax.set_xlabel(axis)
     ax.set_title(title, fontsize=10)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", metadata={"Title": title})
@@ -74,7 +86,7 @@ def write_effect_plots(
             (a VCF row: chrom, pos, id, ref, alt[, status]; a saturation row: chrom, pos, ref, alt).
         columns: the score columns of ``values``.
     """
-    indices, names = effect_columns(columns)
+    indices, names, axis = effect_columns(columns)
     tmp = staging_folder(Path(folder))
     written = []
     try:
@@ -83,7 +95,7 @@ def write_effect_plots(
             ref, alt = (meta[3], meta[4]) if len(meta) >= 5 else (meta[2], meta[3])
             label = f"{chrom}:{pos} {ref}>{alt}"
             stem = _UNSAFE.sub("_", f"{rank:03d}_{chrom}_{pos}_{ref}_{alt}")[:120]
-            plot_effects(tmp / f"{stem}.png", label, names, np.asarray(values)[indices])
+            plot_effects(tmp / f"{stem}.png", label, names, np.asarray(values)[indices], axis=axis)
             written.append(Path(folder) / f"{stem}.png")
         publish_folder(tmp, folder, command="zoo-predict")
     finally:
