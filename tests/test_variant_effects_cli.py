@@ -22,7 +22,7 @@ from tests._predict_support import (
     read_tsv,
 )
 from zoo.cli.predict import call as run
-from zoo.effects.jobs import score_effects
+from zoo.predict import score_variants
 
 GENOME = DATA / "genome.fa"
 SEQ_LEN = 200
@@ -151,10 +151,10 @@ def test_seqclass_evalue_zscore_funsig_of_a_vcf(tmp_path, seqclass_dir):
     assert "diff:target_0" not in header  # --targets picks the per-target columns
 
 
-def test_score_effects_from_python_sorted_by_the_largest_class_effect(tmp_path, seqclass_dir):
+def test_score_variants_from_python_sorted_by_the_largest_class_effect(tmp_path, seqclass_dir):
     snvs = _snvs("chr1", 700, 703)
     vcf = _write_vcf(tmp_path / "v.vcf", snvs)
-    table = score_effects(
+    table = score_variants(
         WEIGHTS, GENOME, vcf, scores=["seqclass", "diff"], seqclass_files=seqclass_dir, sort=True
     )
     ref_l, alt_l = _direct(snvs)

@@ -265,6 +265,7 @@ def score_effects(
     *,
     scores: Sequence[str] = ("seqclass",),
     targets: Sequence[str | int] | None = None,
+    labels: Sequence[str] | None = None,
     seqclass_files: Sequence[PathLike] | PathLike | None = None,
     background: Background | PathLike | None = None,
     statistic: str = "effect",
@@ -283,6 +284,7 @@ def score_effects(
         vcf: the variants.
         scores: the score names.
         targets: targets of the per-target scores (default all).
+        labels: names of all the model's targets (default: the names the model carries).
         seqclass_files: local copies of the sequence-class arrays (see :func:`make_scoring`).
         background: a background or its file (evalue, zscore, funsig).
         statistic: the background statistic of evalue.
@@ -294,11 +296,15 @@ def score_effects(
     Returns:
         meta chrom, pos, id, ref, alt, status and the score columns.
     """
+    if isinstance(model, Scorer):
+        raise PredictError(
+            "the variant-effect scores take the model (they pick the targets themselves), not a Scorer"
+        )
     if isinstance(model, (str, os.PathLike)):
         from zoo.predict.running.loading import load_predict_model
 
         model, _ = load_predict_model(None, model)
-    scorer = Scorer(model, rc=rc, batch_size=batch_size, device=device)
+    scorer = Scorer(model, labels=labels, rc=rc, batch_size=batch_size, device=device)
     scoring = make_scoring(
         model,
         scorer,
