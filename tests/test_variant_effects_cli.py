@@ -182,9 +182,10 @@ def test_seqclass_of_sequences(tmp_path, seqclass_dir):
     np.testing.assert_allclose(got[: len(expected)], expected, rtol=1e-4, atol=1e-6)
 
 
-def test_saturation_equals_scoring_the_same_snvs_from_a_vcf(tmp_path):
+@pytest.mark.parametrize("rc", ["none", "mean"])  # the band ISM, and whole windows with both strands
+def test_saturation_equals_scoring_the_same_snvs_from_a_vcf(tmp_path, rc):
     bg = tmp_path / "bg.npz"
-    argv = ["--weights", str(WEIGHTS), "--genome", str(GENOME), "--no-progress"]
+    argv = ["--weights", str(WEIGHTS), "--genome", str(GENOME), "--no-progress", "--rc", rc]
     assert run([*argv, "--random-snvs", "200", "--seed", "1", "--make-background", "--out", str(bg)]) == 0
     scores = ["--scores", "ref,alt,diff,logfc,evalue,zscore,funsig", "--background", str(bg)]
     sat = tmp_path / "snvs.tsv.gz"
@@ -248,3 +249,12 @@ def test_mismatched_background_and_arrays_are_one_line_errors(tmp_path, capsys, 
         "shape (61, 21907) does not fit the model's 5 targets: expected (K, 5)" in err
         and err.count("\n") == 1
     )
+
+
+def test_saturation_uses_the_band_ism_where_the_model_has_it():
+    from zoo.effects.saturate import _SNVLogits
+    from zoo.predict import Scorer
+
+    model = example_model()
+    assert _SNVLogits(model, Scorer(model)).method == "band"
+    assert _SNVLogits(model, Scorer(model, rc="mean")).method == "model"

@@ -59,6 +59,7 @@ BINS_PER_OCTAVE = 32
 LOW_EXPONENT, HIGH_EXPONENT = -30, 8
 N_BINS = (HIGH_EXPONENT - LOW_EXPONENT) * BINS_PER_OCTAVE + 2  # with the under- and overflow bins
 TOP_K = 1024
+FLUSH_ROWS = 2048  # variants buffered before the summary is updated
 EVALUE_FLOOR = 1e-6
 FORMAT = "zoo-variant-background/1"
 _DEFINITIONS = "effect=|diff*logfc/ln2|;absdiff=|diff|;diff=p_alt-p_ref;snv at L//2-1"
@@ -163,10 +164,13 @@ class BackgroundAccumulator:
         self.top = np.full((len(STATISTICS), n_targets, top_k), -np.inf, np.float64)
         self.sum_squares = np.zeros(n_targets, np.float64)
         self.n = 0
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_rows = 0
 
     def add(self, diff: np.ndarray, logfc: np.ndarray) -> None:
         """Add the variants of one batch: ``diff`` and ``logfc`` (n, T); rows with a NaN
-        (alleles that were not scored) are left out.
+        (alleles that were not scored) are left out. Batches are buffered and summarised
+        :data:`FLUSH_ROWS` rows at a time (one histogram update and one top-k merge).
 
         Args:
             diff: p_alt - p_ref.
@@ -174,22 +178,31 @@ class BackgroundAccumulator:
         """
         diff, logfc = np.asarray(diff, np.float64), np.asarray(logfc, np.float64)
         keep = ~(np.isnan(diff).any(1) | np.isnan(logfc).any(1))
-        diff, logfc = diff[keep], logfc[keep]
-        if not len(diff):
+        if keep.any():
+            self._pending.append((diff[keep], logfc[keep]))
+            self._pending_rows += int(keep.sum())
+        if self._pending_rows >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
             return
-        t = self.n_targets
+        diff = np.concatenate([d for d, _ in self._pending])
+        logfc = np.concatenate([f for _, f in self._pending])
+        self._pending, self._pending_rows = [], 0
+        t, k = self.n_targets, self.top_k
         offsets = np.arange(t) * N_BINS
         for s, values in enumerate(effect_statistics(diff, logfc).values()):
             flat = (bin_of(values) + offsets).ravel()
             self.counts[s] += np.bincount(flat, minlength=t * N_BINS).reshape(t, N_BINS).astype(np.uint32)
             merged = np.concatenate([self.top[s], values.T], axis=1)
-            k = self.top_k
-            self.top[s] = -np.partition(-merged, k - 1, axis=1)[:, :k] if merged.shape[1] > k else merged
+            self.top[s] = -np.partition(-merged, k - 1, axis=1)[:, :k]
         self.sum_squares += (diff * diff).sum(0)
         self.n += len(diff)
 
     def finish(self) -> Background:
         """The background collected so far."""
+        self._flush()
         top = -np.sort(-self.top, axis=2)  # descending; -inf where fewer than top_k variants
         return Background(
             self.counts.copy(),

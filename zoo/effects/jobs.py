@@ -186,8 +186,10 @@ class BackgroundWriter:
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        if exc_type is None and self.accumulator.n:
-            self.accumulator.finish().save(self.path)
+        if exc_type is None:
+            background = self.accumulator.finish()
+            if background.n:
+                background.save(self.path)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Add a batch of rows."""
