@@ -249,7 +249,10 @@ def _plots(ns: argparse.Namespace, strongest: Any, columns: list[str]) -> None:
 
     folder = f"{ns.out}.plots"
     paths = write_effect_plots(folder, strongest.rows(), columns)
-    print(f"zoo-predict: wrote {len(paths)} pictures to {folder}", file=sys.stderr)
+    print(
+        f"zoo-predict: wrote {len(paths)} picture{'' if len(paths) == 1 else 's'} to {folder}",
+        file=sys.stderr,
+    )
 
 
 def _saturate(ns: argparse.Namespace, model: Any, scorer: Any, scoring: Any) -> int:
