@@ -258,3 +258,50 @@ def test_saturation_uses_the_band_ism_where_the_model_has_it():
     model = example_model()
     assert _SNVLogits(model, Scorer(model)).method == "band"
     assert _SNVLogits(model, Scorer(model, rc="mean")).method == "model"
+
+
+def test_a_sei_shaped_model_saturates_with_sequence_classes_as_from_a_vcf(tmp_path):
+    """Sei has no band ISM: its SNVs run as whole windows; classes agree with the VCF path."""
+    import torch
+
+    import zoo
+    from zoo.effects.jobs import make_scoring, score_effects
+    from zoo.effects.saturate import saturate_regions
+    from zoo.effects.seqclass import SequenceClasses
+    from zoo.predict import Scorer
+
+    torch.manual_seed(0)
+    model = zoo.create_model("sei", seq_len=64, n_targets=40, conv_channels=(4, 4, 8), rc_average=True).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "sei"
+    folder.mkdir()
+    np.save(folder / "projvec_targets.npy", rng.normal(size=(61, 40)))
+    np.save(folder / "histone_inds.npy", np.arange(5, 25))
+    scorer = Scorer(model)
+    classes = SequenceClasses(
+        np.load(folder / "projvec_targets.npy"), np.load(folder / "histone_inds.npy"), 40
+    )
+    scoring = make_scoring(model, scorer, "seqclass", classes=classes)
+    out = tmp_path / "snvs.tsv.gz"
+    saturate_regions(model, scorer, scoring, GENOME, out, regions=["chr1:600-605"])
+    with gzip.open(out, "rt") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    snvs = _snvs("chr1", 600, 605)
+    table = score_effects(
+        model, GENOME, _write_vcf(tmp_path / "v.vcf", snvs), scores=["seqclass"], seqclass_files=folder
+    )
+    assert [(r[0], int(r[1]), r[2], r[3]) for r in rows] == snvs
+    assert np.abs(table.scores).max() > 1e-3  # effects that can disagree
+    np.testing.assert_allclose(np.array([[float(v) for v in r[4:]] for r in rows]), table.scores, atol=1e-5)
+
+
+def test_sort_holds_a_bounded_number_of_rows():
+    from zoo.effects.scoring import ScoreOptionError, SortedWriter
+    from zoo.predict.running.results import MemoryWriter
+
+    writer = SortedWriter(MemoryWriter(), max_rows=3)(["chrom"], ["diff:a"])
+    writer.write([("c",)] * 2, np.zeros((2, 1), np.float32))
+    with pytest.raises(ScoreOptionError, match=r"--sort holds every row in memory: at most 3 rows"):
+        writer.write([("c",)] * 2, np.zeros((2, 1), np.float32))

@@ -22,7 +22,6 @@ from zoo.predict.errors import PredictError
 # the scores only this path computes (the plain ones, and unknown names, go the usual way)
 EFFECT_SCORES = frozenset({"seqclass", "evalue", "zscore", "funsig", "prob"})
 MAX_PLOTS = 1000
-MAX_SORTED_ROWS = 10_000_000
 TABLE_SUFFIX = ".tsv.gz"
 
 

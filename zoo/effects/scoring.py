@@ -37,6 +37,7 @@ SEQUENCE_SCORES: tuple[str, ...] = ("prob", "seqclass")
 PER_TARGET: tuple[str, ...] = ("ref", "alt", "diff", "logfc", "evalue", "zscore", "prob")
 NEEDS_BACKGROUND: frozenset[str] = frozenset({"evalue", "zscore", "funsig"})
 MAX_ABSDIFF = "seqclass_max_absdiff"
+MAX_SORTED_ROWS = 10_000_000
 
 
 class ScoreOptionError(ZooError):
@@ -190,10 +191,11 @@ class SortedWriter:
 
     Args:
         inner: opens the real writer from the leading and score column names.
+        max_rows: the most rows it holds (a :class:`ScoreOptionError` beyond).
     """
 
-    def __init__(self, inner: Callable[[list[str], list[str]], Any]) -> None:
-        self.inner = inner
+    def __init__(self, inner: Callable[[list[str], list[str]], Any], max_rows: int = MAX_SORTED_ROWS) -> None:
+        self.inner, self.max_rows = inner, max_rows
         self.rows = 0
 
     def __call__(self, meta_columns: Sequence[str], score_columns: Sequence[str]) -> SortedWriter:
@@ -217,6 +219,11 @@ class SortedWriter:
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Keep a batch of rows."""
+        if self.rows + len(scores) > self.max_rows:
+            raise ScoreOptionError(
+                f"--sort holds every row in memory: at most {self.max_rows:,} rows; sort the table "
+                "afterwards instead (e.g. by seqclass_max_absdiff)"
+            )
         self._meta.extend(meta_rows)
         self._scores.append(np.array(scores, np.float32))
         self.rows += len(scores)
