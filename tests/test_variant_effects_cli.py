@@ -305,3 +305,14 @@ def test_sort_holds_a_bounded_number_of_rows():
     writer.write([("c",)] * 2, np.zeros((2, 1), np.float32))
     with pytest.raises(ScoreOptionError, match=r"--sort holds every row in memory: at most 3 rows"):
         writer.write([("c",)] * 2, np.zeros((2, 1), np.float32))
+
+
+def test_failed_runs_leave_nothing_behind(tmp_path, capsys):
+    argv = ["--weights", str(WEIGHTS), "--genome", str(GENOME), "--no-progress"]
+    err = predict_fails(tmp_path, capsys, *argv, "--regions", "chr1:1990-2000", "--saturate", out="s.tsv.gz")
+    assert "no position of the regions could be scored" in err
+    err = predict_fails(tmp_path, capsys, *argv, "--regions", "chr1:100-200", "--saturate", out="s.tsv")
+    assert "--out must end in .tsv.gz" in err
+    only_bad = _write_vcf(tmp_path / "bad.vcf", [("chr1", 5, "A", "G")])  # no window fits
+    err = predict_fails(tmp_path, capsys, *argv, "--vcf", str(only_bad), "--make-background", out="bg.npz")
+    assert "no background variant could be scored" in err

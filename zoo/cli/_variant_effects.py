@@ -186,7 +186,11 @@ def run(ns: argparse.Namespace) -> int:
             model, ns.out, genome=ns.genome, vcf=ns.vcf, random_snvs=ns.random_snvs, seed=ns.seed,
             scorer=scorer, progress=progress,
         )  # fmt: skip
-        print(f"zoo-predict: wrote a background of {summary.rows} variants to {ns.out}", file=sys.stderr)
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(summary.skipped.items()))
+        note = f" ({sum(summary.skipped.values())} not scored: {reasons})" if reasons else ""
+        print(
+            f"zoo-predict: wrote a background of {summary.rows} variants to {ns.out}{note}", file=sys.stderr
+        )
         return 0
     from zoo.effects.jobs import make_scoring
 

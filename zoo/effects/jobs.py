@@ -188,8 +188,9 @@ class BackgroundWriter:
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if exc_type is None:
             background = self.accumulator.finish()
-            if background.n:
-                background.save(self.path)
+            if not background.n:
+                raise PredictError("no background variant could be scored (see their status)")
+            background.save(self.path)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Add a batch of rows."""
@@ -230,6 +231,10 @@ def build_background(
         progress: show a progress bar.
         top_k: exact largest values kept per target (default
             :data:`~zoo.effects.background.TOP_K`).
+
+    Returns:
+        the run's summary: ``rows`` the variants in the background, ``skipped`` those that
+        could not be scored, by reason.
     """
     if (vcf is None) == (random_snvs is None):
         raise PredictError("a background needs either a VCF of variants or a number of random SNVs, not both")
@@ -251,7 +256,9 @@ def build_background(
     )
     options = {} if top_k is None else {"top_k": top_k}
     accumulator = BackgroundAccumulator(len(names), fingerprint, names, **options)
-    return run_job(job, scorer, BackgroundWriter(accumulator, out), progress=progress)
+    summary = run_job(job, scorer, BackgroundWriter(accumulator, out), progress=progress)
+    summary.rows = accumulator.n  # the variants in the background (rows not scored are left out)
+    return summary
 
 
 def _n_targets(model: nn.Module) -> int:
