@@ -30,6 +30,7 @@ from torch import nn
 
 from zoo._io.bgzf import BGZFWriter
 from zoo._types import PathLike
+from zoo.effects._shared_windows import SharedWindowSNVs, shared_plan
 from zoo.effects.scoring import StrongestRows, VariantScoring
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.genome import Genome
@@ -99,76 +100,77 @@ class SaturationTable(StagedWriter):
             raise write_error(self.path, err) from None
 
 
-def _positions(
-    genome: Genome, regions: Sequence[Region], seq_len: int
-) -> Iterator[tuple[str, int, str, str]]:
-    """(chrom, 1-based pos, ref base, reference window) of every position that can be scored."""
+class _SNVLogits:
+    """Logits (3n, 2, T) of the three SNVs of every scorable position of a genome stretch:
+    by shared windows (:mod:`zoo.effects._shared_windows`) where the model's plan allows it
+    and the scorer does not combine strands itself, else by whole windows through the scorer
+    (the reference and the three alternatives: 4 windows for 3 SNVs)."""
+
+    def __init__(self, model: nn.Module, scorer: Scorer) -> None:
+        self.scorer, self.c = scorer, variant_position(scorer.seq_len)
+        self.shared = None
+        if scorer.rc == "none" and shared_plan(model) is not None:
+            self.shared = SharedWindowSNVs(model, scorer.device, scorer.n_value)
+
+    @property
+    def method(self) -> str:
+        """``shared`` or ``model`` (whole windows)."""
+        return "shared" if self.shared is not None else "model"
+
+    @property
+    def period(self) -> int:
+        """Positions a chunk is a multiple of (the windows that share their stack are this far apart)."""
+        return self.shared.period if self.shared is not None else 1
+
+    def chunk(
+        self, genome: Genome, chrom: str, first: int, last: int
+    ) -> tuple[list[int], list[str], torch.Tensor]:
+        """(1-based positions, reference bases, logits (3n, 2, T)) of the scorable positions
+        among the 0-based [first, last), every window inside the contig; in genome order."""
+        c, seq_len = self.c, self.scorer.seq_len
+        if self.shared is None:
+            windows = [genome.fetch(chrom, p - c, p - c + seq_len) for p in range(first, last)]
+            kept = [(p, w) for p, w in zip(range(first, last), windows) if w[c].upper() in BASES]
+            if not kept:
+                return [], [], torch.zeros(0)
+            refs = [w[c].upper() for _, w in kept]
+            mutants = [w[:c] + b + w[c + 1 :] for (_, w), r in zip(kept, refs) for b in BASES if b != r]
+            logits = self.scorer.logits(self.scorer.encode([w for _, w in kept] + mutants)).float().cpu()
+            n = len(kept)
+            pairs = torch.stack([logits[:n].repeat_interleave(3, dim=0), logits[n:]], dim=1)
+            return [p + 1 for p, _ in kept], refs, pairs
+        period = self.shared.period
+        by_position: dict[int, tuple[str, torch.Tensor]] = {}
+        for phase in range(min(period, last - first)):
+            start = first + phase
+            count = (last - start + period - 1) // period
+            long = genome.fetch(chrom, start - c, start - c + seq_len + period * (count - 1))
+            centres = [long[c + period * j].upper() for j in range(count)]
+            refs = [r if r in BASES else "A" for r in centres]  # non-bases are scored, then dropped
+            logits = self.shared.snv_logits(long, count, refs).view(count, 3, 2, -1)
+            for j, ref in enumerate(centres):
+                if ref in BASES:
+                    by_position[start + period * j] = (ref, logits[j])
+        order = sorted(by_position)
+        if not order:
+            return [], [], torch.zeros(0)
+        return (
+            [p + 1 for p in order],
+            [by_position[p][0] for p in order],
+            torch.cat([by_position[p][1] for p in order]),
+        )
+
+
+def _chunks(
+    genome: Genome, regions: Sequence[Region], seq_len: int, size: int
+) -> Iterator[tuple[str, int, int]]:
+    """(chrom, first, last): 0-based spans of at most ``size`` positions whose windows fit."""
     c = variant_position(seq_len)
     for region in regions:
         length = genome.lengths[region.chrom]
         first, last = max(region.start, c), min(region.end, length - seq_len + c + 1)
-        for p in range(first, last):
-            window = genome.fetch(region.chrom, p - c, p - c + seq_len)
-            ref = window[c].upper()
-            if ref in BASES:
-                yield region.chrom, p + 1, ref, window
-
-
-def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _SNVLogits:
-    """Logits (3n, 2, T) of the three SNVs at the variant index of n reference windows."""
-
-    def __init__(self, model: nn.Module, scorer: Scorer) -> None:
-        from zoo.interpret._band import supports_band_ism
-
-        self.scorer, self.c = scorer, variant_position(scorer.seq_len)
-        self.ism = None
-        if scorer.rc == "none" and supports_band_ism(model):
-            from zoo.interpret.ism import prepare_ism
-
-            self.ism = prepare_ism(
-                model,
-                None,
-                device=scorer.device,
-                n_value=scorer.n_value,
-                method="band",
-                start=self.c,
-                end=self.c + 1,
-                batch_size=max(3, scorer.batch_size),
-            )
-
-    @property
-    def method(self) -> str:
-        """``band`` or ``model`` (whole windows)."""
-        return "band" if self.ism is not None else "model"
-
-    def __call__(self, windows: list[str], refs: list[str]) -> torch.Tensor:
-        alts = [[b for b in BASES if b != ref] for ref in refs]
-        if self.ism is not None:
-            result = self.ism(windows)
-            reference = result.reference  # (n, T)
-            delta = result.delta[:, 0]  # (n, 4, T)
-            rows = []
-            for i, others in enumerate(alts):
-                for b in others:
-                    rows.append(torch.stack([reference[i], reference[i] + delta[i, BASES.index(b)]]))
-            return torch.stack(rows)
-        c = self.c
-        mutants = [w[:c] + b + w[c + 1 :] for w, others in zip(windows, alts) for b in others]
-        logits = self.scorer.logits(self.scorer.encode(windows + mutants)).float().cpu()
-        n = len(windows)
-        reference = logits[:n].repeat_interleave(3, dim=0)
-        return torch.stack([reference, logits[n:]], dim=1)
+        for a in range(first, last, size):
+            yield region.chrom, a, min(a + size, last)
 
 
 def saturate_regions(
@@ -216,26 +218,24 @@ def saturate_regions(
             )
         snv_logits = _SNVLogits(model, scorer)
         columns = scoring.columns()
-        per_batch = max(1, scorer.batch_size // 2)
+        # positions a chunk: a multiple of the shared windows' period, about a batch of windows
+        size = snv_logits.period * max(1, scorer.batch_size // 4)
         with (
             SaturationTable(out, columns, overwrite) as table,
             tqdm(total=total, unit=" bp", file=sys.stderr, disable=not progress, desc="zoo-predict") as bar,
             torch.inference_mode(),
         ):
-            for batch in _batched(_positions(fasta, placed, scorer.seq_len), per_batch):
-                chroms, positions, refs, windows = zip(*batch)
-                logits = snv_logits(list(windows), list(refs))
-                values = scoring.table(logits).astype(np.float32)
-                meta = [
-                    (chrom, pos, ref, b)
-                    for chrom, pos, ref in zip(chroms, positions, refs)
-                    for b in BASES
-                    if b != ref
-                ]
-                table.write(meta, values)
-                if strongest is not None:
-                    strongest.add(columns, meta, values)
-                bar.update(len(batch))
+            for chrom, first, last in _chunks(fasta, placed, scorer.seq_len, size):
+                positions, refs, logits = snv_logits.chunk(fasta, chrom, first, last)
+                if positions:
+                    values = scoring.table(logits).astype(np.float32)
+                    meta = [
+                        (chrom, pos, ref, b) for pos, ref in zip(positions, refs) for b in BASES if b != ref
+                    ]
+                    table.write(meta, values)
+                    if strongest is not None:
+                        strongest.add(columns, meta, values)
+                bar.update(last - first)
             if table.rows == 0:
                 raise PredictError("--saturate: no position of the regions could be scored")
             rows = table.rows
