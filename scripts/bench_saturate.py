@@ -6,7 +6,7 @@ does not depend on the values) are made in a temporary folder; the region's SNVs
 as a VCF. Printed: SNVs per second of each path, their ratio (saturate / VCF) and the largest
 difference between the two tables' diff columns (they must agree within 1e-5).
 
-Usage: python scripts/bench_saturate.py [--model deepsea] [--positions 40] [--batch-size 128]
+Usage: python scripts/bench_saturate.py [--model deepsea] [--positions 40] [--batch-size 128] [--profile]
        [--threads N] [--device cpu]
 """
 
@@ -38,6 +38,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--profile", action="store_true", help="profile the saturate path")
     ns = p.parse_args()
     if ns.threads:
         torch.set_num_threads(ns.threads)
@@ -78,7 +79,17 @@ def main() -> None:
 
         out = folder / "snvs.tsv.gz"
         start = time.perf_counter()
-        saturate_regions(model, scorer, scoring, genome, out, regions=[region])
+        if ns.profile:
+            import cProfile
+
+            cProfile.runctx(
+                "saturate_regions(model, scorer, scoring, genome, out, regions=[region])",
+                globals(),
+                locals(),
+                sort="tottime",
+            )
+        else:
+            saturate_regions(model, scorer, scoring, genome, out, regions=[region])
         sat_s = time.perf_counter() - start
 
         table = sink.table()

@@ -6,11 +6,11 @@ scored exactly as the same SNV from a VCF: the window of the model's length with
 at index ``seq_len // 2 - 1`` (:func:`zoo.predict.inputs.variants.allele_windows`).
 Positions whose base is not A, C, G, T, or whose window runs off the contig, get no rows.
 
-Where the model has the exact band ISM (:mod:`zoo.interpret.ism`: DeepSEA, Beluga, Basset
-and their shapes) and the strands are not combined by the scorer, the reference window is
-run once and the three changes at its variant index by the band method (which recomputes
-only what a one-base change reaches); otherwise the reference and the three alternative
-windows go through the model (4 windows for 3 SNVs, where a VCF takes 6).
+For the convolutional families (a plan of valid convolutions, pools, activations, then dense
+layers) with the scorer's ``rc`` none, the windows share their computation
+(:mod:`zoo.effects._shared_windows`: one convolution stack per phase, the SNV's change
+carried through the fixed centre band); other models run the reference and the three
+alternative windows whole through the scorer (4 windows for 3 SNVs, where a VCF takes 6).
 
 Table: ``#chrom``, ``pos`` (1-based), ``ref``, ``alt``, then the score columns of the
 :class:`~zoo.effects.scoring.VariantScoring` (``%.6g``); rows in genome order.
