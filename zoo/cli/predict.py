@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from zoo._io.writing import same_file_as
+from zoo.cli import _variant_effects
 from zoo.cli._command import Command, at_most, parse_key_values
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
@@ -43,6 +44,10 @@ EPILOG = """examples:
   zoo-predict --weights model.safetensors --fasta seqs.fa --shard 0/8 --out preds.tsv   (one job of 8)
   zoo-predict merge preds.tsv.parts --out preds.tsv
   torchrun --nproc-per-node 4 -m zoo.cli.predict --weights model.safetensors --fasta seqs.fa --out p.parquet
+  zoo-predict --model sei.sei_framework --pretrained --genome hg.fa --vcf v.vcf --scores seqclass --out c.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --random-snvs 100000 --make-background --out bg.npz
+  zoo-predict --weights m.pt --genome g.fa --vcf v.vcf --background bg.npz --scores evalue --out e.tsv
+  zoo-predict --weights model.safetensors --genome hg.fa --regions chr1:1000-2000 --saturate --out snvs.tsv.gz
 """
 
 
@@ -136,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated targets to keep: names, indices, globs over the names ('*K562*') or "
         "regular expressions searched in them ('re:(?i)ctcf')",
     )
-    o.add_argument("--scores", default="diff,logfc", help="variant scores among ref,alt,diff,logfc")
+    o.add_argument(
+        "--scores",
+        default="diff,logfc",
+        help="variant scores among ref,alt,diff,logfc,seqclass,evalue,zscore,funsig; for --fasta and "
+        "--bed: seqclass (Sei's sequence classes) and prob (the targets' probabilities)",
+    )
     o.add_argument(
         "--rc",
         choices=["none", "mean", "max"],
@@ -180,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="shares are made of groups of N batches of rows (default 1: shares differ by a batch at most)",
     )
+    _variant_effects.add_arguments(p)
     return p
 
 
@@ -312,6 +323,14 @@ def run_in_parts(
 def run(ns: argparse.Namespace) -> int:
     """Score what the parsed command line names and write the table (or tracks); returns the
     exit status. A PredictError propagates (the command skeleton prints it)."""
+    if _variant_effects.requested(ns):  # sequence classes, significance, saturation
+        if ns.shard is not None or ns.out_parts or detect_launch() is not None:
+            raise PredictError(
+                "sequence-class, significance and saturation scores (--scores seqclass/evalue/zscore/"
+                "funsig, --make-background, --saturate, --sort, --plot) run in one process: "
+                "drop --shard/--out-parts and run without torchrun or srun"
+            )
+        return _variant_effects.run(ns)
     _check_inputs(ns)
     args = parse_key_values(ns.model_arg, "--model-arg")
     progress = not ns.no_progress

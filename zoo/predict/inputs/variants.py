@@ -98,7 +98,10 @@ def parse_scores(scores: str | Sequence[str]) -> list[str]:
     names = [s.strip() for s in (scores.split(",") if isinstance(scores, str) else scores) if s.strip()]
     unknown = [s for s in names if s not in SCORES]
     if unknown or not names:
-        raise PredictError(f"--scores {','.join(names)!r}: each score must be one of {', '.join(SCORES)}")
+        raise PredictError(
+            f"--scores {','.join(names)!r}: each score must be one of {', '.join(SCORES)} (or, as variant "
+            "effects, seqclass, evalue, zscore, funsig)"
+        )
     repeated = sorted({s for s in names if names.count(s) > 1})
     if repeated:
         raise PredictError(

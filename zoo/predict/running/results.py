@@ -23,7 +23,7 @@ from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.contigs import ContigWarning
 from zoo.predict.inputs.fasta import fasta_job
 from zoo.predict.inputs.job import Job
-from zoo.predict.inputs.variants import DEFAULT_SCORES, variant_job
+from zoo.predict.inputs.variants import DEFAULT_SCORES, SCORES, variant_job
 from zoo.predict.outputs.columnar import rows_to_columns
 from zoo.predict.outputs.writers import check_column_names
 from zoo.predict.running.loading import load_predict_model
@@ -140,9 +140,18 @@ def score_variants(
     rc: str | None = None,
     batch_size: int | None = None,
     device: str | None = None,
+    seqclass_files: Sequence[PathLike] | PathLike | None = None,
+    background: Any = None,
+    sort: bool = False,
 ) -> ScoreTable:
     """Variant effects of every ALT allele of ``vcf``, as zoo-predict ``--vcf`` computes them,
     without writing a file.
+
+    ``scores`` may also name the variant-effect scores of :mod:`zoo.effects.scoring`
+    (``seqclass``, ``evalue``, ``zscore``, ``funsig``), which need ``seqclass_files`` (Sei's
+    sequence-class arrays; default: the published ones, from the cache) or ``background``
+    (a :class:`zoo.effects.Background` or its file); ``sort`` orders the rows by the largest
+    absolute class effect (else |diff|), largest first. See :func:`zoo.effects.jobs.score_effects`.
 
     ``model`` is a DNA model, a :class:`Scorer` (which carries its own targets, labels, rc,
     batch size and device) or a zoo checkpoint's path. ``scores`` are among ref, alt, diff,
@@ -153,6 +162,15 @@ def score_variants(
 
     Returns meta chrom, pos, id, ref, alt, status and columns ``<score>:<target>``.
     """
+    names = [scores] if isinstance(scores, str) else list(scores)
+    if set(names) - set(SCORES) or seqclass_files is not None or background is not None or sort:
+        from zoo.effects.jobs import score_effects  # (zoo.effects builds on this module)
+
+        options = {"rc": rc, "batch_size": batch_size, "device": device}
+        return score_effects(
+            model, genome, vcf, scores=names, targets=targets, seqclass_files=seqclass_files,
+            background=background, sort=sort, **{k: v for k, v in options.items() if v is not None},
+        )  # fmt: skip
     scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
     return score_job(variant_job(genome, vcf, scorer.seq_len, scores), scorer)
 
