@@ -130,33 +130,45 @@ class ResidualBandISM:
 
     def _shapes(self) -> tuple[int, int, int, int]:
         """(channels, positions) of the last conv stage, the widest taps product of one mutant
-        (values) and the reference activations of one strand (values), from the shapes alone."""
+        (values) and the reference activations of one strand (values), from the shapes alone.
+
+        A mutant's interval is followed relative to its position (``lo``, ``hi``; a pool
+        divides them, one position of slack for the rounding), and its width capped at the
+        layer's positions: the taps product of a convolution has ``width * k * C_out`` values.
+        """
         taps, tables = 0, 0
 
-        def walk(ops: tuple[Op, ...], channels: int, length: int) -> tuple[int, int]:
+        def walk(ops: tuple[Op, ...], state: tuple[int, int, float, float]) -> tuple[int, int, float, float]:
             nonlocal taps, tables
             for op in ops:
+                channels, length, lo, hi = state
                 if isinstance(op, Residual):
-                    c, n = walk(op.body, channels, length)
+                    body = walk(op.body, state)
+                    total = (*body[:2], min(lo, body[2]), max(hi, body[3]))
+                    state = total if op.tail is None else walk(op.tail, total)
                     if op.tail is not None:
-                        c, n = walk(op.tail, c, n)
-                    channels, length = c, n
+                        state = (*state[:2], min(body[2], state[2]), max(body[3], state[3]))
                     continue
                 if isinstance(op, (Activation, MaxPool)):
                     tables += channels * length
                 if isinstance(op, Conv):
-                    taps = max(taps, length * op.kernel * op.out_channels)
-                    channels = op.out_channels
-                    length = length + 2 * op.padding - op.dilation * (op.kernel - 1)
+                    width = min(length, int(hi - lo) + 1)
+                    taps = max(taps, width * op.kernel * op.out_channels)
+                    reach = op.dilation * (op.kernel - 1)
+                    channels, length = op.out_channels, length + 2 * op.padding - reach
+                    lo, hi = lo + op.padding - reach, hi + op.padding
                 elif isinstance(op, MaxPool):
                     length = (length - op.kernel) // op.stride + 1
+                    lo, hi = (lo - op.kernel + 1) / op.stride - 1, (hi - 1) / op.stride + 2
                 elif isinstance(op, PositionMap):
                     length = op.matrix.shape[1]
+                    lo, hi = 0.0, float(length)
                 if isinstance(op, (Activation, MaxPool)):
                     tables += channels * length
-            return channels, length
+                state = (channels, length, lo, hi)
+            return state
 
-        channels, length = walk(self.ops, 4, self.seq_len)
+        channels, length, _, _ = walk(self.ops, (4, self.seq_len, 0.0, 1.0))
         return channels, length, taps, tables
 
     def _target_rows(self, rest: tuple[Op, ...]) -> tuple[Op, ...]:
@@ -201,37 +213,37 @@ class ResidualBandISM:
         self, state: ResidualBandState, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor
     ) -> torch.Tensor:
         """(M, T) logits (strands combined) of the sequences ``seq`` of ``state`` with ``base``
-        (0-3 for A, C, G, T) at ``pos``, in slices of mutants whose products fit in memory."""
+        (0-3 for A, C, G, T) at ``pos``. The convolution stack runs on slices of mutants whose
+        products fit in memory; the dense layers on all of them at once (their weights are
+        read once a call)."""
         seq, pos, base = seq.to(self.device), pos.to(self.device), base.to(self.device)
-        parts = [
-            self._slice_logits(state, *part)
-            for part in zip(seq.split(self.slice), pos.split(self.slice), base.split(self.slice))
-        ]
-        return torch.cat(parts)
-
-    def _slice_logits(
-        self, state: ResidualBandState, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor
-    ) -> torch.Tensor:
         column = state.one_hot[seq, :, pos]  # (M, 4) the reference columns
         change = F.one_hot(base, 4).float() - column
-        if not self.rc_average:
-            return self._tail(self._dense_pre(state, seq, pos, change))
-        n, last = state.n, self.seq_len - 1
-        rows = torch.cat([seq, seq + n])
-        positions = torch.cat([pos, last - pos])
-        changes = torch.cat([change, change.flip(1)])  # the complement base, on the reverse strand
-        logits = self._tail(self._dense_pre(state, rows, positions, changes))
-        return strand_mean_logits(*logits.chunk(2))
+        rows = seq
+        if self.rc_average:
+            n, last = state.n, self.seq_len - 1
+            rows = torch.cat([seq, seq + n])
+            pos = torch.cat([pos, last - pos])
+            change = torch.cat([change, change.flip(1)])  # the complement base, on the reverse strand
+        size = self.slice * (2 if self.rc_average else 1)
+        features = torch.cat(
+            [
+                self._features(state, *part)
+                for part in zip(rows.split(size), pos.split(size), change.split(size))
+            ]
+        )
+        dense_change = (features.to(self.dtype) @ self.first_change).float()
+        logits = self._tail(state.dense_pre[rows] + dense_change)
+        return strand_mean_logits(*logits.chunk(2)) if self.rc_average else logits
 
-    def _dense_pre(
+    def _features(
         self, state: ResidualBandState, rows: torch.Tensor, pos: torch.Tensor, change: torch.Tensor
     ) -> torch.Tensor:
-        """The first dense layer's output for each mutant (row ``rows``, ``change`` at ``pos``)."""
+        """(M, positions * channels) change of the flattened features (position-major) of each
+        mutant (row ``rows``, ``change`` at ``pos``)."""
         band = Band(change[:, None, :], pos, pos, pos + 1, self.seq_len)
         band = self._run(self.ops, (), band, state, rows)
-        delta = _moved(band.delta, band.start, torch.zeros_like(band.start), band.length)
-        change = delta.flatten(1).to(self.dtype) @ self.first_change
-        return state.dense_pre[rows] + change.float()
+        return _moved(band.delta, band.start, torch.zeros_like(band.start), band.length).flatten(1)
 
     def _run(
         self, ops: tuple[Op, ...], path: Key, band: Band, state: ResidualBandState, rows: torch.Tensor
@@ -245,13 +257,19 @@ class ResidualBandISM:
             elif isinstance(op, Activation):
                 pre = _read(state.tables[key, "in"], rows, band.start, band.delta.shape[1], band.length)
                 post = _read(state.tables[key, "out"], rows, band.start, band.delta.shape[1], band.length)
-                band = Band(op.module(pre.add_(band.delta)).sub_(post), band.start, band.lo, band.hi, band.length)
+                band = Band(
+                    op.module(pre.add_(band.delta)).sub_(post), band.start, band.lo, band.hi, band.length
+                )
             elif isinstance(op, MaxPool):
                 band = _pool(op, band, state.tables[key, "in"], state.tables[key, "out"], rows)
             elif isinstance(op, Residual):
                 body = self._run(op.body, (*key, "body"), band, state, rows)
                 total = _sum(band, body)
-                band = total if op.tail is None else _sum(body, self._run(op.tail, (*key, "tail"), total, state, rows))
+                band = (
+                    total
+                    if op.tail is None
+                    else _sum(body, self._run(op.tail, (*key, "tail"), total, state, rows))
+                )
             elif isinstance(op, PositionMap):
                 band = _position_map(op, band)
             else:
@@ -339,7 +357,9 @@ def _moved(delta: torch.Tensor, start: torch.Tensor, new_start: torch.Tensor, wi
     return padded.index_select(0, index.flatten()).view(m, width, c)
 
 
-def _read(table: torch.Tensor, rows: torch.Tensor, start: torch.Tensor, width: int, length: int) -> torch.Tensor:
+def _read(
+    table: torch.Tensor, rows: torch.Tensor, start: torch.Tensor, width: int, length: int
+) -> torch.Tensor:
     """(M, width, C) reference activations on each mutant's window (inside the positions)."""
     index = start[:, None] + torch.arange(width, device=start.device) + (rows * length)[:, None]
     return table.index_select(0, index.flatten()).view(len(rows), width, table.shape[1])

@@ -261,9 +261,7 @@ class PreparedISM:
         else:
             self.engine = _NaiveISM(model, self.targets, precision, self.device)
         self.batch_size, self.probabilities, self.n_value = batch_size, probabilities, n_value
-        self.start, self.end = ism_span(
-            model.seq_len, start, end, window=window, around=around, width=width
-        )
+        self.start, self.end = ism_span(model.seq_len, start, end, window=window, around=around, width=width)
 
     def __call__(self, seqs: Seqs) -> ISMResult:
         """ISM of one batch of sequences (strings, or one-hot (N, 4, L))."""
