@@ -48,6 +48,7 @@ def plot_attribution(
     end: int | None = None,
     width: int = 100,
     dpi: int = 150,
+    first_position: int = 0,
 ) -> Path:
     """Write a PNG of one sequence: the attribution logo (top) and the ISM heatmap (bottom).
 
@@ -58,7 +59,8 @@ def plot_attribution(
     left out. The positions drawn are [start, end); by default the ``width`` positions around
     the strongest signal (attribution, else ISM). ``record_name`` (the sequence's name, e.g. its
     FASTA record's) and ``target_name`` go in the title, which the PNG also keeps as its ``Title``
-    text.
+    text. ``first_position``: the position the matrices' first column is labelled with (the
+    start of a window ISM covered: ``ism_result.start``).
     """
     attr = _matrix(attributions, "attributions", "(4, L)")
     heat = _matrix(ism, "ism", "(L, 4)")
@@ -90,13 +92,14 @@ def plot_attribution(
         figsize=(max(8.0, min(span / 8, 40.0)), 2.6 * len(rows) + 0.6), dpi=dpi, layout="constrained"
     )
     axes = fig.subplots(len(rows), 1, squeeze=False, sharex=True)[:, 0]
-    positions = np.arange(start, end)
+    positions = np.arange(start, end) + first_position
     if attr is not None:
         _logo(axes[0], attr[:, start:end], positions)
     if heat is not None:
         _heatmap(fig, axes, heat[start:end].T, positions)
     axes[-1].set_xlabel("position")
-    title = ": ".join([*(n for n in (record_name, target_name) if n), f"positions {start}-{end - 1}"])
+    shown = f"positions {start + first_position}-{end - 1 + first_position}"
+    title = ": ".join([*(n for n in (record_name, target_name) if n), shown])
     fig.suptitle(title)
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:
