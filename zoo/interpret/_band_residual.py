@@ -23,9 +23,10 @@ the layer (``start``), so every position a window covers is a real one:
   reference pre-activation; the later dense layers (the last cut to the chosen targets'
   rows) run on the mutant's pre-activation as they are.
 
-So on paper-size Sei a mutant's change spans 33 positions of the 4,096 through the first
-block, about 11 of 1,024 and 11 of 256 after the pools, and grows through the dilated blocks
-until it covers all 256 positions after the last: about a tenth of the model's work.
+So on paper-size Sei a mutant's change spans at most 33 positions of the 4,096 through the
+first block, 41 of the 1,024 through the second and 43 of the 256 through the third, then
+51, 67, 99 and 163 through the dilated blocks and all 256 after the last: about a tenth of
+the model's work.
 """
 
 from __future__ import annotations
