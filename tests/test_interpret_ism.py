@@ -274,11 +274,11 @@ def test_paper_size_band_ism_is_exact(name: str) -> None:
     torch.testing.assert_close(result.delta[:, positions], expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("key", ["deepsea", "basset"])
+@pytest.mark.parametrize("key", ["deepsea", "basset", "sei"])
 def test_a_prepared_band_ism_keeps_the_weights_it_was_prepared_with(key):
     """Changing the model's weights afterwards changes neither the reference pass nor the
     mutant products of an ISM already prepared: both read one copy, made when prepared."""
-    model = small_model(key)
+    model = small_sei(128) if key == "sei" else small_model(key)
     x = random_one_hot(2, model.seq_len, seed=3)
     prepared = prepare_ism(model, [0, 2], method="band")
     before = prepared(x)
@@ -452,3 +452,19 @@ def test_ism_span_reads_each_way() -> None:
     assert ism_span(200, width=100) == (49, 149)  # the variant's base 99 = 200 // 2 - 1 at index 50
     assert ism_span(200, around=10, width=5) == (8, 13)
     assert ism_span(200, around=10, width=4) == (8, 12)
+
+
+@pytest.mark.slow
+def test_paper_size_sei_band_ism_is_exact_on_a_window() -> None:
+    """Paper-size Sei (its own initialisation: changes of order 1e-3) around the centre and at
+    both ends, against one mutant at a time."""
+    torch.manual_seed(0)
+    model = zoo.create_model("sei").eval()
+    x = random_one_hot(1, model.seq_len, seed=9)
+    targets = [0, 5000, 21906]
+    for start, end in ((0, 2), (2047, 2049), (4094, 4096)):
+        result = ism(model, x, targets, window=slice(start, end), batch_size=64)
+        assert result.method == "band"
+        expected = naive_ism(model, x, targets, list(range(start, end)))
+        assert expected.abs().max() > 1e-5
+        torch.testing.assert_close(result.delta, expected, atol=1e-5, rtol=0)
