@@ -64,7 +64,11 @@ Key = tuple  # where an op sits in the plan: indices, and "body"/"tail" inside r
 
 
 def residual_band_plan(model: nn.Module) -> Plan | None:
-    """The model's plan (``zoo.plan``) when it has one: this method runs every plan op."""
+    """The model's plan (``zoo.plan``) when it has one (this method runs every plan op), else None.
+
+    Args:
+        model: any module.
+    """
     plan = lower(model)
     return plan if isinstance(plan, Plan) else None
 
@@ -193,7 +197,11 @@ class ResidualBandISM:
 
     @torch.no_grad()
     def prepare(self, x: torch.Tensor) -> ResidualBandState:
-        """Reference activations and logits of a group of sequences (n, 4, L)."""
+        """Reference activations and logits of a group of sequences.
+
+        Args:
+            x: one-hot (n, 4, L).
+        """
         x = x.to(self.device, torch.float32)
         h = torch.cat([x, x.flip(1, 2)]) if self.rc_average else x
         tables: dict[tuple[Key, str], torch.Tensor] = {}
@@ -204,7 +212,11 @@ class ResidualBandISM:
         return ResidualBandState(len(x), x, tables, dense_pre, logits)
 
     def reference(self, state: ResidualBandState) -> torch.Tensor:
-        """(n, T) reference logits of the group in ``state``."""
+        """(n, T) reference logits of the group in ``state``.
+
+        Args:
+            state: what :meth:`prepare` returned.
+        """
         return state.logits
 
     # --- mutants --------------------------------------------------------------------------
@@ -216,7 +228,14 @@ class ResidualBandISM:
         """(M, T) logits (strands combined) of the sequences ``seq`` of ``state`` with ``base``
         (0-3 for A, C, G, T) at ``pos``. The convolution stack runs on slices of mutants whose
         products fit in memory; the dense layers on all of them at once (their weights are
-        read once a call)."""
+        read once a call).
+
+        Args:
+            state: what :meth:`prepare` returned for the group.
+            seq: (M,) the mutants' sequences in the group.
+            pos: (M,) their positions.
+            base: (M,) their new bases.
+        """
         seq, pos, base = seq.to(self.device), pos.to(self.device), base.to(self.device)
         column = state.one_hot[seq, :, pos]  # (M, 4) the reference columns
         change = F.one_hot(base, 4).float() - column
@@ -249,6 +268,7 @@ class ResidualBandISM:
     def _run(
         self, ops: tuple[Op, ...], path: Key, band: Band, state: ResidualBandState, rows: torch.Tensor
     ) -> Band:
+        """The changes after ``ops`` (at ``path`` in the plan) from ``band``, the changes before."""
         for index, op in enumerate(ops):
             key = (*path, index)
             if isinstance(op, Conv):
