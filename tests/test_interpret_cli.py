@@ -205,3 +205,63 @@ def test_the_api_bounds_steps_and_shuffles_before_allocating() -> None:
         attribute(model, x, 0, method="deeplift_shap", n_shuffles=10**9)
     with pytest.raises(ValueError, match="n_steps.*at most 10,000"):
         attribute(model, x, 0, method="integrated_gradients", n_steps=10**9)
+
+
+def test_ism_window_and_width_write_those_positions(tmp_path: Path) -> None:
+    """--ism-window START:END and --ism-width N: ism.npy holds those positions of the whole
+    window's ISM, and index.tsv's second header line says which."""
+    model, _ = load_predict_model(None, WEIGHTS)
+    length = model.seq_len
+    args = ["--weights", WEIGHTS, "--fasta", str(DATA / "seqs.fa"), "--targets", "1", "--no-progress"]
+    assert run([*args, "--out", str(tmp_path / "all")]) == 0
+    whole = np.load(tmp_path / "all" / "ism.npy")
+    half = 7 // 2
+    for option, (start, end) in (
+        (["--ism-window", "3:20"], (3, 20)),
+        (["--ism-width", "7"], (length // 2 - half, length // 2 - half + 7)),
+    ):
+        out = tmp_path / option[0].strip("-")
+        assert run([*args, *option, "--out", str(out)]) == 0
+        lines = (out / "index.tsv").read_text().splitlines()
+        assert lines[1] == f"#ism_positions\t{start}\t{end}"
+        np.testing.assert_allclose(np.load(out / "ism.npy"), whole[:, start:end], atol=1e-6)
+    out = tmp_path / "variants"
+    genome = ["--weights", WEIGHTS, "--genome", str(DATA / "genome.fa"), "--vcf", str(DATA / "variants.vcf")]
+    assert run([*genome, "--ism-width", "4", "--targets", "1", "--out", str(out), "--no-progress"]) == 0
+    variant = length // 2 - 1  # the variant's base in its window
+    assert (out / "index.tsv").read_text().splitlines()[1] == f"#ism_positions\t{variant - 2}\t{variant + 2}"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--ism-window", "20:3"], "--ism-window '20:3': expected START:END with 0 <= START < END <= "),
+        (["--ism-window", "0:100000"], "--ism-window '0:100000': expected START:END with 0 <= START < END"),
+        (["--ism-window", "five"], "--ism-window 'five': expected START:END"),
+        (["--ism-width", "0"], "--ism-width 0: expected 1 to "),
+        (["--ism-width", "100000"], "--ism-width 100000: expected 1 to "),
+        (["--ism-width", "3", "--ism-window", "0:3"], "give --ism-window or --ism-width, not both"),
+    ],
+)
+def test_bad_ism_windows_exit_1_and_leave_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    out = tmp_path / "interp"
+    assert run(["--weights", WEIGHTS, "--fasta", str(DATA / "seqs.fa"), *option, "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_windowed_ism_plots(tmp_path: Path) -> None:
+    pytest.importorskip("logomaker")
+    out = tmp_path / "interp"
+    args = ["--weights", WEIGHTS, "--fasta", str(DATA / "seqs.fa"), "--targets", "0", "--no-progress"]
+    args += ["--method", "saliency,ism", "--plot", "1", "--ism-window", "10:30", "--out", str(out)]
+    assert run(args) == 0
+    (png,) = (out / "plots").iterdir()
+    from PIL import Image
+
+    with Image.open(png) as picture:
+        title = picture.text["Title"]
+    assert title.endswith(": positions 10-29")  # the window's own positions, labelled as such

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import zoo
-from zoo.interpret import ism, ism_batches, mutant_index, prepare_ism
+from zoo.interpret import ism, ism_batches, ism_span, mutant_index, prepare_ism
 from zoo.interpret._band import supports_band_ism
 from zoo.models._dna import DNAModel
 from zoo.predict.inputs.genome import Genome
@@ -150,7 +151,7 @@ def test_models_of_other_shapes_go_the_naive_way() -> None:
     odd = _OddConvNet()
     odd.conv.append(nn.AdaptiveMaxPool1d(12))  # not a layer the band method knows
     assert not supports_band_ism(odd)
-    with pytest.raises(ValueError, match="method='band' needs a DNA model whose plan"):
+    with pytest.raises(ValueError, match="method='band' needs a DNA model with a plan .* DanQ has none"):
         prepare_ism(small_model("danq"), method="band")
 
 
@@ -273,11 +274,11 @@ def test_paper_size_band_ism_is_exact(name: str) -> None:
     torch.testing.assert_close(result.delta[:, positions], expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("key", ["deepsea", "basset"])
+@pytest.mark.parametrize("key", ["deepsea", "basset", "sei"])
 def test_a_prepared_band_ism_keeps_the_weights_it_was_prepared_with(key):
     """Changing the model's weights afterwards changes neither the reference pass nor the
     mutant products of an ISM already prepared: both read one copy, made when prepared."""
-    model = small_model(key)
+    model = small_sei(128) if key == "sei" else small_model(key)
     x = random_one_hot(2, model.seq_len, seed=3)
     prepared = prepare_ism(model, [0, 2], method="band")
     before = prepared(x)
@@ -290,3 +291,180 @@ def test_a_prepared_band_ism_keeps_the_weights_it_was_prepared_with(key):
     torch.testing.assert_close(after.reference, before.reference, rtol=0, atol=0)
     fresh = prepare_ism(model, [0, 2], method="band")(x)
     assert not torch.allclose(fresh.reference, before.reference)
+
+
+# --- Sei: band ISM through residual blocks, dilated convolutions and the spline -----------------
+
+SEI_SMALL = dict(n_targets=5, conv_channels=(8, 12, 16), spline_df=6)
+
+
+def small_sei(seq_len: int, rc_average: bool = False, seed: int = 0) -> nn.Module:
+    """A small Sei, randomized with its activations kept of order one: the convolutions after
+    the first scaled down (the residual sums would otherwise grow layer by layer) and the first
+    dense layer by the spline's positions per df, so that float32 rounding of the logits stays
+    well below the 1e-5 the band method is held to."""
+    model = randomized(zoo.create_model("sei", seq_len=seq_len, rc_average=rc_average, **SEI_SMALL), seed)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Conv1d) and name != "lconv1.0":
+                module.weight.mul_(0.75)
+        model.classifier[0].weight.mul_(SEI_SMALL["spline_df"] / (seq_len / 16))
+    return model.eval()
+
+
+@pytest.mark.parametrize(
+    ("seq_len", "rc_average", "targets"),
+    [(128, False, [0, 2, 4]), (512, True, [3]), (1024, False, [1, 4])],
+)
+def test_sei_band_ism_equals_one_mutant_at_a_time(seq_len: int, rc_average: bool, targets: list[int]) -> None:
+    """Both ends, the middle, an N; 128 bp: the change fills the spline's 8 positions before the
+    dilated blocks, 1,024 bp: it reaches all 64 only in the second dilated block."""
+    model = small_sei(seq_len, rc_average)
+    x = random_one_hot(2, seq_len, seed=seq_len)
+    x[1, :, seq_len // 2] = 0.25  # an N: all four bases are real substitutions there
+    positions = [0, 1, 2, 9, seq_len // 2 - 1, seq_len // 2, seq_len - 10, seq_len - 2, seq_len - 1]
+    result = ism(model, x, targets, method="band")
+    assert result.method == "band" and result.delta.shape == (2, seq_len, 4, len(targets))
+    expected = naive_ism(model, x, targets, positions)
+    assert expected.abs().max() > 0.01  # the mutants do move the logits
+    torch.testing.assert_close(result.delta[:, positions], expected, atol=1e-5, rtol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(result.reference, model.logits(x)[:, targets], atol=1e-5, rtol=0)
+    assert (result.delta[reference_mask(x)] == 0).all()
+    assert (result.delta[1, seq_len // 2] != 0).all()
+
+
+def test_sei_auto_picks_band_and_bf16_stays_close() -> None:
+    model = small_sei(256)
+    x = random_one_hot(1, 256, seed=11)
+    fp32 = ism(model, x, window=slice(100, 140))
+    assert supports_band_ism(model) and fp32.method == "band"
+    bf16 = ism(model, x, window=slice(100, 140), precision="bf16")
+    error = (bf16.delta - fp32.delta).abs().max() / fp32.delta.abs().max()
+    assert error < 2e-2
+    torch.testing.assert_close(bf16.reference, fp32.reference)
+
+
+@pytest.mark.parametrize("case", ["nan-conv", "inf-dense", "nan-dilated-bias"])
+def test_sei_band_ism_non_finite_as_naive(case: str) -> None:
+    """Broken weights give NaN or infinite changes where naive ISM gives them, as the band
+    method of the convolutional families does (nothing is hidden, nothing is invented)."""
+    model = small_sei(128)
+    with torch.no_grad():
+        if case == "nan-conv":
+            model.conv2[1].weight[0, 0, 0] = float("nan")
+        elif case == "inf-dense":
+            model.classifier[2].weight[1, 0] = float("inf")
+        else:
+            model.dconv3[1].bias[2] = float("nan")
+    x = random_one_hot(1, 128, seed=2)
+    positions = [0, 64, 127]
+    band = ism(model, x, [0, 1], method="band").delta[:, positions]
+    naive = ism(model, x, [0, 1], method="naive").delta[:, positions]
+    for where in (torch.isnan, torch.isposinf, torch.isneginf):
+        assert torch.equal(where(band), where(naive))
+    assert not torch.isfinite(naive).all()  # the case does reach the changes
+    finite = torch.isfinite(naive)
+    torch.testing.assert_close(band[finite], naive[finite], atol=1e-5, rtol=0)
+
+
+# --- ISM over a window of positions -------------------------------------------------------------
+
+WINDOW_MODELS = ["deepsea_relu_rc", "beluga", "basset", "danq", "sei"]
+
+
+def window_model(key: str) -> nn.Module:
+    return small_sei(256, rc_average=True) if key == "sei" else small_model(key)
+
+
+@pytest.mark.parametrize("key", WINDOW_MODELS)
+def test_windowed_ism_equals_the_same_positions_of_full_ism(key: str) -> None:
+    """A window at each end and one around the centre: the same values as the whole
+    sequence's ISM there, with only the window's mutants run (naive: mutants of the window)."""
+    model = window_model(key)
+    length = model.seq_len
+    x = random_one_hot(1, length, seed=21)
+    full = ism(model, x, [0, 3])
+    spans = [(0, 6), (length - 5, length)]
+    for start, end in spans:
+        part = ism(model, x, [0, 3], window=slice(start, end))
+        assert part.start == start and part.delta.shape == (1, end - start, 4, 2)
+        torch.testing.assert_close(part.delta, full.delta[:, start:end], atol=1e-6, rtol=0)
+    around = ism(model, x, [0, 3], width=9)  # around the variant of a zoo-predict window
+    centre = length // 2 - 1
+    assert around.start == centre - 4
+    torch.testing.assert_close(around.delta, full.delta[:, centre - 4 : centre + 5], atol=1e-6, rtol=0)
+    assert around.method == full.method == ("naive" if key == "danq" else "band")
+
+
+def test_windowed_naive_ism_runs_only_the_windows_mutants() -> None:
+    model = small_model("danq")
+    seen: list[int] = []
+    original = model.logits
+
+    def counting(x: torch.Tensor) -> torch.Tensor:
+        seen.append(len(x))
+        return original(x)
+
+    model.logits = counting  # type: ignore[method-assign]
+    x = random_one_hot(1, model.seq_len, seed=5)
+    ism(model, x, [0], window=(40, 47), method="naive")
+    assert sum(seen) <= 1 + 3 * 7 + 2  # the reference, the 21 mutants (and the inference path's check)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(window=slice(10, 5)), "start=10, end=5: expected 0 <= start < end <= seq_len=200"),
+        (dict(window=slice(0, 201)), "start=0, end=201: expected 0 <= start < end <= seq_len=200"),
+        (dict(window=slice(-5, None)), "start=-5, end=200: expected 0 <= start < end <= seq_len=200"),
+        (
+            dict(window=slice(0, 10, 2)),
+            "window=slice(0, 10, 2): a slice of consecutive positions has no step",
+        ),
+        (
+            dict(window=[1, 2, 3]),
+            "window=[1, 2, 3]: expected a slice(start, end) or a (start, end) pair",
+        ),
+        (dict(width=0), "width=0: expected a positive number of positions"),
+        (dict(around=5), "around=5 needs width: the number of positions around it"),
+        (
+            dict(around=195, width=20),
+            "around=195, width=20: positions [185, 205) run off the 200 bp sequence",
+        ),
+        (dict(around=5, width=20), "around=5, width=20: positions [-5, 15) run off the 200 bp sequence"),
+        (dict(start=3, end=9, width=4), "give the positions one way, not start/end and width"),
+        (dict(window=(0, 4), width=4), "give the positions one way, not window and width"),
+    ],
+)
+def test_bad_windows_are_named(options: dict, message: str) -> None:
+    model = small_model("deepsea")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ism(model, random_one_hot(1, 200), **options)
+
+
+def test_ism_span_reads_each_way() -> None:
+    assert ism_span(200) == (0, 200)
+    assert ism_span(200, 5, 9) == (5, 9)
+    assert ism_span(200, window=slice(None, 7)) == (0, 7)
+    assert ism_span(200, window=slice(190, None)) == (190, 200)
+    assert ism_span(200, window=(3, 4)) == (3, 4)
+    assert ism_span(200, width=100) == (49, 149)  # the variant's base 99 = 200 // 2 - 1 at index 50
+    assert ism_span(200, around=10, width=5) == (8, 13)
+    assert ism_span(200, around=10, width=4) == (8, 12)
+
+
+@pytest.mark.slow
+def test_paper_size_sei_band_ism_is_exact_on_a_window() -> None:
+    """Paper-size Sei (its own initialisation: changes of order 1e-3) around the centre and at
+    both ends, against one mutant at a time."""
+    torch.manual_seed(0)
+    model = zoo.create_model("sei").eval()
+    x = random_one_hot(1, model.seq_len, seed=9)
+    targets = [0, 5000, 21906]
+    for start, end in ((0, 2), (2047, 2049), (4094, 4096)):
+        result = ism(model, x, targets, window=slice(start, end), batch_size=64)
+        assert result.method == "band"
+        expected = naive_ism(model, x, targets, list(range(start, end)))
+        assert expected.abs().max() > 1e-5
+        torch.testing.assert_close(result.delta, expected, atol=1e-5, rtol=0)

@@ -218,6 +218,21 @@ def test_interpret_annotate_writes_seqlets_and_named_logos(tmp_path: Path) -> No
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["0_CTCF.png", "1_CTCF.png"]
 
 
+def test_annotate_seqlets_of_a_windowed_ism_lie_in_the_window(tmp_path: Path) -> None:
+    from zoo.cli.interpret import call
+
+    x, _, _ = synthetic_data(4, seed=12)
+    fa = _fasta(tmp_path / "s.fa", {f"r{i}": _codes_to_text(x[i]) for i in range(4)})
+    weights = _weights(tmp_path)
+    out = tmp_path / "run"
+    argv = ["--weights", str(weights), "--labels", str(tmp_path / "labels.txt"), "--fasta", str(fa)]
+    argv += ["--targets", "CTCF", "--method", "ism", "--ism-window", "40:160", "--annotate", "--plot", "1"]
+    assert call([*argv, "--out", str(out), "--no-progress"]) == 0
+    rows = [line.split("\t") for line in (out / "seqlets.tsv").read_text().splitlines()[1:]]
+    assert rows and all(40 <= int(r[2]) < int(r[3]) <= 160 for r in rows)
+    assert [p.name for p in (out / "plots").iterdir()] == ["0_CTCF.png"]
+
+
 def test_motifs_scan_fasta_and_vcf_with_effects(tmp_path: Path, database: dict[str, np.ndarray]) -> None:
     import pysam
 

@@ -35,12 +35,14 @@ from zoo.predict.running.loading import default_n_value, load_predict_model, n_t
 
 METHODS: tuple[str, ...] = ("ism", *ATTRIBUTION_METHODS)
 PROG = "zoo-interpret"
+MAX_ISM_WIDTH = 1_000_000  # more than any model's window; the model's length is checked after loading
 
 EPILOG = """examples:
   zoo-interpret --weights model.safetensors --fasta seqs.fa --targets 0 --method ism,deeplift_shap --out io/
   zoo-interpret --weights model.safetensors --genome hg.fa --bed peaks.bed --targets '*CTCF*' --out ctcf/
   zoo-interpret --weights model.safetensors --genome hg.fa --vcf calls.vcf --method ism --plot 5 --out var/
   zoo-interpret --weights model.safetensors --fasta seqs.fa --annotate --plot 3 --out named/
+  zoo-interpret --model sei --weights sei.safetensors --genome hg.fa --vcf v.vcf --ism-width 100 --out var/
   modisco motifs -s io/ohe.npz -a io/deeplift_shap.npz -n 2000 -o modisco.h5
 """
 
@@ -84,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated targets: names, indices, globs ('*K562*') or 're:REGEX' (default: all)",
     )
     o.add_argument("--plot", type=int, default=0, metavar="N", help="PNGs of the first N records x targets")
+    o.add_argument(
+        "--ism-window",
+        metavar="START:END",
+        help="ISM of window positions [START, END) only (0-based, in the model's window; default all)",
+    )
+    o.add_argument(
+        "--ism-width",
+        type=at_most(MAX_ISM_WIDTH),
+        metavar="N",
+        help="ISM of the N positions around the variant (--vcf) or the window's centre only",
+    )
     a = p.add_argument_group("motifs (--annotate)")
     a.add_argument(
         "--annotate",
@@ -219,21 +232,24 @@ def _plots(
     methods: list[str],
     targets: list[str],
     records: list[str],
+    start: int,
+    end: int,
     seqlets: list[tuple] | None = None,
 ) -> None:
     """PNG per (record, target) of the first records, titled with ``records`` (their names): the
-    first attribution's logo above the ISM; with ``seqlets`` (seqlets.tsv rows) each seqlet's motif
-    named above it."""
+    first attribution's logo above the ISM, on window positions [start, end) (the ISM's); with
+    ``seqlets`` (seqlets.tsv rows) each seqlet's motif named above it."""
     first = next((m for m in methods if m != "ism"), None)
     ohe, ism = arrays["ohe"], arrays.get("ism")
     (folder / "plots").mkdir()
     for row in range(min(len(records), len(ohe))):
+        seq = ohe[row][:, start:end]
         for k, name in enumerate(targets):
-            attr = None if first is None else arrays[first][k][row] * ohe[row]  # contribution on its base
+            attr = None if first is None else arrays[first][k][row][:, start:end] * seq  # on its base
             if attr is None and seqlets:  # the logo of ISM importance, to carry the names
-                attr = -np.asarray(ism[row, :, :, k]).sum(1)[None, :] / 3 * ohe[row]
+                attr = -np.asarray(ism[row, :, :, k]).sum(1)[None, :] / 3 * seq
             labels = [
-                (s[2], s[3], s[6].split(" ", 1)[-1])  # the factor's name, without the matrix ID
+                (s[2] - start, s[3] - start, s[6].split(" ", 1)[-1])  # the factor's name, without the ID
                 for s in seqlets or ()
                 if s[0] == records[row] and s[1] == name
             ]
@@ -241,30 +257,41 @@ def _plots(
                 folder / "plots" / f"{row}_{_file_part(name)}.png",
                 attr,
                 None if ism is None else ism[row, :, :, k],
-                one_hot=ohe[row] if attr is not None else None,
+                one_hot=seq if attr is not None else None,
                 target_name=f"{name} ({first or 'ism'})",
                 record_name=records[row],
                 labels=labels,
+                first_position=start,
             )
 
 
 def _annotate(
-    ns: argparse.Namespace, arrays: dict[str, Any], methods: list[str], targets: list[str], records: list[str]
+    ns: argparse.Namespace,
+    arrays: dict[str, Any],
+    methods: list[str],
+    targets: list[str],
+    records: list[str],
+    start: int,
+    end: int,
 ) -> list[tuple]:
-    """The seqlets.tsv rows of every target: seqlets of the first attribution method (else of ISM),
-    each named by its nearest motif of ``--motifs``."""
+    """The seqlets.tsv rows of every target: seqlets of the first attribution method (else of the
+    ISM, which covers window positions [start, end) only), each named by its nearest motif of
+    ``--motifs``; positions are the model window's."""
     from zoo.motifs import load_motifs
     from zoo.motifs.seqlet_table import projected, seqlet_rows
 
     motifs = load_motifs(ns.motifs, release=ns.jaspar_release, taxon=ns.taxon or None)
     first = next((m for m in methods if m != "ism"), None)
     ohe = np.asarray(arrays["ohe"])
+    offset = 0
+    if first is None:  # seqlets of the ISM: on the positions it covers
+        ohe, offset = ohe[:, :, start:end], start
     rows: list[tuple] = []
     for k, name in enumerate(targets):
         hyp = None if first is None else arrays[first][k]
         ism = None if first is not None else arrays["ism"][:, :, :, k]
         rows += seqlet_rows(ohe, projected(ohe, hyp, ism), motifs, records, name, ns.seqlet_threshold)
-    return rows
+    return [(r[0], r[1], r[2] + offset, r[3] + offset, *r[4:]) for r in rows]
 
 
 def _prepare_folder(ns: argparse.Namespace) -> Path:
@@ -291,6 +318,38 @@ def _prepare_folder(ns: argparse.Namespace) -> Path:
     if not parent.is_dir():
         raise PredictError(f"--out {out!r}: its parent folder {os.fspath(parent)!r} does not exist")
     return staging_folder(target)
+
+
+def ism_positions(ns: argparse.Namespace, seq_len: int) -> tuple[int, int] | None:
+    """(start, end) of the window positions ``--ism-window`` or ``--ism-width`` names, checked
+    against the model's window; None when neither is given (every position).
+
+    Args:
+        ns: the parsed command line.
+        seq_len: the model's window length.
+    """
+    if ns.ism_window is not None and ns.ism_width is not None:
+        raise PredictError("give --ism-window or --ism-width, not both")
+    if ns.ism_window is not None:
+        expected = f"expected START:END with 0 <= START < END <= {seq_len} (the model's window)"
+        parts = ns.ism_window.split(":")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            start, end = (int(p) if len(p) <= 20 else None for p in parts)
+        except (TypeError, ValueError):
+            raise PredictError(f"--ism-window {ns.ism_window[:40]!r}: {expected}") from None
+        if start is None or end is None or not 0 <= start < end <= seq_len:
+            raise PredictError(f"--ism-window {ns.ism_window!r}: {expected}")
+        return start, end
+    if ns.ism_width is not None:
+        width = ns.ism_width
+        if not 1 <= width <= seq_len:
+            raise PredictError(f"--ism-width {width}: expected 1 to {seq_len} (the model's window)")
+        centre = variant_position(seq_len) if ns.vcf else seq_len // 2
+        start = min(max(centre - width // 2, 0), seq_len - width)
+        return start, start + width
+    return None
 
 
 def _target_names(ns: argparse.Namespace, model: Any) -> tuple[list[int], list[str]]:
@@ -340,9 +399,15 @@ def run(ns: argparse.Namespace) -> int:
             raise PredictError(f"target name {bad!r} {tsv_field_problem(bad)}")
         n_value = default_n_value(model) if ns.n_value is None else ns.n_value
         job, meta_columns = _job(ns, model.seq_len)
+        span = ism_positions(ns, model.seq_len)
+        start, end = span or (0, model.seq_len)
         tmp = _prepare_folder(ns)
-        ism_fn = prepare_ism(model, picked, device=ns.device, n_value=n_value) if "ism" in methods else None
-        out = InterpretOutputs(tmp, methods, len(picked), model.seq_len)
+        ism_fn = (
+            prepare_ism(model, picked, device=ns.device, n_value=n_value, start=start, end=end)
+            if "ism" in methods
+            else None
+        )
+        out = InterpretOutputs(tmp, methods, len(picked), model.seq_len, ism_span=span)
         skipped: dict[str, int] = {}
         records = _records(job, bool(ns.bed), model.seq_len, skipped)
         with tqdm(unit=" records", file=sys.stderr, disable=not progress, desc=PROG) as bar:
@@ -357,11 +422,11 @@ def run(ns: argparse.Namespace) -> int:
         seqlets = None
         if ns.annotate:
             names = [record_label(meta_columns, meta) for meta in out.meta]
-            seqlets = _annotate(ns, arrays, methods, targets, names)
+            seqlets = _annotate(ns, arrays, methods, targets, names, start, end)
             write_seqlet_tsv(tmp / "seqlets.tsv", seqlets)
         if ns.plot:
             shown = [record_label(meta_columns, meta) for meta in out.meta[: ns.plot]]
-            _plots(tmp, arrays, methods, targets, shown, seqlets)
+            _plots(tmp, arrays, methods, targets, shown, start, end, seqlets)
         del arrays  # the memory maps, before their files go
         out.remove_staging()
         try:

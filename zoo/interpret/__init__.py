@@ -6,7 +6,7 @@ use them: ``pip install "sigmoid-zoo[interpret]"``.
 """
 
 from zoo.interpret.attribution import AttributionResult, attribute
-from zoo.interpret.ism import ISMResult, PreparedISM, ism, ism_batches, mutant_index, prepare_ism
+from zoo.interpret.ism import ISMResult, PreparedISM, ism, ism_batches, ism_span, mutant_index, prepare_ism
 from zoo.interpret.modisco import save_modisco_inputs
 from zoo.interpret.pictures import plot_attribution
 from zoo.interpret.shuffle import dinucleotide_shuffle
@@ -19,6 +19,7 @@ __all__ = [
     "dinucleotide_shuffle",
     "ism",
     "ism_batches",
+    "ism_span",
     "mutant_index",
     "plot_attribution",
     "prepare_ism",

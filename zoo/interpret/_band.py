@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from zoo.interpret._band_residual import ResidualBandISM, residual_band_plan
 from zoo.models._dna import DNAModel, strand_mean_logits
 from zoo.plan import Plan, lower
 from zoo.plan.ops import Activation, Conv, Linear, MaxPool, Op, Scale, converted
@@ -54,11 +55,34 @@ def _band_plan(model: nn.Module) -> Plan | None:
 
 
 def supports_band_ism(model: nn.Module) -> bool:
-    """True when ``model`` is a DNA model of the convolutional shape the band method handles:
-    its plan (``zoo.plan``) a stack of valid convolutions, batch norms, elementwise
-    activations and max-pools, then dense layers (DeepSEA, Beluga, Basset and models of their
-    shape)."""
-    return _band_plan(model) is not None
+    """True when the band method handles ``model``: a DNA model with a plan (``zoo.plan``).
+
+    A stack of valid convolutions, batch norms, elementwise activations and max-pools, then
+    dense layers (DeepSEA, Beluga, Basset and models of their shape) runs here; any other
+    plan (padded or dilated convolutions, residual blocks, maps over positions: Sei) in
+    ``zoo.interpret._band_residual``.
+
+    Args:
+        model: the model to check.
+    """
+    return residual_band_plan(model) is not None
+
+
+def band_engine(
+    model: DNAModel, targets: list[int], dtype: torch.dtype, device: torch.device
+) -> BandISM | ResidualBandISM:
+    """The band method for ``model``: :class:`BandISM` for a stack of valid convolutions,
+    else :class:`~zoo.interpret._band_residual.ResidualBandISM`.
+
+    Args:
+        model: a model :func:`supports_band_ism` accepts.
+        targets: the model outputs to compute (indices).
+        dtype: the type of the products of the changes (float32 or bfloat16).
+        device: where the weights and activations go.
+    """
+    if _band_plan(model) is not None:
+        return BandISM(model, targets, dtype, device)
+    return ResidualBandISM(model, targets, dtype, device)
 
 
 @dataclass

@@ -2,17 +2,19 @@
 
 ``ism(model, seqs)`` scores one batch; ``prepare_ism(model, ...)`` returns a function to call on
 batch after batch (what a command line streaming FASTA/BED/VCF windows uses), and
-``ism_batches`` maps it over an iterator of batches.
+``ism_batches`` maps it over an iterator of batches. Every one of them takes the positions to
+mutate (``start``/``end``, ``window=slice(...)``, or ``width`` positions ``around`` one; see
+:func:`ism_span`): only those positions' mutants are computed, whatever the method.
 
 Two methods give the same values (within 1e-5 in float32):
 
-- ``"band"`` for the convolutional families (DeepSEA, Beluga, Basset and any DNA model of
-  their shape: a plan, see ``zoo.plan``, of valid convolutions, batch norms, elementwise
-  activations and max-pools, then dense layers). The reference activations are computed
-  once per sequence; each mutant recomputes only the positions its change reaches in every
-  layer, and the first dense layer's change as ``W[:, band columns] @ change`` (see
-  zoo/interpret/_band.py).
-- ``"naive"`` for every other DNA model (DanQ, whose LSTM runs over the whole sequence; Sei):
+- ``"band"`` for every DNA model with a plan (see ``zoo.plan``): DeepSEA, Beluga, Basset, Sei
+  and models of their shapes. The reference activations are computed once per sequence;
+  each mutant recomputes only the positions its change reaches in every layer, and the
+  first dense layer's change from the changed features only (zoo/interpret/_band.py for
+  stacks of valid convolutions, zoo/interpret/_band_residual.py for padded and dilated
+  convolutions, residual blocks and Sei's spline over positions).
+- ``"naive"`` for every other DNA model (DanQ, whose LSTM runs over the whole sequence):
   each mutant sequence goes through the model (``zoo.inference.prepare_logits``), in batches.
 
 ``method="auto"`` picks the band method where it applies.
@@ -24,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -31,8 +34,9 @@ from torch.nn import functional as F
 from zoo._types import PRECISIONS, Precision
 from zoo.inference import PRECISION_DTYPES, prepare_logits
 from zoo.interpret._arguments import Seqs, Target, as_one_hot, names_of, resolve_targets
-from zoo.interpret._band import BandISM, supports_band_ism
+from zoo.interpret._band import band_engine, supports_band_ism
 from zoo.models import n_targets_of
+from zoo.predict.inputs.variants import variant_position
 
 Method = Literal["auto", "band", "naive"]
 METHODS: tuple[str, ...] = ("auto", "band", "naive")
@@ -118,9 +122,73 @@ def mutant_index(x: torch.Tensor, start: int = 0, end: int | None = None) -> tor
 def _check_span(start: int, end: int | None, seq_len: int) -> tuple[int, int]:
     """(start, end) of the positions to mutate, checked against the model's sequence length."""
     end = seq_len if end is None else end
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= seq_len):
+    if not (_is_int(start) and _is_int(end) and 0 <= start < end <= seq_len):
         raise ValueError(f"start={start!r}, end={end!r}: expected 0 <= start < end <= seq_len={seq_len}")
-    return start, end
+    return int(start), int(end)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def ism_span(
+    seq_len: int,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    window: slice | tuple[int, int] | None = None,
+    around: int | None = None,
+    width: int | None = None,
+) -> tuple[int, int]:
+    """(start, end): the positions [start, end) of a ``seq_len`` bp sequence that ISM mutates,
+    given in one of three ways, each checked against the sequence.
+
+    Args:
+        seq_len: the model's sequence length.
+        start: the first position (0-based), with ``end``.
+        end: one past the last position (None: the sequence's end).
+        window: the same as a ``slice(start, end)`` (no step) or a ``(start, end)`` pair.
+        around: the position ``width`` bases are centred on: [around - width // 2, ... +
+            width); None with ``width``: the variant's base of a zoo-predict variant window
+            (``seq_len // 2 - 1``).
+        width: how many positions around ``around``.
+
+    Raises:
+        ValueError: for two ways at once, a slice with a step, or positions off the sequence.
+    """
+    given = [name for name, value in (("window", window), ("width", width)) if value is not None]
+    if (start, end) != (0, None):
+        given.insert(0, "start/end")
+    if len(given) > 1:
+        raise ValueError(f"give the positions one way, not {' and '.join(given)}")
+    if around is not None and width is None:
+        raise ValueError(f"around={around!r} needs width: the number of positions around it")
+    if window is not None:
+        if isinstance(window, slice):
+            if window.step not in (None, 1):
+                raise ValueError(f"window={window!r}: a slice of consecutive positions has no step")
+            start, end = 0 if window.start is None else window.start, window.stop
+        elif isinstance(window, (tuple, list)) and len(window) == 2:
+            start, end = window
+        else:
+            raise ValueError(f"window={window!r}: expected a slice(start, end) or a (start, end) pair")
+        return _check_span(start, end, seq_len)
+    if width is not None:
+        if not _is_int(width) or width < 1:
+            raise ValueError(f"width={width!r}: expected a positive number of positions")
+        if around is None:
+            around = variant_position(seq_len)
+        if not _is_int(around):
+            raise ValueError(f"around={around!r}: expected a position (an int)")
+        first = int(around) - int(width) // 2
+        if first < 0 or first + width > seq_len:
+            raise ValueError(
+                f"around={around}, width={width}: positions [{first}, {first + width}) run off the "
+                f"{seq_len} bp sequence; expected 0 <= around - width // 2 and "
+                f"around - width // 2 + width <= {seq_len}"
+            )
+        return first, first + int(width)
+    return _check_span(start, end, seq_len)
 
 
 class PreparedISM:
@@ -133,9 +201,12 @@ class PreparedISM:
     float32), so deltas stay within 2e-2 of float32 relative to their largest value;
     the naive method rounds whole logits, which is coarser. ``probabilities``: also return
     the changes of probability. ``n_value`` encodes N in string input. ``method``: "auto"
-    (band where it applies), "band" or "naive" (see the module). ``start``/``end``: mutate
-    only positions [start, end) (all by default). The model is moved to ``device`` and put
-    in eval mode (dropout off); prepare again after changing its weights.
+    (band where it applies), "band" or "naive" (see the module). ``start``/``end``, or
+    ``window`` (a ``slice(start, end)`` or a pair), or ``width`` positions ``around`` one
+    (by default around a zoo-predict variant window's variant): mutate only those positions
+    (all by default; :func:`ism_span` says how each is read and checked). The model is moved
+    to ``device`` and put in eval mode (dropout off); prepare again after changing its
+    weights.
     """
 
     def __init__(
@@ -152,6 +223,9 @@ class PreparedISM:
         method: Method = "auto",
         start: int = 0,
         end: int | None = None,
+        window: slice | tuple[int, int] | None = None,
+        around: int | None = None,
+        width: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}")
@@ -177,17 +251,17 @@ class PreparedISM:
         band = supports_band_ism(model)
         if method == "band" and not band:
             raise ValueError(
-                f"method='band' needs a DNA model whose plan (zoo.plan) is valid convolutions, batch "
-                f"norms, activations and max-pools, then dense layers; {type(model).__name__}'s is not: "
-                "use method='naive' or 'auto'"
+                f"method='band' needs a DNA model with a plan (zoo.plan: convolutions, batch norms, "
+                f"activations, max-pools, residual blocks, maps over positions, then dense layers); "
+                f"{type(model).__name__} has none: use method='naive' or 'auto'"
             )
         self.method = "band" if band and method != "naive" else "naive"
         if self.method == "band":
-            self.engine = BandISM(model, self.targets, PRECISION_DTYPES[precision], self.device)
+            self.engine = band_engine(model, self.targets, PRECISION_DTYPES[precision], self.device)
         else:
             self.engine = _NaiveISM(model, self.targets, precision, self.device)
         self.batch_size, self.probabilities, self.n_value = batch_size, probabilities, n_value
-        self.start, self.end = _check_span(start, end, model.seq_len)
+        self.start, self.end = ism_span(model.seq_len, start, end, window=window, around=around, width=width)
 
     def __call__(self, seqs: Seqs) -> ISMResult:
         """ISM of one batch of sequences (strings, or one-hot (N, 4, L))."""
@@ -196,8 +270,9 @@ class PreparedISM:
         delta = torch.zeros(n, length, 4, t)
         prob = torch.zeros(n, length, 4, t) if self.probabilities else None
         reference = torch.empty(n, t)
-        for g in range(0, n, _GROUP):
-            group = x[g : g + _GROUP]
+        step = min(_GROUP, getattr(self.engine, "group", _GROUP))  # Sei's activations are large
+        for g in range(0, n, step):
+            group = x[g : g + step]
             state = self.engine.prepare(group)
             ref = self.engine.reference(state)
             reference[g : g + len(group)] = ref.cpu()
@@ -227,7 +302,8 @@ def ism(
 ) -> ISMResult:
     """ISM of ``seqs`` (strings or one-hot (N, 4, L)); see :class:`ISMResult` for what it holds
     and :class:`PreparedISM` for the keyword ``options`` (``target_names``, ``batch_size``,
-    ``device``, ``precision``, ``probabilities``, ``n_value``, ``method``, ``start``, ``end``).
+    ``device``, ``precision``, ``probabilities``, ``n_value``, ``method``, and the positions:
+    ``start``/``end``, ``window`` or ``around``/``width``).
     The result takes N * (end - start) * 4 * T * 4 bytes: choose targets for long sequences or
     many outputs."""
     return PreparedISM(model, targets, **options)(seqs)

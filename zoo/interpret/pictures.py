@@ -49,6 +49,7 @@ def plot_attribution(
     width: int = 100,
     dpi: int = 150,
     labels: list[tuple[int, int, str]] | None = None,
+    first_position: int = 0,
 ) -> Path:
     """Write a PNG of one sequence: the attribution logo (top) and the ISM heatmap (bottom).
 
@@ -60,7 +61,9 @@ def plot_attribution(
     the strongest signal (attribution, else ISM). ``record_name`` (the sequence's name, e.g. its
     FASTA record's) and ``target_name`` go in the title, which the PNG also keeps as its ``Title``
     text. ``labels``: (start, end, text) spans, e.g. seqlets and their motif names, marked on the
-    logo by a bracket with the text above it (those inside the positions drawn).
+    logo by a bracket with the text above it (those inside the positions drawn), in the
+    matrices' columns. ``first_position``: the position the matrices' first column is labelled with (the
+    start of a window ISM covered: ``ism_result.start``).
     """
     attr = _matrix(attributions, "attributions", "(4, L)")
     heat = _matrix(ism, "ism", "(L, 4)")
@@ -92,7 +95,7 @@ def plot_attribution(
         figsize=(max(8.0, min(span / 8, 40.0)), 2.6 * len(rows) + 0.6), dpi=dpi, layout="constrained"
     )
     axes = fig.subplots(len(rows), 1, squeeze=False, sharex=True)[:, 0]
-    positions = np.arange(start, end)
+    positions = np.arange(start, end) + first_position
     if attr is not None:
         _logo(axes[0], attr[:, start:end], positions)
         if labels:
@@ -100,7 +103,8 @@ def plot_attribution(
     if heat is not None:
         _heatmap(fig, axes, heat[start:end].T, positions)
     axes[-1].set_xlabel("position")
-    title = ": ".join([*(n for n in (record_name, target_name) if n), f"positions {start}-{end - 1}"])
+    shown = f"positions {start + first_position}-{end - 1 + first_position}"
+    title = ": ".join([*(n for n in (record_name, target_name) if n), shown])
     fig.suptitle(title)
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:

@@ -28,13 +28,25 @@ class InterpretOutputs:
         methods: ``"ism"`` and the attribution methods, each once.
         n_targets: the targets interpreted (one set of attributions each).
         seq_len: the length of the model's input windows.
+        ism_span: (start, end) when ISM covers window positions [start, end) only: ism.npy
+            then has end - start positions, and index.tsv says which in a second header line
+            ``#ism_positions<TAB>start<TAB>end``; None: every position.
     """
 
-    def __init__(self, folder: Path, methods: list[str], n_targets: int, seq_len: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        methods: list[str],
+        n_targets: int,
+        seq_len: int,
+        ism_span: tuple[int, int] | None = None,
+    ) -> None:
         self.folder = folder
         self.n_targets = n_targets
+        self.ism_span = ism_span
+        ism_len = seq_len if ism_span is None else ism_span[1] - ism_span[0]
         self.ohe = NpyRowWriter(folder / ".ohe.npy", (4, seq_len))
-        self.ism = NpyRowWriter(folder / "ism.npy", (seq_len, 4, n_targets)) if "ism" in methods else None
+        self.ism = NpyRowWriter(folder / "ism.npy", (ism_len, 4, n_targets)) if "ism" in methods else None
         self.hyp = {
             m: [NpyRowWriter(folder / f".{m}.{k}.npy", (4, seq_len)) for k in range(n_targets)]
             for m in methods
@@ -79,6 +91,8 @@ class InterpretOutputs:
                 np.savez_compressed(f, arrays["ohe"])
         with open(self.folder / "index.tsv", "w", encoding="utf-8", newline="\n") as f:
             f.write("#targets\t" + "\t".join(targets) + "\n")
+            if self.ism_span is not None and self.ism is not None:
+                f.write(f"#ism_positions\t{self.ism_span[0]}\t{self.ism_span[1]}\n")
             f.write("\t".join(["row", *meta_columns]) + "\n")
             for row, meta in enumerate(self.meta):
                 f.write("\t".join(map(str, (row, *meta))) + "\n")
