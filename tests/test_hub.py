@@ -18,7 +18,8 @@ import yaml
 
 import zoo
 from zoo._extras import install_hint
-from zoo.hub import HubError, load_hub_model, parse_hub_ref, write_hub_folder
+from zoo.create import load_hub_model
+from zoo.hub import HubError, parse_hub_ref, write_hub_folder
 
 hf_constants = pytest.importorskip("huggingface_hub.constants")
 

@@ -9,14 +9,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.hub import hub_weights, is_hub_ref, load_hub_model
-from zoo.models import build_model, list_models
+from zoo.hub import HUB_PREFIX, HubError, hub_weights, is_hub_ref
+from zoo.models import build_model, list_models, spec_for_class
 from zoo.targets import load_target_names
 from zoo.weights import (
     PathLike,
     WeightsFileError,
     attach_info,
     check_buildable,
+    fitting_info,
     load_weights,
     read_metadata,
     require_weights_file,
@@ -149,4 +150,32 @@ def _create_uninitialised(name: str, args: dict[str, Any]) -> nn.Module:
                 module._buffers[key] = torch.empty(buf.shape, dtype=buf.dtype)
     for module in computed:
         module.reset_buffers()
+    return model
+
+
+def load_hub_model(text: str, **overrides: Any) -> nn.Module:
+    """The model of the zoo repository ``hf://OWNER/REPO[@REVISION]``, in eval mode, with the
+    target names, N value and source its weights file records; ``model.source`` also names
+    the repository and the commit read (``hub``).
+
+    Args:
+        text: the reference.
+        **overrides: constructor arguments replacing the stored ones (``rc_average=True``).
+    """
+    found = hub_weights(text)
+    if overrides:
+        meta = read_metadata(found.path)
+        model = build_model(found.record["model"], **{**found.record.get("args", {}), **overrides})
+        load_weights(model, found.path)
+        attach_info(model, **fitting_info(model, stored_info(found.path, meta)))
+        model.eval()
+    else:
+        model = load_model(found.path)
+    if spec_for_class(type(model)).name != found.record.get("model"):
+        raise HubError(f"{text}: the weights are of {spec_for_class(type(model)).name!r}, the record names "
+                       f"{found.record.get('model')!r}")  # fmt: skip
+    model.source = {
+        **(getattr(model, "source", None) or {}),
+        "hub": f"{HUB_PREFIX}{found.ref.repo_id}@{found.commit}",
+    }
     return model

@@ -34,7 +34,7 @@ from zoo._extras import install_hint
 from zoo._io.writing import publish_folder, staging_folder
 from zoo.errors import ZooError
 from zoo.heads import head_name
-from zoo.models import build_model, get_spec, model_args, spec_for_class
+from zoo.models import get_spec, model_args, spec_for_class
 
 HUB_PREFIX = "hf://"
 RECORD_FILE = "zoo.json"
@@ -208,37 +208,6 @@ def _check_weights(ref: HubRef, path: Path, record: dict[str, Any]) -> None:
     expected = record["sha256"].lower()
     if Path(os.path.realpath(path)).name != expected and file_sha256(path) != expected:
         raise HubError(f"{ref}: the sha256 of {path.name} is not the one its record gives ({expected})")
-
-
-def load_hub_model(text: str, **overrides: Any) -> nn.Module:
-    """The model of the zoo repository ``hf://OWNER/REPO[@REVISION]``, in eval mode, with the
-    target names, N value and source its weights file records; ``model.source`` also names
-    the repository and the commit read (``hub``).
-
-    Args:
-        text: the reference.
-        **overrides: constructor arguments replacing the stored ones (``rc_average=True``).
-    """
-    from zoo.create import load_model
-    from zoo.weights import attach_info, fitting_info, load_weights, read_metadata, stored_info
-
-    found = hub_weights(text)
-    if overrides:
-        meta = read_metadata(found.path)
-        model = build_model(found.record["model"], **{**found.record.get("args", {}), **overrides})
-        load_weights(model, found.path)
-        attach_info(model, **fitting_info(model, stored_info(found.path, meta)))
-        model.eval()
-    else:
-        model = load_model(found.path)
-    if spec_for_class(type(model)).name != found.record.get("model"):
-        raise HubError(f"{text}: the weights are of {spec_for_class(type(model)).name!r}, the record names "
-                       f"{found.record.get('model')!r}")  # fmt: skip
-    model.source = {
-        **(getattr(model, "source", None) or {}),
-        "hub": f"{HUB_PREFIX}{found.ref.repo_id}@{found.commit}",
-    }
-    return model
 
 
 def hub_record(model: nn.Module, weights: Path, license: str | None = None) -> dict[str, Any]:

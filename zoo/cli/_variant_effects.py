@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from zoo.cli._command import parse_key_values
+from zoo.cli._predict_files import refuse_input_as_output
 from zoo.predict.errors import PredictError
 
 # the scores only this path computes (the plain ones, and unknown names, go the usual way)
@@ -103,7 +104,6 @@ def requested(ns: argparse.Namespace) -> bool:
 
 def _check(ns: argparse.Namespace) -> str:
     """The run's kind (background, saturate, vcf, sequences), after refusing what cannot work."""
-    from zoo.cli.predict import _refuse_input_as_output
 
     if ns.plot is not None and not 1 <= ns.plot <= MAX_PLOTS:
         raise PredictError(f"--plot {ns.plot}: expected 1 to {MAX_PLOTS} variants")
@@ -139,7 +139,7 @@ def _check(ns: argparse.Namespace) -> str:
         raise PredictError("nothing to score: give --fasta, or --genome with --bed, --vcf or --regions")
     if kind == "vcf" and ns.sort and ns.out.endswith((".vcf", ".vcf.gz")):
         raise PredictError("--sort applies to a table; a VCF output keeps the input's order")
-    _refuse_input_as_output(ns.out, ns)
+    refuse_input_as_output(ns.out, ns)
     return kind
 
 

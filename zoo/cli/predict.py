@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from zoo._io.writing import same_file_as
 from zoo.cli import _variant_effects
 from zoo.cli._command import Command, at_most, parse_key_values
+from zoo.cli._predict_files import input_files, refuse_input_as_output
 from zoo.predict.errors import PredictError
 from zoo.predict.inputs.bed import bed_job
 from zoo.predict.inputs.contigs import ContigWarning
@@ -194,30 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _input_files(ns: argparse.Namespace) -> dict[str, str | None]:
-    """Every file the run reads, by option: the output must be none of them."""
-    fasta = "/dev/stdin" if ns.fasta == STDIN else ns.fasta  # stdin may be a file: --out x < x
-    files = {"--fasta": fasta, "--genome": ns.genome, "--bed": ns.bed, "--vcf": ns.vcf}
-    files |= {"--labels": ns.labels, "--weights": ns.weights}
-    if ns.genome:  # the indexes pysam reads beside the genome and the VCF
-        files |= {"genome index": f"{ns.genome}.fai", "genome block index": f"{ns.genome}.gzi"}
-    if ns.vcf:
-        files |= {"VCF index": f"{ns.vcf}.tbi", "VCF CSI index": f"{ns.vcf}.csi"}
-    files["--regions"] = next((r for r in ns.regions or () if os.path.isfile(r)), None)
-    return files
-
-
-def _refuse_input_as_output(out: str, ns: argparse.Namespace, what: str = "--out") -> None:
-    """A PredictError when writing ``out`` would replace one of the run's inputs."""
-    inputs = _input_files(ns)
-    clash = same_file_as(out, inputs)
-    if clash is not None:
-        raise PredictError(
-            f"{what} {out!r} is the same file as {clash} {inputs[clash]!r}: it would be "
-            "overwritten; write the table elsewhere"
-        )
-
-
 def _check_inputs(ns: argparse.Namespace) -> None:
     """Refuse option combinations that name no input or two, before anything is loaded."""
     if (ns.out is None) == (ns.out_parts is None):
@@ -250,9 +226,9 @@ def _check_inputs(ns: argparse.Namespace) -> None:
         require_pyarrow()
         return
     # before the model loads and the scoring starts
-    _refuse_input_as_output(ns.out, ns)
+    refuse_input_as_output(ns.out, ns)
     if ns.out.endswith(".vcf.gz"):  # and its index
-        _refuse_input_as_output(f"{ns.out}.tbi", ns, "the index of --out")
+        refuse_input_as_output(f"{ns.out}.tbi", ns, "the index of --out")
     if ns.shard is None:  # a share writes a part; its merge writes --out, maybe elsewhere
         require_output_path(ns.out, ns.overwrite)
     if ns.out.endswith(".parquet"):
@@ -413,7 +389,7 @@ def _tracks(ns: argparse.Namespace, scorer: Any, launch: Any = None, args: Any =
             fmt=ns.track_format,
             progress=not ns.no_progress,
             overwrite=ns.overwrite,
-            inputs=_input_files(ns),
+            inputs=input_files(ns),
         )
     _contig_warnings(caught)
     gaps = sum(summary.skipped.values())

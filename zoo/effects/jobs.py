@@ -26,7 +26,7 @@ from zoo.predict.inputs.genome import Genome
 from zoo.predict.inputs.job import Item, Job
 from zoo.predict.inputs.variants import allele_windows, variant_job
 from zoo.predict.outputs.columns import pick_targets
-from zoo.predict.running.results import MemoryWriter, ScoreTable
+from zoo.predict.outputs.memory import MemoryWriter, ScoreTable
 from zoo.predict.running.run import RunSummary, run_job
 from zoo.predict.running.scorer import Scorer
 

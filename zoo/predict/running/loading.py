@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from zoo._types import PathLike
-from zoo.create import create_model, load_model
-from zoo.hub import is_hub_ref, load_hub_model
+from zoo.create import create_model, load_hub_model, load_model
+from zoo.hub import is_hub_ref
 from zoo.models import build_model, list_models, spec_for_class
 from zoo.models import n_targets_of as n_targets_of  # (zoo.predict exports it from here)
 from zoo.predict.errors import PredictError
