@@ -210,6 +210,11 @@ def command_page(command: str, module: str) -> str:
     text = [f"# {command}", "", summary, "", f"## `{command} --help`", "", _fenced(_help(parser))]
     for name, sub in _subcommands(parser).items():
         text += [f"## `{command} {name}`", "", _fenced(_help(sub))]
+    runner = getattr(mod, "COMMAND", None)
+    for name, make in getattr(runner, "subcommands", {}).items():  # run by their first argument
+        sub = make().build_parser()
+        sub.prog = f"{command} {name}"
+        text += [f"## `{command} {name}`", "", _fenced(_help(sub))]
     return "\n".join(text)
 
 

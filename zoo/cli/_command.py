@@ -21,7 +21,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from zoo._io.writing import ReadOnlyOutputError
@@ -100,6 +100,8 @@ class Command:
         describe: the message of a reported error.
         fast_exit: leave by ``os._exit`` once the output is written: the interpreter's teardown
             is slow with torch loaded and has nothing left to do (the threads are joined).
+        subcommands: commands run by a first argument of that name (``zoo-predict merge ...``),
+            each made on demand, so that the main command does not import them.
         reuse_freed_memory: have glibc reuse freed memory (:func:`keep_freed_memory`) for a run
             that allocates large batches again and again.
     """
@@ -113,6 +115,14 @@ class Command:
     describe: Callable[[BaseException], str] = str
     fast_exit: bool = False
     reuse_freed_memory: bool = False
+    subcommands: Mapping[str, Callable[[], Command]] = dataclasses.field(default_factory=dict)
+
+    def _routed(self, argv: Sequence[str] | None) -> tuple[Command, list[str]]:
+        """The command ``argv`` is for (this one or a subcommand) and the arguments it takes."""
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args and args[0] in self.subcommands:
+            return self.subcommands[args[0]](), args[1:]
+        return self, args
 
     def message(self, err: BaseException) -> str:
         """The one line that reports ``err``.
@@ -139,6 +149,9 @@ class Command:
         Args:
             argv: the arguments (default: ``sys.argv[1:]``).
         """
+        command, argv = self._routed(argv)
+        if command is not self:
+            return command.call(argv)
         args = self.build_parser().parse_args(argv)
         try:
             return self.run(args)
@@ -155,6 +168,9 @@ class Command:
         Args:
             argv: the arguments (default: ``sys.argv[1:]``).
         """
+        command, argv = self._routed(argv)
+        if command is not self:
+            return command.main(argv)
         if self.reuse_freed_memory:  # process-wide, so only in the command's own process
             keep_freed_memory()
         args = self.build_parser().parse_args(argv)

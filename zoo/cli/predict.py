@@ -410,6 +410,13 @@ def _contig_warnings(caught: list[warnings.WarningMessage]) -> None:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
+def _merge_command() -> Command:
+    """``zoo-predict merge``, imported only when it runs."""
+    from zoo.cli._predict_merge import COMMAND as MERGE
+
+    return MERGE
+
+
 COMMAND = Command(
     "zoo-predict",
     build_parser,
@@ -418,36 +425,12 @@ COMMAND = Command(
     reported_at_exit=(OSError,),  # writing failed (a full disk, a closed pipe); the writer named --out
     fast_exit=True,
     reuse_freed_memory=True,
+    subcommands={"merge": _merge_command},
 )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The console script: ``zoo-predict ...``, or ``zoo-predict merge ...``.
-
-    Args:
-        argv: the arguments (default: ``sys.argv[1:]``).
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["merge"]:
-        from zoo.cli.predict_merge import COMMAND as MERGE
-
-        MERGE.main(argv[1:])
-        return
-    COMMAND.main(argv)
-
-
-def call(argv: list[str] | None = None) -> int:
-    """zoo-predict (or ``merge``) in this process; returns the exit status.
-
-    Args:
-        argv: the arguments (default: ``sys.argv[1:]``).
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["merge"]:
-        from zoo.cli.predict_merge import COMMAND as MERGE
-
-        return MERGE.call(argv[1:])
-    return COMMAND.call(argv)
+main = COMMAND.main
+call = COMMAND.call
 
 
 if __name__ == "__main__":
