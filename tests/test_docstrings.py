@@ -31,12 +31,10 @@ NOT_YET_CONVERTED: set[str] = {
     "zoo.interpret",
     "zoo.plan",
     "zoo.predict",
-    "zoo.pretrained",
     "zoo.sampling",
     "zoo.targets",
     "zoo.tasks",
     "zoo.training",
-    "zoo.weights",
 }
 
 _STARS = {"variadic positional": "*", "variadic keyword": "**"}
