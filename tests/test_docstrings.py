@@ -1,9 +1,10 @@
 """Every public callable of the API reference documents its parameters in one style: a Google
 ``Args:`` section naming exactly the parameters of its signature (``*args`` and ``**kwargs`` as
-written there). The objects are those the reference pages show (docs_build/reference.py): each
-module's public names (its ``__all__``, or what it defines), the names a lazy package exports
-through ``_EXPORTS``, and the public methods of their classes, whose constructor's parameters
-are documented in the class docstring (or ``__init__``'s, which the site merges into it)."""
+written there); a dataclass lists its fields under ``Attributes:``. The objects are those the
+reference pages show (docs_build/reference.py): each module's public names (its ``__all__``, or
+what it defines), the names a lazy package exports through ``_EXPORTS``, and the public methods
+of their classes, whose constructor's parameters are documented in the class docstring (or
+``__init__``'s, which the site merges into it)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,7 @@ from docs_build.reference import API_MODULES, module_exists  # noqa: E402
 
 # Modules whose docstrings still describe parameters in prose. A module listed here that passes
 # fails the test (strict xfail), so that it is taken off the list once converted.
-NOT_YET_CONVERTED: set[str] = {
-    "zoo.data",
-    "zoo.design",
-    "zoo.hub",
-    "zoo.inference",
-    "zoo.interpret",
-    "zoo.plan",
-    "zoo.predict",
-    "zoo.sampling",
-    "zoo.targets",
-    "zoo.tasks",
-    "zoo.training",
-}
+NOT_YET_CONVERTED: set[str] = {"zoo.data", "zoo.predict", "zoo.sampling", "zoo.tasks", "zoo.training"}
 
 _STARS = {"variadic positional": "*", "variadic keyword": "**"}
 
@@ -80,15 +69,16 @@ def _parameters(function, method: bool) -> list[str]:
     return [_STARS.get(p.kind.value, "") + p.name for p in params]
 
 
-def _args_named(*objects) -> list[str] | None:
-    """The names in the ``Args:`` sections of the objects' docstrings (None: no docstring)."""
+def _args_named(*objects, sections: tuple[str, ...] = ("parameters",)) -> list[str] | None:
+    """The names in the ``Args:`` sections (or other ``sections``) of the objects' docstrings
+    (None: no docstring)."""
     names: list[str] | None = None
     for obj in objects:
         if obj is None or obj.docstring is None:
             continue
         names = names or []
         for section in obj.docstring.parse(griffe.Parser.google, warnings=False):
-            if section.kind.value == "parameters":
+            if section.kind.value in sections:
                 names += [p.name for p in section.value]
     return names
 
@@ -115,7 +105,10 @@ def _check(obj, problems: dict[str, str], seen: set[str], method: bool = False) 
     elif obj.is_class:
         init = obj.members.get("__init__")
         init = None if init is None or init.is_alias else init
-        problem = _problem(_parameters(obj, method=True), _args_named(obj, init))
+        # a dataclass's constructor parameters are its fields: Google style lists them under
+        # Attributes:
+        sections = ("parameters", "attributes") if "dataclass" in obj.labels else ("parameters",)
+        problem = _problem(_parameters(obj, method=True), _args_named(obj, init, sections=sections))
         for name, member in obj.members.items():
             if not name.startswith("_") and not member.is_alias and not member.inherited:
                 if member.is_function or member.is_class:

@@ -45,7 +45,7 @@ class Inputs:
     holding a tuple, such as ``image_shape``, gives several), so the shape follows from the
     arguments: ``Inputs("dna", (4, "seq_len"))`` is (4, 1000) for DeepSEA's defaults.
 
-    Args:
+    Attributes:
         kind: what the model reads (``"dna"``, ``"image"``, ...).
         dims: the item's sizes, each an int or the name of the constructor argument giving it.
     """
@@ -77,7 +77,7 @@ class Conventions:
     strand averaging is a constructor argument (``rc_average``), so a file states it in its
     ``args``.
 
-    Args:
+    Attributes:
         alphabet: the order of one-hot DNA's channels.
         n_value: what the original's encoding puts in each channel for N.
         value_range: the pixel range of the images an image model makes or reads.
@@ -95,7 +95,7 @@ class ModelSpec:
     """One registered model: its class, paper defaults, paper, inputs, conventions,
     checkpoint layouts, shape-to-arguments function and published files.
 
-    Args:
+    Attributes:
         name: the registered name.
         cls: the model class.
         defaults: the paper's values of constructor arguments, overriding the constructor's.

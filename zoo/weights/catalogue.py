@@ -61,7 +61,7 @@ class Located:
     """Where an entry's weight file is, and the md5 of the file found there (the archive's
     for an archive entry; None when unknown): what is loaded, not what was published.
 
-    Args:
+    Attributes:
         path: the weight file.
         md5: the md5 of the file found there (the archive's for an archive entry); None when
             unknown.

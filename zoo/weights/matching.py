@@ -37,7 +37,7 @@ TensorShape = tuple[int, ...]
 class LoadReport:
     """What a load found: the layout, where in the file, and every key that did not fit.
 
-    Args:
+    Attributes:
         path: the weight file.
         layout: ``"zoo"`` for the zoo's own keys, else a registered layout name
             (:mod:`zoo.weights.layouts`).

@@ -31,7 +31,7 @@ class PublishedFile:
     ``value_range``, ``n_value`` and ``targets`` left None take the model's conventions
     when the file is registered.
 
-    Args:
+    Attributes:
         name: ``family.source`` (``deepsea.kipoi_predict``).
         model: the registry name of the model; filled in from the model the file is
             registered with.
