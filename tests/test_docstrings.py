@@ -24,7 +24,7 @@ from docs_build.reference import API_MODULES, module_exists  # noqa: E402
 
 # Modules whose docstrings still describe parameters in prose. A module listed here that passes
 # fails the test (strict xfail), so that it is taken off the list once converted.
-NOT_YET_CONVERTED: set[str] = {"zoo.predict", "zoo.tasks"}
+NOT_YET_CONVERTED: set[str] = {"zoo.tasks"}
 
 _STARS = {"variadic positional": "*", "variadic keyword": "**"}
 
