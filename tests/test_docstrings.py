@@ -22,10 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from docs_build.reference import API_MODULES, module_exists  # noqa: E402
 
-# Modules whose docstrings still describe parameters in prose. A module listed here that passes
-# fails the test (strict xfail), so that it is taken off the list once converted.
-NOT_YET_CONVERTED: set[str] = {"zoo.tasks"}
-
 _STARS = {"variadic positional": "*", "variadic keyword": "**"}
 
 
@@ -127,10 +123,7 @@ def _problems(package, module: str) -> dict[str, str]:
     return problems
 
 
-_PROSE = pytest.mark.xfail(strict=True, reason="parameters still described in prose")
-MODULES = [
-    pytest.param(m, marks=_PROSE) if m in NOT_YET_CONVERTED else m for m in API_MODULES if module_exists(m)
-]
+MODULES = [m for m in API_MODULES if module_exists(m)]
 
 
 @pytest.mark.parametrize("module", MODULES)
