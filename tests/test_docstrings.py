@@ -1,6 +1,7 @@
 """Every public callable of the API reference documents its parameters in one style: a Google
 ``Args:`` section naming exactly the parameters of its signature (``*args`` and ``**kwargs`` as
-written there); a dataclass lists its fields under ``Attributes:``. The objects are those the
+written there); a dataclass lists its fields under ``Attributes:``; and griffe has nothing to
+warn about (the strict site build fails on its warnings). The objects are those the
 reference pages show (docs_build/reference.py): each module's public names (its ``__all__``, or
 what it defines), the names a lazy package exports through ``_EXPORTS``, and the public methods
 of their classes, whose constructor's parameters are documented in the class docstring (or
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
@@ -65,6 +67,21 @@ def _parameters(function, method: bool) -> list[str]:
     return [_STARS.get(p.kind.value, "") + p.name for p in params]
 
 
+class _Warnings(logging.Handler):
+    """Collects what griffe warns about a docstring (the strict site build fails on it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+_WARNINGS = _Warnings()
+logging.getLogger("griffe").addHandler(_WARNINGS)
+
+
 def _args_named(*objects, sections: tuple[str, ...] = ("parameters",)) -> list[str] | None:
     """The names in the ``Args:`` sections (or other ``sections``) of the objects' docstrings
     (None: no docstring)."""
@@ -73,7 +90,7 @@ def _args_named(*objects, sections: tuple[str, ...] = ("parameters",)) -> list[s
         if obj is None or obj.docstring is None:
             continue
         names = names or []
-        for section in obj.docstring.parse(griffe.Parser.google, warnings=False):
+        for section in obj.docstring.parse(griffe.Parser.google):
             if section.kind.value in sections:
                 names += [p.name for p in section.value]
     return names
@@ -93,26 +110,26 @@ def _problem(parameters: list[str], named: list[str] | None) -> str | None:
 
 def _check(obj, problems: dict[str, str], seen: set[str], method: bool = False) -> None:
     obj = obj.final_target if obj.is_alias else obj
-    if obj.path in seen:
+    if obj.path in seen or not (obj.is_function or obj.is_class):
         return
     seen.add(obj.path)
+    _WARNINGS.messages.clear()
     if obj.is_function:
         problem = _problem(_parameters(obj, method), _args_named(obj))
-    elif obj.is_class:
+    else:
         init = obj.members.get("__init__")
         init = None if init is None or init.is_alias else init
         # a dataclass's constructor parameters are its fields: Google style lists them under
         # Attributes:
         sections = ("parameters", "attributes") if "dataclass" in obj.labels else ("parameters",)
         problem = _problem(_parameters(obj, method=True), _args_named(obj, init, sections=sections))
-        for name, member in obj.members.items():
-            if not name.startswith("_") and not member.is_alias and not member.inherited:
-                if member.is_function or member.is_class:
-                    _check(member, problems, seen, method=member.is_function)
-    else:
-        return
+    problem = "; ".join([*([problem] if problem else []), *_WARNINGS.messages])
     if problem:
         problems[obj.path] = problem
+    if obj.is_class:
+        for name, member in obj.members.items():
+            if not name.startswith("_") and not member.is_alias and not member.inherited:
+                _check(member, problems, seen, method=member.is_function)
 
 
 def _problems(package, module: str) -> dict[str, str]:
@@ -147,3 +164,24 @@ def test_the_check_sees_public_callables_and_catches_an_undocumented_parameter(p
     )
     module = griffe.visit("probe", Path("probe.py"), code, docstring_parser=griffe.Parser.google)
     assert _problem(_parameters(module["f"], False), _args_named(module["f"])) == "missing **extra; extra b"
+    # So is a class whose constructor's parameter has no type anywhere (griffe warns), and a
+    # dataclass may list its fields under Attributes: instead.
+    code = (
+        "import dataclasses\n"
+        "class C:\n"
+        '    """C.\n\n    Args:\n        x: x.\n    """\n'
+        "    def __init__(self, x) -> None: ...\n"
+        "@dataclasses.dataclass\n"
+        "class D:\n"
+        '    """D.\n\n    Attributes:\n        y: y.\n    """\n'
+        "    y: int\n"
+    )
+    with griffe.temporary_visited_package(
+        "probe", {"__init__.py": code}, docstring_parser=griffe.Parser.google
+    ) as probe:
+        problems: dict[str, str] = {}
+        _check(probe["C"], problems, set())
+        _check(probe["D"], problems, set())
+        assert _parameters(probe["D"], method=True) == ["y"]
+    assert list(problems) == ["probe.C"]
+    assert problems["probe.C"].endswith("No type or annotation for parameter 'x'")

@@ -124,7 +124,7 @@ class ImageFolderDataModule(ImageDataModule):
         root: the folder.
         image_size: the side images are resized and centre-cropped to.
         n_channels: 1 (grey) or 3 (RGB).
-        **kwargs: ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
+        **kwargs (Any): ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
             :class:`DigitsDataModule` takes them.
     """
 
@@ -147,7 +147,7 @@ class FakeImageDataModule(ImageDataModule):
         n_images: the number of images.
         image_size: their side.
         n_channels: their channels.
-        **kwargs: ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
+        **kwargs (Any): ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
             :class:`DigitsDataModule` takes them.
     """
 
