@@ -42,6 +42,9 @@ def first_invalid_symbol(raw: bytes) -> int:
 
     What every reader checks DNA bytes with, so that no byte (a NUL, a control byte, a stray
     CR) is dropped or let through silently.
+
+    Args:
+        raw: the DNA bytes to check.
     """
     # bytes.translate deleting the valid symbols runs at GB/s; numpy finds the culprit only on failure
     if not raw.translate(None, _VALID_BYTES):

@@ -44,13 +44,21 @@ class Inputs:
     ``dims`` are sizes, or the name of the constructor argument giving a size (an argument
     holding a tuple, such as ``image_shape``, gives several), so the shape follows from the
     arguments: ``Inputs("dna", (4, "seq_len"))`` is (4, 1000) for DeepSEA's defaults.
+
+    Attributes:
+        kind: what the model reads (``"dna"``, ``"image"``, ...).
+        dims: the item's sizes, each an int or the name of the constructor argument giving it.
     """
 
     kind: InputKind
     dims: tuple[int | str, ...]
 
     def shape(self, args: Mapping[str, Any]) -> tuple[int, ...]:
-        """The item shape for constructor arguments ``args`` (a KeyError for one missing)."""
+        """The item shape for constructor arguments ``args`` (a KeyError for one missing).
+
+        Args:
+            args: constructor arguments, holding every argument that ``dims`` names.
+        """
         shape: list[int] = []
         for dim in self.dims:
             value = args[dim] if isinstance(dim, str) else dim
@@ -65,12 +73,15 @@ DNA_INPUT = Inputs("dna", (4, "seq_len"))
 class Conventions:
     """What a model's originals did that no tensor records, stated once for a model.
 
-    ``alphabet`` is the order of one-hot DNA's channels; ``n_value`` what the original's
-    encoding puts in each channel for N; ``value_range`` the pixel range of the images an
-    image model makes or reads; ``targets`` the list in ``zoo.targets`` naming the outputs.
     A published file states its own value where it differs (``PublishedFile.n_value``, ...);
     strand averaging is a constructor argument (``rc_average``), so a file states it in its
     ``args``.
+
+    Attributes:
+        alphabet: the order of one-hot DNA's channels.
+        n_value: what the original's encoding puts in each channel for N.
+        value_range: the pixel range of the images an image model makes or reads.
+        targets: the list in ``zoo.targets`` naming the outputs.
     """
 
     alphabet: str | None = None
@@ -82,7 +93,20 @@ class Conventions:
 @dataclass(frozen=True)
 class ModelSpec:
     """One registered model: its class, paper defaults, paper, inputs, conventions,
-    checkpoint layouts, shape-to-arguments function and published files."""
+    checkpoint layouts, shape-to-arguments function and published files.
+
+    Attributes:
+        name: the registered name.
+        cls: the model class.
+        defaults: the paper's values of constructor arguments, overriding the constructor's.
+        paper: the paper, cited as its published files cite it.
+        doi: the paper's DOI.
+        inputs: what the model reads.
+        conventions: what its originals did that no tensor records.
+        layouts: the public checkpoint layouts that load into it.
+        args_from_state: the constructor arguments a zoo-keyed state dict's shapes imply.
+        published: its public weight files.
+    """
 
     name: str
     cls: type[nn.Module]
@@ -102,7 +126,11 @@ class ModelSpec:
         return f"{self.paper}, doi:{self.doi}" if self.doi else ""
 
     def input_shape(self, args: Mapping[str, Any] | None = None) -> tuple[int, ...]:
-        """The shape of one input item for the paper defaults overridden by ``args``."""
+        """The shape of one input item for the paper defaults overridden by ``args``.
+
+        Args:
+            args: constructor arguments overriding the paper defaults.
+        """
         if self.inputs is None:
             raise ValueError(f"{self.name}: no input shape is registered")
         return self.inputs.shape({**_default_args(self), **(args or {})})
@@ -145,11 +173,18 @@ def register_model(
 ) -> ModelSpec:
     """Register ``cls`` under ``name`` and return its spec.
 
-    ``defaults`` override the constructor's defaults; ``paper`` cites the paper (``doi`` its
-    DOI); ``inputs`` says what the model reads; ``conventions`` what its originals did that
-    no tensor records; ``layouts`` are the public checkpoint layouts that load into it;
-    ``args_from_state`` tells the constructor arguments a zoo-keyed state dict's shapes
-    imply; ``published`` are its public weight files (see :func:`register_published`).
+    Args:
+        name: the name to register; a name registered to another class is refused.
+        cls: the model class.
+        defaults: values overriding the constructor's defaults (the paper's).
+        paper: the paper to cite.
+        doi: the paper's DOI.
+        inputs: what the model reads.
+        conventions: what its originals did that no tensor records.
+        layouts: the public checkpoint layouts that load into it.
+        args_from_state: tells the constructor arguments a zoo-keyed state dict's shapes imply.
+        published: its public weight files (see :func:`register_published`); one refused
+            leaves the registry as it was.
     """
     if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ValueError(f"model name {name!r} is already registered to {_REGISTRY[name].cls}")
@@ -174,7 +209,11 @@ def register_model(
 
 
 def unregister_model(name: str) -> None:
-    """Remove the model ``name`` and its published files from the registry."""
+    """Remove the model ``name`` and its published files from the registry.
+
+    Args:
+        name: a registered model name.
+    """
     get_spec(name)  # unknown names get the known list
     del _REGISTRY[name]
 
@@ -182,7 +221,11 @@ def unregister_model(name: str) -> None:
 def register_published(file: PublishedFile) -> PublishedFile:
     """Add ``file`` to the published files of its model (``file.model``) and return it as
     registered: with the model's paper and, where the record leaves them None, its
-    conventions filled in."""
+    conventions filled in.
+
+    Args:
+        file: the published file's description.
+    """
     spec = get_spec(file.model)
     if any(other.name == file.name for other in all_published()):
         raise ValueError(f"a published file named {file.name!r} is already registered")
@@ -228,7 +271,11 @@ def _latent_size(spec: ModelSpec, args: Mapping[str, Any]) -> int | None:
 
 
 def unregister_published(name: str) -> None:
-    """Remove the published file ``name`` from the registry."""
+    """Remove the published file ``name`` from the registry.
+
+    Args:
+        name: a published file's name.
+    """
     for spec in _REGISTRY.values():
         kept = tuple(file for file in spec.published if file.name != name)
         if len(kept) != len(spec.published):
@@ -254,14 +301,25 @@ def all_layouts() -> list[Layout]:
 
 def layouts_for_keys(keys: set[str] | frozenset[str]) -> list[Layout]:
     """Every registered layout whose key set is exactly ``keys`` (several layouts may share a
-    key set: their shapes, or only the arguments they imply, tell them apart)."""
+    key set: their shapes, or only the arguments they imply, tell them apart).
+
+    Args:
+        keys: a checkpoint's state-dict keys.
+    """
     return [layout for layout in all_layouts() if layout.keys == keys]
 
 
 def args_from_state(name: str, state: dict[str, torch.Tensor], current: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments that the zoo-keyed ``state`` implies for model ``name``;
-    arguments the shapes cannot tell keep their ``current`` value. {} when the state does not
-    fit the family's keys."""
+    """Constructor arguments that the zoo-keyed ``state`` implies for model ``name``.
+
+    Args:
+        name: a registered model name.
+        state: a state dict with the zoo's keys.
+        current: the arguments so far; those the shapes cannot tell keep their value here.
+
+    Returns:
+        The arguments; {} when the state does not fit the family's keys.
+    """
     fn = _REGISTRY[name].args_from_state if name in _REGISTRY else None
     if fn is None:
         return {}
@@ -272,7 +330,11 @@ def args_from_state(name: str, state: dict[str, torch.Tensor], current: dict[str
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The registry entry for ``name``; unknown names get the known list and closest match."""
+    """The registry entry for ``name``; unknown names get the known list and closest match.
+
+    Args:
+        name: a registered model name.
+    """
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
     try:
@@ -285,7 +347,11 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def spec_for_class(cls: type[nn.Module]) -> ModelSpec:
-    """The first registry entry built from ``cls`` (used when saving a model)."""
+    """The first registry entry built from ``cls`` (used when saving a model).
+
+    Args:
+        cls: a model class.
+    """
     for spec in _REGISTRY.values():
         if spec.cls is cls:
             return spec
@@ -385,13 +451,22 @@ def build_kwargs(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_model(name: str, **overrides: Any) -> nn.Module:
-    """The model registered as ``name``, built with paper defaults and ``overrides`` (no weights)."""
+    """The model registered as ``name``, built with paper defaults and ``overrides`` (no weights).
+
+    Args:
+        name: a registered model name.
+        **overrides: constructor arguments replacing the paper defaults, each name and type checked.
+    """
     spec = get_spec(name)
     return spec.cls(**build_kwargs(spec, overrides))
 
 
 def default_args(name: str) -> dict[str, Any]:
-    """The constructor arguments ``name`` gets with no overrides (required ones left out)."""
+    """The constructor arguments ``name`` gets with no overrides (required ones left out).
+
+    Args:
+        name: a registered model name.
+    """
     return _default_args(get_spec(name))
 
 
@@ -404,5 +479,9 @@ def _default_args(spec: ModelSpec) -> dict[str, Any]:
 
 
 def model_args(model: nn.Module) -> dict[str, Any]:
-    """The constructor arguments that rebuild a zoo model (its ``config``)."""
+    """The constructor arguments that rebuild a zoo model (its ``config``).
+
+    Args:
+        model: a zoo model.
+    """
     return dict(model.config)

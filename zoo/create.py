@@ -55,6 +55,22 @@ def create_model(
     ``name`` may also be ``"hf://OWNER/REPO[@REVISION]"``: a zoo repository on the Hugging Face
     Hub (:mod:`zoo.hub`), read through the Hugging Face cache (offline with ``HF_HUB_OFFLINE=1``);
     ``weights="hf://..."`` loads such a repository's weights file into the model ``name``.
+
+    Args:
+        name: a registered model, a published checkpoint of the catalogue or an ``hf://``
+            reference.
+        weights: a weight file to load into the new model (any format :func:`zoo.load_weights`
+            reads), or ``"hf://..."``; offline, a local copy of the published file.
+        pretrained: download the published file into the cache (once), check its md5 and load
+            it.
+        check_md5: refuse a local copy of a published file whose md5 differs from the
+            published one; False warns instead.
+        progress: show a progress bar while downloading.
+        **overrides: constructor arguments replacing the paper defaults.
+
+    Returns:
+        The model, with ``target_names``, ``n_value`` and ``source`` set for a published
+        checkpoint.
     """
     if is_hub_ref(name):  # a zoo repository on the Hugging Face Hub
         if weights is not None or pretrained:
@@ -100,6 +116,9 @@ def load_model(path: PathLike) -> nn.Module:
     The stored name and arguments are checked against the file's tensors (on the meta
     device) before the model is allocated: a corrupt record is a clear error, never an
     allocation the file's size does not justify.
+
+    Args:
+        path: the zoo weights file (``.safetensors`` with a ``zoo_model`` record).
     """
     require_weights_file(path)
     meta = read_metadata(path)

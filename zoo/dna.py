@@ -71,7 +71,14 @@ def one_hot(seq: str | Sequence[str], n_value: float = 0.25) -> torch.Tensor:
 
     Channels are A, C, G, T; case is ignored; ``N`` becomes ``n_value`` in all four
     channels (0.25 as Kipoi and Selene do; pass 0.0 for ExPecto/Beluga). Any other
-    symbol raises ValueError naming it and its position; ``n_value`` must be a finite number.
+    symbol raises ValueError naming it and its position.
+
+    Args:
+        seq: a DNA string, or a list of equal-length DNA strings.
+        n_value: the value of ``N`` in each of the four channels; a finite number.
+
+    Returns:
+        float32 (4, L) for a str, (N, 4, L) for a list.
     """
     n_value = require_number(n_value, "n_value")
     single = isinstance(seq, str)
@@ -93,6 +100,9 @@ def base_codes(seq: str | Sequence[str]) -> torch.Tensor:
 
     The same checks and errors as :func:`one_hot`, at 1 byte a base instead of 16: what to
     send to a GPU, which then encodes them with :func:`one_hot_codes`.
+
+    Args:
+        seq: a DNA string, or a list of equal-length DNA strings.
     """
     single = isinstance(seq, str)
     codes = checked_codes(_as_list(seq, "base_codes")).copy()  # a copy: frombuffer's array is read-only
@@ -105,6 +115,10 @@ def one_hot_codes(codes: torch.Tensor, n_value: float = 0.25) -> torch.Tensor:
     Equal to ``one_hot(seqs, n_value)`` for the sequences the codes came from. The codes are
     not checked again (that would cost a pass on the device): a byte other than ACGTNacgtn,
     from anywhere but ``base_codes``, becomes a column of NaN.
+
+    Args:
+        codes: uint8 codes from :func:`base_codes`, shape (..., L), on any device.
+        n_value: the value of ``N`` in each of the four channels; a finite number.
     """
     if not isinstance(codes, torch.Tensor):
         raise TypeError(f"one_hot_codes takes uint8 codes from base_codes, got {type(codes).__name__}")
@@ -125,6 +139,9 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
     """Reverse complement of one-hot DNA in ACGT order, shape (..., 4, L).
 
     Flipping the channel axis swaps A<->T and C<->G; flipping the length axis reverses.
+
+    Args:
+        x: one-hot DNA, shape (..., 4, L).
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"reverse_complement takes a one-hot tensor (..., 4, L), got {type(x).__name__}")
@@ -134,7 +151,11 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
 
 
 def reverse_complement_str(seq: str) -> str:
-    """Reverse complement of a DNA string (N stays N, case kept)."""
+    """Reverse complement of a DNA string (N stays N, case kept).
+
+    Args:
+        seq: the DNA string.
+    """
     return seq.translate(_COMPLEMENT)[::-1]
 
 
@@ -146,6 +167,9 @@ def ambiguity_as_n(seq: str) -> str:
 
     For genome windows: reference FASTAs carry IUPAC ambiguity codes (R, Y, M, ...), which
     the models never saw. Sequences a user passes in are checked strictly by ``one_hot``.
+
+    Args:
+        seq: the DNA string.
     """
     return seq.translate(_AMBIGUITY_AS_N)
 

@@ -22,7 +22,11 @@ HEADS: dict[str, type[nn.Module]] = {
 
 
 def make_head(name: str) -> nn.Module:
-    """The head module called ``name``; unknown names get the list of known heads."""
+    """The head module called ``name``; unknown names get the list of known heads.
+
+    Args:
+        name: a key of :data:`HEADS`.
+    """
     try:
         return HEADS[name]()
     except (KeyError, TypeError):
@@ -30,13 +34,21 @@ def make_head(name: str) -> nn.Module:
 
 
 def head_name(head: nn.Module) -> str:
-    """The name under which ``head``'s class is in :data:`HEADS`."""
+    """The name under which ``head``'s class is in :data:`HEADS`.
+
+    Args:
+        head: a head module.
+    """
     return next(name for name, cls in HEADS.items() if type(head) is cls)
 
 
 @functools.cache
 def init_parameters(cls: type[nn.Module]) -> tuple[str, ...]:
-    """The names of ``cls.__init__``'s parameters, ``self`` and ``*args``/``**kwargs`` left out."""
+    """The names of ``cls.__init__``'s parameters, ``self`` and ``*args``/``**kwargs`` left out.
+
+    Args:
+        cls: a model class.
+    """
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     return tuple(p.name for p in params if p.kind in kinds)
@@ -85,9 +97,17 @@ class HeadedModel(nn.Module):
         return next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's output before its head."""
+        """The model's output before its head.
+
+        Args:
+            x: the input batch.
+        """
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``head(logits(x))``."""
+        """``head(logits(x))``.
+
+        Args:
+            x: the input batch.
+        """
         return self.head(self.logits(x))

@@ -40,7 +40,11 @@ _BATCH = 256  # latents decoded at once: memory does not grow with the number of
 
 
 def latent_size(model: nn.Module) -> int:
-    """The length of the latent vector ``model`` decodes: a VAE's ``latent_size``, a decoder's ``in_size``."""
+    """The length of the latent vector ``model`` decodes: a VAE's ``latent_size``, a decoder's ``in_size``.
+
+    Args:
+        model: a VAE or a decoder.
+    """
     size = getattr(model, "latent_size", None) or getattr(model, "in_size", None)
     if not isinstance(size, int):
         raise ValueError(f"{type(model).__name__} takes no latent vectors (it is not a generator or a VAE)")
@@ -48,17 +52,31 @@ def latent_size(model: nn.Module) -> int:
 
 
 def decode_logits(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """Images before the head for latents ``z``: a VAE's ``decode_logits``, a decoder's ``logits``."""
+    """Images before the head for latents ``z``: a VAE's ``decode_logits``, a decoder's ``logits``.
+
+    Args:
+        model: a VAE or a decoder.
+        z: latents (N, latent size).
+    """
     return model.decode_logits(z) if hasattr(model, "decode_logits") else model.logits(z)
 
 
 def decode(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """Images (in the head's range) for latents ``z``: a VAE's ``decode``, a decoder's forward."""
+    """Images (in the head's range) for latents ``z``: a VAE's ``decode``, a decoder's forward.
+
+    Args:
+        model: a VAE or a decoder.
+        z: latents (N, latent size).
+    """
     return model.decode(z) if hasattr(model, "decode") else model(z)
 
 
 def pixel_range(model: nn.Module) -> tuple[float, float]:
-    """The range of ``model``'s images, told by its head: tanh (-1, 1), sigmoid (0, 1)."""
+    """The range of ``model``'s images, told by its head: tanh (-1, 1), sigmoid (0, 1).
+
+    Args:
+        model: an image model.
+    """
     head = getattr(model, "head", None)
     if isinstance(head, nn.Tanh):
         return (-1.0, 1.0)
@@ -73,7 +91,12 @@ def pixel_range(model: nn.Module) -> tuple[float, float]:
 def discriminator_image_shape(discriminator: nn.Module, image_shape: ImageShape | None = None) -> ImageShape:
     """(C, H, W) of the images ``discriminator`` scores: an ImageDiscriminator's own; for a
     BinaryClassifier (which reads them flattened) ``image_shape`` when given, else a square
-    one- or three-channel image of its ``in_features`` pixels."""
+    one- or three-channel image of its ``in_features`` pixels.
+
+    Args:
+        discriminator: an ImageDiscriminator or a BinaryClassifier.
+        image_shape: the (C, H, W) a BinaryClassifier's flat input stands for.
+    """
     if isinstance(discriminator, BinaryClassifier):
         if discriminator.n_outputs != 1:
             raise ValueError(
@@ -99,7 +122,12 @@ def discriminator_image_shape(discriminator: nn.Module, image_shape: ImageShape 
 
 
 def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """One logit per image, (N,), for images (N, C, H, W); a BinaryClassifier reads them flattened."""
+    """One logit per image, (N,), for images (N, C, H, W); a BinaryClassifier reads them flattened.
+
+    Args:
+        discriminator: an ImageDiscriminator or a BinaryClassifier.
+        images: (N, C, H, W).
+    """
     if isinstance(discriminator, BinaryClassifier):
         return discriminator.logits(images.flatten(1)).squeeze(1)
     return discriminator.logits(images)
@@ -109,13 +137,24 @@ def discriminator_logits(discriminator: nn.Module, images: torch.Tensor) -> torc
 
 
 def latents(size: int, n: int, seed: int) -> torch.Tensor:
-    """``n`` standard normal latent vectors (n, size), the same for the same ``seed``."""
+    """``n`` standard normal latent vectors (n, size), the same for the same ``seed``.
+
+    Args:
+        size: the latent length.
+        n: the number of vectors.
+        seed: the seed.
+    """
     return torch.randn(n, size, generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
 def generate(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """``model``'s images for latents ``z``, in eval mode, mapped to [0, 1]."""
+    """``model``'s images for latents ``z``, in eval mode, mapped to [0, 1].
+
+    Args:
+        model: a VAE or a decoder.
+        z: latents (N, latent size).
+    """
     low, high = pixel_range(model)
     was_training = model.training
     model.eval()
@@ -127,13 +166,24 @@ def generate(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def default_scale(side: int, min_side: int = MIN_SIDE) -> int:
-    """The whole enlargement that makes an image of ``side`` pixels at least ``min_side``."""
+    """The whole enlargement that makes an image of ``side`` pixels at least ``min_side``.
+
+    Args:
+        side: the image's side in pixels.
+        min_side: the least side wanted.
+    """
     return max(1, math.ceil(min_side / side))
 
 
 def image_grid(images: torch.Tensor, nrow: int, scale: int = 1) -> torch.Tensor:
     """Images (N, C, H, W) in [0, 1] as one uint8 picture (C, H', W'): ``nrow`` images a row,
-    each enlarged ``scale`` times by repeating pixels, ``PAD`` grey pixels between them."""
+    each enlarged ``scale`` times by repeating pixels, ``PAD`` grey pixels between them.
+
+    Args:
+        images: (N, C, H, W) in [0, 1].
+        nrow: images per row.
+        scale: how many times each image is enlarged.
+    """
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(images.shape)}")
     if nrow < 1 or scale < 1:
@@ -160,7 +210,15 @@ def sample_grid(
     model: nn.Module, n: int = 64, seed: int = 0, nrow: int | None = None, scale: int | None = None
 ) -> torch.Tensor:
     """A uint8 picture (C, H, W) of ``n`` samples of ``model`` from seeded Gaussian latents;
-    ``nrow`` defaults to a square grid, ``scale`` to :func:`default_scale`."""
+    ``nrow`` defaults to a square grid, ``scale`` to :func:`default_scale`.
+
+    Args:
+        model: a VAE or a decoder.
+        n: the number of samples.
+        seed: the seed of the latents.
+        nrow: images per row; None: a square grid.
+        scale: the enlargement; None: :func:`default_scale`.
+    """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if n > MAX_IMAGES:
@@ -176,6 +234,11 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     Gaussian latents concentrate near a sphere: the straight line between two of them passes
     through improbably short vectors, the great circle does not. Parallel vectors fall back
     to the straight line.
+
+    Args:
+        a: the start (t=0).
+        b: the end (t=1).
+        t: where along the arc, in [0, 1].
     """
     unit_a = a / a.norm(dim=-1, keepdim=True)
     unit_b = b / b.norm(dim=-1, keepdim=True)
@@ -188,7 +251,14 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 def interpolation_latents(size: int, pairs: int, steps: int, seed: int) -> torch.Tensor:
     """(pairs * steps, size): for each of ``pairs`` seeded latent pairs, ``steps`` points of
-    the spherical interpolation from the first (step 0) to the second (last step)."""
+    the spherical interpolation from the first (step 0) to the second (last step).
+
+    Args:
+        size: the latent length.
+        pairs: the number of latent pairs.
+        steps: the points per pair.
+        seed: the seed of the latents.
+    """
     if pairs < 1 or steps < 2:
         raise ValueError(f"expected pairs >= 1 and steps >= 2, got pairs={pairs}, steps={steps}")
     if pairs * steps > MAX_IMAGES:
@@ -205,14 +275,28 @@ def interpolate(
     model: nn.Module, pairs: int = 4, steps: int = 8, seed: int = 0, scale: int | None = None
 ) -> torch.Tensor:
     """A uint8 picture (C, H, W) with one row per latent pair: ``steps`` images along the
-    spherical interpolation between the pair (see :func:`interpolation_latents`)."""
+    spherical interpolation between the pair (see :func:`interpolation_latents`).
+
+    Args:
+        model: a VAE or a decoder.
+        pairs: the number of latent pairs (rows).
+        steps: the images per row.
+        seed: the seed of the latents.
+        scale: the enlargement; None: :func:`default_scale`.
+    """
     images = generate(model, interpolation_latents(latent_size(model), pairs, steps, seed))
     return image_grid(images, steps, default_scale(images.shape[-1]) if scale is None else scale)
 
 
 def save_grid_png(grid: torch.Tensor, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write a uint8 picture (C, H, W) as a PNG at ``path`` (atomically; a read-only file is
-    replaced only with ``overwrite``); returns the path."""
+    replaced only with ``overwrite``); returns the path.
+
+    Args:
+        grid: the uint8 picture (C, H, W).
+        path: the PNG to write.
+        overwrite: replace a read-only file.
+    """
     from PIL import Image
 
     if grid.dtype != torch.uint8 or grid.dim() != 3 or grid.shape[0] not in (1, 3):
@@ -286,7 +370,11 @@ def save_image_pngs(images: torch.Tensor, folder: str | os.PathLike[str], names:
 
 
 def image_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """The PNG and JPEG files under ``folder`` (subfolders too), sorted."""
+    """The PNG and JPEG files under ``folder`` (subfolders too), sorted.
+
+    Args:
+        folder: the folder searched.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"{os.fspath(folder)} is not a folder of images")
@@ -312,7 +400,14 @@ def _claimed_size(path: Path) -> str:
 
 def read_image(path: Path, shape: ImageShape, value_range: tuple[float, float], resize: bool) -> torch.Tensor:
     """The image at ``path`` as a float tensor of ``shape`` with pixels in ``value_range``;
-    grey or RGB as ``shape`` asks; another size is resized (bilinear) only with ``resize``."""
+    grey or RGB as ``shape`` asks; another size is resized (bilinear) only with ``resize``.
+
+    Args:
+        path: the image file.
+        shape: the (C, H, W) wanted.
+        value_range: the range of the pixels.
+        resize: resize an image of another size (else refused).
+    """
     import numpy as np
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms.functional import resize as resize_image
@@ -361,6 +456,14 @@ def score_images(
 
     Pixels are mapped to ``value_range``, the range the discriminator was trained on
     ((-1, 1) beside a tanh generator, the default; (0, 1) beside a sigmoid one).
+
+    Args:
+        discriminator: an ImageDiscriminator or a BinaryClassifier.
+        folder: the folder of images (PNG and JPEG, subfolders too).
+        value_range: the range the pixels are mapped to.
+        resize: resize images of another size (else refused).
+        image_shape: the (C, H, W) a BinaryClassifier's flat input stands for.
+        batch_size: images per pass.
     """
     if hasattr(discriminator, "in_size") or hasattr(discriminator, "latent_size"):
         raise ValueError(
@@ -390,6 +493,11 @@ def write_scores(
     (a read-only file is replaced only with ``overwrite``).
 
     An image name that would break the table (a tab or line break in it) is a ValueError.
+
+    Args:
+        rows: :func:`score_images` rows.
+        path: the TSV file to write.
+        overwrite: replace a read-only file.
     """
     for name, _ in rows:
         problem = tsv_field_problem(name)

@@ -74,7 +74,11 @@ class ConfigError(ZooError):
 
 
 def prepare_data(cfg: DictConfig) -> None:
-    """Run the configured synthetic-data generator when the data module reads its output."""
+    """Run the configured synthetic-data generator when the data module reads its output.
+
+    Args:
+        cfg: the composed run config.
+    """
     synthetic = cfg.get("synthetic")
     if synthetic and OmegaConf.select(cfg, "data.fasta") == synthetic.get("fasta"):
         instantiate(synthetic)
@@ -90,7 +94,11 @@ _TRAINER_NUMBERS = ("limit_train_batches", "limit_val_batches", "limit_test_batc
 
 def check_trainer_config(trainer: DictConfig) -> None:
     """Refuse a trainer count that is not a whole number (or a fraction that is not a number)
-    before data is built, naming the key: ``trainer.max_epochs=abc`` would fail mid-fit."""
+    before data is built, naming the key: ``trainer.max_epochs=abc`` would fail mid-fit.
+
+    Args:
+        trainer: the ``trainer`` config.
+    """
     for key in _TRAINER_INTS + _TRAINER_NUMBERS:
         value = trainer.get(key)
         if value is None:
@@ -115,7 +123,11 @@ def check_run_config(cfg: DictConfig) -> None:
     """Refuse, before any data is made, the options that would only fail (or silently do
     something else) deep inside the run: the trainer's counts, ``seed``, ``torch_threads``,
     the task's rates and weights, a logger whose library is missing, and a ``ckpt_path`` that
-    is no Lightning checkpoint."""
+    is no Lightning checkpoint.
+
+    Args:
+        cfg: the composed run config.
+    """
     check_trainer_config(cfg.trainer)
     check_loggers(cfg.get("logger"))
     seed = cfg.get("seed")
@@ -148,7 +160,11 @@ def check_data_paths(cfg: DictConfig) -> None:
     """Every file or folder the data config names exists (after :func:`prepare_data` made any
     generated ones): all missing ones are named in one ConfigError, before the first is read
     (reading sizes from them in the config's interpolations names only the first, in
-    OmegaConf's words)."""
+    OmegaConf's words).
+
+    Args:
+        cfg: the composed run config.
+    """
     data = cfg.get("data")
     if not isinstance(data, DictConfig):
         return
@@ -162,7 +178,11 @@ def check_data_paths(cfg: DictConfig) -> None:
 
 def check_pos_weight(cfg: DictConfig) -> None:
     """A ``task.pos_weight`` list has one value per target (the model's ``n_targets``, which
-    the data files give: call after :func:`prepare_data`)."""
+    the data files give: call after :func:`prepare_data`).
+
+    Args:
+        cfg: the composed run config.
+    """
     weights = OmegaConf.select(cfg, "task.pos_weight")
     n_targets = OmegaConf.select(cfg, "model.n_targets")
     if OmegaConf.is_list(weights) and isinstance(n_targets, int) and len(weights) not in (1, n_targets):
@@ -180,7 +200,12 @@ def check_data_splits(cfg: DictConfig, datamodule: L.LightningDataModule) -> Non
     """Refuse, before the trainer starts, data whose training, validation or (with ``run_test``)
     test split is empty: a one-record FASTA gave Lightning's "metric val_auroc is not available"
     mid-fit. A split is not needed where the trainer is told to skip it
-    (``limit_val_batches=0``, ``limit_test_batches=0``)."""
+    (``limit_val_batches=0``, ``limit_test_batches=0``).
+
+    Args:
+        cfg: the composed run config.
+        datamodule: the run's data module.
+    """
     datasets = getattr(datamodule, "datasets", None)
     if datasets is None or not hasattr(datamodule, "setup"):
         return
@@ -208,7 +233,11 @@ _RESUME_KEYS = ("state_dict", "optimizer_states", "loops", "pytorch-lightning_ve
 
 
 def check_resume_checkpoint(path: str) -> None:
-    """``ckpt_path`` is a readable Lightning checkpoint with what resuming needs."""
+    """``ckpt_path`` is a readable Lightning checkpoint with what resuming needs.
+
+    Args:
+        path: the ``ckpt_path``.
+    """
     try:
         ckpt = read_checkpoint(path)
     except (OSError, ValueError) as err:  # missing, a folder, empty, corrupt, unsafe
@@ -223,7 +252,12 @@ def check_resume_checkpoint(path: str) -> None:
 
 def check_checkpoint_fits(path: str, task: L.LightningModule) -> None:
     """``ckpt_path``'s weights have the task's keys and shapes (another run's model would fail
-    inside Lightning's load with a long traceback)."""
+    inside Lightning's load with a long traceback).
+
+    Args:
+        path: the ``ckpt_path``.
+        task: the task the run built.
+    """
     saved = read_checkpoint(path)["state_dict"]
     wanted = task.state_dict()
     differ = sorted(set(saved) ^ set(wanted)) + sorted(
@@ -247,7 +281,11 @@ LOGGER_PACKAGES = {
 
 def check_loggers(loggers: DictConfig | None) -> None:
     """Refuse a configured logger whose library is not installed, naming the pip command
-    (before any data is made; Lightning would fail at the logger's construction)."""
+    (before any data is made; Lightning would fail at the logger's construction).
+
+    Args:
+        loggers: the run's logger configs.
+    """
     for name, conf in (loggers or {}).items():
         target = conf.get("_target_") if conf is not None else None
         if target not in LOGGER_PACKAGES:
@@ -287,7 +325,13 @@ def _logger_places(trainer: L.Trainer) -> list[str]:
 
 def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
     """Lines on the fit just ended: why it stopped, and its checkpoints (read before a test
-    restores the checkpoint callback's state from the tested file)."""
+    restores the checkpoint callback's state from the tested file).
+
+    Args:
+        trainer: the trainer that fitted.
+        reason: why it stopped.
+        seconds: how long the fit took.
+    """
     epochs = trainer.current_epoch  # epochs finished (a time limit can stop one midway)
     lines = [f"training stopped after {epochs} epoch(s), {format_duration(seconds)}: {reason}"]
     ckpt = trainer.checkpoint_callback
@@ -302,7 +346,13 @@ def fit_summary(trainer: L.Trainer, reason: str, seconds: float) -> list[str]:
 def results_summary(
     trainer: L.Trainer, task: L.LightningModule, tested: dict[str, float] | None
 ) -> list[str]:
-    """Lines on the test (figures, per-target table and pictures) and on where everything went."""
+    """Lines on the test (figures, per-target table and pictures) and on where everything went.
+
+    Args:
+        trainer: the run's trainer.
+        task: the run's task.
+        tested: the test's figures; None without a test.
+    """
     lines = []
     if tested is not None:
         figures = ", ".join(f"{k} {format_value(v)}" for k, v in epoch_metrics(tested).items())
@@ -323,7 +373,11 @@ def results_summary(
 def allow_mlflow_file_store(loggers: DictConfig | None) -> None:
     """MLflow 3 refuses a ``file:`` store unless ``MLFLOW_ALLOW_FILE_STORE`` is set (the store
     is in maintenance mode, and the database store needs the full mlflow with SQLAlchemy):
-    a run configured with one opts in, unless the variable is already set."""
+    a run configured with one opts in, unless the variable is already set.
+
+    Args:
+        loggers: the run's logger configs.
+    """
     for conf in (loggers or {}).values():
         if conf is not None and conf.get("_target_") == "lightning.pytorch.loggers.MLFlowLogger":
             if str(conf.get("tracking_uri") or "file:").startswith("file:"):
@@ -399,7 +453,11 @@ def save_run_config(cfg: DictConfig) -> Path | None:
     Hydra would (it is told not to: it overwrites them), each as ``NAME.yaml``, or beside an
     earlier run's as ``NAME.run-N.yaml`` (N = 2, 3, ...); on global rank 0 only.
 
-    Returns the folder, or None where nothing is written.
+    Args:
+        cfg: the composed run config.
+
+    Returns:
+        The folder, or None where nothing is written.
     """
     if rank_zero_only.rank != 0 or not HydraConfig.initialized():
         return None

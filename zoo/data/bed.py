@@ -23,7 +23,11 @@ def _has_header(fields: list[str]) -> bool:
 
 
 def count_bed_targets(path: str | os.PathLike[str]) -> int:
-    """How many 0/1 target columns a BED-like table has (read from its first line)."""
+    """How many 0/1 target columns a BED-like table has (read from its first line).
+
+    Args:
+        path: the table.
+    """
     path = require_nonempty(path, "BED table")
     fields = next(text_lines(path))[1].rstrip("\r\n").split("\t")
     if len(fields) < 4:
@@ -132,6 +136,18 @@ class DnaBedDataModule(DnaDataModule):
 
     Split by chromosome: DeepSEA held out chr8 and chr9 for testing and used chr7 for
     validation, the defaults here.
+
+    Args:
+        genome: the genome FASTA (indexed).
+        table: the BED-like table: chrom, start, end, then one 0/1 column per target.
+        seq_len: the window length.
+        n_targets: checked against the table when given.
+        val_chroms: the validation chromosomes.
+        test_chroms: the test chromosomes.
+        batch_size: windows per batch.
+        num_workers: DataLoader worker processes.
+        rc_augment: reverse-complement each training record with probability 0.5.
+        n_value: the one-hot value of N.
     """
 
     def __init__(
@@ -153,7 +169,11 @@ class DnaBedDataModule(DnaDataModule):
         self.genome, self.table, self.seq_len, self.n_targets = genome, table, seq_len, n_targets
 
     def setup(self, stage: str | None = None) -> None:
-        """Read and check the table against the genome index, then split by chromosome."""
+        """Read and check the table against the genome index, then split by chromosome.
+
+        Args:
+            stage: Lightning's stage (every split is made whatever it is).
+        """
         if self.datasets:
             return
         hp = self.hparams

@@ -74,7 +74,11 @@ def check_lengths(path: str | os.PathLike[str], lengths: dict[str, int], seq_len
 
 
 def fasta_seq_len(path: str | os.PathLike[str]) -> int:
-    """The length shared by every record of a FASTA file (used to size the model)."""
+    """The length shared by every record of a FASTA file (used to size the model).
+
+    Args:
+        path: the FASTA file.
+    """
     return check_lengths(path, fasta_lengths(path))
 
 
@@ -241,6 +245,21 @@ class DnaFastaDataModule(DnaDataModule):
 
     ``seq_len`` and ``n_targets``, when given (Hydra fills them from the files), are checked
     against the files. Splits: seeded fractions, or regexes on record names.
+
+    Args:
+        fasta: the FASTA file (indexed).
+        labels: the labels TSV.
+        seq_len: checked against the files when given.
+        n_targets: checked against the files when given.
+        batch_size: records per batch.
+        num_workers: DataLoader worker processes.
+        val_fraction: the seeded fraction of records for validation.
+        test_fraction: the seeded fraction of records for testing.
+        val_pattern: a regex on record names selecting the validation records, instead of the fraction.
+        test_pattern: a regex on record names selecting the test records, instead of the fraction.
+        seed: the seed of the split.
+        rc_augment: reverse-complement each training record with probability 0.5.
+        n_value: the one-hot value of N.
     """
 
     def __init__(
@@ -267,7 +286,11 @@ class DnaFastaDataModule(DnaDataModule):
         self.seq_len, self.n_targets = seq_len, n_targets
 
     def setup(self, stage: str | None = None) -> None:
-        """Read and check the labels and the FASTA index, then split."""
+        """Read and check the labels and the FASTA index, then split.
+
+        Args:
+            stage: Lightning's stage (every split is made whatever it is).
+        """
         if self.datasets:
             return
         hp = self.hparams

@@ -73,7 +73,14 @@ class ImageDataModule(L.LightningDataModule):
 
 
 class DigitsDataModule(ImageDataModule):
-    """scikit-learn's 1797 8x8 handwritten digits (ships with scikit-learn, no download)."""
+    """scikit-learn's 1797 8x8 handwritten digits (ships with scikit-learn, no download).
+
+    Args:
+        scale: the pixel range: ``"unit"`` [0, 1] or ``"symmetric"`` [-1, 1].
+        batch_size: images per batch.
+        val_fraction: the seeded fraction of images held out.
+        seed: the seed of the split.
+    """
 
     image_size = 8
     n_channels = 1
@@ -111,7 +118,15 @@ def _transform(image_size: int, n_channels: int):  # -> torchvision transform
 
 
 class ImageFolderDataModule(ImageDataModule):
-    """Any folder of images in torchvision's ImageFolder layout (``root/class/*.png``)."""
+    """Any folder of images in torchvision's ImageFolder layout (``root/class/*.png``).
+
+    Args:
+        root: the folder.
+        image_size: the side images are resized and centre-cropped to.
+        n_channels: 1 (grey) or 3 (RGB).
+        **kwargs (Any): ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
+            :class:`DigitsDataModule` takes them.
+    """
 
     def __init__(self, root: str, image_size: int = 64, n_channels: int = 3, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -126,7 +141,15 @@ class ImageFolderDataModule(ImageDataModule):
 
 
 class FakeImageDataModule(ImageDataModule):
-    """torchvision FakeData: random images for smoke tests."""
+    """torchvision FakeData: random images for smoke tests.
+
+    Args:
+        n_images: the number of images.
+        image_size: their side.
+        n_channels: their channels.
+        **kwargs (Any): ``scale``, ``batch_size``, ``val_fraction`` and ``seed``, as
+            :class:`DigitsDataModule` takes them.
+    """
 
     def __init__(self, n_images: int = 64, image_size: int = 8, n_channels: int = 1, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -39,7 +39,11 @@ def read_label_header(path: str | os.PathLike[str]) -> list[str]:
 
 
 def count_targets(path: str | os.PathLike[str]) -> int:
-    """How many targets a labels TSV has (read from its header line only)."""
+    """How many targets a labels TSV has (read from its header line only).
+
+    Args:
+        path: the labels TSV.
+    """
     return len(read_label_header(path))
 
 
@@ -153,6 +157,9 @@ def read_labels(
     """(record names, target names, (N, T) uint8 labels, line number of each row) of a labels TSV.
 
     Every row must have one 0 or 1 per target; anything else names the file and line.
+
+    Args:
+        path: the labels TSV.
     """
     targets = read_label_header(path)
     fast = read_label_columns(path, 1, 0, len(targets), skip_rows=1)

@@ -58,10 +58,19 @@ def make_synthetic_dna(
 ) -> tuple[Path, Path]:
     """Write ``n_seqs`` random sequences of ``seq_len`` with planted motifs as FASTA + labels TSV.
 
-    Target ``t`` is positive (probability ``positive_rate``) when motif ``t`` of
-    :data:`MOTIFS` was planted (``copies`` times, never overlapping); each planted base
-    mutates with ``mutation_rate``.
+    Target ``t`` is positive when motif ``t`` of :data:`MOTIFS` was planted.
     Files are written under temporary names and renamed, so they are complete or absent.
+
+    Args:
+        fasta: the FASTA file to write.
+        labels: the labels TSV to write.
+        n_seqs: the number of sequences.
+        seq_len: their length.
+        n_targets: the number of targets (motifs planted).
+        positive_rate: the probability that a target is positive (its motif planted).
+        mutation_rate: the probability that each planted base mutates.
+        copies: how many times a motif is planted, never overlapping.
+        seed: the seed.
     """
     if not 1 <= n_targets <= len(MOTIFS):
         raise ValueError(f"n_targets={n_targets}, expected 1..{len(MOTIFS)} (one per known motif)")
@@ -96,6 +105,11 @@ def ensure_synthetic_dna(fasta: str, labels: str, **params: float | int) -> tupl
     """Generate the synthetic data set unless files made with the same parameters exist.
 
     The parameters are kept in ``<labels>.params.json``; other parameters regenerate.
+
+    Args:
+        fasta: the FASTA file.
+        labels: the labels TSV.
+        **params: :func:`make_synthetic_dna`'s other arguments.
     """
     manifest = Path(f"{labels}.params.json")
     wanted = json.dumps(params, sort_keys=True)

@@ -61,8 +61,6 @@ def prepare_logits(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function mapping an input batch to the model's float32 logits, in eval mode.
 
-    ``precision="fp32"`` gives probabilities within 1e-5 of ``model.logits`` (on CUDA see
-    TF32 below); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of fp32).
     The model is moved to ``device`` and put in eval mode; its weights are not changed.
     Weights holding NaN or infinities get a :class:`zoo._checks.NonFiniteWarning` naming
     them; the function then gives NaN and infinities where ``model.logits`` does (so does
@@ -85,6 +83,14 @@ def prepare_logits(
     architecture prepared in turn compile once); each new batch shape or architecture
     compiles anew, up to torch's recompile limit (``torch._dynamo.config.cache_size_limit``),
     past which that code runs uncompiled: ``torch._dynamo.reset()`` starts the count again.
+
+    Args:
+        model: the model.
+        precision: ``"fp32"`` gives probabilities within 1e-5 of ``model.logits`` (on CUDA see
+            TF32 above); ``"bf16"`` computes in bfloat16 (probabilities within about 1e-2 of
+            fp32).
+        device: where to run the model.
+        compile: run the model through ``torch.compile`` (see above).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}")

@@ -65,7 +65,17 @@ _DEFAULT_REFERENCES = {"integrated_gradients": "uniform", "deeplift_shap": "shuf
 
 @dataclass
 class AttributionResult:
-    """Attributions of one target for N sequences of L bp."""
+    """Attributions of one target for N sequences of L bp.
+
+    Attributes:
+        attributions: (N, 4, L) float32 attributions.
+        hypothetical: (N, 4, L) float32 hypothetical contributions (see the module).
+        target: the model output attributed.
+        target_name: its name, if known.
+        method: the attribution method.
+        convergence: (N,) sum of attributions - (logit(x) - mean logit(references)): DeepLIFT's
+            and integrated gradients' completeness error; None for the gradient methods.
+    """
 
     attributions: torch.Tensor  # (N, 4, L) float32
     hypothetical: torch.Tensor  # (N, 4, L) float32: hypothetical contributions (see the module)
@@ -220,13 +230,25 @@ def attribute(
 ) -> AttributionResult:
     """Attributions and hypothetical contributions (N, 4, L) of one target's logit.
 
-    ``target``: an index or a name from ``target_names`` (default: the model's ``target_names``,
-    where it carries them). ``references`` (integrated gradients
-    and DeepLIFT-SHAP): "shuffle" (``n_shuffles`` dinucleotide shuffles of each sequence, drawn
-    from ``seed``), "uniform" (0.25 everywhere), "zeros", or a tensor (4, L), (S, 4, L) or
-    (N, S, 4, L); by default "uniform" for integrated gradients (``n_steps`` steps) and
-    "shuffle" for DeepLIFT-SHAP. ``batch_size``: rows (sequence-reference pairs) per pass.
     The model is moved to ``device`` and put in eval mode.
+
+    Args:
+        model: the model.
+        seqs: DNA strings or one-hot sequences (N, 4, L).
+        target: an index, or a name from ``target_names``.
+        method: the attribution method.
+        target_names: the names ``target`` is looked up in (default: the model's
+            ``target_names``, where it carries them).
+        references: for integrated gradients and DeepLIFT-SHAP: "shuffle" (``n_shuffles``
+            dinucleotide shuffles of each sequence, drawn from ``seed``), "uniform" (0.25
+            everywhere), "zeros", or a tensor (4, L), (S, 4, L) or (N, S, 4, L); by default
+            "uniform" for integrated gradients and "shuffle" for DeepLIFT-SHAP.
+        n_shuffles: the shuffles per sequence of the "shuffle" references.
+        n_steps: the steps of integrated gradients.
+        seed: the seed of the shuffles.
+        batch_size: rows (sequence-reference pairs) per pass.
+        device: where to run the model.
+        n_value: the one-hot value of N in string input.
     """
     if method not in ATTRIBUTION_METHODS:
         raise ValueError(f"method={method!r} is not one of {list(ATTRIBUTION_METHODS)}")

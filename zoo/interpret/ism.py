@@ -61,6 +61,16 @@ class ISMResult:
     ``reference`` holds the reference logits (N, T); ``prob_delta`` (with ``probabilities=True``)
     the same changes in probability, sigmoid(mutant) - sigmoid(reference). Variant scoring's
     ``logfc`` of a SNP equals ``delta`` and its ``diff`` equals ``prob_delta``.
+
+    Attributes:
+        delta: (N, L, 4, T) float32 changes of the logits (L: end - start with a window).
+        reference: (N, T) float32 reference logits.
+        prob_delta: (N, L, 4, T) float32 changes of probability (with ``probabilities=True``),
+            else None.
+        targets: the model outputs behind the T columns.
+        target_names: their names (``target_names``, else the model's), if known.
+        method: ``"band"`` or ``"naive"``.
+        start: ``delta[:, i]`` is position start + i of the sequences.
     """
 
     delta: torch.Tensor  # (N, L, 4, T) float32
@@ -111,7 +121,13 @@ class _NaiveISM:
 def mutant_index(x: torch.Tensor, start: int = 0, end: int | None = None) -> torch.Tensor:
     """(M, 3) rows (sequence, position, base) of every single-base change of ``x`` (N, 4, L) at
     positions [start, end), ordered by position: each base that differs from the column (all
-    four at an N)."""
+    four at an N).
+
+    Args:
+        x: one-hot sequences (N, 4, L).
+        start: the first position mutated.
+        end: the end of the positions mutated (exclusive); None: L.
+    """
     x = x[:, :, start:end]
     is_reference = (x == 1) & (x.sum(1, keepdim=True) == 1)
     index = torch.nonzero(~is_reference.permute(2, 0, 1))[:, [1, 0, 2]]
@@ -194,19 +210,31 @@ def ism_span(
 class PreparedISM:
     """ISM as a function of a batch: ``result = prepared(seqs)``, the model prepared once.
 
-    ``targets``: None (all), an index, a name (looked up in ``target_names``, by default the
-    model's ``target_names`` where it carries them) or a list of them.
-    ``batch_size``: mutants per pass. ``precision="bf16"`` runs the matrix products in
-    bfloat16: with the band method only the *changes* are rounded (reference activations stay
-    float32), so deltas stay within 2e-2 of float32 relative to their largest value;
-    the naive method rounds whole logits, which is coarser. ``probabilities``: also return
-    the changes of probability. ``n_value`` encodes N in string input. ``method``: "auto"
-    (band where it applies), "band" or "naive" (see the module). ``start``/``end``, or
-    ``window`` (a ``slice(start, end)`` or a pair), or ``width`` positions ``around`` one
-    (by default around a zoo-predict variant window's variant): mutate only those positions
-    (all by default; :func:`ism_span` says how each is read and checked). The model is moved
-    to ``device`` and put in eval mode (dropout off); prepare again after changing its
-    weights.
+    The model is moved to ``device`` and put in eval mode (dropout off); prepare again after
+    changing its weights. ``start``/``end``, or ``window``, or ``width`` positions ``around``
+    one select the positions mutated (all by default; :func:`ism_span` says how each is read
+    and checked).
+
+    Args:
+        model: the model.
+        targets: None (all), an index, a name (looked up in ``target_names``) or a list of them.
+        target_names: the names targets are looked up in (by default the model's
+            ``target_names`` where it carries them).
+        batch_size: mutants per pass.
+        device: where to run the model.
+        precision: ``"bf16"`` runs the matrix products in bfloat16: with the band method only
+            the *changes* are rounded (reference activations stay float32), so deltas stay
+            within 2e-2 of float32 relative to their largest value; the naive method rounds
+            whole logits, which is coarser.
+        probabilities: also return the changes of probability.
+        n_value: encodes N in string input.
+        method: "auto" (band where it applies), "band" or "naive" (see the module).
+        start: the first position mutated.
+        end: the end of the positions mutated (exclusive).
+        window: the positions mutated, a ``slice(start, end)`` or a pair.
+        around: the position the ``width`` positions are centred on (by default a zoo-predict
+            variant window's variant).
+        width: mutate this many positions ``around`` one.
     """
 
     def __init__(
@@ -293,7 +321,13 @@ def prepare_ism(
     model: nn.Module, targets: Target | Sequence[Target] | None = None, **options: Any
 ) -> PreparedISM:
     """ISM prepared once for ``model``, to call on batch after batch: ``prepare_ism(m)(seqs)``
-    (``options`` as :class:`PreparedISM` takes them)."""
+    (``options`` as :class:`PreparedISM` takes them).
+
+    Args:
+        model: the model.
+        targets: None (all), an index, a name or a list of them (see :class:`PreparedISM`).
+        **options: as :class:`PreparedISM` takes them.
+    """
     return PreparedISM(model, targets, **options)
 
 
@@ -311,7 +345,13 @@ def ism(
 
 def ism_batches(model: nn.Module, batches: Iterable[Seqs], **options: Any) -> Iterator[ISMResult]:
     """One :class:`ISMResult` per batch of ``batches``, the model prepared once (``options`` as
-    :class:`PreparedISM` takes them, ``targets`` included)."""
+    :class:`PreparedISM` takes them, ``targets`` included).
+
+    Args:
+        model: the model.
+        batches: batches of sequences (strings or one-hot).
+        **options: as :class:`PreparedISM` takes them, ``targets`` included.
+    """
     prepared = PreparedISM(model, **options)
     for batch in batches:
         yield prepared(batch)

@@ -44,7 +44,14 @@ def save_modisco_inputs(
 ) -> tuple[Path, Path]:
     """Write one-hot sequences and hypothetical contributions (both (N, 4, L)) for
     ``modisco motifs -s sequences_path -a attributions_path``, as float32 .npz (or .npy when the
-    name ends so). Each file is either complete or not written."""
+    name ends so). Each file is either complete or not written.
+
+    Args:
+        one_hot: one-hot sequences (N, 4, L).
+        hypothetical: hypothetical contributions (N, 4, L).
+        sequences_path: the file of the sequences (``-s``).
+        attributions_path: the file of the contributions (``-a``).
+    """
     seqs = _as_array(one_hot, "one_hot")
     attrs = _as_array(hypothetical, "hypothetical")
     if seqs.shape != attrs.shape:

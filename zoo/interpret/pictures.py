@@ -53,17 +53,28 @@ def plot_attribution(
 ) -> Path:
     """Write a PNG of one sequence: the attribution logo (top) and the ISM heatmap (bottom).
 
-    ``attributions``: (4, L), e.g. ``result.attributions[i]``; with ``one_hot`` (4, L) the logo
-    shows each position's total on its own base (``attributions.sum(0) * one_hot``), the usual
-    picture for DeepLIFT; without, the matrix as given. ``ism``: (L, 4) changes of one target,
-    ``ism_result.delta[i, :, :, t]``, drawn as a 4 x L heatmap (A, C, G, T rows). Either may be
-    left out. The positions drawn are [start, end); by default the ``width`` positions around
-    the strongest signal (attribution, else ISM). ``record_name`` (the sequence's name, e.g. its
-    FASTA record's) and ``target_name`` go in the title, which the PNG also keeps as its ``Title``
-    text. ``labels``: (start, end, text) spans, e.g. seqlets and their motif names, marked on the
-    logo by a bracket with the text above it (those inside the positions drawn), in the
-    matrices' columns. ``first_position``: the position the matrices' first column is labelled with (the
-    start of a window ISM covered: ``ism_result.start``).
+    ``attributions`` or ``ism`` may be left out. The positions drawn are [start, end); by
+    default the ``width`` positions around the strongest signal (attribution, else ISM).
+
+    Args:
+        path: the PNG to write.
+        attributions: (4, L), e.g. ``result.attributions[i]``; with ``one_hot`` the logo shows
+            each position's total on its own base (``attributions.sum(0) * one_hot``), the
+            usual picture for DeepLIFT; without, the matrix as given.
+        ism: (L, 4) changes of one target, ``ism_result.delta[i, :, :, t]``, drawn as a 4 x L
+            heatmap (A, C, G, T rows).
+        one_hot: the sequence, (4, L).
+        target_name: goes in the title (which the PNG also keeps as its ``Title`` text).
+        record_name: the sequence's name (e.g. its FASTA record's), in the title.
+        start: the first position drawn.
+        end: the end of the positions drawn (exclusive).
+        width: the positions drawn by default.
+        dpi: the PNG's resolution.
+        labels: (start, end, text) spans, e.g. seqlets and their motif names, marked on the
+            logo by a bracket with the text above it (those inside the positions drawn), in
+            the matrices' columns.
+        first_position: the position the matrices' first column is labelled with (the start
+            of a window ISM covered: ``ism_result.start``).
     """
     attr = _matrix(attributions, "attributions", "(4, L)")
     heat = _matrix(ism, "ism", "(L, 4)")

@@ -67,10 +67,14 @@ def dinucleotide_shuffle(
 ) -> torch.Tensor | list[str]:
     """``n`` random shuffles of DNA that keep its first and last base and every dinucleotide count.
 
-    ``x`` one-hot (4, L) gives (n, 4, L), (N, 4, L) gives (N, n, 4, L) (float32); a string
-    gives a list of ``n`` strings. Columns move whole, so an N (or any column that is not one
-    base) moves as one more symbol and keeps its encoding. ``seed``: an int or a numpy
-    Generator (None: fresh entropy).
+    Columns move whole, so an N (or any column that is not one base) moves as one more symbol
+    and keeps its encoding.
+
+    Args:
+        x: one-hot (4, L), which gives (n, 4, L), or (N, 4, L), which gives (N, n, 4, L)
+            (float32); a string gives a list of ``n`` strings.
+        n: the number of shuffles.
+        seed: an int or a numpy Generator (None: fresh entropy).
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int (shuffles per sequence), got {n!r}")

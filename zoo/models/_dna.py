@@ -117,7 +117,11 @@ def implied_seq_len(
 
 def n_targets_of(model: nn.Module) -> int:
     """The number of outputs of a DNA model: its ``n_targets``, else the width of the logits
-    of one all-N (0.25) sequence on the model's device."""
+    of one all-N (0.25) sequence on the model's device.
+
+    Args:
+        model: a DNA model.
+    """
     n = getattr(model, "n_targets", None)
     if isinstance(n, int):
         return n

@@ -23,7 +23,14 @@ def basset_positions(seq_len: int) -> int:
 
 
 class Basset(DNAModel):
-    """Basset: Conv(300,19)-Pool(3)-Conv(200,11)-Pool(4)-Conv(200,7)-Pool(4)-FC(1000)x2-FC(164)."""
+    """Basset: Conv(300,19)-Pool(3)-Conv(200,11)-Pool(4)-Conv(200,7)-Pool(4)-FC(1000)x2-FC(164).
+
+    Args:
+        seq_len: the input length.
+        n_targets: the number of outputs.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        rc_average: average the forward and reverse-complement probabilities.
+    """
 
     def __init__(
         self,

@@ -26,6 +26,13 @@ class Beluga(DNAModel):
     """Beluga: [Conv-ReLU-Conv-ReLU] x3 (320, 480, 640 filters of 8) with pools, then 2003 -> 2002.
 
     ExPecto averages forward and reverse-complement predictions: ``rc_average=True``.
+
+    Args:
+        seq_len: the input length.
+        n_targets: the number of outputs.
+        hidden: the width of the hidden dense layer.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        rc_average: average the forward and reverse-complement probabilities.
     """
 
     def __init__(

@@ -32,6 +32,13 @@ class BinaryClassifier(HeadedModel):
 
     The input is flat: as a GAN discriminator of (N, C, H, W) images it reads them flattened
     to (N, C * H * W), as the MLP GAN tutorials do (``images.flatten(1)``).
+
+    Args:
+        in_features: the width of the flat input.
+        n_outputs: the number of outputs.
+        hidden: the widths of the hidden Linear layers (none: one Linear layer).
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        activation: the activation between Linear layers.
     """
 
     def __init__(
@@ -57,7 +64,11 @@ class BinaryClassifier(HeadedModel):
         self.head = make_head(head)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_features) -> (N, n_outputs) before the head."""
+        """(N, in_features) -> (N, n_outputs) before the head.
+
+        Args:
+            x: the flat inputs, (N, in_features).
+        """
         x = check_shape(
             x, "BinaryClassifier", (None, self.in_features), ("N", "in_features"), self.input_dtype()
         )

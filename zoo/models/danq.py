@@ -23,7 +23,15 @@ def danq_positions(seq_len: int) -> int:
 
 
 class DanQ(DNAModel):
-    """DanQ: Conv(320,26)-Pool(13)-BiLSTM(320 per direction)-FC(925)-FC(n_targets)."""
+    """DanQ: Conv(320,26)-Pool(13)-BiLSTM(320 per direction)-FC(925)-FC(n_targets).
+
+    Args:
+        seq_len: the input length.
+        n_targets: the number of outputs.
+        hidden: the width of the hidden dense layer.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        rc_average: average the forward and reverse-complement probabilities.
+    """
 
     def __init__(
         self,
@@ -50,7 +58,11 @@ class DanQ(DNAModel):
         self.head = make_head(head)
 
     def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets)."""
+        """Logits for one strand, (N, 4, seq_len) -> (N, n_targets).
+
+        Args:
+            x: one-hot DNA, (N, 4, seq_len).
+        """
         features = self.conv(x).transpose(1, 2)  # (N, positions, 320): recur along positions
         states, _ = self.lstm(features)
         return self.classifier(states.flatten(1))  # position-major, as the Keras original

@@ -45,6 +45,14 @@ class ImageDecoder(HeadedModel):
     ConvTranspose(1, 1, 2), which drops 2 pixels on every side, S = 2 ** n_layers - 4
     (csinva's MNIST generator, 28 x 28). ``head="sigmoid"`` for images in [0, 1] (a VAE's
     Bernoulli decoder), ``"tanh"`` for [-1, 1] (a GAN generator).
+
+    Args:
+        in_size: the length of the latent.
+        n_channels: the channels of the images.
+        ngf: the channels of the last doubling layer.
+        n_layers: the number of ConvTranspose layers before ``final``.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        final: the last layer: ``"upsample"``, ``"1x1"`` or ``"1x1_crop2"``.
     """
 
     def __init__(
@@ -97,7 +105,11 @@ class ImageDecoder(HeadedModel):
         return (self.n_channels, self.image_size, self.image_size)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_size) or (N, in_size, 1, 1) -> (N, n_channels, S, S) before the head."""
+        """(N, in_size) or (N, in_size, 1, 1) -> (N, n_channels, S, S) before the head.
+
+        Args:
+            x: latents, (N, in_size) or (N, in_size, 1, 1).
+        """
         return self.main(check_latents(x, "ImageDecoder", self.in_size, self.input_dtype())[:, :, None, None])
 
 
@@ -133,6 +145,14 @@ class ImageDiscriminator(HeadedModel):
     (pytorch/examples; S a power of two >= 8); ``"2x2"`` halves to 2 x 2, then Conv(2, 2, 0)
     (csinva's CIFAR discriminators, S = 32); ``"3x3"`` halves to 3 x 3, then Conv(4, 2, 1)
     (csinva's MNIST discriminator, S = 28: 28 -> 14 -> 7 -> 3 -> 1).
+
+    Args:
+        n_channels: the channels of the images.
+        ndf: the channels of the first convolution.
+        image_size: the side S of the square images.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        final: the side of the map the last convolution reads: ``"4x4"``, ``"2x2"`` or
+            ``"3x3"``.
     """
 
     def __init__(
@@ -172,7 +192,11 @@ class ImageDiscriminator(HeadedModel):
         return (self.n_channels, self.image_size, self.image_size)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, n_channels, S, S) -> (N,) before the head."""
+        """(N, n_channels, S, S) -> (N,) before the head.
+
+        Args:
+            x: images, (N, n_channels, S, S).
+        """
         s = self.image_size
         names = ("N", "C", "H", "W")
         x = check_shape(x, "ImageDiscriminator", (None, self.n_channels, s, s), names, self.input_dtype())
@@ -183,6 +207,9 @@ def dcgan_init(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights N(0, 0.02); batch-norm weight N(1, 0.02), bias 0.
 
     Use as ``model.apply(dcgan_init)``.
+
+    Args:
+        module: one module of the model (``apply`` passes each).
     """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)

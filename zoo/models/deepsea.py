@@ -40,6 +40,20 @@ class DeepSEA(DNAModel):
     ``activation="threshold"`` is the original's Threshold(0, 1e-6); Selene's port uses
     ``"relu"`` and ``hidden=n_targets``. ``rc_average=True`` averages forward and
     reverse-complement probabilities, like Kipoi's DeepSEA predict model.
+
+    Args:
+        seq_len: the input length.
+        n_targets: the number of outputs.
+        hidden: the width of the hidden dense layer.
+        conv_channels: the filters of the three convolutions.
+        kernel_size: the width of every convolution.
+        pool_size: the width and stride of the max pools.
+        dropouts: the dropout rates after the first pool, the second pool and the third
+            convolution.
+        activation: ``"threshold"`` (the original's Threshold(0, 1e-6)) or ``"relu"``
+            (Selene's port).
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        rc_average: average the forward and reverse-complement probabilities.
     """
 
     def __init__(

@@ -41,6 +41,12 @@ class MLPDecoder(HeadedModel):
     With the defaults it is the MLP GAN generator of the "GAN on MNIST" tutorials:
     ``nn.Sequential(Linear(64, 256), ReLU, Linear(256, 256), ReLU, Linear(256, 784), Tanh)``,
     its output viewed as 1 x 28 x 28 images. ``head="sigmoid"`` gives images in [0, 1].
+
+    Args:
+        in_size: the length of the latent.
+        hidden: the widths of the hidden Linear layers.
+        image_shape: the (C, H, W) of the images.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
     """
 
     def __init__(
@@ -64,7 +70,11 @@ class MLPDecoder(HeadedModel):
         self.head = make_head(head)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_size) or (N, in_size, 1, 1) -> (N, C, H, W) before the head."""
+        """(N, in_size) or (N, in_size, 1, 1) -> (N, C, H, W) before the head.
+
+        Args:
+            x: latents, (N, in_size) or (N, in_size, 1, 1).
+        """
         x = check_latents(x, "MLPDecoder", self.in_size, self.input_dtype())
         return self.net(x).view(x.shape[0], *self.image_shape)
 
@@ -78,6 +88,12 @@ class MLPVAE(HeadedModel):
     mode from one reparameterised sample, as the original's forward does. :meth:`decode`
     turns latents into images (sampling), :meth:`encode` gives (mean, log-variance).
     Images may also come flat, (N, C * H * W), as the original reads them.
+
+    Args:
+        image_shape: the (C, H, W) of the images.
+        hidden: the width of the hidden layer of the encoder and of the decoder.
+        latent_size: the length of the latent.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
     """
 
     def __init__(
@@ -100,28 +116,48 @@ class MLPVAE(HeadedModel):
         self.head = make_head(head)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log-variance), each (N, latent_size), of q(z | x) for images ``x``."""
+        """(mean, log-variance), each (N, latent_size), of q(z | x) for images ``x``.
+
+        Args:
+            x: images, (N, C, H, W) or flat (N, C * H * W).
+        """
         h = F.relu(self.fc1(flat_images(x, "MLPVAE", self.image_shape, self.input_dtype())))
         return self.fc21(h), self.fc22(h)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (N, latent_size) -> images (N, C, H, W) before the head."""
+        """Latents (N, latent_size) -> images (N, C, H, W) before the head.
+
+        Args:
+            z: latents, (N, latent_size).
+        """
         z = check_latents(z, "MLPVAE", self.latent_size, self.input_dtype())
         return self.fc4(F.relu(self.fc3(z))).view(z.shape[0], *self.image_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (N, latent_size) -> images (N, C, H, W) through the head (sampling)."""
+        """Latents (N, latent_size) -> images (N, C, H, W) through the head (sampling).
+
+        Args:
+            z: latents, (N, latent_size).
+        """
         return self.head(self.decode_logits(z))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Images -> reconstruction logits (N, C, H, W): from the posterior mean in eval mode,
-        from a reparameterised sample in train mode."""
+        from a reparameterised sample in train mode.
+
+        Args:
+            x: images, (N, C, H, W) or flat (N, C * H * W).
+        """
         mean, log_var = self.encode(x)
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp() if self.training else mean
         return self.decode_logits(z)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """The decoded posterior mean of ``x``, in either mode."""
+        """The decoded posterior mean of ``x``, in either mode.
+
+        Args:
+            x: images, (N, C, H, W) or flat (N, C * H * W).
+        """
         return self.decode(self.encode(x)[0])
 
 

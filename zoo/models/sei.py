@@ -120,6 +120,14 @@ class Sei(DNAModel):
     and reduces them to ``spline_df`` values per channel. ``conv_channels`` and
     ``spline_df`` change the widths (the paper's are the defaults). The published model
     averages both strands (Selene's NonStrandSpecific, mode mean): ``rc_average=True``.
+
+    Args:
+        seq_len: the input length.
+        n_targets: the number of outputs.
+        conv_channels: the filters of the three residual convolution blocks.
+        spline_df: the spline values per channel the positions are reduced to.
+        head: the output head, a key of :data:`zoo.heads.HEADS`.
+        rc_average: average the forward and reverse-complement probabilities.
     """
 
     def __init__(
@@ -155,7 +163,11 @@ class Sei(DNAModel):
         self.head = make_head(head)
 
     def strand_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for the strand given, (N, 4, seq_len) -> (N, n_targets)."""
+        """Logits for the strand given, (N, 4, seq_len) -> (N, n_targets).
+
+        Args:
+            x: one-hot DNA, (N, 4, seq_len).
+        """
         lout1 = self.lconv1(x)
         out1 = self.conv1(lout1)
         lout2 = self.lconv2(out1 + lout1)

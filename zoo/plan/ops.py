@@ -118,6 +118,12 @@ class Plan:
     flattens (N, C, L); ``dense`` ops run on (N, features) and start with a :class:`Linear`.
     With ``rc_average`` the logits are those of the mean of both strands' probabilities
     (``zoo.models._dna.strand_mean_logits``).
+
+    Attributes:
+        seq_len: the input length.
+        rc_average: whether the logits are those of the mean of both strands' probabilities.
+        conv: the ops on (N, C, L).
+        dense: the ops on (N, features), starting with a :class:`Linear`.
     """
 
     seq_len: int
@@ -128,7 +134,11 @@ class Plan:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A model no plan describes, and why (``reason`` names the model and what stops it)."""
+    """A model no plan describes, and why (``reason`` names the model and what stops it).
+
+    Attributes:
+        reason: names the model and what stops it.
+    """
 
     reason: str
 

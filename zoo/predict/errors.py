@@ -24,9 +24,13 @@ class PredictError(ZooError):
 def require_file(path: PathLike, what: str, *, stream_ok: bool = False) -> Path:
     """``path`` as a Path, or a PredictError when it cannot be read.
 
-    ``what`` names the file in the message (``"FASTA file"``). A path that is missing, a
-    directory or unreadable is refused, and so (unless ``stream_ok``, for inputs read once
-    from start to end) is a pipe or device.
+    A path that is missing, a directory or unreadable is refused, and so (unless
+    ``stream_ok``) is a pipe or device.
+
+    Args:
+        path: the file.
+        what: names the file in the message (``"FASTA file"``).
+        stream_ok: accept a pipe or device, for inputs read once from start to end.
     """
     try:
         return require_input(path, what, stream_ok=stream_ok)

@@ -85,7 +85,11 @@ def _read_list(name: str) -> tuple[str, ...]:
 
 
 def load_target_names(list_name: str) -> list[str]:
-    """The output names of a shipped list (e.g. ``"deepsea_919"``), in output order."""
+    """The output names of a shipped list (e.g. ``"deepsea_919"``), in output order.
+
+    Args:
+        list_name: a shipped list (:func:`available_target_lists`).
+    """
     return list(_read_list(_check_list_name(list_name)))
 
 
@@ -95,6 +99,14 @@ class TargetInfo:
 
     Fields a naming style does not have are None (e.g. ``treatment`` of an untreated
     sample, ``source`` outside Sei's list).
+
+    Attributes:
+        index: the output's index.
+        name: its verbatim name.
+        cell: the cell type or tissue.
+        assay: the assay (``DNase``, a TF, a histone mark).
+        treatment: the treatment.
+        source: the source of the data (Sei's names).
     """
 
     index: int
@@ -162,11 +174,14 @@ def _detect_style(names: Sequence[str]) -> str:
 def target_table(names: Iterable[str], style: Style = "auto", assay: str | None = None) -> TargetTable:
     """One :class:`TargetInfo` per name, its fields split according to ``style``.
 
-    ``style``: ``"deepsea"`` (``cell_assay_treatment``, see the module docstring for the
-    rule), ``"sei"`` (``cell | assay | source``), ``"cell"`` (the name is a cell type),
-    ``"plain"`` (no fields), or ``"auto"``: Sei style when every name has two ``|``,
-    DeepSEA style when every name has two ``_``, plain otherwise. ``assay`` fills the assay
-    of names that do not carry one (Basset's outputs are all ``"DNase"``).
+    Args:
+        names: the target names, in output order.
+        style: ``"deepsea"`` (``cell_assay_treatment``, see the module docstring for the
+            rule), ``"sei"`` (``cell | assay | source``), ``"cell"`` (the name is a cell type),
+            ``"plain"`` (no fields), or ``"auto"``: Sei style when every name has two ``|``,
+            DeepSEA style when every name has two ``_``, plain otherwise.
+        assay: fills the assay of names that do not carry one (Basset's outputs are all
+            ``"DNase"``).
     """
     names = list(names)
     if style == "auto":
@@ -187,7 +202,11 @@ def target_table(names: Iterable[str], style: Style = "auto", assay: str | None 
 
 
 def load_target_table(list_name: str) -> TargetTable:
-    """:func:`target_table` of a shipped list, split in that list's style."""
+    """:func:`target_table` of a shipped list, split in that list's style.
+
+    Args:
+        list_name: a shipped list (:func:`available_target_lists`).
+    """
     name = _check_list_name(list_name)
     style, assay = TARGET_LISTS[name]
     return target_table(_read_list(name), style, assay)  # type: ignore[arg-type]
@@ -268,6 +287,10 @@ def match_targets(names: Sequence[str], patterns: int | str | Iterable[int | str
       (``*K562*``, ``*_CTCF_*``).
 
     A pattern that selects nothing raises ValueError naming it (with close names).
+
+    Args:
+        names: the target names, in output order.
+        patterns: one pattern or several, each as above.
     """
     if isinstance(patterns, (int, str)):
         patterns = [patterns]

@@ -112,7 +112,12 @@ class ZooTask(L.LightningModule):
     """
 
     def require_finite(self, name: str, value: torch.Tensor) -> None:
-        """Stop the run with a NonFiniteLossError naming ``name`` unless ``value`` is finite."""
+        """Stop the run with a NonFiniteLossError naming ``name`` unless ``value`` is finite.
+
+        Args:
+            name: what ``value`` is (``train_loss``).
+            value: the loss.
+        """
         if not bool(torch.isfinite(value.detach()).all()):
             raise NonFiniteLossError(
                 f"{name} is {value.detach().float().mean().item()} at epoch {self.current_epoch}, step "
@@ -130,12 +135,20 @@ class ZooTask(L.LightningModule):
             )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random generators' states with the weights."""
+        """Keep the random generators' states with the weights.
+
+        Args:
+            checkpoint: the checkpoint dict.
+        """
         checkpoint[RNG_KEY] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Resuming a fit: put the random generators back as they were when it was saved (not
-        when a checkpoint is only read, e.g. by ``load_from_checkpoint``)."""
+        when a checkpoint is only read, e.g. by ``load_from_checkpoint``).
+
+        Args:
+            checkpoint: the checkpoint dict.
+        """
         trainer = self._trainer
         states = checkpoint.get(RNG_KEY)
         if states is not None and trainer is not None and trainer.state.fn == TrainerFn.FITTING:

@@ -47,14 +47,23 @@ class RunCheckpoint(ModelCheckpoint):
         return {**super().state_dict(), "best_model_epoch": self.best_model_epoch}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Lightning's state, with the best checkpoint's epoch where the file records it."""
+        """Lightning's state, with the best checkpoint's epoch where the file records it.
+
+        Args:
+            state_dict: the callback's saved state.
+        """
         super().load_state_dict(state_dict)
         self.best_model_epoch = state_dict.get("best_model_epoch")
         if self.best_model_epoch is not None:
             self._epochs = {self.best_model_path: self.best_model_epoch}
 
     def check_monitor_top_k(self, trainer: Trainer, current: torch.Tensor | None = None) -> bool:
-        """Lightning's decision, with non-finite values never among the best."""
+        """Lightning's decision, with non-finite values never among the best.
+
+        Args:
+            trainer: the trainer.
+            current: the monitored value.
+        """
         if current is not None and not bool(torch.isfinite(torch.as_tensor(current)).all()):
             rank_zero_warn(
                 f"{self.monitor}={float(current)} at epoch {trainer.current_epoch} is not finite: "
@@ -64,13 +73,23 @@ class RunCheckpoint(ModelCheckpoint):
         return super().check_monitor_top_k(trainer, current)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Lightning's saving, then last.ckpt where nothing was saved (runs without validation)."""
+        """Lightning's saving, then last.ckpt where nothing was saved (runs without validation).
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
         super().on_train_epoch_end(trainer, pl_module)
         if self._should_save_on_train_epoch_end(trainer):
             self._save_last_if_stale(trainer)
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Lightning's saving, then last.ckpt where nothing was saved."""
+        """Lightning's saving, then last.ckpt where nothing was saved.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
             self._save_last_if_stale(trainer)

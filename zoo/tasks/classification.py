@@ -79,6 +79,23 @@ class ClassificationTask(ZooTask):
     ``compile=True`` runs ``model.logits`` through ``torch.compile`` in the training and
     evaluation steps (the weights and checkpoints are the model's own, uncompiled): worth it
     on a GPU; on a CPU the first steps pay a compilation of tens of seconds.
+
+    Args:
+        model: the zoo classifier.
+        lr: the learning rate.
+        weight_decay: the optimizer's weight decay.
+        loss: ``"bce"`` (BCE-with-logits) or ``"focal"`` (sigmoid focal loss).
+        pos_weight: the weight of positives in the BCE (> 0: one value, or one per target).
+        focal_alpha: the focal loss's weight of positives, in [0, 1].
+        focal_gamma: the focal loss's focusing exponent (>= 0).
+        compile: run ``model.logits`` through ``torch.compile`` (see above).
+        lr_patience: epochs without improvement before the learning rate is lowered; None
+            keeps it constant.
+        lr_factor: what the learning rate is multiplied by when lowered.
+        lr_min_delta: the least absolute ``val_auroc`` gain that counts as an improvement.
+        model_record: ``model``'s registry name and arguments (``{"name": ..., "args": {...}}``),
+            which rebuild it when ``model`` is None (loading a checkpoint).
+        target_names: name the outputs (see above).
     """
 
     def __init__(
@@ -125,7 +142,11 @@ class ClassificationTask(ZooTask):
 
     def setup(self, stage: str) -> None:
         """Record the training data's target names (the data module's label header) in the
-        hyperparameters, so checkpoints name the outputs (zoo-predict and zoo-convert read them)."""
+        hyperparameters, so checkpoints name the outputs (zoo-predict and zoo-convert read them).
+
+        Args:
+            stage: Lightning's stage.
+        """
         if self.hparams.target_names is None:
             names = getattr(getattr(self.trainer, "datamodule", None), "target_names", None)
             if names:
@@ -151,13 +172,22 @@ class ClassificationTask(ZooTask):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Put the random generators back when resuming a fit, and note the epoch the loaded
-        weights are from (the test pictures' title says it)."""
+        weights are from (the test pictures' title says it).
+
+        Args:
+            checkpoint: the checkpoint dict.
+        """
         super().on_load_checkpoint(checkpoint)
         self.weights_epoch = checkpoint.get("epoch")
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The configured loss of logits against 0/1 targets, mean over elements (in float32,
-        also under mixed precision)."""
+        also under mixed precision).
+
+        Args:
+            logits: the model's logits.
+            target: 0/1 targets of the same shape.
+        """
         logits = logits.float()
         if self.hparams.loss == "focal":
             return sigmoid_focal_loss(
@@ -171,7 +201,12 @@ class ClassificationTask(ZooTask):
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Loss on one batch; logged per step, and the learning rate per epoch."""
+        """Loss on one batch; logged per step, and the learning rate per epoch.
+
+        Args:
+            batch: (sequences, labels).
+            batch_idx: the batch's index.
+        """
         x, y = batch
         loss = self.loss(self._logits(x), y)
         self.require_finite("train_loss", loss)  # before the optimizer applies it
@@ -219,7 +254,12 @@ class ClassificationTask(ZooTask):
             self.test_outputs.append(save_curves_png(folder / "images" / "test_curves.png", curves, title))
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        """Accumulate validation loss and scores."""
+        """Accumulate validation loss and scores.
+
+        Args:
+            batch: (sequences, labels).
+            batch_idx: the batch's index.
+        """
         self._eval_step("val", batch)
 
     def on_validation_epoch_end(self) -> None:
@@ -227,7 +267,12 @@ class ClassificationTask(ZooTask):
         self._eval_epoch_end("val")
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        """Accumulate test loss and scores."""
+        """Accumulate test loss and scores.
+
+        Args:
+            batch: (sequences, labels).
+            batch_idx: the batch's index.
+        """
         self._eval_step("test", batch)
 
     def on_test_epoch_end(self) -> None:
@@ -235,7 +280,12 @@ class ClassificationTask(ZooTask):
         self._eval_epoch_end("test")
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        """Probabilities, sigmoid(logits), for a batch (x, ...) or x."""
+        """Probabilities, sigmoid(logits), for a batch (x, ...) or x.
+
+        Args:
+            batch: (x, ...) or x.
+            batch_idx: the batch's index.
+        """
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return torch.sigmoid(self.model.logits(x))
 

@@ -11,6 +11,12 @@ class ConvEncoder(nn.Module):
 
     A 3x3 convolution, then stride-2 4x4 convolutions (doubling channels) down to 4x4,
     then one linear layer. S is a power of two >= 4.
+
+    Args:
+        n_channels: the images' channels.
+        image_size: their side S.
+        latent_dim: the latent's length.
+        width: the channels of the first convolution.
     """
 
     def __init__(
@@ -38,6 +44,10 @@ class ConvEncoder(nn.Module):
         self.to_latent = nn.Linear(channels * 16, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log-variance) of q(z | x)."""
+        """(mean, log-variance) of q(z | x).
+
+        Args:
+            x: images (N, n_channels, S, S).
+        """
         mean, log_var = self.to_latent(self.features(x)).chunk(2, dim=1)
         return mean, log_var

@@ -57,6 +57,20 @@ class GANTask(ZooTask):
     When the fixed-latent samples stay nearly identical (:func:`sample_spread` below
     :data:`COLLAPSE_SPREAD`) for ``COLLAPSE_EPOCHS`` epochs in a row, training warns once that
     the samples collapsed (a learning rate or architecture that does not fit the data).
+
+    Args:
+        generator: the generator.
+        discriminator: the discriminator.
+        lr: both optimizers' learning rate.
+        betas: both Adam optimizers' betas.
+        dcgan_init: re-initialise convolutions and batch norms (see above).
+        n_samples: the images of the fixed latent batch.
+        sample_seed: the seed of the fixed latents.
+        generator_record: ``generator``'s registry name and arguments (``{"name": ..., "args": {...}}``),
+            which rebuild it when ``generator`` is None (loading a checkpoint).
+        discriminator_record: ``discriminator``'s registry name and arguments
+            (``{"name": ..., "args": {...}}``), which rebuild it when ``discriminator`` is None
+            (loading a checkpoint).
     """
 
     # The first epochs' samples are alike before the generator has learnt (a good MLP GAN on
@@ -107,11 +121,20 @@ class GANTask(ZooTask):
         self._collapsed_epochs, self._collapse_told = 0, False
 
     def to_unit(self, images: torch.Tensor) -> torch.Tensor:
-        """Generator output mapped to [0, 1] for saving."""
+        """Generator output mapped to [0, 1] for saving.
+
+        Args:
+            images: the generator's output.
+        """
         return images * 0.5 + 0.5 if isinstance(self.generator.head, nn.Tanh) else images
 
     def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> None:
-        """One discriminator step, then one generator step."""
+        """One discriminator step, then one generator step.
+
+        Args:
+            batch: (real images, labels).
+            batch_idx: the batch's index.
+        """
         real = batch[0]
         opt_g, opt_d = self.optimizers()
         z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
@@ -137,12 +160,20 @@ class GANTask(ZooTask):
         )
 
     def discriminate(self, images: torch.Tensor) -> torch.Tensor:
-        """The discriminator's logits (N,) for images (N, C, H, W)."""
+        """The discriminator's logits (N,) for images (N, C, H, W).
+
+        Args:
+            images: (N, C, H, W).
+        """
         return discriminator_logits(self.discriminator, images)
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor | None = None) -> torch.Tensor:
-        """Generator images in [0, 1] for latents ``z`` (default: the fixed batch), in eval mode."""
+        """Generator images in [0, 1] for latents ``z`` (default: the fixed batch), in eval mode.
+
+        Args:
+            z: latents (default: the fixed batch).
+        """
         was_training = self.generator.training
         self.generator.eval()
         images = self.to_unit(self.generator(self.fixed_z if z is None else z))

@@ -54,6 +54,10 @@ class EpochLog(Callback):
 
     The history of the monitored metric is kept (``history``: epoch -> value) so that the
     run's summary can say at which epoch the best value came.
+
+    Args:
+        monitor: the monitored metric (None: none).
+        mode: ``"max"`` or ``"min"``: which way is better.
     """
 
     def __init__(self, monitor: str | None = None, mode: str = "max") -> None:
@@ -74,15 +78,30 @@ class EpochLog(Callback):
         return epoch, finite[epoch]
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Say when training will stop."""
+        """Say when training will stop.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
         log_line(trainer, stop_rules(trainer))
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Start the epoch's clock."""
+        """Start the epoch's clock.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
         self._started = time.monotonic()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Log this epoch's line (validation has run by now)."""
+        """Log this epoch's line (validation has run by now).
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+        """
         metrics = epoch_metrics(trainer.callback_metrics)
         epoch = trainer.current_epoch
         note = ""
@@ -100,7 +119,11 @@ class EpochLog(Callback):
         return {"history": dict(self.history)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the monitored history."""
+        """Restore the monitored history.
+
+        Args:
+            state_dict: the callback's saved state.
+        """
         self.history = {int(k): float(v) for k, v in state_dict.get("history", {}).items()}
 
 
@@ -183,7 +206,11 @@ def best_checkpoint_value(trainer: L.Trainer) -> str | None:
 
 def stop_reason(trainer: L.Trainer) -> str:
     """Why the last ``fit`` ended, in words: interrupted, early stopping (and on what), the
-    time budget (``max_time``), ``max_steps``, ``max_epochs`` or ``fast_dev_run``."""
+    time budget (``max_time``), ``max_steps``, ``max_epochs`` or ``fast_dev_run``.
+
+    Args:
+        trainer: the trainer after ``fit``.
+    """
     if trainer.interrupted:
         return "interrupted before the end"
     stopper = trainer.early_stopping_callback

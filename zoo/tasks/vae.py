@@ -36,6 +36,16 @@ class VAETask(ZooTask):
     upscaled; at the end of training ``images/{samples,reconstructions}_progress.png`` show
     them at about five epochs from first to last. The ELBO terms are computed in float32,
     also under mixed precision (``exp`` of a half-precision log-variance overflows early).
+
+    Args:
+        decoder: a decoder of latents, or a model with its own ``encode`` (see above).
+        encoder_width: the width of the :class:`ConvEncoder` a decoder of latents gets.
+        lr: the learning rate.
+        beta: the weight of the KL term (>= 0).
+        n_samples: the images of the fixed latent batch.
+        sample_seed: the seed of the fixed latents.
+        decoder_record: ``decoder``'s registry name and arguments (``{"name": ..., "args": {...}}``),
+            which rebuild it when ``decoder`` is None (loading a checkpoint).
     """
 
     def __init__(
@@ -72,11 +82,19 @@ class VAETask(ZooTask):
         }
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log-variance) of q(z | x)."""
+        """(mean, log-variance) of q(z | x).
+
+        Args:
+            x: images in [0, 1].
+        """
         return self.decoder.encode(x) if self.encoder is None else self.encoder(x)
 
     def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(reconstruction BCE summed over pixels, KL, posterior mean) per image, one z sample."""
+        """(reconstruction BCE summed over pixels, KL, posterior mean) per image, one z sample.
+
+        Args:
+            x: images in [0, 1].
+        """
         mean, log_var = (t.float() for t in self.encode(x))
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
         logits = decode_logits(self.decoder, z).float()
@@ -84,7 +102,12 @@ class VAETask(ZooTask):
         return recon, gaussian_kl(mean, log_var), mean
 
     def training_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> torch.Tensor:
-        """Negative ELBO (with ``beta`` on the KL), mean over the batch."""
+        """Negative ELBO (with ``beta`` on the KL), mean over the batch.
+
+        Args:
+            batch: (images, labels).
+            batch_idx: the batch's index.
+        """
         recon, kl, _ = self.elbo_terms(batch[0])
         loss = (recon + self.hparams.beta * kl).mean()
         self.require_finite("train_loss", loss)
@@ -92,7 +115,12 @@ class VAETask(ZooTask):
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, Any], batch_idx: int) -> None:
-        """Held-out ELBO and reconstruction BCE per pixel."""
+        """Held-out ELBO and reconstruction BCE per pixel.
+
+        Args:
+            batch: (images, labels).
+            batch_idx: the batch's index.
+        """
         x = batch[0]
         recon, kl, mean = self.elbo_terms(x)
         recon_bce = F.binary_cross_entropy_with_logits(decode_logits(self.decoder, mean).float(), x.float())
@@ -105,7 +133,11 @@ class VAETask(ZooTask):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Decoder mean images for the posterior means of ``x``."""
+        """Decoder mean images for the posterior means of ``x``.
+
+        Args:
+            x: images in [0, 1].
+        """
         return decode(self.decoder, self.encode(x)[0])
 
     @torch.no_grad()

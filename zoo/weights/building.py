@@ -27,6 +27,11 @@ def check_buildable(name: str, args: dict[str, Any], path: PathLike) -> None:
     A WeightsFileError when the arguments do not build a model (or a list among them is
     longer than the file has tensors: every entry makes a layer), a WeightsMismatchError
     listing the tensors that differ otherwise.
+
+    Args:
+        name: a registered model name.
+        args: its constructor arguments.
+        path: the weight file whose tensors the model must have.
     """
     n_tensors = len(read_state_dict(path, lazy=True))
     for key, value in args.items():

@@ -35,7 +35,11 @@ def list_pretrained() -> list[str]:
 def get_pretrained(name: str) -> PublishedFile:
     """The published checkpoint ``name`` (``"deepsea.kipoi_predict"``); a registered model's
     name alone (``"deepsea"``) gives the first file of that model. Unknown names get the
-    closest ones."""
+    closest ones.
+
+    Args:
+        name: a published checkpoint, or a registered model's name.
+    """
     if not isinstance(name, str):
         raise TypeError(f"pretrained name must be a str, got {type(name).__name__}")
     entries = all_pretrained()
@@ -55,7 +59,14 @@ def get_pretrained(name: str) -> PublishedFile:
 @dataclass(frozen=True)
 class Located:
     """Where an entry's weight file is, and the md5 of the file found there (the archive's
-    for an archive entry; None when unknown): what is loaded, not what was published."""
+    for an archive entry; None when unknown): what is loaded, not what was published.
+
+    Attributes:
+        path: the weight file.
+        md5: the md5 of the file found there (the archive's for an archive entry); None when
+            unknown.
+        checked: whether that md5 was checked against the published one.
+    """
 
     path: Path
     md5: str | None
@@ -80,6 +91,14 @@ def locate_weights(
     naming both hashes; ``check_md5=False`` turns the refusal into a warning. A local copy
     of an archive entry's archive gives its extracted weight file, cached. Where no md5 was
     published, a warning says so and the md5 seen is returned (and kept in the cache).
+
+    Args:
+        name: a catalogue entry, or its name.
+        weights: a local copy of the published file (for example on a machine without
+            internet access), used instead of downloading.
+        check_md5: refuse a local copy whose md5 differs from the published one; False warns
+            instead.
+        progress: show a progress bar while downloading.
     """
     entry = _entry(name)
     if weights is None:  # the cached file, checked against its stamp or hashed in full

@@ -20,6 +20,9 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
     ``hyper_parameters["<attribute>_record"] = {"name": ..., "args": {...}}`` (``model``,
     ``generator``/``discriminator``, ``decoder``); returns e.g. ``{"generator": {...}}``.
     Empty for files without them (safetensors, plain state_dicts, other code's checkpoints).
+
+    Args:
+        path: the checkpoint.
     """
     hparams = checkpoint_hparams(path, "hyper_parameters")
     records = {}
@@ -38,7 +41,11 @@ def read_model_records(path: PathLike) -> dict[str, dict[str, Any]]:
 def recorded_info(path: PathLike) -> dict[str, Any]:
     """What a zoo Lightning checkpoint records of its training data: ``target_names`` (the
     classification task's, from the labels' header) and ``n_value`` (the data module's), as
-    :func:`zoo.weights.attach_info` takes them; those absent are left out ({} for other files)."""
+    :func:`zoo.weights.attach_info` takes them; those absent are left out ({} for other files).
+
+    Args:
+        path: the checkpoint.
+    """
     names = checkpoint_hparams(path, "hyper_parameters").get("target_names")
     n_value = checkpoint_hparams(path, "datamodule_hyper_parameters").get("n_value")
     info: dict[str, Any] = {}
@@ -50,7 +57,11 @@ def recorded_info(path: PathLike) -> dict[str, Any]:
 
 
 def describe_records(records: dict[str, dict[str, Any]]) -> str:
-    """``'image_decoder' (as generator), ...``: what a checkpoint's records hold, for messages."""
+    """``'image_decoder' (as generator), ...``: what a checkpoint's records hold, for messages.
+
+    Args:
+        records: the records, as :func:`read_model_records` returns them.
+    """
     return ", ".join(f"{r['name']!r} (as {attribute})" for attribute, r in records.items())
 
 
@@ -58,7 +69,13 @@ def records_named(
     path: PathLike, records: dict[str, dict[str, Any]], name: str | None
 ) -> dict[str, dict[str, Any]]:
     """The records of the network called ``name`` (all of them for None); a WeightsFileError
-    naming what the checkpoint holds when none is."""
+    naming what the checkpoint holds when none is.
+
+    Args:
+        path: the checkpoint, for the message.
+        records: its records, as :func:`read_model_records` returns them.
+        name: the task attribute (``generator``, ...); None for all.
+    """
     chosen = {attribute: r for attribute, r in records.items() if name is None or r["name"] == name}
     if not chosen:
         raise WeightsFileError(

@@ -69,7 +69,11 @@ def cache_dir() -> Path:
 
 
 def entry_dir(entry: PublishedFile) -> Path:
-    """The cache folder of one entry."""
+    """The cache folder of one entry.
+
+    Args:
+        entry: a catalogue entry.
+    """
     if not entry.name or "/" in entry.name or "\\" in entry.name or entry.name.startswith("."):
         raise ValueError(f"pretrained entry name {entry.name!r} cannot name a cache folder")
     return cache_dir() / entry.name
@@ -115,7 +119,11 @@ def _warn_unpublished(entry: PublishedFile, seen: str, where: str) -> None:
 
 def cached_md5(entry: PublishedFile) -> str | None:
     """The md5 of ``entry``'s downloaded file: the published one, else the one recorded in the
-    cache when it was downloaded (None when nothing is cached)."""
+    cache when it was downloaded (None when nothing is cached).
+
+    Args:
+        entry: a catalogue entry.
+    """
     if entry.md5 is not None:
         return entry.md5.lower()
     sidecar = entry_dir(entry) / f"{entry.filename}.md5"
@@ -128,6 +136,11 @@ def verify(entry: PublishedFile, path: str | os.PathLike[str], allow_mismatch: b
     A mismatch raises :class:`ChecksumError` naming both hashes; ``allow_mismatch=True``
     (the explicit opt-out) warns instead. An entry without a published md5 warns once that
     nothing can be checked, with the md5 seen.
+
+    Args:
+        entry: a catalogue entry.
+        path: the file to check.
+        allow_mismatch: warn on a mismatch instead of raising (the explicit opt-out).
     """
     seen = file_md5(path)
     if entry.md5 is None:
@@ -341,6 +354,11 @@ def extract_member(archive: str | os.PathLike[str], basename: str, dest: str | o
     Only that member's bytes are read (``tar.extractfile``); member names never become
     paths. Refused with :class:`ArchiveError`: no such member, several, a member whose
     name is absolute or climbs out (``..``), or one that is not a regular file (a link).
+
+    Args:
+        archive: the tar archive.
+        basename: the basename of the member to extract.
+        dest: the file to write.
     """
     archive, dest = Path(archive), Path(dest)
     try:
@@ -364,6 +382,11 @@ def fetch(entry: PublishedFile, progress: bool = True, member: str | None = None
     show a tqdm progress bar unless ``progress`` is False. For an archive the path is that of
     the extracted weight file, ``entry.archive_member``; ``member`` picks another file of the
     archive by basename (e.g. Sei's ``projvec_targets.npy``).
+
+    Args:
+        entry: a catalogue entry.
+        progress: show a tqdm progress bar while downloading.
+        member: for an archive, another file of it to return, by basename.
     """
     return fetch_checked(entry, progress, member)[0]
 

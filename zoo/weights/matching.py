@@ -35,7 +35,22 @@ TensorShape = tuple[int, ...]
 
 @dataclass
 class LoadReport:
-    """What a load found: the layout, where in the file, and every key that did not fit."""
+    """What a load found: the layout, where in the file, and every key that did not fit.
+
+    Attributes:
+        path: the weight file.
+        layout: ``"zoo"`` for the zoo's own keys, else a registered layout name
+            (:mod:`zoo.weights.layouts`).
+        prefix: the wrapper prefix stripped from the file's keys, e.g. ``module.`` or
+            ``generator.``.
+        loaded: the keys loaded.
+        missing: the model's keys the file lacks, with their shapes.
+        unexpected: the file's keys the model lacks, with their shapes.
+        mismatched: keys whose shapes differ: (key, the file's shape, the model's shape).
+        unusable: keys that cannot be loaded, with why (sparse, no values, dtype).
+        hint: the overrides that would fit, when they can be told.
+        fitting_args: those overrides as values.
+    """
 
     path: str
     layout: str  # "zoo" for the zoo's own keys, else a registered layout name (zoo.weights.layouts)
@@ -69,7 +84,12 @@ class LoadReport:
 
 
 class WeightsMismatchError(ZooError):
-    """The file's tensors do not fit the model; ``report`` says which and what would fit."""
+    """The file's tensors do not fit the model; ``report`` says which and what would fit.
+
+    Args:
+        message: the error.
+        report: which tensors differ and what would fit.
+    """
 
     def __init__(self, message: str, report: LoadReport) -> None:
         super().__init__(message)
@@ -77,7 +97,12 @@ class WeightsMismatchError(ZooError):
 
 
 class PartialLoadWarning(UserWarning):
-    """``strict=False`` left some of the model's tensors unloaded; ``report`` lists them."""
+    """``strict=False`` left some of the model's tensors unloaded; ``report`` lists them.
+
+    Args:
+        message: the warning.
+        report: the tensors left unloaded.
+    """
 
     def __init__(self, message: str, report: LoadReport) -> None:
         super().__init__(message)
@@ -86,7 +111,13 @@ class PartialLoadWarning(UserWarning):
 
 def views(state: StateDict, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, StateDict]]:
     """``state`` and every sub-dict under a shared non-numeric key prefix (``module.``,
-    ``_orig_mod.``, a Lightning task's ``model.``/``generator.``/``decoder.``...), shallow first."""
+    ``_orig_mod.``, a Lightning task's ``model.``/``generator.``/``decoder.``...), shallow first.
+
+    Args:
+        state: a state dict.
+        prefix: the prefix ``state`` was found under, prepended to each view's prefix.
+        depth: how many prefixes deep ``state`` is (views go at most 3 deep).
+    """
     level = [(prefix, state)]
     while level and depth <= 3:
         yield from level
@@ -334,7 +365,15 @@ def mismatch_error(
 
 
 def check_weights(model: nn.Module, path: PathLike) -> LoadReport:
-    """What :func:`load_weights` would load from ``path`` into ``model``, without loading it."""
+    """What :func:`load_weights` would load from ``path`` into ``model``, without loading it.
+
+    Args:
+        model: the model.
+        path: the weight file.
+
+    Returns:
+        The :class:`LoadReport`.
+    """
     return _match(model, path)[0]
 
 
@@ -349,6 +388,12 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True) -> nn.Mo
     :class:`PartialLoadWarning` carries the :class:`LoadReport` of the rest (also available
     beforehand from :func:`check_weights`); a file of which nothing fits still raises.
     On any error ``model`` is left unchanged.
+
+    Args:
+        model: the model to load into.
+        path: the weight file.
+        strict: raise on any missing, unexpected or mis-shaped tensor; False loads the tensors
+            that fit and warns.
     """
     report, fits, cand = _match(model, path)
     name = type(model).__name__

@@ -28,25 +28,32 @@ CSINVA_SOURCE = "csinva/gan-vae-pretrained-pytorch"
 class PublishedFile:
     """One published weights file and the zoo model that reproduces its original.
 
-    ``args`` are the constructor arguments of ``model`` that make it compute what the
-    original did (including those a file's tensor shapes cannot tell, such as
-    ``rc_average``, the strand averaging); ``layout`` names the registered layout
-    (``zoo.weights.layouts.Layout``) the file is in. ``md5`` is the published checksum of
-    the downloaded file, None where none is known. ``name`` reads ``family.source``
-    (``deepsea.kipoi_predict``). ``model`` (the registry name) and ``paper`` are filled in
-    from the model the file is registered with; ``weights_doi`` is the DOI of the weights'
-    own record, where they have one apart from the paper.
-
-    Image models: ``image_shape`` is (C, H, W) of the images the model makes or reads;
-    ``value_range`` their pixel range; ``latent_size`` the length of a generator's or
-    VAE's Gaussian latent (None for discriminators).
-
-    DNA models: ``n_value`` is what the original's encoding puts in each channel for N;
-    ``targets`` the list in ``zoo.targets`` naming the outputs (``deepsea_919``). For an
-    archive, ``archive_member`` is the basename of the weight file inside it.
-
     ``value_range``, ``n_value`` and ``targets`` left None take the model's conventions
     when the file is registered.
+
+    Attributes:
+        name: ``family.source`` (``deepsea.kipoi_predict``).
+        model: the registry name of the model; filled in from the model the file is
+            registered with.
+        args: the constructor arguments of ``model`` that make it compute what the original
+            did (including those a file's tensor shapes cannot tell, such as ``rc_average``,
+            the strand averaging).
+        layout: the registered layout (``zoo.weights.layouts.Layout``) the file is in.
+        url: where the file is downloaded from.
+        md5: the published checksum of the downloaded file, None where none is known.
+        license: the license the file is published under.
+        source: who publishes the file.
+        description: what the file is, in a sentence.
+        image_shape: image models: the (C, H, W) of the images the model makes or reads.
+        value_range: image models: the images' pixel range.
+        latent_size: image models: the length of a generator's or VAE's Gaussian latent
+            (None for discriminators).
+        n_value: DNA models: what the original's encoding puts in each channel for N.
+        targets: DNA models: the list in ``zoo.targets`` naming the outputs (``deepsea_919``).
+        archive_member: for an archive, the basename of the weight file inside it.
+        weights_doi: the DOI of the weights' own record, where they have one apart from the
+            paper.
+        paper: the paper; filled in from the model the file is registered with.
     """
 
     name: str

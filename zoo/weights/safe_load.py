@@ -35,7 +35,11 @@ _CKPT_ADVICE = (
 
 
 def read_metadata(path: PathLike) -> dict[str, str]:
-    """The metadata stored in a safetensors file's header ({} for other files)."""
+    """The metadata stored in a safetensors file's header ({} for other files).
+
+    Args:
+        path: the weight file.
+    """
     from safetensors import safe_open
 
     if not _is_safetensors(require_weights_file(path)):
@@ -72,7 +76,11 @@ def _weights_only_refusal(err: Exception) -> tuple[bool, str] | None:
 
 def require_weights_file(path: PathLike) -> Path:
     """``path`` as a Path; FileNotFoundError when nothing is there, IsADirectoryError for a folder,
-    PermissionError when it cannot be read (not "does not exist"), OSError for a pipe or device."""
+    PermissionError when it cannot be read (not "does not exist"), OSError for a pipe or device.
+
+    Args:
+        path: the weight file.
+    """
     try:
         return require_input(path, "weights file")
     except IsADirectoryError as err:
@@ -86,6 +94,10 @@ def read_state_dict(path: PathLike, *, lazy: bool = False) -> StateDict:
     ``lazy=True`` reads no tensor data, for checking shapes before anything is built: a
     safetensors file gives meta tensors of its header's shapes and dtypes, a zip pickle
     (torch.save's format) memory-mapped tensors.
+
+    Args:
+        path: the weight file.
+        lazy: read no tensor data, for checking shapes before anything is built.
     """
     path = require_weights_file(path)
     name = os.fspath(path)
@@ -157,7 +169,12 @@ def _load_pickled(path: Path, mmap: bool = False) -> Any:
 
 def checkpoint_hparams(path: PathLike, key: str) -> dict[str, Any]:
     """A Lightning checkpoint's ``key`` dict (``hyper_parameters`` of the task,
-    ``datamodule_hyper_parameters`` of the data); empty for files without one."""
+    ``datamodule_hyper_parameters`` of the data); empty for files without one.
+
+    Args:
+        path: the checkpoint.
+        key: the dict's key.
+    """
     path = require_weights_file(path)
     if path.stat().st_size == 0 or _is_safetensors(path):
         return {}
@@ -172,6 +189,9 @@ def read_checkpoint(path: PathLike) -> dict[str, Any]:
     a WeightsFileError naming the file for anything else (empty, corrupt, not a dict).
 
     Its tensors are memory-mapped (torch.save's zip format), so only the pickle is read.
+
+    Args:
+        path: the checkpoint.
     """
     path = require_weights_file(path)
     name = os.fspath(path)

@@ -30,6 +30,11 @@ def save_weights(model: nn.Module, path: PathLike, overwrite: bool = False) -> P
     The file is written to a temporary name and renamed, so a failure never leaves a
     half-written file behind. An existing file is replaced keeping its permissions; a
     read-only one only with ``overwrite=True`` (else PermissionError). A symlink is followed.
+
+    Args:
+        model: a zoo model.
+        path: the file to write.
+        overwrite: replace a read-only file.
     """
     from safetensors.torch import save_file
 
@@ -66,7 +71,12 @@ def _write_failure(path: Path, err: Exception) -> OSError | None:
 
 
 def stored_args(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
-    """The constructor arguments in a zoo file's ``zoo_args`` metadata ({} when absent)."""
+    """The constructor arguments in a zoo file's ``zoo_args`` metadata ({} when absent).
+
+    Args:
+        path: the zoo file, for messages.
+        meta: its metadata (:func:`read_metadata`).
+    """
     raw = meta.get("zoo_args", "{}")
     try:
         args = json.loads(raw)
@@ -109,7 +119,14 @@ def attach_info(
     source: dict[str, Any] | None = None,
 ) -> nn.Module:
     """Set the model's ``target_names``, ``n_value`` and ``source`` (those given), checked:
-    one name per output, N's value a number in [0, 1]. Returns ``model``."""
+    one name per output, N's value a number in [0, 1]. Returns ``model``.
+
+    Args:
+        model: the model.
+        target_names: one name per output.
+        n_value: the one-hot value of N, a number in [0, 1].
+        source: where the weights came from (name, url, md5, license).
+    """
     if target_names is not None:
         names = list(target_names)
         if not all(isinstance(n, str) for n in names):
@@ -131,7 +148,12 @@ def attach_info(
 
 def fitting_info(model: nn.Module, info: dict[str, Any]) -> dict[str, Any]:
     """``info`` without target names that do not fit ``model``'s outputs (a file's names after
-    its model was rebuilt with another ``n_targets``)."""
+    its model was rebuilt with another ``n_targets``).
+
+    Args:
+        model: the model.
+        info: what :func:`stored_info` read.
+    """
     names = info.get("target_names")
     if names is None or len(names) == getattr(model, "n_targets", len(names)):
         return info
@@ -140,7 +162,12 @@ def fitting_info(model: nn.Module, info: dict[str, Any]) -> dict[str, Any]:
 
 def stored_info(path: PathLike, meta: dict[str, str]) -> dict[str, Any]:
     """The ``target_names``, ``n_value`` and ``source`` a zoo file's metadata holds (those present),
-    as :func:`attach_info` takes them."""
+    as :func:`attach_info` takes them.
+
+    Args:
+        path: the zoo file, for messages.
+        meta: its metadata (:func:`read_metadata`).
+    """
     out = {}
     for attribute, key in _INFO_KEYS.items():
         if key not in meta:

@@ -26,19 +26,36 @@ def _keep(batch: Any) -> Any:
 class ArrayDataModule(DnaDataModule):
     """One-hot sequences + labels from HDF5, MATLAB (v7.3, v5) or ``.npy`` files, one set per split.
 
-    ``train``/``val``/``test``: a path, or a mapping with ``path`` and any of
-    :data:`FILE_OPTIONS` for that split (the module's arguments of those names are the
-    defaults); relative paths are taken from ``dir``. ``val``/``test`` may be None (no
-    validation or test loop). ``seq_len``/``n_targets``, when given, are checked against
-    the files. ``chunk_size`` records are read at a time; ``shuffle_chunks`` chunks are
-    shuffled together (see :class:`ChunkBatchSampler`).
-
-    ``float_on_device=True``: the loaders give numpy arrays, bit-packed where their values
+    With ``float_on_device=True`` the loaders give numpy arrays, bit-packed where their values
     are 0/1 (:func:`~zoo.data.arrays.packing.pack_bits`: a 32nd of float32's bytes through the
     worker processes and onto the GPU); the module makes them tensors before Lightning moves
     them to the device and float32 once there (``on_before_batch_transfer`` /
     ``on_after_batch_transfer``), so the model still sees float32. Outside Lightning,
     :func:`~zoo.data.arrays.packing.unpack_batch` does the same.
+
+    Args:
+        train: the training split: a path, or a mapping with ``path`` and any of
+            :data:`FILE_OPTIONS` for that split (the module's arguments of those names are the
+            defaults).
+        val: the validation split, as ``train``; None: no validation loop.
+        test: the test split, as ``train``; None: no test loop.
+        dir: the folder relative paths are taken from.
+        seq_key: the sequences' dataset or variable name in the files.
+        label_key: the labels' dataset or variable name in the files.
+        seq_batch_axis: the records' axis of the sequence array.
+        seq_alphabet_axis: the channels' axis of the sequence array.
+        seq_length_axis: the positions' axis of the sequence array (None: the one left over).
+        label_batch_axis: the records' axis of the label array.
+        alphabet: the files' channel order.
+        seq_len: checked against the files when given.
+        n_targets: checked against the files when given.
+        batch_size: records per batch.
+        num_workers: DataLoader worker processes.
+        chunk_size: records read at a time.
+        shuffle_chunks: chunks shuffled together (see :class:`ChunkBatchSampler`).
+        seed: the seed of the shuffling.
+        rc_augment: reverse-complement each training record with probability 0.5.
+        float_on_device: make float32 on the device (see above).
     """
 
     def __init__(
@@ -87,7 +104,11 @@ class ArrayDataModule(DnaDataModule):
         self.seq_len, self.n_targets = seq_len, n_targets
 
     def setup(self, stage: str | None = None) -> None:
-        """Open every split's arrays and check their shapes against each other and the model."""
+        """Open every split's arrays and check their shapes against each other and the model.
+
+        Args:
+            stage: Lightning's stage (every split is opened whatever it is).
+        """
         if self.datasets:
             return
         hp = self.hparams
@@ -145,13 +166,23 @@ class ArrayDataModule(DnaDataModule):
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Packed batches (numpy arrays, cheap to pass between processes) as tensors, without
-        copying, so that Lightning moves them to the device."""
+        copying, so that Lightning moves them to the device.
+
+        Args:
+            batch: the batch from the loader.
+            dataloader_idx: which loader it came from.
+        """
         if self.hparams.float_on_device:
             return tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in batch)
         return batch
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """float32 sequences and labels for the model (already so unless ``float_on_device``)."""
+        """float32 sequences and labels for the model (already so unless ``float_on_device``).
+
+        Args:
+            batch: the batch on the device.
+            dataloader_idx: which loader it came from.
+        """
         if self.hparams.float_on_device:
             return unpack_batch(batch, int(self.seq_len), int(self.n_targets))  # type: ignore[arg-type]
         return batch

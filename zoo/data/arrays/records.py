@@ -169,10 +169,16 @@ class ArrayRecords(Dataset):
     chunks of ``chunk_size`` records those indices fall in, keeping the last
     ``cache_chunks`` chunks, and returns (x float32 (B, 4, L), y float32 (B, T));
     ``dataset[lo:hi]`` reads the records in between directly; ``dataset[i]`` one record.
-    ``packed=True``: numpy arrays instead, bit-packed where the values are 0/1
-    (:func:`~zoo.data.arrays.packing.pack_bits`: an eighth of the bytes of uint8, a 32nd of
-    float32), else float32;
-    :func:`~zoo.data.arrays.packing.unpack_batch` makes them float32 tensors.
+
+    Args:
+        source: where the split's arrays are and how their axes are laid out.
+        chunk_size: the records read at a time.
+        cache_chunks: the chunks kept after reading.
+        rc_augment: reverse-complement each record with probability 0.5 (labels unchanged).
+        packed: give numpy arrays instead, bit-packed where the values are 0/1
+            (:func:`~zoo.data.arrays.packing.pack_bits`: an eighth of the bytes of uint8, a
+            32nd of float32), else float32; :func:`~zoo.data.arrays.packing.unpack_batch`
+            makes them float32 tensors.
     """
 
     def __init__(
@@ -242,7 +248,12 @@ class ArrayRecords(Dataset):
         return self.n_records
 
     def read(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """Records [lo, hi) as stored (their dtype): sequences (n, 4, L) in ACGT order, labels (n, T)."""
+        """Records [lo, hi) as stored (their dtype): sequences (n, 4, L) in ACGT order, labels (n, T).
+
+        Args:
+            lo: the first record.
+            hi: the end (exclusive).
+        """
         s = self.source
         seqs, labels = self._seq_file.array(s.seq_key), self._label_file.array(s.label_key)
         batch, alphabet, length = s.seq_axes
@@ -329,7 +340,13 @@ def array_dims(
 ) -> tuple[int, int]:
     """(sequence length, target count) of the training split, read from its files' shapes:
     the arguments are those of :class:`ArrayDataModule` (``train``, ``dir`` and the file
-    options), so a config can size the model from the data instead of by hand."""
+    options), so a config can size the model from the data instead of by hand.
+
+    Args:
+        train: the training split, as :class:`ArrayDataModule` takes it.
+        dir: the folder relative paths are taken from.
+        **defaults: the file options (:data:`FILE_OPTIONS`).
+    """
     source = array_source("train", train, **defaults).resolved(dir)
     stamps = []
     for path in dict.fromkeys(filter(None, (source.path, source.label_path))):

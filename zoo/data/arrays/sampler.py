@@ -17,9 +17,9 @@ from torch.utils.data import Sampler
 class ChunkBatchSampler(Sampler):
     """Batches of record indices for :class:`ArrayRecords`; an index array per batch.
 
-    ``shuffle=False``: consecutive records in file order (``slice`` objects). ``shuffle=True``:
-    chunks of ``chunk_size`` consecutive records go in a random order, ``shuffle_chunks`` at
-    a time; the records of those chunks are shuffled together and cut into batches. The
+    Unshuffled, the batches are consecutive records in file order (``slice`` objects).
+    Shuffled, chunks of ``chunk_size`` consecutive records go in a random order,
+    ``shuffle_chunks`` at a time; the records of those chunks are shuffled together and cut into batches. The
     groups are dealt round-robin to ``n_streams`` streams whose batches alternate: a
     DataLoader with that many workers hands batch ``i`` to worker ``i % n_streams``, so each
     worker reads each of its chunks once. Each stream yields whole batches; what is left of
@@ -27,6 +27,15 @@ class ChunkBatchSampler(Sampler):
     short. A batch's indices come sorted (a batch is a set; sorted, each chunk's records
     are copied as one run). The order is a function of ``seed`` and the epoch (:meth:`set_epoch`; each
     iteration also moves on one epoch, for loops that do not call it).
+
+    Args:
+        n_records: the records of the split.
+        batch_size: records per batch.
+        chunk_size: consecutive records read together.
+        shuffle_chunks: chunks whose records are shuffled together.
+        n_streams: the DataLoader's workers.
+        shuffle: shuffle (else consecutive records in file order).
+        seed: the seed of the order.
     """
 
     def __init__(
@@ -44,7 +53,11 @@ class ChunkBatchSampler(Sampler):
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch whose order the next iteration gives (Lightning calls this each epoch)."""
+        """The epoch whose order the next iteration gives (Lightning calls this each epoch).
+
+        Args:
+            epoch: the epoch.
+        """
         self.epoch = epoch
 
     def __len__(self) -> int:

@@ -85,9 +85,13 @@ def bed_windows(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMa
 def bed_job(genome: PathLike, bed: PathLike, seq_len: int, contigs: ContigMatcher | None = None) -> Job:
     """Rows chrom, start, end, name, status, then targets: the windows of :func:`bed_windows`.
 
-    ``contigs`` matches the BED's contig names to the genome's (default: a new
-    :func:`~zoo.predict.inputs.genome.contig_matcher`); the job keeps it, so that its warning
-    can be shown after the run.
+    Args:
+        genome: the FASTA genome.
+        bed: the BED file.
+        seq_len: the model's window.
+        contigs: matches the BED's contig names to the genome's (default: a new
+            :func:`~zoo.predict.inputs.genome.contig_matcher`); the job keeps it, so that its
+            warning can be shown after the run.
     """
     require_file(genome, "genome FASTA")
     require_file(bed, "BED file")

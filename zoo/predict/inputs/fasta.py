@@ -68,9 +68,13 @@ def fasta_window_groups(
 def fasta_job(path: PathLike, seq_len: int, step: int | None = None) -> Job:
     """Rows ``name`` (and ``start``, the 0-based window start, with ``step``), then targets.
 
-    ``path`` is the FASTA (or FASTQ) file, and may be a pipe or ``-`` (standard input): the
-    records are read once, in order. ``seq_len`` and ``step`` as in :func:`fasta_windows`.
     A regular file can also be read by other processes (the job's ``reader``).
+
+    Args:
+        path: the FASTA (or FASTQ) file; may be a pipe or ``-`` (standard input): the records
+            are read once, in order.
+        seq_len: as in :func:`fasta_windows`.
+        step: as in :func:`fasta_windows`.
     """
     if os.fspath(path) != STDIN:
         require_file(path, "FASTA file", stream_ok=True)

@@ -16,6 +16,9 @@ class Genome:
     if missing, and rebuilds one that no longer describes the genome).
 
     ``lengths`` maps each contig's name to its length, in the genome's order.
+
+    Args:
+        path: the FASTA genome.
     """
 
     def __init__(self, path: PathLike) -> None:
@@ -39,6 +42,11 @@ class Genome:
 
         A byte that is no base (a NUL, which ends pysam's string early; bytes that are not
         UTF-8; punctuation) is a PredictError naming the contig and position.
+
+        Args:
+            chrom: the contig.
+            start: the first base (0-based).
+            end: the end (exclusive).
         """
         try:
             raw = self._fasta.fetch(chrom, start, end)

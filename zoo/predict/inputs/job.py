@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Item:
-    """One output row: its leading column values and the windows to score (none: not scored)."""
+    """One output row: its leading column values and the windows to score (none: not scored).
+
+    Attributes:
+        meta: its leading column values.
+        windows: the windows to score (none: not scored).
+        status: ``ok``, or why the row was not scored.
+    """
 
     meta: tuple[Any, ...]
     windows: tuple[str, ...] = ()
@@ -46,15 +52,19 @@ class InputReader:
 class Job:
     """What to score and how its rows look.
 
-    ``items`` are the rows, each with its leading values (named by ``meta_columns``) and its
-    ``windows_per_item`` windows. ``values`` maps strand-combined logits
-    (n, windows_per_item, T) to the row values (n, len(value_columns)), a new tensor (the
-    writer may keep it); None gives each row's probabilities (one window per item).
-    ``value_columns`` names the values from the scorer's target names. ``with_status``
-    adds a status column (``ok``, or why a row was not scored); ``empty_message`` is the
-    error when there are no rows. ``contigs`` is the matcher that read a BED's or VCF's
-    contig names as the genome's (its ``match.warning`` is for the user once the run is
-    done). ``reader``, where set, lets other processes read the input instead of a thread.
+    Attributes:
+        meta_columns: the names of the rows' leading values.
+        items: the rows, each with its leading values and its ``windows_per_item`` windows.
+        windows_per_item: the windows of each row.
+        value_columns: names the values from the scorer's target names.
+        values: maps strand-combined logits (n, windows_per_item, T) to the row values
+            (n, len(value_columns)), a new tensor (the writer may keep it); None gives each
+            row's probabilities (one window per item).
+        with_status: add a status column (``ok``, or why a row was not scored).
+        empty_message: the error when there are no rows.
+        contigs: the matcher that read a BED's or VCF's contig names as the genome's (its
+            ``match.warning`` is for the user once the run is done).
+        reader: where set, lets other processes read the input instead of a thread.
     """
 
     meta_columns: list[str]

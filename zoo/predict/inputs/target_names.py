@@ -15,6 +15,10 @@ def read_target_names(path: PathLike, n_targets: int) -> list[str]:
     Only LF (or CRLF) ends a line. A name that is blank or holds a tab, a line break or
     another control character is refused naming its line: it would shift a TSV header
     against its rows, or make a column without a name.
+
+    Args:
+        path: the file.
+        n_targets: the model's outputs: one name each.
     """
     try:
         text = (

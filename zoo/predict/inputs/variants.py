@@ -39,7 +39,11 @@ _BASES = frozenset("ACGTN")
 
 
 def variant_position(seq_len: int) -> int:
-    """The 0-based index of the variant's first base in a window of ``seq_len`` bp."""
+    """The 0-based index of the variant's first base in a window of ``seq_len`` bp.
+
+    Args:
+        seq_len: the window's length.
+    """
     return seq_len // 2 - 1
 
 
@@ -49,6 +53,14 @@ def allele_windows(
     """(status, (reference window, alternative window)) for one allele; windows empty unless ok.
 
     ``pos`` is the VCF's 1-based POS.
+
+    Args:
+        genome: the genome.
+        chrom: the contig.
+        pos: the VCF's 1-based POS.
+        ref: the REF allele.
+        alt: the ALT allele (None: none).
+        seq_len: the model's window.
     """
     length = genome.lengths.get(chrom)
     if length is None:
@@ -114,6 +126,10 @@ def variant_values(logits: torch.Tensor, scores: Sequence[str]) -> torch.Tensor:
     """(n, 2, T) ref/alt logits -> (n, T * len(scores)), target-major: for each target, each score.
 
     diff = p_alt - p_ref; logfc = logit(p_alt) - logit(p_ref), taken from the logits.
+
+    Args:
+        logits: (n, 2, T) ref/alt logits.
+        scores: the scores of each target (see :data:`SCORES`).
     """
     ref_logits, alt_logits = logits[:, 0], logits[:, 1]
     p_ref, p_alt = torch.sigmoid(ref_logits), torch.sigmoid(alt_logits)
@@ -130,11 +146,14 @@ def variant_job(
 ) -> Job:
     """Rows chrom, pos, id, ref, alt, status, then ``<score>:<target>`` columns.
 
-    ``genome`` is the FASTA genome, ``vcf`` the variants, ``seq_len`` the model's window and
-    ``scores`` the values of each target (see :data:`SCORES`). ``contigs`` (see
-    :func:`variant_items`; default: a new :func:`~zoo.predict.inputs.genome.contig_matcher`)
-    reads ``chr1`` as ``1`` and the like; the job keeps it, so that its warning can be shown
-    after the run.
+    Args:
+        genome: the FASTA genome.
+        vcf: the variants.
+        seq_len: the model's window.
+        scores: the values of each target (see :data:`SCORES`).
+        contigs: reads ``chr1`` as ``1`` and the like (see :func:`variant_items`; default: a
+            new :func:`~zoo.predict.inputs.genome.contig_matcher`); the job keeps it, so that
+            its warning can be shown after the run.
     """
     require_file(genome, "genome FASTA")
     require_file(vcf, "VCF file")

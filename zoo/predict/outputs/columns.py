@@ -13,7 +13,11 @@ from zoo.targets import REGEX_PREFIX, match_targets
 
 
 def default_labels(n_targets: int) -> list[str]:
-    """``target_0``, ``target_1``, ...: the column names when no labels are given."""
+    """``target_0``, ``target_1``, ...: the column names when no labels are given.
+
+    Args:
+        n_targets: the number of targets.
+    """
     return [f"target_{i}" for i in range(n_targets)]
 
 
@@ -57,10 +61,15 @@ def select_targets(
 ) -> list[int]:
     """Indices of the targets ``wanted``; all if None.
 
-    Each entry is a name in ``labels``, an index, or a pattern over ``names`` (default
-    ``labels``): a shell glob over whole names (``*K562*``) or ``re:REGEX`` (searched in
-    each name), as :func:`zoo.targets.match_targets` reads them. Targets come in the order
-    given, a pattern's in output order; one picked twice appears once.
+    Targets come in the order given, a pattern's in output order; one picked twice appears
+    once.
+
+    Args:
+        labels: the names of all targets.
+        wanted: each entry a name in ``labels``, an index, or a pattern over ``names``: a
+            shell glob over whole names (``*K562*``) or ``re:REGEX`` (searched in each name),
+            as :func:`zoo.targets.match_targets` reads them; None: all.
+        names: the names patterns are matched against (default ``labels``).
     """
     if not wanted:
         return list(range(len(labels)))
@@ -70,7 +79,11 @@ def select_targets(
 
 def unique_labels(labels: Sequence[str]) -> list[str]:
     """Target names made unique for the output columns: the k-th target carrying a name gets
-    ``NAME#k`` (k >= 2). Real label files repeat names (one profile from several labs)."""
+    ``NAME#k`` (k >= 2). Real label files repeat names (one profile from several labs).
+
+    Args:
+        labels: the target names.
+    """
     taken, seen, out = set(labels), Counter[str](), []
     for name in labels:
         seen[name] += 1

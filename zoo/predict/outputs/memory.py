@@ -15,9 +15,12 @@ from zoo.predict.outputs.writers import check_column_names
 
 @dataclass
 class ScoreTable:
-    """Rows of scores: ``meta`` (leading column name -> array, one value a row: ints as int64,
-    text as str), ``scores`` (rows, len(columns)) float32 (NaN where not scored) and the score
-    ``columns``' names, the same as a written table's."""
+    """Rows of scores, the same as a written table's.
+
+    Attributes:
+        meta: leading column name -> array, one value a row (ints as int64, text as str).
+        scores: (rows, len(columns)) float32, NaN where not scored.
+        columns: the score columns' names."""
 
     meta: dict[str, np.ndarray]
     scores: np.ndarray

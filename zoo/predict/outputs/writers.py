@@ -110,7 +110,14 @@ def write_error(path: PathLike, err: OSError) -> OSError:
 
 
 class TableWriter:
-    """Writes a table of leading text/int columns and float score columns, chunk by chunk."""
+    """Writes a table of leading text/int columns and float score columns, chunk by chunk.
+
+    Args:
+        path: the table to write.
+        meta_columns: the leading columns' names.
+        score_columns: the score columns' names.
+        overwrite: replace a read-only file.
+    """
 
     def __init__(
         self,
@@ -161,7 +168,12 @@ class TableWriter:
         return write_error(self.path, err)
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
-        """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest."""
+        """Append rows: ``meta_rows[i]`` fills the leading columns, ``scores[i]`` the rest.
+
+        Args:
+            meta_rows: the leading values of each row.
+            scores: (rows, score columns).
+        """
         if len(meta_rows) != len(scores) or scores.shape[1:] != (len(self.score_columns),):
             raise ValueError(f"got {len(meta_rows)} meta rows and scores of shape {scores.shape}")
         if len(meta_rows):
@@ -173,7 +185,12 @@ class TableWriter:
 
     def write_columns(self, meta: Mapping[str, Any], scores: np.ndarray) -> None:
         """Append rows given column-wise: ``meta[name]`` (an array or list, one value a row) for
-        each leading column, ``scores`` (rows, score columns); no Python runs per row."""
+        each leading column, ``scores`` (rows, score columns); no Python runs per row.
+
+        Args:
+            meta: leading column name -> an array or list, one value a row.
+            scores: (rows, score columns).
+        """
         missing = [name for name in self.meta_columns if name not in meta]
         if missing:
             raise ValueError(f"no values for the leading columns {missing}")
@@ -246,7 +263,14 @@ def open_writer(
     path: PathLike, meta_columns: Sequence[str], score_columns: Sequence[str], overwrite: bool = False
 ) -> TableWriter:
     """A Parquet writer for ``*.parquet``, an HDF5 writer for ``*.h5`` or ``*.hdf5``, else a TSV
-    writer (gzip-compressed for ``*.gz``); ``overwrite`` replaces a read-only file."""
+    writer (gzip-compressed for ``*.gz``); ``overwrite`` replaces a read-only file.
+
+    Args:
+        path: the table to write.
+        meta_columns: the leading columns' names.
+        score_columns: the score columns' names.
+        overwrite: replace a read-only file.
+    """
     name = os.fspath(path)
     cls: type[TableWriter] = TSVWriter
     if name.endswith(".parquet"):

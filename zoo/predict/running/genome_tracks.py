@@ -62,8 +62,21 @@ def write_tracks(
     (in the scorer's target order) and the run summary.
 
     Contig names that differ from the genome's only by convention (``chr1`` / ``1``) are
-    matched, with a warning naming the renaming. ``overwrite`` replaces read-only tracks;
-    no track may be the genome, its index, the BED file or any of ``inputs`` (name -> path).
+    matched, with a warning naming the renaming.
+
+    Args:
+        scorer: the model, ready to score.
+        genome: the FASTA genome.
+        folder: where the tracks are written.
+        regions: ``chr:start-end`` strings.
+        bed: a BED file of regions.
+        step: the bases between windows.
+        fmt: the track format, ``bigwig`` or ``bedgraph``.
+        prefix: prepended to each track's file name.
+        progress: show progress.
+        overwrite: replace read-only tracks.
+        inputs: name -> path of files no track may be (besides the genome, its index and
+            the BED file).
     """
     read = {"the genome": genome, "its index": f"{os.fspath(genome)}.fai", "the regions BED": bed}
     read = {**(inputs or {}), **read}  # the caller's names first: they are what it reports

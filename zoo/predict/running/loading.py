@@ -37,7 +37,11 @@ from zoo.weights import (
 def default_n_value(model: nn.Module) -> float:
     """The one-hot value of N the model was trained with: the one it records (``model.n_value``,
     from a published checkpoint, a zoo file or a zoo-train checkpoint), else that of its model's
-    conventions (0.0 for Beluga), else 0.25."""
+    conventions (0.0 for Beluga), else 0.25.
+
+    Args:
+        model: a DNA model.
+    """
     recorded = getattr(model, "n_value", None)
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
         return float(recorded)
@@ -51,7 +55,11 @@ def default_n_value(model: nn.Module) -> float:
 def trained_n_value(weights: PathLike) -> float | None:
     """The one-hot value of N a zoo-train checkpoint's model learned with (its data module's
     ``n_value``); None for other files, which get the model's convention instead. A stored
-    value that is not finite is a PredictError."""
+    value that is not finite is a PredictError.
+
+    Args:
+        weights: the weight file.
+    """
     try:
         value = recorded_info(weights).get("n_value")
     except (OSError, ValueError):  # load_predict_model reports unreadable files
@@ -108,17 +116,23 @@ def load_predict_model(
 ) -> tuple[nn.Module, str]:
     """The model to score with (eval mode) and its registry name.
 
-    ``weights`` is required (scoring with random weights is never what is meant) unless
-    ``pretrained``. A zoo checkpoint (written by zoo.save_weights) or a zoo Lightning
-    checkpoint rebuilds the model it stores, ``name`` picking the network when the checkpoint
-    holds several; ``model_args`` override the stored arguments. Any other file
-    zoo.load_weights reads needs ``name`` and is loaded into ``zoo.create_model(name,
-    **model_args)``. A catalogue ``name`` (``deepsea.kipoi_predict``) loads the published
-    checkpoint: ``weights`` is then a local copy of it (md5 checked), or ``pretrained``
-    downloads it. ``weights`` ``hf://OWNER/REPO[@REVISION]`` is a zoo repository on the
-    Hugging Face Hub (read through its cache). A file that does not fit the model is a
+    A zoo checkpoint (written by zoo.save_weights) or a zoo Lightning checkpoint rebuilds the
+    model it stores. Any other file zoo.load_weights reads needs ``name`` and is loaded into
+    ``zoo.create_model(name, **model_args)``. A file that does not fit the model is a
     PredictError naming the file and the model. The model carries the target names and N
-    value the weights record. ``dna_only`` refuses models that do not read DNA.
+    value the weights record.
+
+    Args:
+        name: the registered model; picks the network when a checkpoint holds several; a
+            catalogue name (``deepsea.kipoi_predict``) loads the published checkpoint.
+        weights: the weight file, required (scoring with random weights is never what is
+            meant) unless ``pretrained``; for a catalogue ``name`` a local copy of it (md5
+            checked); ``hf://OWNER/REPO[@REVISION]`` is a zoo repository on the Hugging Face
+            Hub (read through its cache).
+        model_args: override the stored arguments.
+        pretrained: download the published checkpoint of a catalogue ``name``.
+        progress: show a progress bar while downloading.
+        dna_only: refuse models that do not read DNA.
     """
     if is_hub_ref(weights):
         return _load_hub(name, str(weights), model_args or {}, dna_only)

@@ -34,6 +34,10 @@ def score_job(job: Job, scorer: Scorer) -> ScoreTable:
 
     Contig names the job read under another name (``chr1`` as ``1``) are named in one
     :class:`ContigWarning`.
+
+    Args:
+        job: what to score.
+        scorer: the model, ready to score.
     """
     sink = MemoryWriter()
     run_job(job, scorer, sink)
@@ -72,20 +76,32 @@ def score_variants(
     """Variant effects of every ALT allele of ``vcf``, as zoo-predict ``--vcf`` computes them,
     without writing a file.
 
-    ``scores`` may also name the variant-effect scores of :mod:`zoo.effects.scoring`
-    (``seqclass``, ``evalue``, ``zscore``, ``funsig``), which need ``seqclass_files`` (Sei's
-    sequence-class arrays; default: the published ones, from the cache) or ``background``
-    (a :class:`zoo.effects.Background` or its file); ``sort`` orders the rows by the largest
-    absolute class effect (else |diff|), largest first. See :func:`zoo.effects.jobs.score_effects`.
+    Contig names that differ between the VCF and the genome only by convention (``chr1`` /
+    ``1``, ``chrM`` / ``MT``) are matched, with a warning naming the renaming; a VCF none of
+    whose contigs is in the genome raises a PredictError. See
+    :func:`zoo.effects.jobs.score_effects` for the variant-effect scores.
 
-    ``model`` is a DNA model, a :class:`Scorer` (which carries its own targets, labels, rc,
-    batch size and device) or a zoo checkpoint's path. ``scores`` are among ref, alt, diff,
-    logfc; ``targets`` names or indices of the targets to keep (default: all). Contig names
-    that differ between the VCF and the genome only by convention (``chr1`` / ``1``, ``chrM``
-    / ``MT``) are matched, with a warning naming the renaming; a VCF none of whose contigs
-    is in the genome raises a PredictError.
+    Args:
+        model: a DNA model, a :class:`Scorer` (which carries its own targets, labels, rc,
+            batch size and device) or a zoo checkpoint's path.
+        genome: the FASTA genome.
+        vcf: the variants.
+        scores: among ref, alt, diff, logfc, and the variant-effect scores of
+            :mod:`zoo.effects.scoring` (``seqclass``, ``evalue``, ``zscore``, ``funsig``).
+        targets: names or indices of the targets to keep (default: all).
+        labels: names of all of the model's targets (default: the model's ``target_names``).
+        rc: how each window is combined with its reverse complement (one of :data:`RC_MODES`).
+        batch_size: windows per model call.
+        device: where to run the model.
+        seqclass_files: Sei's sequence-class arrays, for the variant-effect scores (default:
+            the published ones, from the cache).
+        background: a :class:`zoo.effects.Background` or its file, for the variant-effect
+            scores.
+        sort: order the rows by the largest absolute class effect (else |diff|), largest
+            first.
 
-    Returns meta chrom, pos, id, ref, alt, status and columns ``<score>:<target>``.
+    Returns:
+        Meta chrom, pos, id, ref, alt, status and columns ``<score>:<target>``.
     """
     names = [scores] if isinstance(scores, str) else list(scores)
     if set(names) - set(SCORES) or seqclass_files is not None or background is not None or sort:
@@ -114,8 +130,20 @@ def score_intervals(
     """Probabilities of the model-length window centred on each interval of ``bed``, as
     zoo-predict ``--genome --bed`` computes them, without writing a file.
 
-    ``model`` and the options as in :func:`score_variants`; contig names are matched the
-    same way. Returns meta chrom, start, end, name, status and one column a target.
+    Contig names are matched as in :func:`score_variants`.
+
+    Args:
+        model: as in :func:`score_variants`.
+        genome: the FASTA genome.
+        bed: the intervals.
+        targets: names or indices of the targets to keep (default: all).
+        labels: names of all of the model's targets (default: the model's ``target_names``).
+        rc: how each window is combined with its reverse complement (one of :data:`RC_MODES`).
+        batch_size: windows per model call.
+        device: where to run the model.
+
+    Returns:
+        Meta chrom, start, end, name, status and one column a target.
     """
     scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
     return score_job(bed_job(genome, bed, scorer.seq_len), scorer)
@@ -135,8 +163,18 @@ def score_fasta(
     """Probabilities of each record of ``fasta`` (or of its model-length windows ``step`` bp
     apart), as zoo-predict ``--fasta`` computes them, without writing a file.
 
-    ``model`` and the options as in :func:`score_variants`. Returns the meta columns of
-    zoo-predict's FASTA table and one column a target.
+    Args:
+        model: as in :func:`score_variants`.
+        fasta: the FASTA file.
+        step: score the model-length windows this many bp apart (None: each record).
+        targets: names or indices of the targets to keep (default: all).
+        labels: names of all of the model's targets (default: the model's ``target_names``).
+        rc: how each window is combined with its reverse complement (one of :data:`RC_MODES`).
+        batch_size: windows per model call.
+        device: where to run the model.
+
+    Returns:
+        The meta columns of zoo-predict's FASTA table and one column a target.
     """
     scorer = _scorer(model, targets=targets, labels=labels, rc=rc, batch_size=batch_size, device=device)
     return score_job(fasta_job(fasta, scorer.seq_len, step), scorer)

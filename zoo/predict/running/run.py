@@ -38,13 +38,22 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class RunSummary:
-    """Rows written, and how many rows were not scored, by reason."""
+    """Rows written, and how many rows were not scored, by reason.
+
+    Attributes:
+        rows: the rows written.
+        skipped: reason -> the rows not scored for it.
+    """
 
     rows: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def describe(self, out: PathLike) -> str:
-        """One line for stderr."""
+        """One line for stderr.
+
+        Args:
+            out: the output, named in the line.
+        """
         text = f"wrote {self.rows} rows to {os.fspath(out)}"
         if self.skipped:
             reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.skipped.items()))
@@ -123,12 +132,20 @@ def run_job(
     names (a TableWriter, or anything with its ``with``, ``write``, ``rows`` and ``score_columns``).
 
     The output appears only when every row is written; an error leaves no file behind
-    (a pipe or device ``out`` is streamed into instead). ``overwrite`` replaces a read-only file.
-    ``reader_processes`` reads a job that can be read elsewhere (``job.reader``) in that
-    many child processes (0: a thread of this process; a reader that is not ``shardable``
-    takes one). The default (None) is a thread, except on CUDA for inputs of 64 MiB or more,
-    where one reader thread cannot keep up: there a process per 4 CPU cores, up to 4.
-    ``allow_empty``: no rows is no error (a share of the rows that got none of them).
+    (a pipe or device ``out`` is streamed into instead).
+
+    Args:
+        job: what to score.
+        scorer: the model, ready to score.
+        out: the output file, or a function opening a writer.
+        progress: show progress.
+        overwrite: replace a read-only file.
+        reader_processes: read a job that can be read elsewhere (``job.reader``) in that
+            many child processes (0: a thread of this process; a reader that is not
+            ``shardable`` takes one). The default (None) is a thread, except on CUDA for
+            inputs of 64 MiB or more, where one reader thread cannot keep up: there a process
+            per 4 CPU cores, up to 4.
+        allow_empty: no rows is no error (a share of the rows that got none of them).
     """
     from tqdm import tqdm
 

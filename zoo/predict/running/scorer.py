@@ -28,13 +28,18 @@ RC_MODES: tuple[str, ...] = ("none", "mean", "max")
 class Scorer:
     """A DNA model ready to score: selected targets, strand combination, precision and device.
 
-    ``labels`` names all of the model's targets (default: the model's ``target_names``, else
-    ``target_0`` ...); ``targets`` keeps a subset (names, indices as strings or ints, globs
-    such as ``*K562*`` or ``re:REGEX`` patterns over the names). ``rc`` combines each window
-    with its reverse complement (one of :data:`RC_MODES`); ``precision`` and ``device`` as
-    :func:`zoo.inference.prepare_logits` takes them; ``n_value`` is the one-hot value of N
-    (default: :func:`~zoo.predict.running.loading.default_n_value`). ``batch_size`` is the
-    number of windows per model call (reverse complements double it).
+    Args:
+        model: a DNA model.
+        labels: names all of the model's targets (default: the model's ``target_names``,
+            else ``target_0`` ...).
+        targets: keeps a subset (names, indices as strings or ints, globs such as
+            ``*K562*`` or ``re:REGEX`` patterns over the names).
+        rc: combines each window with its reverse complement (one of :data:`RC_MODES`).
+        precision: as :func:`zoo.inference.prepare_logits` takes it.
+        device: as :func:`zoo.inference.prepare_logits` takes it.
+        n_value: the one-hot value of N (default:
+            :func:`~zoo.predict.running.loading.default_n_value`).
+        batch_size: the number of windows per model call (reverse complements double it).
 
     Options that cannot work (an unknown target, a model that does not take DNA, a precision
     the device lacks) raise a :class:`~zoo.predict.errors.PredictError`.
@@ -80,7 +85,11 @@ class Scorer:
     def encode(self, seqs: Sequence[str]) -> torch.Tensor:
         """What :meth:`logits` takes: one-hot (N, 4, seq_len) for the CPU; for CUDA the checked
         base codes (N, seq_len) uint8, pinned, which the GPU one-hot encodes itself (1 byte a
-        base crosses the bus instead of 16, and the CPU thread that feeds the GPU does less)."""
+        base crosses the bus instead of 16, and the CPU thread that feeds the GPU does less).
+
+        Args:
+            seqs: sequences of exactly seq_len bases.
+        """
         if self.device.type != "cuda":
             return one_hot(list(seqs), n_value=self.n_value)
         return base_codes(list(seqs)).pin_memory()
@@ -88,7 +97,8 @@ class Scorer:
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Strand-combined float32 logits of the selected targets, (N, T), on the scoring device.
 
-        ``x`` is one-hot (N, 4, seq_len) or base codes (N, seq_len) from :meth:`encode`.
+        Args:
+            x: one-hot (N, 4, seq_len) or base codes (N, seq_len) from :meth:`encode`.
         """
         x = x.to(self.device, non_blocking=True)
         if x.dtype == torch.uint8:
@@ -106,12 +116,20 @@ class Scorer:
     def from_codes(self, codes: np.ndarray) -> torch.Tensor:
         """What :meth:`logits` takes, from the checked base codes (N, seq_len) of
         :func:`zoo.dna.base_codes` made elsewhere (pinned for CUDA; the CPU one-hot encodes
-        them in :meth:`logits`, as the GPU does)."""
+        them in :meth:`logits`, as the GPU does).
+
+        Args:
+            codes: checked base codes (N, seq_len).
+        """
         x = torch.from_numpy(codes)
         return x.pin_memory() if self.device.type == "cuda" else x
 
     def predict(self, seqs: Sequence[str]) -> np.ndarray:
-        """Probabilities (N, T) of the selected targets for sequences of exactly seq_len bases."""
+        """Probabilities (N, T) of the selected targets for sequences of exactly seq_len bases.
+
+        Args:
+            seqs: sequences of exactly seq_len bases.
+        """
         outs = [
             torch.sigmoid(self.logits(self.encode(seqs[i : i + self.batch_size]))).cpu()
             for i in range(0, len(seqs), self.batch_size)

@@ -23,7 +23,12 @@ class _Failure:
 
 class Prefetcher:
     """Runs an iterator on a background thread, ``depth`` items ahead (reading and encoding
-    overlap with the model); its errors are raised in the consuming thread."""
+    overlap with the model); its errors are raised in the consuming thread.
+
+    Args:
+        source: the iterator.
+        depth: how many items ahead it runs.
+    """
 
     _DONE = object()
     ABANDON_AFTER = 2.0  # seconds to wait for the thread when the consumer stops on an error
@@ -62,7 +67,11 @@ class Prefetcher:
             yield value
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the background thread and wait for it (at most ``timeout`` seconds)."""
+        """Stop the background thread and wait for it (at most ``timeout`` seconds).
+
+        Args:
+            timeout: the most seconds to wait (None: no limit).
+        """
         self._stop.set()
         self._thread.join(timeout)
 
@@ -81,6 +90,10 @@ class Consumer:
     At most ``depth`` calls wait; an error in ``fn`` is raised by the next ``put`` or by
     ``finish``, which waits for every call. Leaving the ``with`` block early (an error in
     the producer) drops the calls still waiting.
+
+    Args:
+        fn: the function called.
+        depth: the most calls that wait.
     """
 
     _DONE = object()
@@ -106,7 +119,11 @@ class Consumer:
             raise self._error
 
     def put(self, *args: Any) -> None:
-        """Queue one call (blocks while ``depth`` calls wait)."""
+        """Queue one call (blocks while ``depth`` calls wait).
+
+        Args:
+            *args: the arguments of the call.
+        """
         self._raise()
         self._queue.put(args)
 
