@@ -40,6 +40,7 @@ API_MODULES = {
     "zoo.data": "Lightning data modules of DNA and image data.",
     "zoo.tasks": "Lightning tasks: classification, GAN and VAE training.",
     "zoo.training": "A training run from a composed config (what zoo-train runs).",
+    "zoo.effects": "Variant-effect scores: Sei sequence classes, backgrounds, e-values, saturation.",
     "zoo.motifs": "Motif databases (JASPAR offline, MEME files), seqlets, TOMTOM names and FIMO scans.",
     "zoo.design": "Sequence design: greedy and beam search on exact ISM, and ledidi.",
     "zoo.export": "ONNX and torch.export programs of zoo models.",

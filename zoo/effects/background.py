@@ -216,10 +216,17 @@ class BackgroundAccumulator:
 
 @dataclass
 class Background:
-    """A background's summary (see the module): ``counts`` (2, T, N_BINS) histograms of the two
-    statistics, ``top`` (2, T, K) their largest values (descending, -inf padding),
-    ``sum_squares`` (T,) of diff, ``n`` variants, the ``fingerprint`` of the model and
-    conventions, and the ``target_names``."""
+    """A background's summary (see the module).
+
+    Attributes:
+        counts: (2, T, N_BINS) histograms of the two statistics.
+        top: (2, T, K) their largest values (descending, -inf padding).
+        sum_squares: (T,) sums of squared diff.
+        n: the number of variants.
+        fingerprint: the model and conventions it was made with.
+        target_names: the targets' names.
+        _tails: cached cumulative counts per statistic (computed on demand).
+    """
 
     counts: np.ndarray
     top: np.ndarray

@@ -113,6 +113,13 @@ class SequenceClasses:
     here: refused with :class:`SequenceClassError` naming both shapes when they do not fit
     ``n_targets``). ``md5`` records the md5 of each file read (for a background's
     fingerprint); empty when built from arrays.
+
+    Attributes:
+        centroids: (K, T) class centroids over the model's targets (K >= 40).
+        histone: (H,) indices of the histone-mark targets.
+        n_targets: the model's number of targets T.
+        md5: the md5 of each file read.
+        names: the 40 named classes' names.
     """
 
     centroids: np.ndarray
@@ -147,11 +154,20 @@ class SequenceClasses:
         object.__setattr__(self, "histone", np.asarray(h, dtype=np.int64))
 
     def scores(self, probabilities: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Sequence-class scores (N, 40) of probabilities (N, T)."""
+        """Sequence-class scores (N, 40) of probabilities (N, T).
+
+        Args:
+            probabilities: (N, T) strand-averaged probabilities.
+        """
         return class_projection(probabilities, self.centroids)
 
     def effects(self, ref: np.ndarray | torch.Tensor, alt: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Histone-normalised variant effects (N, 40) of ref and alt probabilities (N, T)."""
+        """Histone-normalised variant effects (N, 40) of ref and alt probabilities (N, T).
+
+        Args:
+            ref: (N, T) probabilities of the reference alleles.
+            alt: (N, T) probabilities of the alternative alleles.
+        """
         return sequence_class_effects(ref, alt, self.centroids, self.histone)
 
 
