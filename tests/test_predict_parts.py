@@ -4,6 +4,7 @@ with the output of one process scoring everything."""
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -128,6 +129,21 @@ def test_text_parts_merge_into_the_other_compression(
         merged = tmp_path / f"into.{into}"
         assert run(["merge", str(parts), "--out", str(merged), "--no-progress"]) == 0
         assert merged.read_bytes() == singles[into], (made, into)
+
+
+def test_text_merge_without_copy_file_range(
+    sorted_vcf: Path, singles: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    for fmt in ("tsv", "tsv.gz"):
+        out = tmp_path / f"m.{fmt}"
+        for index in range(3):
+            assert run([*variant_args(sorted_vcf), "--shard", f"{index}/3", "--out", str(out)]) == 0
+        assert run(["merge", f"{out}.parts", "--out", str(out), "--no-progress"]) == 0
+        assert out.read_bytes() == singles[fmt], fmt
 
 
 def test_fasta_windows_in_shards(tmp_path: Path) -> None:
