@@ -5,7 +5,10 @@ Writes the same rows (variant-table leading columns chrom, pos, id, ref, alt, st
 
 - ``row TSV``: the row-by-row writer the columnar TSV writer replaced (one ``%``-format of
   the whole row per row), kept here as the reference;
-- ``TSV``, ``Parquet``, ``HDF5``: zoo.predict.outputs.writers.open_writer's writers;
+- ``TSV``, ``TSV.gz``, ``Parquet``, ``HDF5``: zoo.predict.outputs.writers.open_writer's writers
+  (``TSV.gz``: one gzip member a batch, at level 1);
+- ``gz stream``: the same text as one gzip stream at level 1 (how a ``.tsv.gz`` was written
+  before it was one member a batch), kept here as the reference for ``TSV.gz``;
 - ``arrow CSV``: pyarrow's compiled CSV writer, tab-separated, for comparison (zoo-predict does
   not use it: it writes a float as the shortest text that reads back, not as ``%.6g``);
 
@@ -59,6 +62,31 @@ class RowTSVWriter(TableWriter):
 
     def _close(self, ok: bool) -> None:
         self._sink.close()
+
+
+class StreamGzipWriter(TableWriter):
+    """The columnar TSV text compressed as one gzip stream (level 1, no name or time)."""
+
+    def _open(self, tmp: str) -> Any:
+        import gzip
+
+        from zoo.predict.outputs.textformat import text_column, tsv_blocks
+
+        self._blocks = lambda columns, scores: tsv_blocks([text_column(c) for c in columns], scores)
+        self._raw = open(tmp, "wb")  # noqa: SIM115 (closed in _close)
+        f = gzip.GzipFile(filename="", mode="wb", compresslevel=1, fileobj=self._raw, mtime=0)
+        f.write(("\t".join(self.meta_columns + self.score_columns) + "\n").encode())
+        return f
+
+    def _write(self, meta_rows: Any, scores: np.ndarray) -> None:
+        from zoo.predict.outputs.columnar import rows_to_columns
+
+        for block in self._blocks(rows_to_columns(meta_rows, len(self.meta_columns)), scores):
+            self._sink.write(block)
+
+    def _close(self, ok: bool) -> None:
+        self._sink.close()
+        self._raw.close()
 
 
 class ArrowCSVWriter(TableWriter):
@@ -125,8 +153,13 @@ def check(folder: Path, scores: np.ndarray, columns: list[str]) -> dict[str, boo
         hdf5 = f["data"][:]
     text = pc.read_csv(folder / "arrow.tsv", parse_options=pc.ParseOptions(delimiter="\t"))
     arrow = np.stack([text[c].to_numpy().astype(np.float32) for c in columns], axis=1)
+    import gzip
+
+    row_tsv = (folder / "row.tsv").read_bytes()
     return {
-        "TSV": (folder / "out.tsv").read_bytes() == (folder / "row.tsv").read_bytes(),
+        "TSV": (folder / "out.tsv").read_bytes() == row_tsv,
+        "TSV.gz": gzip.decompress((folder / "out.tsv.gz").read_bytes()) == row_tsv,
+        "gz stream": gzip.decompress((folder / "stream.tsv.gz").read_bytes()) == row_tsv,
         "Parquet": np.array_equal(parquet, scores, equal_nan=True),
         "HDF5": np.array_equal(hdf5, scores, equal_nan=True),
         "arrow CSV": np.array_equal(arrow, scores, equal_nan=True),
@@ -153,11 +186,14 @@ def main() -> None:
     files = {
         "row TSV": "row.tsv",
         "TSV": "out.tsv",
+        "TSV.gz": "out.tsv.gz",
+        "gz stream": "stream.tsv.gz",
         "Parquet": "out.parquet",
         "HDF5": "out.h5",
         "arrow CSV": "arrow.tsv",
     }
-    reference = {"row TSV": RowTSVWriter, "arrow CSV": ArrowCSVWriter}  # the writers zoo-predict does not use
+    # the writers zoo-predict does not use
+    reference = {"row TSV": RowTSVWriter, "gz stream": StreamGzipWriter, "arrow CSV": ArrowCSVWriter}
     best: dict[str, list[float]] = {name: [0.0, 0.0] for name in files}  # rows/s: wall, CPU
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
@@ -179,16 +215,16 @@ def main() -> None:
         f"batches of {args.batch}"
     )
     print(
-        f"  {'writer':8s} {'rows/s (wall)':>14s} {'x row TSV':>9s} {'rows/CPU-s':>11s} {'x row TSV':>9s} "
+        f"  {'writer':9s} {'rows/s (wall)':>14s} {'x row TSV':>9s} {'rows/CPU-s':>11s} {'x row TSV':>9s} "
         f"{'MiB':>7s}"
     )
     for name, (wall, cpu) in best.items():
         verdict = "" if name not in same else ("  same values" if same[name] else "  DIFFERENT")
-        if name == "TSV":
-            verdict = "  byte-identical to row TSV" if same[name] else "  DIFFERENT BYTES"
+        if name in ("TSV", "TSV.gz", "gz stream"):
+            verdict = "  text byte-identical to row TSV" if same[name] else "  DIFFERENT BYTES"
         ratios = wall / best["row TSV"][0], cpu / best["row TSV"][1]
         print(
-            f"  {name:8s} {wall:14,.0f} {ratios[0]:8.1f}x {cpu:11,.0f} {ratios[1]:8.1f}x "
+            f"  {name:9s} {wall:14,.0f} {ratios[0]:8.1f}x {cpu:11,.0f} {ratios[1]:8.1f}x "
             f"{sizes[name]:7.1f}{verdict}"
         )
 

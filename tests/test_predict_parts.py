@@ -4,10 +4,13 @@ with the output of one process scoring everything."""
 
 from __future__ import annotations
 
+import errno
+import gzip
 import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,65 @@ def test_shards_merged_equal_one_process(
         assert sum(m["rows"] for m in manifests) == alleles(sorted_vcf)
         assert all(m["rows"] > 0 for m in manifests)  # every share got rows: the merge interleaves
         assert run(["merge", str(parts), "--out", str(out), "--no-progress"]) == 0
+        assert out.read_bytes() == singles[fmt], fmt
+
+
+def gzip_members(data: bytes) -> list[bytes]:
+    """The text of each gzip member of ``data``, walked member by member with zlib."""
+    texts = []
+    while data:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        texts.append(inflate.decompress(data))
+        assert inflate.eof, "a member ends early"
+        data = inflate.unused_data
+    return texts
+
+
+def test_compressed_tsv_is_one_gzip_member_a_batch(singles: dict[str, bytes], tmp_path: Path) -> None:
+    text = singles["tsv"]
+    lines = text.splitlines(keepends=True)
+    members = gzip_members(singles["tsv.gz"])
+    # the header line, then the batches: SMALL's batch of 2 windows is the ref and alt of one
+    # allele, one row
+    assert members == lines
+    path = tmp_path / "single.tsv.gz"
+    path.write_bytes(singles["tsv.gz"])
+    assert gzip.decompress(singles["tsv.gz"]) == text
+    gunzip = subprocess.run(["gzip", "-dc", str(path)], capture_output=True, check=True)
+    assert gunzip.stdout == text
+    pd = pytest.importorskip("pandas")
+    plain = tmp_path / "single.tsv"
+    plain.write_bytes(text)
+    pd.testing.assert_frame_equal(pd.read_csv(path, sep="\t"), pd.read_csv(plain, sep="\t"))
+
+
+def test_text_parts_merge_into_the_other_compression(
+    sorted_vcf: Path, singles: dict[str, bytes], tmp_path: Path
+) -> None:
+    for made, into in (("tsv.gz", "tsv"), ("tsv", "tsv.gz")):
+        out = tmp_path / f"m.{made}"
+        for index in range(2):
+            assert run([*variant_args(sorted_vcf), "--shard", f"{index}/2", "--out", str(out)]) == 0
+        parts = Path(f"{out}.parts")
+        kept = "rows.tsv.gz" if made == "tsv.gz" else "rows.tsv"
+        assert (parts / part_name(0, 2) / kept).is_file()
+        merged = tmp_path / f"into.{into}"
+        assert run(["merge", str(parts), "--out", str(merged), "--no-progress"]) == 0
+        assert merged.read_bytes() == singles[into], (made, into)
+
+
+def test_text_merge_without_copy_file_range(
+    sorted_vcf: Path, singles: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    for fmt in ("tsv", "tsv.gz"):
+        out = tmp_path / f"m.{fmt}"
+        for index in range(3):
+            assert run([*variant_args(sorted_vcf), "--shard", f"{index}/3", "--out", str(out)]) == 0
+        assert run(["merge", f"{out}.parts", "--out", str(out), "--no-progress"]) == 0
         assert out.read_bytes() == singles[fmt], fmt
 
 

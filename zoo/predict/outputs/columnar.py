@@ -9,9 +9,10 @@ behind their temporary-file-and-rename handling.
 
 from __future__ import annotations
 
-import gzip
 import os
-from collections.abc import Sequence
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
@@ -53,34 +54,54 @@ def _arrow_input(parts: list[np.ndarray]) -> Any:
     return column.tolist() if column.dtype.kind == "U" else column
 
 
-def open_text_table(path: PathLike, compress: bool) -> IO[bytes]:
-    """A binary file to write a TSV table into: plain, or gzip at level 1 (gzip's default level
-    would take several times longer than the formatting) with no name or time in its header,
-    so that the same rows always make the same bytes (a merged output equals a single run's).
+def open_text_table(path: PathLike) -> IO[bytes]:
+    """A binary file to write a TSV table (or its gzip members, :func:`gzip_member`) into.
 
     Args:
         path: the file to create.
-        compress: gzip the text.
     """
-    raw = open(path, "wb")  # noqa: SIM115 (the caller closes it)
-    if not compress:
-        return raw
-    return _OwningGzip(raw)
+    return open(path, "wb")  # noqa: SIM115 (the caller closes it)
 
 
-class _OwningGzip(gzip.GzipFile):
-    """A gzip writer that closes the file under it too."""
+# a gzip member's header: deflate, no flags, no time, fastest compression (XFL 4), unknown OS
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        super().__init__(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
-        self._raw = raw
 
-    def close(self) -> None:
-        """Finish the gzip stream, then close the file."""
-        try:
-            super().close()
-        finally:
-            self._raw.close()
+def gzip_member(chunks: Iterable[bytes]) -> bytes:
+    """The text of ``chunks`` as one gzip member, at level 1 (gzip's default level would take
+    several times longer than the formatting), with no name or time in its header: the same
+    text always makes the same bytes.
+
+    A compressed TSV table is its header line as one member, then one member a batch of rows
+    (a file of several members is one gzip stream to gzip, zcat, Python's gzip and pandas).
+    A part of a scale-out run makes its batches' members the same way, so merging its parts
+    is a byte copy of their members (:mod:`zoo.predict.outputs.merge`), not a recompression.
+
+    Args:
+        chunks: the text, in pieces.
+    """
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc, size, out = 0, 0, [_GZIP_HEADER]
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        out.append(deflate.compress(chunk))
+    out.append(deflate.flush())
+    out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return b"".join(out)
+
+
+def gunzip_member(data: bytes) -> bytes:
+    """The text of one gzip member (:func:`gzip_member`).
+
+    Args:
+        data: the member's bytes.
+    """
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    text = inflate.decompress(data) + inflate.flush()
+    if not inflate.eof or inflate.unused_data:
+        raise ValueError("not one whole gzip member")
+    return text
 
 
 class TSVSink:
@@ -94,12 +115,20 @@ class TSVSink:
         score_columns: Sequence[str],
         compress: bool = False,
     ) -> None:
-        self._file: IO[bytes] = open_text_table(path, compress)
-        self._file.write(("\t".join([*meta_columns, *score_columns]) + "\n").encode("utf-8"))
+        self._file: IO[bytes] = open_text_table(path)
+        self._compress = compress
+        header = ("\t".join([*meta_columns, *score_columns]) + "\n").encode("utf-8")
+        self._file.write(gzip_member([header]) if compress else header)
 
     def write(self, columns: Sequence[np.ndarray], scores: np.ndarray) -> None:
-        """Append rows."""
-        for block in tsv_blocks([text_column(c) for c in columns], scores):
+        """Append rows (compressed: as one gzip member, :func:`gzip_member`)."""
+        if not len(scores):
+            return  # (no empty member: a part skips empty batches too)
+        blocks = tsv_blocks([text_column(c) for c in columns], scores)
+        if self._compress:
+            self._file.write(gzip_member(blocks))
+            return
+        for block in blocks:
             self._file.write(block)
 
     def close(self, ok: bool) -> None:

@@ -6,7 +6,8 @@ else is a one-line PredictError naming the parts. The batches are then taken bac
 input order (group ``g`` from part ``g % N``) and
 
 - for a TSV output, their bytes are copied as they are (``copy_file_range`` where the
-  file system has it; a ``.tsv.gz`` is compressed as the single run compresses it),
+  file system has it): a ``.tsv`` output's text, a ``.tsv.gz`` output's gzip members (one
+  a batch, as the single run compresses them: nothing is compressed again),
 - for Parquet, HDF5 and an annotated VCF, each batch is handed to that output's writer as
   the single run handed it, so the file is the same, byte for byte.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -28,8 +30,8 @@ import numpy as np
 from zoo._io.writing import ReadOnlyOutputError, atomic_path
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
-from zoo.predict.outputs.columnar import open_text_table
-from zoo.predict.outputs.parts import fingerprint, part_name, read_manifest, same_run
+from zoo.predict.outputs.columnar import gunzip_member, gzip_member, open_text_table
+from zoo.predict.outputs.parts import DATA_FILES, fingerprint, part_name, read_manifest, same_run
 from zoo.predict.outputs.writers import open_writer, require_output_path, write_error
 
 _COPY = 1 << 24  # bytes copied at a time
@@ -153,14 +155,15 @@ def merge_parts(
         )
     if first["output"].startswith("tracks-") and Path(name).is_file():
         raise PredictError(f"--out {name!r} is a file; these parts are tracks, which go into a folder")
-    if data == "tsv" and not name.endswith((".tsv", ".tsv.gz", ".txt", ".txt.gz")) and not _text_target(name):
+    text_name = name.endswith((".tsv", ".tsv.gz", ".txt", ".txt.gz")) or _text_target(name)
+    if data in ("tsv", "tsvgz") and not text_name:
         raise PredictError(
             f"--out {name!r}: these parts hold TSV text (made for a {first['output']} output); merge them "
             "into a .tsv or .tsv.gz"
         )
     total = int(first["items_total"])
     with tqdm(total=total, unit=" rows", file=sys.stderr, disable=not progress, desc="merge") as bar:
-        if data == "tsv":
+        if data in ("tsv", "tsvgz"):
             _merge_text(ordered, manifests, out, overwrite, bar)
         else:
             _merge_rows(ordered, manifests, out, overwrite, bar, vcf)
@@ -178,30 +181,35 @@ def _text_target(name: str) -> bool:
 def _merge_text(
     folders: Sequence[Path], manifests: Sequence[dict[str, Any]], out: PathLike, overwrite: bool, bar: Any
 ) -> None:
-    """The header, then every batch's bytes in input order."""
+    """The header, then every batch's bytes in input order: copied as they are when the parts
+    hold what the output holds (text, or gzip members), else each batch compressed (or
+    decompressed) as the single run's writer does it."""
     path = require_output_path(out, overwrite)
+    compress = os.fspath(path).endswith(".gz")
+    data = manifests[0]["data"]
+    same = (data == "tsvgz") == compress  # the parts' bytes are the output's
     header = ("\t".join([*manifests[0]["meta_columns"], *manifests[0]["score_columns"]]) + "\n").encode()
     offsets = [np.concatenate([[0], np.cumsum([b[1] for b in m["batches"]])]) for m in manifests]
-    sources = [open(f / "rows.tsv", "rb") for f in folders]  # noqa: SIM115 (closed below)
+    sources = [open(f / DATA_FILES[data][0], "rb") for f in folders]  # noqa: SIM115 (closed below)
     try:
-        with _staged(path, overwrite) as tmp, open_text_table(tmp, os.fspath(path).endswith(".gz")) as target:
+        with _staged(path, overwrite) as tmp, open_text_table(tmp) as target:
             try:
-                target.write(header)
-                plain = not os.fspath(path).endswith(".gz")
-                if plain:  # (a gzip stream's flush would end a deflate block: other bytes)
-                    target.flush()
+                target.write(gzip_member([header]) if compress else header)
+                target.flush()
                 run: tuple[int, int, int] | None = None  # (part, start, end) of bytes to copy next
                 for part, batch in batch_order(manifests):
                     start, end = int(offsets[part][batch]), int(offsets[part][batch + 1])
-                    if run is not None and run[0] == part and run[2] == start:
+                    if not same:
+                        _convert(sources[part], target, start, end, compress)
+                    elif run is not None and run[0] == part and run[2] == start:
                         run = (part, run[1], end)
                     else:
                         if run is not None:
-                            _copy(sources[run[0]], target, run[1], run[2], plain)
+                            _copy(sources[run[0]], target, run[1], run[2])
                         run = (part, start, end)
                     bar.update(manifests[part]["batches"][batch][0])
                 if run is not None:
-                    _copy(sources[run[0]], target, run[1], run[2], plain)
+                    _copy(sources[run[0]], target, run[1], run[2])
             except OSError as err:
                 raise write_error(path, err) from None
     finally:
@@ -209,18 +217,35 @@ def _merge_text(
             source.close()
 
 
-def _copy(source: IO[bytes], target: IO[bytes], start: int, end: int, plain: bool) -> None:
-    """Bytes ``start`` to ``end`` of ``source`` appended to ``target`` (in the kernel for a plain
-    file, where it can)."""
-    if plain:
-        while start < end:
-            try:
-                done = os.copy_file_range(source.fileno(), target.fileno(), end - start, start)
-            except (AttributeError, OSError):  # no copy_file_range here, or not between these files
-                break
-            if done == 0:
-                break
-            start += done
+def _convert(source: IO[bytes], target: IO[bytes], start: int, end: int, compress: bool) -> None:
+    """Bytes ``start`` to ``end`` of ``source``, one batch, appended to ``target`` as one gzip
+    member (``compress``: the part holds text) or as text (the part holds the member)."""
+    source.seek(start)
+    data = source.read(end - start)
+    if len(data) != end - start:
+        raise PredictError(f"part file {source.name!r} is shorter than its manifest says")
+    if compress:
+        target.write(gzip_member([data]))
+        return
+    try:
+        target.write(gunzip_member(data))
+    except (ValueError, zlib.error):
+        raise PredictError(
+            f"part file {source.name!r} is damaged: a batch is not a whole gzip member"
+        ) from None
+
+
+def _copy(source: IO[bytes], target: IO[bytes], start: int, end: int) -> None:
+    """Bytes ``start`` to ``end`` of ``source`` appended to ``target`` (in the kernel, where it
+    can; ``target`` is flushed)."""
+    while start < end:
+        try:
+            done = os.copy_file_range(source.fileno(), target.fileno(), end - start, start)
+        except (AttributeError, OSError):  # no copy_file_range here, or not between these files
+            break
+        if done == 0:
+            break
+        start += done
     source.seek(start)
     while start < end:
         block = source.read(min(_COPY, end - start))
@@ -228,8 +253,7 @@ def _copy(source: IO[bytes], target: IO[bytes], start: int, end: int, plain: boo
             raise PredictError(f"part file {source.name!r} is shorter than its manifest says")
         target.write(block)
         start += len(block)
-    if plain:
-        target.flush()
+    target.flush()
 
 
 class _staged:

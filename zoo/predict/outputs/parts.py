@@ -12,8 +12,10 @@ the columns), the share, and the rows of each batch (and for text, its bytes), w
 what :mod:`zoo.predict.outputs.merge` needs to put the batches back in input order. The
 rows are kept as
 
-- ``rows.tsv``: the TSV body as the final table has it (a ``.tsv`` or ``.tsv.gz`` output:
-  merging copies the bytes),
+- ``rows.tsv``: the TSV body as the final table has it (a ``.tsv`` output: merging copies
+  the bytes),
+- ``rows.tsv.gz``: the same as one gzip member a batch, as the single run compresses each
+  batch (a ``.tsv.gz`` output: merging copies the members, compressing nothing),
 - ``scores.npy`` and ``meta.jsonl``: the float32 scores and, one JSON line a batch, the
   leading values (HDF5, VCF and track outputs: merging hands the batches to that output's
   writer, exactly as the single run did),
@@ -46,7 +48,7 @@ from zoo._io.npy import NpyRowWriter
 from zoo._io.stale import temporary_prefix
 from zoo._types import PathLike
 from zoo.predict.errors import PredictError
-from zoo.predict.outputs.columnar import ParquetSink, rows_to_columns
+from zoo.predict.outputs.columnar import ParquetSink, gzip_member, rows_to_columns
 from zoo.predict.outputs.textformat import text_column, tsv_blocks
 
 PART_FORMAT = "zoo-predict part"
@@ -59,6 +61,7 @@ _SAMPLE = 1 << 20
 # what a part's data file is, by the data kind
 DATA_FILES: dict[str, tuple[str, ...]] = {
     "tsv": ("rows.tsv",),
+    "tsvgz": ("rows.tsv.gz",),
     "npy": ("scores.npy", "meta.jsonl"),
     "npyt": ("scores_t.npy", "meta.jsonl"),
     "parquet": ("part.parquet",),
@@ -149,7 +152,7 @@ def data_kind(out: str | None) -> str:
         return "npyt"
     if out.endswith((".h5", ".hdf5", ".vcf", ".vcf.gz")):
         return "npy"
-    return "tsv"
+    return "tsvgz" if out.endswith(".gz") else "tsv"
 
 
 def part_manifest(
@@ -298,8 +301,8 @@ class PartWriter:
             tempfile.mkdtemp(prefix=temporary_prefix(self.folder.name), suffix=".tmp", dir=self.folder.parent)
         )
         try:
-            if self.data == "tsv":
-                self._sink = open(self._tmp / "rows.tsv", "wb")  # noqa: SIM115 (closed in __exit__)
+            if self.data in ("tsv", "tsvgz"):
+                self._sink = open(self._tmp / DATA_FILES[self.data][0], "wb")  # noqa: SIM115 (closed in __exit__)
             elif self.data in ("npy", "npyt"):
                 transposed = self.data == "npyt"
                 self._sink = (
@@ -335,6 +338,11 @@ class PartWriter:
             for block in tsv_blocks(columns, scores):
                 self._sink.write(block)
                 size += len(block)
+        elif self.data == "tsvgz":  # (the batch's member, as the single run's TSV writer makes it)
+            columns = [text_column(c) for c in rows_to_columns(meta_rows, len(self.meta_columns))]
+            member = gzip_member(tsv_blocks(columns, scores))
+            self._sink.write(member)
+            size = len(member)
         elif self.data in ("npy", "npyt"):  # (npyt: the batch column by column)
             self._sink[0].append(scores if self.data == "npy" else np.asarray(scores, np.float32).T.ravel())
             self._sink[1].write(json.dumps([list(row) for row in meta_rows], default=_plain) + "\n")
@@ -361,7 +369,7 @@ class PartWriter:
                 shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _close(self, ok: bool) -> None:
-        if self.data == "tsv":
+        if self.data in ("tsv", "tsvgz"):
             self._sink.close()
         elif self.data in ("npy", "npyt"):
             self._sink[1].close()
