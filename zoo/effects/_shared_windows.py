@@ -107,9 +107,10 @@ class SharedWindowSNVs:
         self.reverse_band = _bands(self.ops, self.seq_len, self.seq_len - 1 - self.centre)
         self.period = self.forward_band.strides[-1]
         self._band_weights: dict[tuple[int, int], torch.Tensor] = {}
-        # each convolution's weight as (C_in, kernel * C_out), tap-major columns
-        self._taps = {
-            i: op.weight.permute(1, 2, 0).reshape(op.weight.shape[1], -1).contiguous()
+        # each convolution as the transposed convolution that spreads an input change over
+        # the outputs it reaches: changed positions times all taps, nothing else
+        self._spread = {
+            i: op.weight.flip(-1).transpose(0, 1).contiguous()
             for i, op in enumerate(self.ops)
             if isinstance(op, Conv)
         }
@@ -120,19 +121,6 @@ class SharedWindowSNVs:
             w = self.first.weight.view(len(self.first.weight), channels, length)[:, :, band[0] : band[1]]
             self._band_weights[band] = w.reshape(len(w), -1).contiguous()
         return self._band_weights[band]
-
-    def _conv_change(self, index: int, kernel: int, change: torch.Tensor) -> torch.Tensor:
-        """The change of convolution ``index``'s output on [lo - kernel + 1, lo + w) from its
-        input's change (M, C_in, w) on [lo, lo + w): the w changed positions times all taps in
-        one product, each tap's product added where it lands (no bias: it cancels)."""
-        m, c_in, w = change.shape
-        taps = self._taps[index]
-        c_out = taps.shape[1] // kernel
-        products = (change.transpose(1, 2).reshape(m * w, c_in) @ taps).view(m, w, kernel, c_out)
-        out = products.new_zeros(m, w + kernel - 1, c_out)
-        for t in range(kernel):  # input offset u reaches output offset u + kernel - 1 - t by tap t
-            out[:, kernel - 1 - t : kernel - 1 - t + w] += products[:, :, t]
-        return out.transpose(1, 2)
 
     @torch.no_grad()
     def _strand(
@@ -179,9 +167,10 @@ class SharedWindowSNVs:
                 mutant = (change.unflatten(0, (-1, 3)) + pre[:, None]).flatten(0, 1)
                 change = (op.module(mutant).unflatten(0, (-1, 3)) - post[:, None]).flatten(0, 1)
             elif isinstance(op, Conv):
-                change = self._conv_change(i, op.kernel, change)[:, :, new_lo - (lo - op.kernel + 1) :][
-                    :, :, : new_hi - new_lo
-                ]
+                # the change on [lo - kernel + 1, hi), cut to the stage's band (no bias: it cancels)
+                change = torch.nn.functional.conv_transpose1d(change, self._spread[i])
+                begin = new_lo - (lo - op.kernel + 1)
+                change = change[:, :, begin : begin + new_hi - new_lo]
             else:
                 in_lo, in_hi = new_lo * op.stride, (new_hi - 1) * op.stride + op.kernel
                 context = window_slices(i, in_lo, in_hi).repeat_interleave(3, dim=0)
