@@ -8,11 +8,16 @@ Two savings, both exact (the same numbers as scoring each window whole, to float
   of positions S bp apart are shifts of one another by a whole number of positions at every
   stage of the convolution stack, so the stack runs once over the stretch those windows
   cover (per phase: positions p, p + S, p + 2S, ...), and each window's activations are a
-  slice of it. Only the first dense layer runs per window.
+  slice of it (a strided view). The phases of a stretch run as one batch. Only the first
+  dense layer runs per window.
 - centre band: every window's SNV sits at the same index (``seq_len // 2 - 1``), so the
   positions its change reaches are the same band of every stage for all windows and
-  alternatives. The band is recomputed from the reference around it, one batched op per
-  stage, and the first dense layer sees the change through the band's columns only.
+  alternatives. Each SNV is carried as its *change* on that band, as in the band ISM
+  (``zoo.interpret._band``): a convolution spreads the changed positions only, over all its
+  taps (a transposed convolution: for DeepSEA's third convolution 3 changed positions
+  instead of the 10 outputs they reach); an activation is ``act(reference + change) -
+  act(reference)``; a max-pool re-pools the reference inputs plus the change. The first
+  dense layer sees the change through the band's columns only. One batched op per stage.
 
 Models that average both strands (``rc_average``) get the same on the reverse complements.
 """

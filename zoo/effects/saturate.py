@@ -37,7 +37,7 @@ from zoo.predict.inputs.genome import Genome
 from zoo.predict.inputs.regions import Region, read_regions
 from zoo.predict.inputs.variants import variant_position
 from zoo.predict.outputs.staged import StagedWriter, stage_path
-from zoo.predict.outputs.textformat import text_column, tsv_blocks
+from zoo.predict.outputs.textformat import text_column, tsv_rows
 from zoo.predict.outputs.writers import require_output_path, write_error
 from zoo.predict.running.run import RunSummary
 from zoo.predict.running.scorer import Scorer
@@ -68,7 +68,9 @@ class SaturationTable(StagedWriter):
     def _stage(self, stack: contextlib.ExitStack) -> None:
         self._tmp = stage_path(stack, self.path, ".tsv.gz", self.overwrite)
         self._tmp_index = stage_path(stack, f"{self.path}.tbi", ".tbi", self.overwrite)
-        self._out = stack.enter_context(BGZFWriter(os.fspath(self._tmp), "wb", level=_LEVEL))
+        self._out = stack.enter_context(
+            BGZFWriter(os.fspath(self._tmp), "wb", level=_LEVEL, threads=torch.get_num_threads())
+        )
         self._out.write(("#" + "\t".join(META + self.columns) + "\n").encode("utf-8"))
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
@@ -77,8 +79,7 @@ class SaturationTable(StagedWriter):
             return
         columns = [text_column(list(values)) for values in zip(*meta_rows)]
         try:
-            for block in tsv_blocks(columns, scores if self.columns else scores[:, :0]):
-                self._out.write(block)
+            self._out.write(tsv_rows(columns, scores if self.columns else scores[:, :0]))
         except OSError as err:
             raise write_error(self.path, err) from None
         self.rows += len(meta_rows)
