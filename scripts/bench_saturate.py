@@ -7,7 +7,7 @@ as a VCF. Printed: SNVs per second of each path, their ratio (saturate / VCF) an
 difference between the two tables' diff columns (they must agree within 1e-5).
 
 Usage: python scripts/bench_saturate.py [--model deepsea] [--positions 40] [--batch-size 128] [--profile]
-       [--threads N] [--device cpu]
+       [--threads N] [--repeat N] [--device cpu]
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main() -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="cpu")
     p.add_argument("--profile", action="store_true", help="profile the saturate path")
+    p.add_argument(
+        "--repeat", type=int, default=1, help="time each path this many times, alternating; keep the fastest"
+    )
     ns = p.parse_args()
     if ns.threads:
         torch.set_num_threads(ns.threads)
@@ -71,33 +74,40 @@ def main() -> None:
         scoring = make_scoring(model, scorer, "diff,logfc")
         region = f"chr1:{first}-{first + ns.positions - 1}"
 
-        sink = MemoryWriter()
-        start = time.perf_counter()
-        with torch.inference_mode():
-            run_job(with_scoring(variant_job(genome, vcf, seq_len, ["diff"]), scoring), scorer, sink)
-        vcf_s = time.perf_counter() - start
-
         out = folder / "snvs.tsv.gz"
-        start = time.perf_counter()
+
+        def vcf_path() -> MemoryWriter:
+            sink = MemoryWriter()
+            with torch.inference_mode():
+                run_job(with_scoring(variant_job(genome, vcf, seq_len, ["diff"]), scoring), scorer, sink)
+            return sink
+
+        def saturate_path() -> None:
+            saturate_regions(model, scorer, scoring, genome, out, regions=[region], overwrite=True)
+
+        # alternating runs, the fastest of each kept: other work on the machine slows single runs
+        vcf_s = sat_s = float("inf")
+        for _ in range(max(1, ns.repeat)):
+            start = time.perf_counter()
+            sink = vcf_path()
+            vcf_s = min(vcf_s, time.perf_counter() - start)
+            start = time.perf_counter()
+            saturate_path()
+            sat_s = min(sat_s, time.perf_counter() - start)
         if ns.profile:
             import cProfile
 
-            cProfile.runctx(
-                "saturate_regions(model, scorer, scoring, genome, out, regions=[region])",
-                globals(),
-                locals(),
-                sort="tottime",
-            )
-        else:
-            saturate_regions(model, scorer, scoring, genome, out, regions=[region])
-        sat_s = time.perf_counter() - start
+            cProfile.runctx("saturate_path()", globals(), locals(), sort="tottime")
 
         table = sink.table()
         with pysam.BGZFile(str(out), "rb") as f:
             lines = f.read().decode().splitlines()[1:]
         sat = np.array([[float(v) for v in line.split("\t")[4:]] for line in lines])
         n = len(snvs)
-        print(f"model {ns.model} ({seq_len} bp), {n} SNVs, {torch.get_num_threads()} threads, {ns.device}")
+        print(
+            f"model {ns.model} ({seq_len} bp), {n} SNVs, {torch.get_num_threads()} threads, {ns.device}, "
+            f"fastest of {max(1, ns.repeat)}"
+        )
         print(f"VCF path:      {n / vcf_s:9.1f} SNVs/s ({vcf_s:.2f} s)")
         print(f"saturate path: {n / sat_s:9.1f} SNVs/s ({sat_s:.2f} s)")
         print(f"ratio saturate / VCF: {vcf_s / sat_s:.2f}x")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 _BLOCK_INPUT = 0xFF00  # bytes compressed into one block: htslib's size, so a block never passes 64 KiB
@@ -33,26 +34,37 @@ class BGZFWriter:
         path: the file to write (created or truncated).
         mode: ``"wb"``, the only mode (as ``open`` takes it).
         level: the zlib compression level.
+        threads: compress this many blocks at once (zlib runs outside the GIL), for writes
+            that pass several blocks' worth of data at a time.
     """
 
-    def __init__(self, path: str, mode: str = "wb", level: int = 6) -> None:
+    def __init__(self, path: str, mode: str = "wb", level: int = 6, threads: int = 1) -> None:
         if mode != "wb":
             raise ValueError(f"BGZFWriter writes ('wb'), got mode {mode!r}")
         self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close)
         self._level = level
         self._pending = bytearray()
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     def write(self, data: bytes) -> int:
         """Compress ``data``, writing every full block; returns its length."""
         self._pending += data
-        while len(self._pending) >= _BLOCK_INPUT:
-            self._file.write(_block(bytes(self._pending[:_BLOCK_INPUT]), self._level))
-            del self._pending[:_BLOCK_INPUT]
+        full = len(self._pending) // _BLOCK_INPUT * _BLOCK_INPUT
+        if not full:
+            return len(data)
+        pieces = [bytes(self._pending[i : i + _BLOCK_INPUT]) for i in range(0, full, _BLOCK_INPUT)]
+        del self._pending[:full]
+        levels = [self._level] * len(pieces)
+        blocks = self._pool.map(_block, pieces, levels) if self._pool else map(_block, pieces, levels)
+        for block in blocks:
+            self._file.write(block)
         return len(data)
 
     def close(self) -> None:
         """Write the last block and the end marker, then close (the file is closed even when
         the writes fail, and their error raised)."""
+        if self._pool is not None:
+            self._pool.shutdown()
         if self._file.closed:
             return
         try:
@@ -73,6 +85,8 @@ class BGZFWriter:
         # after an error the file is deleted: release it without writing (on a full disk a
         # write would fail again and hide the error that stopped the run)
         self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown()
         try:
             self._file.close()
         except OSError:

@@ -37,7 +37,7 @@ from zoo.predict.inputs.genome import Genome
 from zoo.predict.inputs.regions import Region, read_regions
 from zoo.predict.inputs.variants import variant_position
 from zoo.predict.outputs.staged import StagedWriter, stage_path
-from zoo.predict.outputs.textformat import tsv_rows
+from zoo.predict.outputs.textformat import text_column, tsv_rows
 from zoo.predict.outputs.writers import require_output_path, write_error
 from zoo.predict.running.run import RunSummary
 from zoo.predict.running.scorer import Scorer
@@ -45,6 +45,9 @@ from zoo.predict.running.scorer import Scorer
 BASES = "ACGT"
 META = ["chrom", "pos", "ref", "alt"]
 MAX_POSITIONS = 50_000_000
+# zlib level of the table: level 2 compresses the numbers' text about 7x faster than the
+# default 6, into blocks about 10% larger
+_LEVEL = 2
 
 
 class SaturationTable(StagedWriter):
@@ -65,18 +68,18 @@ class SaturationTable(StagedWriter):
     def _stage(self, stack: contextlib.ExitStack) -> None:
         self._tmp = stage_path(stack, self.path, ".tsv.gz", self.overwrite)
         self._tmp_index = stage_path(stack, f"{self.path}.tbi", ".tbi", self.overwrite)
-        self._out = stack.enter_context(BGZFWriter(os.fspath(self._tmp), "wb"))
+        self._out = stack.enter_context(
+            BGZFWriter(os.fspath(self._tmp), "wb", level=_LEVEL, threads=torch.get_num_threads())
+        )
         self._out.write(("#" + "\t".join(META + self.columns) + "\n").encode("utf-8"))
 
     def write(self, meta_rows: Sequence[tuple[Any, ...]], scores: np.ndarray) -> None:
         """Append rows (chrom, pos, ref, alt) with their scores, in genome order."""
-        texts = tsv_rows([], scores).decode("ascii").split("\n") if self.columns else [""] * len(meta_rows)
-        lines = [
-            "\t".join(map(str, meta)) + ("\t" + text if self.columns else "") + "\n"
-            for meta, text in zip(meta_rows, texts)
-        ]
+        if not len(meta_rows):
+            return
+        columns = [text_column(list(values)) for values in zip(*meta_rows)]
         try:
-            self._out.write("".join(lines).encode("utf-8"))
+            self._out.write(tsv_rows(columns, scores if self.columns else scores[:, :0]))
         except OSError as err:
             raise write_error(self.path, err) from None
         self.rows += len(meta_rows)
@@ -139,25 +142,28 @@ class _SNVLogits:
             n = len(kept)
             pairs = torch.stack([logits[:n].repeat_interleave(3, dim=0), logits[n:]], dim=1)
             return [p + 1 for p, _ in kept], refs, pairs
-        period = self.shared.period
-        by_position: dict[int, tuple[str, torch.Tensor]] = {}
-        for phase in range(min(period, last - first)):
-            start = first + phase
-            count = (last - start + period - 1) // period
-            long = genome.fetch(chrom, start - c, start - c + seq_len + period * (count - 1))
-            centres = [long[c + period * j].upper() for j in range(count)]
-            refs = [r if r in BASES else "A" for r in centres]  # non-bases are scored, then dropped
-            logits = self.shared.snv_logits(long, count, refs).view(count, 3, 2, -1)
-            for j, ref in enumerate(centres):
-                if ref in BASES:
-                    by_position[start + period * j] = (ref, logits[j])
-        order = sorted(by_position)
+        # phase f holds the positions first + f + period * j; phases of equal count run together
+        period, n = self.shared.period, last - first
+        positions: list[int] = []
+        centres: list[str] = []
+        parts = []
+        for count in sorted({-(-(n - f) // period) for f in range(min(period, n))}, reverse=True):
+            phases = [f for f in range(min(period, n)) if -(-(n - f) // period) == count]
+            span = seq_len + period * (count - 1)
+            longs = [genome.fetch(chrom, first + f - c, first + f - c + span) for f in phases]
+            bases = [long[c + period * j].upper() for long in longs for j in range(count)]
+            positions += [first + f + period * j for f in phases for j in range(count)]
+            centres += bases
+            refs = [r if r in BASES else "A" for r in bases]  # non-bases are scored, then dropped
+            parts.append(self.shared.snv_logits(longs, count, refs).view(len(bases), 3, 2, -1))
+        logits = torch.cat(parts)
+        order = [i for i in sorted(range(len(positions)), key=positions.__getitem__) if centres[i] in BASES]
         if not order:
             return [], [], torch.zeros(0)
         return (
-            [p + 1 for p in order],
-            [by_position[p][0] for p in order],
-            torch.cat([by_position[p][1] for p in order]),
+            [positions[i] + 1 for i in order],
+            [centres[i] for i in order],
+            logits[torch.tensor(order)].flatten(0, 1),
         )
 
 
