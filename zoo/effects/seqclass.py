@@ -33,9 +33,8 @@ import torch
 
 from zoo._types import PathLike
 from zoo.errors import ZooError
-from zoo.targets import load_target_names
+from zoo.models.sei import N_SEQUENCE_CLASSES, sei_sequence_class_names
 
-N_NAMED_CLASSES = 40
 CENTROIDS_FILE = "projvec_targets.npy"
 HISTONE_FILE = "histone_inds.npy"
 
@@ -94,11 +93,6 @@ def locate_resource(resource: PublishedResource, progress: bool = True) -> tuple
     return fetch_checked(get_pretrained(resource.weights), progress, member=resource.member)
 
 
-def sequence_class_names() -> list[str]:
-    """The 40 named sequence classes, in score order (``PC1 Polycomb / Heterochromatin`` ...)."""
-    return load_target_names("sei_seqclass_40")
-
-
 def _file_md5(path: Path) -> str:
     from zoo.weights.download import file_md5
 
@@ -126,18 +120,18 @@ class SequenceClasses:
     histone: np.ndarray
     n_targets: int
     md5: dict[str, str] = field(default_factory=dict)
-    names: list[str] = field(default_factory=sequence_class_names)
+    names: list[str] = field(default_factory=sei_sequence_class_names)
 
     def __post_init__(self) -> None:
         c, h, t = np.asarray(self.centroids), np.asarray(self.histone), self.n_targets
-        if c.ndim != 2 or c.shape[1] != t or c.shape[0] < N_NAMED_CLASSES:
+        if c.ndim != 2 or c.shape[1] != t or c.shape[0] < N_SEQUENCE_CLASSES:
             raise SequenceClassError(
                 f"{CENTROIDS_FILE}: shape {c.shape} does not fit the model's {t} targets: expected "
-                f"(K, {t}) with K >= {N_NAMED_CLASSES} classes (Sei's file is (61, 21907))"
+                f"(K, {t}) with K >= {N_SEQUENCE_CLASSES} classes (Sei's file is (61, 21907))"
             )
         if not np.issubdtype(c.dtype, np.floating) or not np.isfinite(c).all():
             raise SequenceClassError(f"{CENTROIDS_FILE}: expected finite floats, got dtype {c.dtype}")
-        if np.any(np.linalg.norm(c[:N_NAMED_CLASSES], axis=1) == 0):
+        if np.any(np.linalg.norm(c[:N_SEQUENCE_CLASSES], axis=1) == 0):
             raise SequenceClassError(f"{CENTROIDS_FILE}: a named class has an all-zero centroid")
         if h.ndim != 1 or not len(h) or len(h) > t:
             raise SequenceClassError(
@@ -150,7 +144,7 @@ class SequenceClasses:
             raise SequenceClassError(
                 f"{HISTONE_FILE}: indices must be distinct and in 0..{t - 1}, got {h.min()}..{h.max()}"
             )
-        object.__setattr__(self, "centroids", np.asarray(c[:N_NAMED_CLASSES], dtype=np.float64))
+        object.__setattr__(self, "centroids", np.asarray(c[:N_SEQUENCE_CLASSES], dtype=np.float64))
         object.__setattr__(self, "histone", np.asarray(h, dtype=np.int64))
 
     def scores(self, probabilities: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -229,7 +223,7 @@ def sequence_class_effects(
     """
     ref64, alt64 = histone_normalise(ref, alt, histone)
     # projected as a difference: the two projections are large and nearly equal
-    return ((alt64 - ref64) @ _unit_rows(np.asarray(centroids)[:N_NAMED_CLASSES]).T).numpy()
+    return ((alt64 - ref64) @ _unit_rows(np.asarray(centroids)[:N_SEQUENCE_CLASSES]).T).numpy()
 
 
 def _read_npy(path: Path, what: str) -> np.ndarray:
