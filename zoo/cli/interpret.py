@@ -226,6 +226,11 @@ def _interpret_batch(
             per_target[k].append(result.hypothetical.numpy())
 
 
+def _first_attribution(methods: list[str]) -> str | None:
+    """The first attribution method asked for (its logos and seqlets are shown), None for ISM alone."""
+    return next((m for m in methods if m != "ism"), None)
+
+
 def _plots(
     folder: Path,
     arrays: dict[str, Any],
@@ -239,7 +244,7 @@ def _plots(
     """PNG per (record, target) of the first records, titled with ``records`` (their names): the
     first attribution's logo above the ISM, on window positions [start, end) (the ISM's); with
     ``seqlets`` (seqlets.tsv rows) each seqlet's motif named above it."""
-    first = next((m for m in methods if m != "ism"), None)
+    first = _first_attribution(methods)
     ohe, ism = arrays["ohe"], arrays.get("ism")
     (folder / "plots").mkdir()
     for row in range(min(len(records), len(ohe))):
@@ -247,7 +252,9 @@ def _plots(
         for k, name in enumerate(targets):
             attr = None if first is None else arrays[first][k][row][:, start:end] * seq  # on its base
             if attr is None and seqlets:  # the logo of ISM importance, to carry the names
-                attr = -np.asarray(ism[row, :, :, k]).sum(1)[None, :] / 3 * seq
+                from zoo.motifs.seqlet_table import projected
+
+                attr = projected(seq[None], None, ism[row, :, :, k][None])[0] * seq
             labels = [
                 (s[2] - start, s[3] - start, s[6].split(" ", 1)[-1])  # the factor's name, without the ID
                 for s in seqlets or ()
@@ -281,7 +288,7 @@ def _annotate(
     from zoo.motifs.seqlet_table import projected, seqlet_rows
 
     motifs = load_motifs(ns.motifs, release=ns.jaspar_release, taxon=ns.taxon or None)
-    first = next((m for m in methods if m != "ism"), None)
+    first = _first_attribution(methods)
     ohe = np.asarray(arrays["ohe"])
     offset = 0
     if first is None:  # seqlets of the ISM: on the positions it covers
