@@ -118,6 +118,14 @@ def check_mask(mask: Sequence[bool] | np.ndarray | None, length: int) -> np.ndar
     return mask
 
 
+def _model_length(model: nn.Module) -> int:
+    """The input length of a zoo DNA model; a DesignError for any other module."""
+    length = getattr(model, "seq_len", None)
+    if not isinstance(length, int):
+        raise DesignError(f"design needs a zoo DNA model with a seq_len, got {type(model).__name__}")
+    return length
+
+
 def _check_budget(max_edits: int, rounds: int | None) -> int:
     if not isinstance(max_edits, int) or max_edits < 1:
         raise DesignError(f"max_edits must be a whole number >= 1, got {max_edits!r}")
@@ -231,9 +239,7 @@ def beam_design(
         on_round: called with the round number after each round (progress).
         method: the name the result records.
     """
-    length = getattr(model, "seq_len", None)
-    if not isinstance(length, int):
-        raise DesignError(f"design needs a zoo DNA model with a seq_len, got {type(model).__name__}")
+    length = _model_length(model)
     if not isinstance(beam_width, int) or not 1 <= beam_width <= MAX_BEAM:
         raise DesignError(f"beam_width must be a whole number in 1..{MAX_BEAM}, got {beam_width!r}")
     rounds = _check_budget(max_edits, rounds)
@@ -315,9 +321,7 @@ def ledidi_design(
         from ledidi import Ledidi
     except ImportError as err:
         raise ImportError(f"ledidi design needs ledidi: {install_hint('design')}") from err
-    length = getattr(model, "seq_len", None)
-    if not isinstance(length, int):
-        raise DesignError(f"design needs a zoo DNA model with a seq_len, got {type(model).__name__}")
+    length = _model_length(model)
     _check_budget(max_edits, None)
     start_codes = _codes(start, length)
     keep = check_mask(mask, length)
