@@ -43,7 +43,7 @@ def bench(name: str, batch: int, rounds: int, folder: str) -> str:
     path = export_onnx(model, os.path.join(folder, f"{name}.onnx"))
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    onnx_model = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
     fast = prepare_logits(model)
     x = one_hot_batch(batch, model.seq_len)
     feed = {"input": x.numpy()}
@@ -57,9 +57,9 @@ def bench(name: str, batch: int, rounds: int, folder: str) -> str:
             return model(x)
 
     best = alternate_best(
-        {"zoo": zoo_fast, "eager": eager, "ort": lambda: session.run(None, feed)}, rounds=rounds
+        {"zoo": zoo_fast, "eager": eager, "ort": lambda: onnx_model.run(None, feed)}, rounds=rounds
     )
-    diff = float(np.abs(session.run(None, feed)[0] - zoo_fast().numpy()).max())
+    diff = float(np.abs(onnx_model.run(None, feed)[0] - zoo_fast().numpy()).max())
     rate = {k: batch / v for k, v in best.items()}
     return (
         f"| {name} | {batch} | {rate['zoo']:.0f} | {rate['eager']:.0f} | {rate['ort']:.0f} "
