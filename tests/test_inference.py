@@ -13,6 +13,7 @@ from conftest import random_init_forbidden
 from torch import nn
 
 import zoo
+from tests._inference_support import TOLERANCE, same_non_finite
 from zoo import inference
 from zoo._checks import NonFiniteWarning
 from zoo.inference import PRECISIONS, channels_last, onednn, prepare_logits
@@ -30,7 +31,6 @@ SMALL = {
     "danq": dict(seq_len=100, n_targets=5, hidden=7),
     "image_decoder": dict(in_size=6, ngf=4, n_layers=3, head="sigmoid"),
 }  # fmt: skip
-TOLERANCE = {"fp32": 1e-5, "bf16": 1e-2}
 
 
 def _model_and_input(key: str) -> tuple[nn.Module, torch.Tensor]:
@@ -363,15 +363,6 @@ def test_a_model_overriding_strand_logits_takes_the_plain_path() -> None:
     torch.testing.assert_close(prepare_logits(model, "fp32")(x.contiguous()), expected, rtol=0, atol=1e-5)
 
 
-def _same_non_finite(got: torch.Tensor, expected: torch.Tensor) -> None:
-    """NaN, +inf and -inf in exactly the same places; the finite values close."""
-    for where in (torch.isnan, torch.isposinf, torch.isneginf):
-        assert torch.equal(where(got), where(expected)), (where.__name__, got, expected)
-    finite = torch.isfinite(expected)
-    diff = (torch.sigmoid(got[finite]) - torch.sigmoid(expected[finite])).abs()
-    assert diff.numel() == 0 or diff.max().item() <= TOLERANCE["bf16"]
-
-
 _NON_FINITE_WEIGHTS = {  # (state_dict key, index into the flattened tensor, value)
     "nan-first-conv": ("conv.0.weight", 0, float("nan")),
     "inf-first-conv": ("conv.0.weight", 3, float("inf")),
@@ -398,7 +389,7 @@ def test_non_finite_weights_give_the_plain_models_nan_and_inf(key: str, case: st
     with pytest.warns(NonFiniteWarning, match=rf"DeepSEA has NaN or infinite weights in {name}") as caught:
         fn = prepare_logits(model, precision)
     assert not [w for w in caught if "wrong on this machine" in str(w.message)]  # no bf16 fallback
-    _same_non_finite(fn(x), expected)
+    same_non_finite(fn(x), expected)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -412,7 +403,7 @@ def test_non_finite_and_huge_inputs_give_the_plain_models_nan_and_inf(key: str, 
     with torch.no_grad():
         expected = model.logits(x)
     assert torch.isfinite(expected[[0, 4]]).all() and not torch.isfinite(expected[1:4]).all()
-    _same_non_finite(prepare_logits(model, precision)(x), expected)
+    same_non_finite(prepare_logits(model, precision)(x), expected)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -422,7 +413,7 @@ def test_weights_that_overflow_give_the_plain_models_inf_and_nan(precision: str)
         model.conv[0].weight[0] = 1e38  # finite weights whose sums overflow
         expected = model.logits(x)
     assert not torch.isfinite(expected).all()
-    _same_non_finite(prepare_logits(model, precision)(x), expected)
+    same_non_finite(prepare_logits(model, precision)(x), expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import zoo
+from tests._inference_support import TOLERANCE, same_non_finite
 from zoo import inference
 from zoo._checks import NonFiniteWarning
 from zoo.inference import PRECISIONS, channels_last, onednn, prepare_logits
@@ -19,7 +20,6 @@ from zoo.plan.ops import Activation, Conv, Residual
 
 # A small Sei: every block of the paper's (pools to 8 positions, 5 spline values per channel).
 SMALL = dict(seq_len=128, n_targets=7, conv_channels=(16, 24, 32), spline_df=5)
-TOLERANCE = {"fp32": 1e-5, "bf16": 1e-2}  # on probabilities, as for DeepSEA's fast path
 CPU = torch.device("cpu")
 
 
@@ -35,15 +35,6 @@ def _sei(rc_average: bool = False, n: int = 5, seed: int = 0) -> tuple[nn.Module
         last.bias.zero_()
         last.weight.mul_(4.0 / model.logits(x).abs().max())
     return model, x
-
-
-def _same_non_finite(got: torch.Tensor, expected: torch.Tensor) -> None:
-    """NaN, +inf and -inf in exactly the same places; the finite values close."""
-    for where in (torch.isnan, torch.isposinf, torch.isneginf):
-        assert torch.equal(where(got), where(expected)), (where.__name__, got, expected)
-    finite = torch.isfinite(expected)
-    diff = (torch.sigmoid(got[finite]) - torch.sigmoid(expected[finite])).abs()
-    assert diff.numel() == 0 or diff.max().item() <= TOLERANCE["bf16"]
 
 
 def test_sei_takes_the_fast_path() -> None:
@@ -159,7 +150,7 @@ def test_non_finite_weights_give_the_plain_models_nan_and_inf(case: str, precisi
     with pytest.warns(NonFiniteWarning, match=rf"Sei has NaN or infinite weights in {name}") as caught:
         fn = prepare_logits(model, precision)
     assert not [w for w in caught if "wrong on this machine" in str(w.message)]
-    _same_non_finite(fn(x), expected)
+    same_non_finite(fn(x), expected)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
@@ -172,7 +163,7 @@ def test_non_finite_and_huge_inputs_give_the_plain_models_nan_and_inf(precision:
     with torch.no_grad():
         expected = model.logits(x)
     assert torch.isfinite(expected[[0, 4]]).all() and not torch.isfinite(expected[1:4]).all()
-    _same_non_finite(prepare_logits(model, precision)(x), expected)
+    same_non_finite(prepare_logits(model, precision)(x), expected)
 
 
 def test_finite_batches_take_the_fused_steps_and_broken_ones_the_exact_steps() -> None:
