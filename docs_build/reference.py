@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -136,14 +137,17 @@ def _help(parser: argparse.ArgumentParser) -> str:
             os.environ["COLUMNS"] = saved
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """A parser's subcommands (``zoo-pretrained list``, ...), in the order they were added."""
+def _subcommands(parser: argparse.ArgumentParser, command: Any = None) -> dict[str, argparse.ArgumentParser]:
+    """A parser's subcommands (``zoo-pretrained list``, ...), in the order they were added, then
+    those its ``Command`` runs by their first argument (``zoo-predict merge``)."""
     found: dict[str, argparse.ArgumentParser] = {}
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 if sub not in found.values():
                     found[name] = sub
+    for name, make in getattr(command, "subcommands", {}).items():
+        found[name] = make().build_parser()
     return found
 
 
@@ -209,12 +213,7 @@ def command_page(command: str, module: str) -> str:
     doc = inspect.getdoc(mod) or ""
     summary = doc.split("\n\n", 1)[0].replace("\n", " ")
     text = [f"# {command}", "", summary, "", f"## `{command} --help`", "", _fenced(_help(parser))]
-    for name, sub in _subcommands(parser).items():
-        text += [f"## `{command} {name}`", "", _fenced(_help(sub))]
-    runner = getattr(mod, "COMMAND", None)
-    for name, make in getattr(runner, "subcommands", {}).items():  # run by their first argument
-        sub = make().build_parser()
-        sub.prog = f"{command} {name}"
+    for name, sub in _subcommands(parser, getattr(mod, "COMMAND", None)).items():
         text += [f"## `{command} {name}`", "", _fenced(_help(sub))]
     return "\n".join(text)
 
